@@ -1,0 +1,175 @@
+package caddymodule
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+	"github.com/mcpgate/mcpgate/caddymodule/publicurl"
+)
+
+// AuthConfig configures the authorization server. String values accept
+// Caddy's global placeholders, so secrets can come from {env.*} or {file.*}.
+type AuthConfig struct {
+	// Users maps user names to bcrypt password hashes, as printed by
+	// `caddy hash-password`. Default: no users.
+	Users map[string]string `json:"users,omitempty"`
+
+	// FirstUser is a user created on first start. Without a password, one is
+	// generated, only its hash is kept in storage, and it is printed once.
+	// Default: none.
+	FirstUser *FirstUser `json:"first_user,omitempty"`
+
+	// TrustedIdentity takes the user from an earlier Caddy authentication
+	// handler (basic_auth, forward_auth, ...) through {http.auth.user.id}
+	// instead of showing a login form. Default false.
+	TrustedIdentity bool `json:"trusted_identity,omitempty"`
+
+	// Registration is the dynamic client registration policy (RFC 7591).
+	// Default: open to anyone, without limits.
+	Registration Registration `json:"registration,omitempty"`
+
+	// Clients are pre-registered OAuth clients. Default: none.
+	Clients []StaticClient `json:"clients,omitempty"`
+
+	// AccessTokenLifetime is how long access tokens are valid. Default 1h.
+	AccessTokenLifetime caddy.Duration `json:"access_token_lifetime,omitempty"`
+	// RefreshTokenLifetime is how long a grant can be refreshed. Default 30 days.
+	RefreshTokenLifetime caddy.Duration `json:"refresh_token_lifetime,omitempty"`
+	// CodeLifetime is how long an authorization code is valid. Default 60s.
+	CodeLifetime caddy.Duration `json:"code_lifetime,omitempty"`
+	// RefreshReuseGrace is how long a just-rotated refresh token is still
+	// honoured, so concurrent refreshes do not log a user out; a reuse after
+	// it revokes the whole grant. Default 10s.
+	RefreshReuseGrace caddy.Duration `json:"refresh_reuse_grace,omitempty"`
+	// KeyRotation is how often a new signing key is created; older keys stay
+	// published until their tokens expire. Default 30 days.
+	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
+	// LoginLifetime is how long a password login is remembered in the
+	// browser. Default 12h.
+	LoginLifetime caddy.Duration `json:"login_lifetime,omitempty"`
+	// ConsentLifetime is how long a user's consent to a client is
+	// remembered; negative never remembers it. Default 30 days.
+	ConsentLifetime caddy.Duration `json:"consent_lifetime,omitempty"`
+}
+
+// FirstUser declares the user created on first start.
+type FirstUser struct {
+	// Name is the user name. Required.
+	Name string `json:"name,omitempty"`
+	// Password is the plain password; hashed on load. Default: generated.
+	Password string `json:"password,omitempty"`
+}
+
+// Registration is the dynamic client registration policy.
+type Registration struct {
+	// Mode is "open", "token" (an initial access token is required) or
+	// "closed" (pre-registered clients only). Default "open".
+	Mode string `json:"mode,omitempty"`
+	// InitialAccessToken is the Bearer token mode "token" requires.
+	InitialAccessToken string `json:"initial_access_token,omitempty"`
+	// RateLimit is how many registrations one remote address may make per
+	// RateWindow. Default 0: unlimited.
+	RateLimit int `json:"rate_limit,omitempty"`
+	// RateWindow is the rate limit's window. Default 1m.
+	RateWindow caddy.Duration `json:"rate_window,omitempty"`
+	// MaxClients caps the number of live dynamically registered clients.
+	// Default 0: unlimited.
+	MaxClients int `json:"max_clients,omitempty"`
+}
+
+// StaticClient is a pre-registered OAuth client.
+type StaticClient struct {
+	// ID is the client_id. Required.
+	ID string `json:"id,omitempty"`
+	// Name is shown on the consent page. Default: the ID.
+	Name string `json:"name,omitempty"`
+	// SecretHash is the bcrypt hash of the client secret; empty declares a
+	// public client. Default: public.
+	SecretHash string `json:"secret_hash,omitempty"`
+	// RedirectURIs are the exact redirect URIs the client may use.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// Scopes limits the scopes the client may obtain. Default: all.
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// authserverConfig translates the module configuration into the
+// authorization server's, replacing global placeholders in secrets.
+func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string) authserver.Config {
+	a := g.Auth
+	cfg := authserver.Config{
+		Origin:               g.origin,
+		Scopes:               g.allScopes(),
+		AccessTokenLifetime:  time.Duration(a.AccessTokenLifetime),
+		RefreshTokenLifetime: time.Duration(a.RefreshTokenLifetime),
+		CodeLifetime:         time.Duration(a.CodeLifetime),
+		RefreshReuseGrace:    time.Duration(a.RefreshReuseGrace),
+		KeyRotation:          time.Duration(a.KeyRotation),
+		LoginLifetime:        time.Duration(a.LoginLifetime),
+		ConsentLifetime:      time.Duration(a.ConsentLifetime),
+		Users:                users,
+		Registration: authserver.RegistrationPolicy{
+			Mode:               a.Registration.Mode,
+			InitialAccessToken: repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
+			RateLimit:          a.Registration.RateLimit,
+			RateWindow:         time.Duration(a.Registration.RateWindow),
+			MaxClients:         a.Registration.MaxClients,
+		},
+	}
+	for _, res := range g.Resources {
+		cfg.ResourcePaths = append(cfg.ResourcePaths, res.Path)
+	}
+	for _, c := range a.Clients {
+		cfg.Clients = append(cfg.Clients, authserver.StaticClient{
+			ID:           c.ID,
+			Name:         c.Name,
+			SecretHash:   repl.ReplaceAll(c.SecretHash, ""),
+			RedirectURIs: c.RedirectURIs,
+			Scopes:       c.Scopes,
+		})
+	}
+	if a.TrustedIdentity {
+		cfg.TrustedIdentity = identityFromCaddyAuth
+	}
+	return cfg
+}
+
+// origin is the public origin of r: the configured one, or the request's.
+func (g *Gateway) origin(r *http.Request) string {
+	return publicurl.Origin(r, g.PublicOrigin)
+}
+
+// allScopes is the union of the resources' scopes, in order of appearance;
+// "mcp" when no resource declares any.
+func (g *Gateway) allScopes() []string {
+	var all []string
+	seen := map[string]bool{}
+	for _, res := range g.Resources {
+		for _, s := range res.Scopes {
+			if !seen[s] {
+				seen[s] = true
+				all = append(all, s)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return []string{defaultScope}
+	}
+	return all
+}
+
+// defaultScope is the only scope of a gateway that declares none.
+const defaultScope = "mcp"
+
+// identityFromCaddyAuth returns the user an earlier Caddy authentication
+// handler established, from the {http.auth.user.id} placeholder.
+func identityFromCaddyAuth(r *http.Request) (string, bool) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return "", false
+	}
+	id, _ := repl.GetString("http.auth.user.id")
+	return id, id != ""
+}

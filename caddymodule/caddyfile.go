@@ -1,0 +1,352 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("mcp_gateway", parseCaddyfile)
+	// After authentication handlers, so trusted_identity sees their user,
+	// and ahead of the handlers that usually answer every request.
+	httpcaddyfile.RegisterDirectiveOrder("mcp_gateway", httpcaddyfile.Before, "invoke")
+}
+
+// parseCaddyfile sets up the gateway from Caddyfile tokens. Syntax:
+//
+//	mcp_gateway {
+//	    public_origin <origin>
+//
+//	    # the resource at /mcp
+//	    upstream <addresses...>                 # or: reverse_proxy <addresses...> { ... }
+//	    upstream_path <path>
+//	    scopes <scopes...>
+//	    tool_scope <scope> <tools-or-methods...>
+//	    identity_headers <subject-header> <client-id-header>
+//	    backend_authorization <value>
+//	    allowed_origins <origins...>
+//	    max_body <size>
+//	    revocation_check_interval <duration>
+//
+//	    # more resources under the same origin and authorization server
+//	    resource <path> {
+//	        <any of the resource subdirectives above>
+//	    }
+//
+//	    # the authorization server
+//	    users {
+//	        <name> <bcrypt-hash>
+//	    }
+//	    first_user <name> [<password>]
+//	    trusted_identity
+//	    registration open|closed|token [<initial-access-token>] {
+//	        rate_limit <count> [<window>]
+//	        max_clients <count>
+//	    }
+//	    client <id> {
+//	        name <display-name>
+//	        secret_hash <bcrypt-hash>
+//	        redirect_uris <uris...>
+//	        scopes <scopes...>
+//	    }
+//	    access_token_lifetime | refresh_token_lifetime | code_lifetime |
+//	    refresh_reuse_grace | key_rotation | login_lifetime | consent_lifetime <duration>
+//	}
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	g := new(Gateway)
+	if err := g.unmarshal(h); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// UnmarshalCaddyfile implements caddyfile.Unmarshaler. The reverse_proxy
+// blocks it may contain need a Helper; use the directive for those.
+func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return g.unmarshal(httpcaddyfile.Helper{Dispenser: d})
+}
+
+func (g *Gateway) unmarshal(h httpcaddyfile.Helper) error {
+	d := h.Dispenser
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.Errf("mcp_gateway takes no arguments; the MCP path is set with 'resource <path>' and defaults to /mcp")
+	}
+	top := &Resource{}
+	topUsed := false
+	for d.NextBlock(0) {
+		handled, err := parseResourceOption(h, top)
+		if err != nil {
+			return err
+		}
+		if handled {
+			topUsed = true
+			continue
+		}
+		if err := g.parseGatewayOption(h); err != nil {
+			return err
+		}
+	}
+	if topUsed {
+		g.Resources = append([]*Resource{top}, g.Resources...)
+	}
+	return nil
+}
+
+// parseGatewayOption parses one subdirective that is not a resource option.
+func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
+	d := h.Dispenser
+	a := &g.Auth
+	switch d.Val() {
+	case "public_origin":
+		if !d.AllArgs(&g.PublicOrigin) {
+			return d.ArgErr()
+		}
+	case "resource":
+		res := &Resource{}
+		if !d.NextArg() {
+			return d.Errf("resource needs the MCP path it serves, for example: resource /memory/mcp { upstream 127.0.0.1:17800 }")
+		}
+		res.Path = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			handled, err := parseResourceOption(h, res)
+			if err != nil {
+				return err
+			}
+			if !handled {
+				return d.Errf("unrecognized resource option '%s'", d.Val())
+			}
+		}
+		g.Resources = append(g.Resources, res)
+	case "users":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		if a.Users == nil {
+			a.Users = map[string]string{}
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			name := d.Val()
+			var hash string
+			if !d.AllArgs(&hash) {
+				return d.Errf("user %q needs exactly one bcrypt hash (make one with 'caddy hash-password')", name)
+			}
+			if _, dup := a.Users[name]; dup {
+				return d.Errf("user %q is declared twice", name)
+			}
+			a.Users[name] = hash
+		}
+	case "first_user":
+		args := d.RemainingArgs()
+		if len(args) < 1 || len(args) > 2 {
+			return d.Errf("first_user takes a user name and an optional password")
+		}
+		a.FirstUser = &FirstUser{Name: args[0]}
+		if len(args) == 2 {
+			a.FirstUser.Password = args[1]
+		}
+	case "trusted_identity":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		a.TrustedIdentity = true
+	case "registration":
+		return parseRegistration(d, &a.Registration)
+	case "client":
+		return parseClient(d, a)
+	case "access_token_lifetime":
+		return durationArg(d, &a.AccessTokenLifetime)
+	case "refresh_token_lifetime":
+		return durationArg(d, &a.RefreshTokenLifetime)
+	case "code_lifetime":
+		return durationArg(d, &a.CodeLifetime)
+	case "refresh_reuse_grace":
+		return durationArg(d, &a.RefreshReuseGrace)
+	case "key_rotation":
+		return durationArg(d, &a.KeyRotation)
+	case "login_lifetime":
+		return durationArg(d, &a.LoginLifetime)
+	case "consent_lifetime":
+		return durationArg(d, &a.ConsentLifetime)
+	default:
+		return d.Errf("unrecognized mcp_gateway option '%s'", d.Val())
+	}
+	return nil
+}
+
+// parseResourceOption parses the current subdirective into res when it is a
+// resource option, and reports whether it was one.
+func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
+	d := h.Dispenser
+	switch d.Val() {
+	case "upstream", "reverse_proxy":
+		if res.ProxyRaw != nil {
+			return true, d.Errf("only one upstream or reverse_proxy per resource; list several addresses in it to balance load")
+		}
+		rp := new(reverseproxy.Handler)
+		if err := rp.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
+			return true, err
+		}
+		if err := rp.FinalizeUnmarshalCaddyfile(h); err != nil {
+			return true, err
+		}
+		if len(rp.Upstreams) == 0 && rp.DynamicUpstreamsRaw == nil {
+			return true, d.Errf("%s needs at least one backend address, for example 127.0.0.1:17800", d.Val())
+		}
+		res.ProxyRaw = caddyconfig.JSONModuleObject(rp, "handler", "reverse_proxy", nil)
+	case "upstream_path":
+		if !d.AllArgs(&res.UpstreamPath) {
+			return true, d.ArgErr()
+		}
+	case "scopes":
+		res.Scopes = append(res.Scopes, d.RemainingArgs()...)
+		if len(res.Scopes) == 0 {
+			return true, d.ArgErr()
+		}
+	case "tool_scope":
+		args := d.RemainingArgs()
+		if len(args) < 2 {
+			return true, d.Errf("tool_scope needs a scope and the tools or methods it allows, for example: tool_scope memory.read read_graph search_nodes")
+		}
+		if res.ToolScopes == nil {
+			res.ToolScopes = map[string][]string{}
+		}
+		res.ToolScopes[args[0]] = append(res.ToolScopes[args[0]], args[1:]...)
+	case "identity_headers":
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return true, d.Errf("identity_headers needs the subject header and the client id header, for example: identity_headers X-MCP-Subject X-MCP-Client-ID")
+		}
+		res.SubjectHeader, res.ClientIDHeader = args[0], args[1]
+	case "backend_authorization":
+		if !d.AllArgs(&res.BackendAuthorization) {
+			return true, d.ArgErr()
+		}
+	case "allowed_origins":
+		res.AllowedOrigins = append(res.AllowedOrigins, d.RemainingArgs()...)
+		if len(res.AllowedOrigins) == 0 {
+			return true, d.ArgErr()
+		}
+	case "max_body":
+		var size string
+		if !d.AllArgs(&size) {
+			return true, d.ArgErr()
+		}
+		n, err := humanize.ParseBytes(size)
+		if err != nil || n == 0 {
+			return true, d.Errf("max_body %q is not a size such as 4MiB", size)
+		}
+		res.MaxBodyBytes = int64(n)
+	case "revocation_check_interval":
+		return true, durationArg(d, &res.RevocationCheckInterval)
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
+	if !d.NextArg() {
+		return d.Errf("registration needs a mode: open, token <initial-access-token>, or closed")
+	}
+	reg.Mode = d.Val()
+	switch reg.Mode {
+	case "open", "closed":
+	case "token":
+		if !d.NextArg() {
+			return d.Errf("registration token needs the initial access token, for example {env.MCPGATE_REGISTRATION_TOKEN}")
+		}
+		reg.InitialAccessToken = d.Val()
+	default:
+		return d.Errf("registration mode %q is not open, token or closed", reg.Mode)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "rate_limit":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("rate_limit takes a count and an optional window, for example: rate_limit 10 1m")
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n <= 0 {
+				return d.Errf("rate_limit count %q is not a positive number", args[0])
+			}
+			reg.RateLimit = n
+			if len(args) == 2 {
+				w, err := caddy.ParseDuration(args[1])
+				if err != nil || w <= 0 {
+					return d.Errf("rate_limit window %q is not a positive duration", args[1])
+				}
+				reg.RateWindow = caddy.Duration(w)
+			}
+		case "max_clients":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 {
+				return d.Errf("max_clients %q is not a positive number", s)
+			}
+			reg.MaxClients = n
+		default:
+			return d.Errf("unrecognized registration option '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+func parseClient(d *caddyfile.Dispenser, a *AuthConfig) error {
+	var c StaticClient
+	if !d.AllArgs(&c.ID) {
+		return d.Errf("client needs its client_id, for example: client ci-bot { ... }")
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "name":
+			if !d.AllArgs(&c.Name) {
+				return d.ArgErr()
+			}
+		case "secret_hash":
+			if !d.AllArgs(&c.SecretHash) {
+				return d.ArgErr()
+			}
+		case "redirect_uris":
+			c.RedirectURIs = append(c.RedirectURIs, d.RemainingArgs()...)
+		case "scopes":
+			c.Scopes = append(c.Scopes, d.RemainingArgs()...)
+		default:
+			return d.Errf("unrecognized client option '%s'", d.Val())
+		}
+	}
+	a.Clients = append(a.Clients, c)
+	return nil
+}
+
+// durationArg reads exactly one positive duration into dst.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	var s string
+	if !d.AllArgs(&s) {
+		return d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: %q is not a duration such as 90s, 1h or 30d", name, s)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}

@@ -1,0 +1,96 @@
+package caddymodule_test
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+)
+
+// adaptHandler adapts a site whose only directive is the given mcp_gateway
+// block and returns the handler's JSON.
+func adaptHandler(t *testing.T, block string) (string, error) {
+	t.Helper()
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("localhost:8443 {\n"+block+"\n}\n"), nil)
+	if err != nil {
+		return "", err
+	}
+	var parsed struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []struct {
+						Handle []struct {
+							Routes []struct {
+								Handle []json.RawMessage `json:"handle"`
+							} `json:"routes"`
+						} `json:"handle"`
+					} `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(cfg, &parsed); err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range parsed.Apps.HTTP.Servers {
+		h := srv.Routes[0].Handle[0].Routes[0].Handle[0]
+		var indented strings.Builder
+		var v any
+		json.Unmarshal(h, &v)
+		enc := json.NewEncoder(&indented)
+		enc.SetIndent("", "\t")
+		enc.Encode(v)
+		return indented.String(), nil
+	}
+	t.Fatal("no server in adapted config")
+	return "", nil
+}
+
+// TestCaddyfileAdaptsEveryOption adapts a block that uses every option and
+// compares the JSON with testdata/every_option.json.
+func TestCaddyfileAdaptsEveryOption(t *testing.T) {
+	block, err := os.ReadFile("testdata/every_option.caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := adaptHandler(t, string(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/every_option.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("adapted JSON differs from testdata/every_option.json:\n%s", got)
+	}
+}
+
+func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
+	for _, tc := range []struct{ block, want string }{
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n public_origin\n}", "wrong argument count"},
+		{"mcp_gateway extra {\n upstream 127.0.0.1:1\n}", "takes no arguments"},
+		{"mcp_gateway {\n bogus\n}", "unrecognized mcp_gateway option 'bogus'"},
+		{"mcp_gateway {\n upstream\n}", "needs at least one backend address"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n upstream 127.0.0.1:2\n}", "only one upstream"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n users {\n  bob\n }\n}", "needs exactly one bcrypt hash"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration sometimes\n}", "not open, token or closed"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration token\n}", "needs the initial access token"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration open {\n  rate_limit lots\n }\n}", "not a positive number"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n access_token_lifetime soon\n}", "access_token_lifetime: \"soon\" is not a duration"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n max_body huge\n}", "is not a size"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n tool_scope memory.read\n}", "tool_scope needs a scope and the tools"},
+		{"mcp_gateway {\n resource {\n }\n}", "resource needs the MCP path"},
+		{"mcp_gateway {\n resource /x {\n  users\n }\n}", "unrecognized resource option 'users'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n identity_headers X-Only\n}", "identity_headers needs the subject header and the client id header"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n first_user\n}", "first_user takes a user name"},
+	} {
+		_, err := adaptHandler(t, tc.block)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one containing %q", tc.block, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package caddymodule_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"golang.org/x/crypto/bcrypt"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	_ "github.com/mcpgate/mcpgate/caddymodule"
+	_ "github.com/mcpgate/mcpgate/memoryserver/caddyapp"
+)
+
+// testUser and testPassword log in on every test gateway.
+const (
+	testUser     = "alice"
+	testPassword = "correct horse battery staple"
+)
+
+// gateway is a running Caddy with an mcp_gateway and its memory server.
+type gateway struct {
+	// base is the public origin, e.g. http://localhost:PORT.
+	base string
+	// data is the folder holding Caddy's storage and the memory database.
+	data string
+	// client trusts the gateway's certificate when it serves HTTPS.
+	client *http.Client
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func freePort(t testing.TB) string {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	return port
+}
+
+// startCaddy adapts caddyfile and runs it in this process until the test
+// ends. Caddy is a process-wide singleton, so these tests do not run in
+// parallel.
+func startCaddy(t testing.TB, caddyfile string) {
+	t.Helper()
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	if err != nil {
+		t.Fatalf("adapting Caddyfile: %v\n%s", err, caddyfile)
+	}
+	for _, w := range warnings {
+		t.Logf("Caddyfile warning: %s", w.String())
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("loading config: %v\n%s", err, cfg)
+	}
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping Caddy: %v", err)
+		}
+	})
+}
+
+// gatewayOptions shape startGateway's Caddyfile.
+type gatewayOptions struct {
+	tls     bool   // serve https://localhost with Caddy's local CA
+	data    string // reuse this data folder (a restart); default a new one
+	gateway string // extra mcp_gateway subdirectives
+	site    string // extra site directives before mcp_gateway
+	global  string // extra global options
+	// upstream replaces the memoryserver app as the backend: its address,
+	// optionally followed by "upstream_path <path>" on a new line.
+	upstream string
+}
+
+// startGateway runs the default shape of deployment: the memoryserver app on
+// a loopback port and a site whose mcp_gateway fronts it, with one user.
+func startGateway(t testing.TB, o gatewayOptions) *gateway {
+	t.Helper()
+	if o.data == "" {
+		o.data = t.TempDir()
+	}
+	memAddr := freeAddr(t)
+	upstream := memAddr
+	if o.upstream != "" {
+		upstream = o.upstream
+	}
+	httpPort, httpsPort := freePort(t), freePort(t)
+	scheme, port, tlsLine := "http", httpPort, ""
+	if o.tls {
+		scheme, port, tlsLine = "https", httpsPort, "tls internal"
+	}
+	cf := fmt.Sprintf(`{
+	admin off
+	persist_config off
+	log {
+		level ERROR
+	}
+	http_port %s
+	https_port %s
+	storage file_system %s/caddy
+	skip_install_trust
+	%s
+	memoryserver {
+		listen %s
+		db %s/memory.db
+		subject_header X-MCP-Subject
+	}
+}
+
+%s://localhost:%s {
+	%s
+	%s
+	mcp_gateway {
+		upstream %s
+		users {
+			%s %s
+		}
+		%s
+	}
+}
+`, httpPort, httpsPort, o.data, o.global, memAddr, o.data, scheme, port, tlsLine, o.site, upstream, testUser, hashedTestPassword, o.gateway)
+	startCaddy(t, cf)
+	g := &gateway{base: scheme + "://localhost:" + port, data: o.data, client: &http.Client{Timeout: 30 * time.Second}}
+	if o.tls {
+		g.client.Transport = trustingTransport(t, o.data)
+	}
+	g.waitReady(t)
+	return g
+}
+
+// waitReady waits until the gateway answers discovery; with TLS, Caddy
+// issues the site's certificate in the background after it starts.
+func (g *gateway) waitReady(t testing.TB) {
+	t.Helper()
+	var lastErr error
+	for range 100 {
+		resp, err := g.client.Get(g.base + "/.well-known/oauth-protected-resource/mcp")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("gateway at %s not ready: %v", g.base, lastErr)
+}
+
+// trustingTransport trusts Caddy's local CA kept under data.
+func trustingTransport(t testing.TB, data string) *http.Transport {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(data, "caddy", "pki", "authorities", "local", "root.crt"))
+	if err != nil {
+		t.Fatalf("reading Caddy's local root certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no certificate in Caddy's root.crt")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	return tr
+}
+
+// hashedTestPassword is testPassword's bcrypt hash, at the cheapest cost.
+var hashedTestPassword = func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+}()

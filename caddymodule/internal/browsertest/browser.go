@@ -1,0 +1,149 @@
+// Package browsertest drives the authorization server's login and consent
+// pages the way a person's browser does: it keeps cookies, reads each page's
+// form (hidden fields such as the CSRF token included), fills it in and
+// submits it, until the server redirects to the client's redirect URI.
+// Tests use it where a real client would open a browser.
+package browsertest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/html"
+)
+
+// Browser is a cookie-keeping HTTP client that stops at every redirect.
+type Browser struct {
+	client *http.Client
+}
+
+// New returns a Browser that sends its requests through transport
+// (http.DefaultTransport when nil).
+func New(transport http.RoundTripper) *Browser {
+	jar, _ := cookiejar.New(nil)
+	return &Browser{client: &http.Client{
+		Transport: transport,
+		Jar:       jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+// Authorize opens authURL, logs in as user with password when a login form
+// appears, answers the consent form with decision ("approve" or "deny"), and
+// returns the URL the server finally redirects to outside its own origin:
+// the client's redirect URI with code or error. A page without a form, or an
+// unexpected status, is returned as an error that quotes the page.
+func (b *Browser) Authorize(authURL, user, password, decision string) (*url.URL, error) {
+	start, err := url.Parse(authURL)
+	if err != nil {
+		return nil, err
+	}
+	req, _ := http.NewRequest(http.MethodGet, authURL, nil)
+	for range 10 {
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				return nil, err
+			}
+			if next.Scheme+"://"+next.Host != start.Scheme+"://"+start.Host {
+				return next, nil
+			}
+			req, _ = http.NewRequest(http.MethodGet, next.String(), nil)
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: status %d: %s", resp.Request.URL, resp.StatusCode, snippet(body))
+		}
+		f, err := parseForm(body)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v: %s", resp.Request.URL, err, snippet(body))
+		}
+		if _, ok := f.fields["password"]; ok {
+			f.fields.Set("username", user)
+			f.fields.Set("password", password)
+		} else {
+			f.fields.Set("decision", decision)
+		}
+		action, err := resp.Request.URL.Parse(f.action)
+		if err != nil {
+			return nil, err
+		}
+		req, _ = http.NewRequest(http.MethodPost, action.String(), strings.NewReader(f.fields.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return nil, errors.New("no redirect to the client after 10 pages")
+}
+
+// Get fetches url with the browser's cookies, without following redirects.
+func (b *Browser) Get(url string) (*http.Response, error) {
+	return b.client.Get(url)
+}
+
+// PostForm posts values to url with the browser's cookies.
+func (b *Browser) PostForm(url string, values url.Values) (*http.Response, error) {
+	return b.client.PostForm(url, values)
+}
+
+type form struct {
+	action string
+	fields url.Values
+}
+
+// parseForm returns the first form of page with its named inputs' values;
+// buttons are left for the caller to choose.
+func parseForm(page []byte) (*form, error) {
+	doc, err := html.Parse(strings.NewReader(string(page)))
+	if err != nil {
+		return nil, err
+	}
+	var f *form
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch {
+			case n.Data == "form" && f == nil:
+				f = &form{action: attr(n, "action"), fields: url.Values{}}
+			case n.Data == "input" && f != nil && attr(n, "name") != "" && attr(n, "type") != "submit":
+				f.fields.Set(attr(n, "name"), attr(n, "value"))
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if f == nil {
+		return nil, errors.New("no form on the page")
+	}
+	return f, nil
+}
+
+func attr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func snippet(body []byte) string {
+	const max = 400
+	if len(body) > max {
+		return string(body[:max]) + "..."
+	}
+	return string(body)
+}

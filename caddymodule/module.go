@@ -1,0 +1,60 @@
+// Package caddymodule registers mcpgate's `mcp_gateway` HTTP handler with
+// Caddy. One handler is an OAuth 2.1 authorization server for MCP clients
+// plus one or more protected MCP resources, each guarded by Bearer tokens and
+// proxied, through Caddy's own reverse_proxy, to a plain JSON-RPC backend.
+//
+// The protocol logic lives in packages that do not import Caddy
+// (authserver, guard, transport); this package is the glue: configuration,
+// provisioning, routing, logs and metrics.
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+)
+
+func init() {
+	caddy.RegisterModule(Gateway{})
+}
+
+// Gateway is the `http.handlers.mcp_gateway` module: an authorization server
+// and the MCP resources it protects, under one public origin.
+type Gateway struct {
+	// PublicOrigin is the origin (scheme://host[:port]) clients use to reach
+	// this gateway. It becomes the token issuer and the base of every
+	// resource URL. Set it when another proxy terminates TLS in front of
+	// Caddy. Default: the scheme and host each request arrived with.
+	PublicOrigin string `json:"public_origin,omitempty"`
+
+	// Resources are the protected MCP endpoints, each with its own backend.
+	// At least one is required.
+	Resources []*Resource `json:"resources,omitempty"`
+
+	// Auth configures the authorization server shared by all resources.
+	Auth AuthConfig `json:"auth,omitempty"`
+
+	server    *authserver.Server
+	resources []*resourceHandler
+	metrics   *gatewayMetrics
+	logger    *zap.Logger
+	stopSweep func()
+}
+
+// CaddyModule returns the Caddy module information.
+func (Gateway) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.mcp_gateway",
+		New: func() caddy.Module { return new(Gateway) },
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Gateway)(nil)
+	_ caddy.Validator             = (*Gateway)(nil)
+	_ caddy.CleanerUpper          = (*Gateway)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
+)

@@ -1,0 +1,182 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+	"github.com/mcpgate/mcpgate/caddymodule/guard"
+	"github.com/mcpgate/mcpgate/caddymodule/transport"
+)
+
+// sweepInterval is how often expired codes, grants, revocations and keys
+// are removed from storage.
+const sweepInterval = 10 * time.Minute
+
+// Provision sets up the authorization server, loads the reverse proxies and
+// builds a guard and transport adapter per resource.
+func (g *Gateway) Provision(ctx caddy.Context) error {
+	g.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	g.PublicOrigin = repl.ReplaceAll(g.PublicOrigin, "")
+	for _, res := range g.Resources {
+		res.setDefaults()
+	}
+
+	m, err := newGatewayMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
+	g.metrics = m
+
+	users := make(map[string]string, len(g.Auth.Users)+1)
+	for name, hash := range g.Auth.Users {
+		users[name] = repl.ReplaceAll(hash, "")
+	}
+	if fu := g.Auth.FirstUser; fu != nil {
+		name, hash, err := ensureFirstUser(ctx, ctx.Storage(), repl.ReplaceAll(fu.Name, ""), repl.ReplaceAll(fu.Password, ""))
+		if err != nil {
+			return err
+		}
+		if _, declared := users[name]; !declared {
+			users[name] = hash
+		}
+	}
+
+	g.server, err = authserver.New(g.authserverConfig(repl, users), ctx.Storage(), g.logger.Named("authserver"))
+	if err != nil {
+		return fmt.Errorf("mcp_gateway authorization server: %w", err)
+	}
+
+	for i, res := range g.Resources {
+		rh, err := g.provisionResource(ctx, repl, res, i == 0)
+		if err != nil {
+			return fmt.Errorf("mcp_gateway resource %s: %w", res.Path, err)
+		}
+		g.resources = append(g.resources, rh)
+	}
+
+	sweepCtx, stop := context.WithCancel(ctx)
+	g.stopSweep = stop
+	go g.sweep(sweepCtx)
+	return nil
+}
+
+// setDefaults fills the documented defaults of a resource.
+func (res *Resource) setDefaults() {
+	if res.Path == "" {
+		res.Path = "/mcp"
+	}
+	if res.UpstreamPath == "" {
+		res.UpstreamPath = "/mcp"
+	}
+	if len(res.Scopes) == 0 {
+		res.Scopes = []string{defaultScope}
+	}
+}
+
+// resourceHandler serves one protected resource: its metadata (guard) and
+// its MCP endpoint (transport, which calls the guard).
+type resourceHandler struct {
+	path      string
+	guard     *guard.Guard
+	transport *transport.Handler
+}
+
+func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res *Resource, primary bool) (*resourceHandler, error) {
+	if res.ProxyRaw == nil {
+		return nil, errors.New("no backend: add 'upstream <address>' (for example upstream 127.0.0.1:17800)")
+	}
+	mod, err := ctx.LoadModule(res, "ProxyRaw")
+	if err != nil {
+		return nil, fmt.Errorf("loading reverse proxy: %v", err)
+	}
+	proxy, ok := mod.(caddyhttp.MiddlewareHandler)
+	if !ok {
+		return nil, fmt.Errorf("proxy module %T is not an HTTP handler", mod)
+	}
+	gd, err := guard.New(guard.Config{
+		ResourcePath:         res.Path,
+		Origin:               g.origin,
+		Primary:              primary,
+		Scopes:               res.Scopes,
+		ToolScopes:           res.ToolScopes,
+		SubjectHeader:        res.SubjectHeader,
+		ClientIDHeader:       res.ClientIDHeader,
+		BackendAuthorization: repl.ReplaceAll(res.BackendAuthorization, ""),
+		RevocationCacheTTL:   time.Duration(res.RevocationCheckInterval),
+		OnFailure:            g.authFailureObserver(res.Path),
+	}, g.server, g.server)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := transport.New(transport.Config{
+		Path:           res.Path,
+		UpstreamPath:   res.UpstreamPath,
+		Origin:         g.origin,
+		AllowedOrigins: res.AllowedOrigins,
+		Gate:           gd,
+		MaxBodyBytes:   res.MaxBodyBytes,
+		Observe:        g.requestObserver(res.Path),
+	}, proxyHandler{proxy: proxy})
+	if err != nil {
+		return nil, err
+	}
+	return &resourceHandler{path: res.Path, guard: gd, transport: tr}, nil
+}
+
+// sweep removes expired authorization state until ctx ends.
+func (g *Gateway) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := g.server.Sweep(ctx); err != nil && ctx.Err() == nil {
+				g.logger.Warn("sweeping expired authorization state", zap.Error(err))
+			}
+		}
+	}
+}
+
+// Validate checks the configuration for mistakes an operator can fix.
+func (g *Gateway) Validate() error {
+	var errs []error
+	if len(g.Resources) == 0 {
+		errs = append(errs, errors.New("mcp_gateway needs a backend: add 'upstream <address>' (for example upstream 127.0.0.1:17800)"))
+	}
+	if g.PublicOrigin != "" {
+		u, err := url.Parse(g.PublicOrigin)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("public_origin %q must be an origin such as https://mcp.example.com (scheme and host, no path)", g.PublicOrigin))
+		}
+	}
+	seen := map[string]bool{}
+	for _, res := range g.Resources {
+		if res.Path == "" || res.Path[0] != '/' {
+			errs = append(errs, fmt.Errorf("resource path %q must start with /", res.Path))
+		}
+		if seen[res.Path] {
+			errs = append(errs, fmt.Errorf("resource path %s is declared twice", res.Path))
+		}
+		seen[res.Path] = true
+	}
+	return errors.Join(errs...)
+}
+
+// Cleanup stops the background sweep.
+func (g *Gateway) Cleanup() error {
+	if g.stopSweep != nil {
+		g.stopSweep()
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package caddymodule
+
+import (
+	"encoding/json"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Resource is one protected MCP endpoint and the backend behind it.
+type Resource struct {
+	// Path is the public MCP path; the resource URL (the tokens' audience)
+	// is the public origin followed by it. `Path` and `Path/` both serve it.
+	// Default "/mcp".
+	Path string `json:"path,omitempty"`
+
+	// ProxyRaw is the reverse_proxy handler that reaches the backend, so load
+	// balancing, health checks, upstream TLS and timeouts are Caddy's own.
+	// Required.
+	ProxyRaw json.RawMessage `json:"proxy,omitempty" caddy:"namespace=http.handlers inline_key=handler"`
+
+	// UpstreamPath is the backend's JSON-RPC path (for example /tools on
+	// legacy servers); the query string is kept. Default "/mcp".
+	UpstreamPath string `json:"upstream_path,omitempty"`
+
+	// Scopes are the scopes this resource advertises and requires (a token
+	// needs one of them). Default ["mcp"].
+	Scopes []string `json:"scopes,omitempty"`
+
+	// ToolScopes maps a scope to the tool names (and JSON-RPC methods, those
+	// containing "/") it allows; "*" allows every tool. When set, tools/call
+	// is enforced and tools/list filtered per token. Default: no gating.
+	ToolScopes map[string][]string `json:"tool_scopes,omitempty"`
+
+	// SubjectHeader carries the verified user to the backend; an incoming
+	// header of that name is removed first. Default "X-MCP-Subject".
+	SubjectHeader string `json:"subject_header,omitempty"`
+
+	// ClientIDHeader carries the verified OAuth client id to the backend.
+	// Default "X-MCP-Client-ID".
+	ClientIDHeader string `json:"client_id_header,omitempty"`
+
+	// BackendAuthorization is sent to the backend as its Authorization
+	// header (placeholders such as {env.BACKEND_TOKEN} are replaced). The
+	// client's token is never forwarded. Default: none.
+	BackendAuthorization string `json:"backend_authorization,omitempty"`
+
+	// AllowedOrigins are the browser origins (Origin header) allowed to call
+	// the resource; requests with another Origin get 403. Default: the
+	// gateway's own origin and loopback origins.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+
+	// MaxBodyBytes bounds a request body. Default 4 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	// RevocationCheckInterval bounds how long a revoked token keeps working
+	// on this resource. Default 30s, at most 5m.
+	RevocationCheckInterval caddy.Duration `json:"revocation_check_interval,omitempty"`
+}
