@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"golang.org/x/crypto/bcrypt"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -30,6 +31,8 @@ const (
 type gateway struct {
 	// base is the public origin, e.g. http://localhost:PORT.
 	base string
+	// caddyfile is the configuration it runs, for restarts.
+	caddyfile string
 	// data is the folder holding Caddy's storage and the memory database.
 	data string
 	// client trusts the gateway's certificate when it serves HTTPS.
@@ -55,11 +58,11 @@ func freePort(t testing.TB) string {
 // startCaddy adapts caddyfile and runs it in this process until the test
 // ends. Caddy is a process-wide singleton, so these tests do not run in
 // parallel.
-func startCaddy(t testing.TB, caddyfile string) {
+func startCaddy(t testing.TB, caddyfileText string) {
 	t.Helper()
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format([]byte(caddyfileText)), nil)
 	if err != nil {
-		t.Fatalf("adapting Caddyfile: %v\n%s", err, caddyfile)
+		t.Fatalf("adapting Caddyfile: %v\n%s", err, caddyfileText)
 	}
 	for _, w := range warnings {
 		t.Logf("Caddyfile warning: %s", w.String())
@@ -134,7 +137,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 }
 `, httpPort, httpsPort, o.data, o.global, memAddr, o.data, scheme, port, tlsLine, o.site, upstream, testUser, hashedTestPassword, o.gateway)
 	startCaddy(t, cf)
-	g := &gateway{base: scheme + "://localhost:" + port, data: o.data, client: &http.Client{Timeout: 30 * time.Second}}
+	g := &gateway{base: scheme + "://localhost:" + port, caddyfile: cf, data: o.data, client: &http.Client{Timeout: 30 * time.Second}}
 	if o.tls {
 		g.client.Transport = trustingTransport(t, o.data)
 	}
@@ -160,6 +163,18 @@ func (g *gateway) waitReady(t testing.TB) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("gateway at %s not ready: %v", g.base, lastErr)
+}
+
+// restartGateway stops Caddy and starts it again with the same
+// configuration and data folder, as a process restart would.
+func restartGateway(t testing.TB, g *gateway) *gateway {
+	t.Helper()
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	startCaddy(t, g.caddyfile)
+	g.waitReady(t)
+	return g
 }
 
 // trustingTransport trusts Caddy's local CA kept under data.

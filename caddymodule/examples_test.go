@@ -1,0 +1,136 @@
+package caddymodule_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// exampleEnv points an example's environment variables at free loopback
+// ports and a temporary data folder, and returns the data folder.
+func exampleEnv(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	t.Setenv("MCPGATE_DATA", data)
+	t.Setenv("MCPGATE_HTTP_PORT", freePort(t))
+	t.Setenv("MCPGATE_HTTPS_PORT", freePort(t))
+	t.Setenv("MCPGATE_MEMORY_ADDR", freeAddr(t))
+	t.Setenv("MCPGATE_USER", testUser)
+	t.Setenv("MCPGATE_PASSWORD", testPassword)
+	return data
+}
+
+// exampleCaddyfile reads an example's Caddyfile with admin and config
+// persistence turned off, as every test instance runs.
+func exampleCaddyfile(t *testing.T, name string) string {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join("..", "examples", name, "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(text)
+	if strings.HasPrefix(s, "{") || strings.Contains(s, "\n{\n") {
+		return strings.Replace(s, "{\n", "{\n\tadmin off\n\tpersist_config off\n", 1)
+	}
+	return "{\n\tadmin off\n\tpersist_config off\n}\n" + s
+}
+
+// TestExampleCaddyfilesValidate is `caddy validate` for every example.
+func TestExampleCaddyfilesValidate(t *testing.T) {
+	dirs, err := filepath.Glob("../examples/*/Caddyfile")
+	if err != nil || len(dirs) < 5 {
+		t.Fatalf("examples: %v %v", dirs, err)
+	}
+	for _, path := range dirs {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			exampleEnv(t)
+			t.Setenv("ALICE_HASH", hashedTestPassword)
+			t.Setenv("CI_CLIENT_SECRET_HASH", hashedTestPassword)
+			t.Setenv("MCPGATE_REGISTRATION_TOKEN", "an-initial-access-token-of-some-length")
+			text, _ := os.ReadFile(path)
+			cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format(text), map[string]any{"filename": path})
+			if err != nil {
+				t.Fatalf("adapting: %v", err)
+			}
+			var cfg caddy.Config
+			if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := caddy.Validate(&cfg); err != nil {
+				t.Fatalf("caddy validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestExampleLocalEndToEnd(t *testing.T) {
+	data := exampleEnv(t)
+	startCaddy(t, exampleCaddyfile(t, "local"))
+	g := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
+	g.client.Transport = trustingTransport(t, data)
+	g.waitReady(t)
+	gr := authorize(t, g, "laptop-client")
+	if resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`); resp.StatusCode != http.StatusOK || !strings.Contains(body, "search_nodes") {
+		t.Fatalf("tools/list: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestExampleLegacyToolsEndToEnd(t *testing.T) {
+	backend := startBackend(t)
+	data := exampleEnv(t)
+	t.Setenv("LEGACY_ADDR", backend.addr)
+	startCaddy(t, exampleCaddyfile(t, "legacy-tools"))
+	g := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
+	g.client.Transport = trustingTransport(t, data)
+	g.waitReady(t)
+	gr := authorize(t, g, "legacy-client")
+	if resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"ping"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("ping: %d %s", resp.StatusCode, body)
+	}
+	if _, path := backend.lastRequest(); path != "/tools" {
+		t.Fatalf("backend saw %q, want /tools", path)
+	}
+}
+
+// TestExampleBehindProxyEndToEnd puts a TLS-terminating reverse proxy for
+// https://example.com in front of the example and runs the whole flow
+// through it: every URL the gateway hands out names the public origin.
+func TestExampleBehindProxyEndToEnd(t *testing.T) {
+	data := exampleEnv(t)
+	t.Setenv("MCPGATE_PUBLIC_ORIGIN", "https://example.com")
+	startCaddy(t, exampleCaddyfile(t, "behind-proxy"))
+	inner, _ := url.Parse("http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"))
+	front := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(inner))
+	t.Cleanup(front.Close)
+
+	client := front.Client() // trusts the front proxy's certificate, valid for example.com
+	tr := client.Transport.(*http.Transport)
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return new(net.Dialer).DialContext(ctx, network, front.Listener.Addr().String())
+	}
+	g := &gateway{base: "https://example.com", data: data, client: client}
+	g.waitReady(t)
+
+	_, body := get(t, g, "/.well-known/oauth-protected-resource/mcp")
+	if !strings.Contains(body, `"resource":"https://example.com/mcp"`) || !strings.Contains(body, `"authorization_servers":["https://example.com"]`) {
+		t.Fatalf("resource metadata behind the proxy: %s", body)
+	}
+	gr := authorize(t, g, "behind-proxy-client")
+	if resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"ping"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("ping through the front proxy: %d %s", resp.StatusCode, body)
+	}
+}
