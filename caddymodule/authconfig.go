@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
 	"github.com/mcpgate/mcpgate/caddymodule/publicurl"
@@ -110,6 +111,7 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		LoginLifetime:        time.Duration(a.LoginLifetime),
 		ConsentLifetime:      time.Duration(a.ConsentLifetime),
 		Users:                users,
+		ClientIP:             caddyClientIP,
 		Registration: authserver.RegistrationPolicy{
 			Mode:               a.Registration.Mode,
 			InitialAccessToken: repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
@@ -162,6 +164,14 @@ func (g *Gateway) allScopes() []string {
 
 // defaultScope is the only scope of a gateway that declares none.
 const defaultScope = "mcp"
+
+// caddyClientIP is the client address Caddy's server determined for r (it
+// sets one on every request), honouring the server's trusted_proxies; the
+// registration rate limit counts by it.
+func caddyClientIP(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
+}
 
 // identityFromCaddyAuth returns the user an earlier Caddy authentication
 // handler established, from the {http.auth.user.id} placeholder.

@@ -87,6 +87,10 @@ type gatewayOptions struct {
 	// upstream replaces the memoryserver app as the backend: its address,
 	// optionally followed by "upstream_path <path>" on a new line.
 	upstream string
+	// port is the gateway site's port; default a free one.
+	port string
+	// sites are extra site blocks after the gateway's.
+	sites string
 }
 
 // startGateway runs the default shape of deployment: the memoryserver app on
@@ -105,6 +109,9 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	scheme, port, tlsLine := "http", httpPort, ""
 	if o.tls {
 		scheme, port, tlsLine = "https", httpsPort, "tls internal"
+	}
+	if o.port != "" {
+		port = o.port
 	}
 	cf := fmt.Sprintf(`{
 	admin off
@@ -135,7 +142,8 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		%s
 	}
 }
-`, httpPort, httpsPort, o.data, o.global, memAddr, o.data, scheme, port, tlsLine, o.site, upstream, testUser, hashedTestPassword, o.gateway)
+%s
+`, httpPort, httpsPort, o.data, o.global, memAddr, o.data, scheme, port, tlsLine, o.site, upstream, testUser, hashedTestPassword, o.gateway, o.sites)
 	startCaddy(t, cf)
 	g := &gateway{base: scheme + "://localhost:" + port, caddyfile: cf, data: o.data, client: &http.Client{Timeout: 30 * time.Second}}
 	if o.tls {

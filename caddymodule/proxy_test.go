@@ -66,8 +66,19 @@ func (b *recordingBackend) lastRequest() (http.Header, string) {
 	return b.last, b.path
 }
 
-// post sends one JSON-RPC message to the gateway's MCP endpoint.
+// post sends one JSON-RPC message to the gateway's MCP endpoint and reads
+// the whole answer.
 func post(t *testing.T, g *gateway, path, token, body string, header ...string) (*http.Response, string) {
+	t.Helper()
+	resp := postStream(t, g, path, token, body, header...)
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(data)
+}
+
+// postStream is post that leaves the answer's body unread, for reading a
+// stream of Server-Sent Events as it arrives. The caller closes the body.
+func postStream(t *testing.T, g *gateway, path, token, body string, header ...string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, g.base+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -82,9 +93,7 @@ func post(t *testing.T, g *gateway, path, token, body string, header ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(data)
+	return resp
 }
 
 func TestLegacyToolsBackendGetsIdentityNotToken(t *testing.T) {

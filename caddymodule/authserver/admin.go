@@ -1,0 +1,191 @@
+package authserver
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// This file is the operator's view of the server's state: what the
+// `caddy mcp` subcommands list, revoke and mint, working directly on the
+// storage the gateway uses.
+
+// ClientInfo describes a registered or pre-registered client.
+type ClientInfo struct {
+	ID           string    `json:"client_id"`
+	Name         string    `json:"client_name,omitempty"`
+	RedirectURIs []string  `json:"redirect_uris,omitempty"`
+	AuthMethod   string    `json:"token_endpoint_auth_method,omitempty"`
+	IssuedAt     time.Time `json:"issued_at,omitzero"`
+	LastUsed     time.Time `json:"last_used,omitzero"`
+	// Static marks a client declared in the configuration.
+	Static bool `json:"static,omitempty"`
+}
+
+// GrantInfo describes one grant: a user's authorization of a client, with
+// its refresh-token family.
+type GrantInfo struct {
+	ID        string    `json:"grant_id"`
+	ClientID  string    `json:"client_id"`
+	Subject   string    `json:"sub"`
+	Resource  string    `json:"resource"`
+	Scopes    []string  `json:"scopes"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Revoked   bool      `json:"revoked,omitempty"`
+}
+
+// Clients lists the pre-registered clients, then the registered ones by
+// registration time.
+func (s *Server) Clients(ctx context.Context) ([]ClientInfo, error) {
+	var out []ClientInfo
+	for _, c := range s.static {
+		out = append(out, clientInfo(c))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	keys, err := s.store.list(ctx, nsClients)
+	if err != nil {
+		return nil, err
+	}
+	var stored []ClientInfo
+	for _, k := range keys {
+		c, err := s.loadClient(ctx, strings.TrimSuffix(path.Base(k), ".json"))
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			stored = append(stored, clientInfo(c))
+		}
+	}
+	sort.Slice(stored, func(i, j int) bool { return stored[i].IssuedAt.Before(stored[j].IssuedAt) })
+	return append(out, stored...), nil
+}
+
+func clientInfo(c *client) ClientInfo {
+	return ClientInfo{
+		ID: c.ID, Name: c.ClientName, RedirectURIs: c.RedirectURIs,
+		AuthMethod: c.TokenEndpointAuthMethod, IssuedAt: c.IssuedAt, LastUsed: c.LastUsed, Static: c.static,
+	}
+}
+
+// Grants lists every stored grant, live and revoked, oldest expiry first.
+func (s *Server) Grants(ctx context.Context) ([]GrantInfo, error) {
+	keys, err := s.store.list(ctx, nsGrants)
+	if err != nil {
+		return nil, err
+	}
+	var out []GrantInfo
+	for _, k := range keys {
+		var g grant
+		found, err := s.store.get(ctx, k, &g)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, GrantInfo{
+				ID: g.ID, ClientID: g.ClientID, Subject: g.Subject, Resource: g.Resource,
+				Scopes: g.Scopes, ExpiresAt: g.ExpiresAt, Revoked: g.Revoked,
+			})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ExpiresAt.Before(out[j].ExpiresAt) })
+	return out, nil
+}
+
+// RevokeGrant revokes one grant: its refresh tokens stop working at once and
+// its access tokens within the guards' revocation check interval.
+func (s *Server) RevokeGrant(ctx context.Context, id string) error {
+	if !validID(id) {
+		return fmt.Errorf("%q is not a grant id", id)
+	}
+	var g grant
+	found, err := s.store.get(ctx, s.grantKey(id), &g)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no grant %q", id)
+	}
+	return s.revokeGrant(ctx, id, "revoked by the operator")
+}
+
+// RevokeUser revokes every live grant of the user and returns how many.
+func (s *Server) RevokeUser(ctx context.Context, subject string) (int, error) {
+	return s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.Subject == subject })
+}
+
+// RevokeClient deletes a registered client and revokes its live grants,
+// returning how many. Pre-registered clients are removed from the
+// configuration instead.
+func (s *Server) RevokeClient(ctx context.Context, id string) (int, error) {
+	if s.static[id] != nil {
+		return 0, fmt.Errorf("client %q is declared in the configuration: remove it there and reload", id)
+	}
+	c, err := s.loadClient(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if c == nil {
+		return 0, fmt.Errorf("no client %q", id)
+	}
+	n, err := s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.ClientID == id })
+	if err != nil {
+		return n, err
+	}
+	return n, s.store.remove(ctx, s.store.key(nsClients, id+".json"))
+}
+
+func (s *Server) revokeGrantsWhere(ctx context.Context, match func(GrantInfo) bool) (int, error) {
+	grants, err := s.Grants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, g := range grants {
+		if g.Revoked || !match(g) {
+			continue
+		}
+		if err := s.revokeGrant(ctx, g.ID, "revoked by the operator"); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// MintToken issues an access token to a confidential client for resource
+// (an MCP endpoint URL of this server), as the client_credentials grant
+// would, without its secret: for operators' scripts and CI. An empty scope
+// list means the client's default scopes.
+func (s *Server) MintToken(ctx context.Context, clientID, resource string, scopes []string) (token string, expiresIn time.Duration, err error) {
+	c, err := s.loadClient(ctx, clientID)
+	if err != nil {
+		return "", 0, err
+	}
+	if c == nil {
+		return "", 0, fmt.Errorf("no client %q", clientID)
+	}
+	if !c.confidential() {
+		return "", 0, fmt.Errorf("client %q is public; tokens are minted only for confidential clients", clientID)
+	}
+	u, err := url.Parse(resource)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", 0, fmt.Errorf("resource %q is not a URL such as https://mcp.example.com/mcp", resource)
+	}
+	// The issuer is what a request to that URL would see: the configured
+	// public origin, when there is one, else the URL's own.
+	asRequest := &http.Request{Host: u.Host, URL: u}
+	if u.Scheme == "https" {
+		asRequest.TLS = &tls.ConnectionState{}
+	}
+	resp, oerr := s.clientToken(ctx, c, s.cfg.Origin(asRequest), resource, strings.Join(scopes, " "))
+	if oerr != nil {
+		return "", 0, fmt.Errorf("%s: %s (this gateway's MCP endpoints: %s)", oerr.Code, oerr.Description, strings.Join(s.cfg.ResourcePaths, ", "))
+	}
+	return resp.AccessToken, time.Duration(resp.ExpiresIn) * time.Second, nil
+}

@@ -1,0 +1,234 @@
+package authserver
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// authzRequest is a validated authorization request. Its params travel
+// through the login and consent forms, bound to them by the CSRF token, and
+// are validated again when a form comes back.
+type authzRequest struct {
+	client           *client
+	redirectURI      string
+	redirectExplicit bool
+	state            string
+	challenge        string
+	scopes           []string
+	resource         string
+	issuer           string
+}
+
+// params are the request's parameters in canonical form (scope and
+// resource resolved).
+func (a *authzRequest) params() url.Values {
+	v := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {a.client.ID},
+		"code_challenge":        {a.challenge},
+		"code_challenge_method": {"S256"},
+		"scope":                 {scopeString(a.scopes)},
+		"resource":              {a.resource},
+	}
+	if a.redirectExplicit {
+		v.Set("redirect_uri", a.redirectURI)
+	}
+	if a.state != "" {
+		v.Set("state", a.state)
+	}
+	return v
+}
+
+// authzError is an authorization request error: shown as a page when the
+// client or redirect URI cannot be trusted, else redirected to the client.
+type authzError struct {
+	page   bool
+	status int
+	*oauthError
+}
+
+// pkceChallenge is a base64url SHA-256 (43 characters) or, generously, any
+// RFC 7636 length.
+var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9\-._~]{43,128}$`)
+
+// parseAuthorization validates an authorization request. Until the client
+// and redirect URI are known good, errors are pages (no open redirect).
+func (s *Server) parseAuthorization(r *http.Request, q url.Values) (*authzRequest, *authzError) {
+	page := func(status int, desc string) (*authzRequest, *authzError) {
+		return nil, &authzError{page: true, status: status, oauthError: errInvalidRequest(desc)}
+	}
+	if len(q["client_id"]) != 1 || len(q["redirect_uri"]) > 1 {
+		return page(http.StatusBadRequest, "The request must name exactly one client_id and at most one redirect_uri.")
+	}
+	c, err := s.loadClient(r.Context(), q.Get("client_id"))
+	if err != nil {
+		s.log.Error("loading client", zapErr(err))
+		return page(http.StatusInternalServerError, "The server could not load the application's registration. Try again later.")
+	}
+	if c == nil {
+		return page(http.StatusBadRequest, "This application is not registered here (unknown client_id). It may need to register again.")
+	}
+	req := &authzRequest{client: c, state: q.Get("state"), issuer: s.cfg.Origin(r)}
+	switch ru := q.Get("redirect_uri"); {
+	case ru != "":
+		if !redirectMatches(c.RedirectURIs, ru) {
+			return page(http.StatusBadRequest, "The redirect_uri is not one the application registered, so this server will not send you there.")
+		}
+		req.redirectURI, req.redirectExplicit = ru, true
+	case len(c.RedirectURIs) == 1:
+		req.redirectURI = c.RedirectURIs[0]
+	default:
+		return page(http.StatusBadRequest, "The request has no redirect_uri and the application registered several.")
+	}
+
+	fail := func(e *oauthError) (*authzRequest, *authzError) {
+		return req, &authzError{oauthError: e}
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return fail(errInvalidRequest("parameter " + k + " is repeated"))
+		}
+	}
+	if q.Get("response_type") != "code" {
+		return fail(&oauthError{status: http.StatusBadRequest, Code: "unsupported_response_type", Description: "only response_type=code is supported"})
+	}
+	if !c.allows(grantCode) {
+		return fail(&oauthError{status: http.StatusBadRequest, Code: "unauthorized_client", Description: "the client did not register the authorization_code grant"})
+	}
+	req.challenge = q.Get("code_challenge")
+	if req.challenge == "" {
+		return fail(errInvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256"))
+	}
+	if q.Get("code_challenge_method") != "S256" {
+		return fail(errInvalidRequest("code_challenge_method must be S256 (plain is not allowed)"))
+	}
+	if !pkceChallenge.MatchString(req.challenge) {
+		return fail(errInvalidRequest("code_challenge is malformed"))
+	}
+	resource, ok := s.cfg.resourceURL(req.issuer, q.Get("resource"))
+	if !ok {
+		return fail(errInvalidTarget("resource is not an MCP endpoint of this server"))
+	}
+	req.resource = resource
+	scopes, e := s.grantableScopes(c, q.Get("scope"))
+	if e != nil {
+		return fail(e)
+	}
+	req.scopes = scopes
+	return req, nil
+}
+
+// serveAuthorize is the authorization endpoint: GET starts, and POSTs of
+// the login and consent forms continue, an authorization request.
+func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+
+	var q url.Values
+	switch r.Method {
+	case http.MethodGet:
+		q = r.URL.Query()
+	case http.MethodPost:
+		if e := readForm(w, r, s.cfg.MaxBodyBytes); e != nil {
+			s.renderError(w, http.StatusBadRequest, "The form could not be read: "+e.Description)
+			return
+		}
+		q = r.PostForm
+	default:
+		h.Set("Allow", "GET, POST")
+		s.renderError(w, http.StatusMethodNotAllowed, "Use GET or POST.")
+		return
+	}
+	params := q
+	if r.Method == http.MethodPost {
+		// The form's own fields are not part of the authorization request.
+		params = url.Values{}
+		for k, v := range q {
+			if k != "csrf" && k != "username" && k != "password" && k != "decision" {
+				params[k] = v
+			}
+		}
+	}
+	req, aerr := s.parseAuthorization(r, params)
+	if aerr != nil {
+		if aerr.page {
+			s.renderError(w, aerr.status, aerr.Description)
+		} else {
+			s.redirectToClient(w, r, req, url.Values{"error": {aerr.Code}, "error_description": {aerr.Description}})
+		}
+		return
+	}
+	nonce := s.browserNonce(w, r)
+	sub, known := s.identify(r)
+	if r.Method == http.MethodPost {
+		shownTo := "" // the login form
+		if q.Has("decision") {
+			shownTo = sub // the consent form, shown to whoever is signed in
+		}
+		if !s.validCSRF(q.Get("csrf"), nonce, shownTo, req) {
+			s.renderError(w, http.StatusForbidden, "This form has expired or did not come from this server. Go back to the application and start signing in again.")
+			return
+		}
+	}
+
+	loginFailed := false
+	if !known && r.Method == http.MethodPost && q.Has("username") && len(s.cfg.Users) > 0 {
+		user := q.Get("username")
+		if s.checkPassword(user, q.Get("password")) {
+			s.startSession(w, r, user)
+			sub, known = user, true
+		} else {
+			loginFailed = true
+			s.log.Info("login failed", zapClient(req.client.ID), zap.String("username", user))
+		}
+	}
+	if !known {
+		if len(s.cfg.Users) == 0 {
+			s.renderError(w, http.StatusForbidden, "You are not signed in, and this server has no login form. The operator must put an authentication handler in front of "+pathAuthorize+".")
+			return
+		}
+		s.renderLogin(w, req, s.csrfToken(nonce, "", req), loginFailed)
+		return
+	}
+
+	switch decision := q.Get("decision"); {
+	case r.Method == http.MethodPost && decision == "deny":
+		s.log.Info("authorization denied", zapClient(req.client.ID), zapSubject(sub))
+		s.redirectToClient(w, r, req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied access"}})
+	case r.Method == http.MethodPost && decision == "approve":
+		if err := s.rememberConsent(r.Context(), sub, req); err != nil {
+			s.log.Error("remembering consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
+		}
+		s.issueCode(w, r, req, sub)
+	case s.consentRemembered(r.Context(), sub, req):
+		s.issueCode(w, r, req, sub)
+	default:
+		s.renderConsent(w, req, sub, s.csrfToken(nonce, sub, req))
+	}
+}
+
+// redirectToClient sends the browser back to the client's redirect URI
+// with params, state and iss (RFC 9207).
+func (s *Server) redirectToClient(w http.ResponseWriter, r *http.Request, req *authzRequest, params url.Values) {
+	if req.state != "" {
+		params.Set("state", req.state)
+	}
+	params.Set("iss", req.issuer)
+	sep := "?"
+	if strings.Contains(req.redirectURI, "?") {
+		sep = "&"
+	}
+	w.Header().Set("Location", req.redirectURI+sep+params.Encode())
+	if r.Method == http.MethodPost {
+		w.WriteHeader(http.StatusSeeOther)
+	} else {
+		w.WriteHeader(http.StatusFound)
+	}
+}

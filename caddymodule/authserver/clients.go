@@ -1,0 +1,178 @@
+package authserver
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Token endpoint authentication methods (RFC 7591 §2) and grant types.
+const (
+	authNone               = "none"
+	authPost               = "client_secret_post"
+	authBasic              = "client_secret_basic"
+	grantCode              = "authorization_code"
+	grantRefresh           = "refresh_token"
+	grantClientCredentials = "client_credentials"
+)
+
+// client is a registered client: dynamically registered ones are stored,
+// pre-registered ones live in the configuration.
+type client struct {
+	clientMetadata
+	ID         string    `json:"client_id"`
+	SecretHash string    `json:"secret_sha256,omitempty"`
+	IssuedAt   time.Time `json:"issued_at"`
+	// LastUsed is refreshed at most daily, when the client obtains a
+	// token; the sweep deletes clients idle for ClientIdleLifetime.
+	LastUsed time.Time `json:"last_used,omitzero"`
+
+	static     bool
+	bcryptHash string   // pre-registered confidential clients
+	scopes     []string // scopes the client may obtain
+}
+
+func (c *client) lastUsed() time.Time {
+	if c.LastUsed.After(c.IssuedAt) {
+		return c.LastUsed
+	}
+	return c.IssuedAt
+}
+
+func (c *client) confidential() bool { return c.SecretHash != "" || c.bcryptHash != "" }
+
+func (c *client) allows(grantType string) bool {
+	if c.static {
+		return grantType != grantClientCredentials || c.confidential()
+	}
+	return slices.Contains(c.GrantTypes, grantType)
+}
+
+// displayName is what the consent page calls the client.
+func (c *client) displayName() string {
+	if c.ClientName != "" {
+		return c.ClientName
+	}
+	return c.ID
+}
+
+// staticClients turns Config.Clients into clients.
+func staticClients(cfg Config) map[string]*client {
+	m := map[string]*client{}
+	for _, sc := range cfg.Clients {
+		c := &client{ID: sc.ID, static: true, bcryptHash: sc.SecretHash, scopes: sc.Scopes}
+		c.ClientName = sc.Name
+		c.RedirectURIs = sc.RedirectURIs
+		if len(c.scopes) == 0 {
+			c.scopes = cfg.Scopes
+		}
+		m[sc.ID] = c
+	}
+	return m
+}
+
+// loadClient finds a client by id; nil when there is none.
+func (s *Server) loadClient(ctx context.Context, id string) (*client, error) {
+	if c := s.static[id]; c != nil {
+		return c, nil
+	}
+	if !validID(id) {
+		return nil, nil
+	}
+	c := new(client)
+	found, err := s.store.get(ctx, s.store.key(nsClients, id+".json"), c)
+	if !found || err != nil {
+		return nil, err
+	}
+	c.scopes = scopeList(c.Scope)
+	return c, nil
+}
+
+// touchClient records that the client is in use, at most once a day, so
+// the sweep keeps it. Failures only delay that and are not reported.
+func (s *Server) touchClient(ctx context.Context, c *client) {
+	now := s.cfg.Now()
+	if c.static || now.Sub(c.lastUsed()) < 24*time.Hour {
+		return
+	}
+	c.LastUsed = now
+	s.store.put(ctx, s.store.key(nsClients, c.ID+".json"), c)
+}
+
+// authenticateClient authenticates the client of a token or revocation
+// request (RFC 6749 §2.3): HTTP Basic, client_secret in the form, or for
+// public clients just client_id. An empty secret counts as none, since
+// some libraries send Basic with an empty password for public clients.
+func (s *Server) authenticateClient(r *http.Request) (*client, *oauthError) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, basicChallenge(errInvalidClient("malformed Basic credentials"))
+		}
+		if r.PostForm.Has("client_secret") {
+			return nil, errInvalidRequest("use one client authentication method, not both Basic and client_secret")
+		}
+		if formID := r.PostForm.Get("client_id"); formID != "" && formID != id {
+			return nil, errInvalidRequest("client_id differs from the Basic credentials")
+		}
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	fail := func(desc string) (*client, *oauthError) {
+		e := errInvalidClient(desc)
+		if basic {
+			e = basicChallenge(e)
+		}
+		return nil, e
+	}
+	if id == "" {
+		return fail("no client_id: authenticate the client")
+	}
+	c, err := s.loadClient(r.Context(), id)
+	if err != nil {
+		s.log.Error("loading client", zapClient(id), zapErr(err))
+		return nil, errServer()
+	}
+	switch {
+	case c == nil:
+		return fail("unknown client; register again")
+	case !c.confidential() && secret != "":
+		return fail("this client is public and has no secret")
+	case c.confidential() && secret == "":
+		return fail("client secret required")
+	case c.SecretHash != "" && !hashEqual(c.SecretHash, hashToken(secret)):
+		return fail("wrong client secret")
+	case c.bcryptHash != "" && bcrypt.CompareHashAndPassword([]byte(c.bcryptHash), []byte(secret)) != nil:
+		return fail("wrong client secret")
+	}
+	return c, nil
+}
+
+// clientPost reads the form of a client's POST (token, revocation) and
+// authenticates the client, answering the error itself when that fails.
+func (s *Server) clientPost(w http.ResponseWriter, r *http.Request) (*client, bool) {
+	e := readForm(w, r, s.cfg.MaxBodyBytes)
+	var c *client
+	if e == nil {
+		c, e = s.authenticateClient(r)
+	}
+	if e != nil {
+		writeError(w, e)
+		return nil, false
+	}
+	return c, true
+}
+
+// basicChallenge marks an invalid_client error as answering Basic
+// credentials, so it carries WWW-Authenticate (RFC 6749 §5.2).
+func basicChallenge(e *oauthError) *oauthError {
+	e.basic = true
+	return e
+}

@@ -1,0 +1,52 @@
+package authserver
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// codeRecord is an authorization code in storage, under the SHA-256 of the
+// code. A used code is kept (Used) until it is swept, so that a replay
+// revokes what it issued.
+type codeRecord struct {
+	ClientID         string    `json:"client_id"`
+	RedirectURI      string    `json:"redirect_uri"`
+	RedirectExplicit bool      `json:"redirect_explicit,omitempty"`
+	Challenge        string    `json:"code_challenge"`
+	Resource         string    `json:"resource"`
+	Scopes           []string  `json:"scopes"`
+	Subject          string    `json:"sub"`
+	GrantID          string    `json:"grant_id"`
+	ExpiresAt        time.Time `json:"expires_at"`
+	Used             bool      `json:"used,omitempty"`
+}
+
+// sweepable reports whether the record is past use and past replay
+// detection: a replay after every access token of the grant expired could
+// not be punished any better than with invalid_grant.
+func (c *codeRecord) sweepable(now time.Time, accessLifetime time.Duration) bool {
+	return now.After(c.ExpiresAt.Add(accessLifetime))
+}
+
+func (s *Server) codeKey(code string) string {
+	return s.store.key(nsCodes, hashToken(code)+".json")
+}
+
+// issueCode stores a new code for the approved request and redirects to
+// the client with it.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, sub string) {
+	code := randomToken()
+	rec := codeRecord{
+		ClientID: req.client.ID, RedirectURI: req.redirectURI, RedirectExplicit: req.redirectExplicit,
+		Challenge: req.challenge, Resource: req.resource, Scopes: req.scopes, Subject: sub,
+		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
+	}
+	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {
+		s.log.Error("storing authorization code", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
+		s.redirectToClient(w, r, req, url.Values{"error": {"server_error"}, "error_description": {"the authorization could not be stored"}})
+		return
+	}
+	s.log.Info("authorization approved", zapClient(req.client.ID), zapSubject(sub))
+	s.redirectToClient(w, r, req, url.Values{"code": {code}})
+}

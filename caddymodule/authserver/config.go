@@ -1,0 +1,356 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Registration policies for POST /register.
+const (
+	// RegistrationOpen lets any client register (what MCP clients expect),
+	// optionally limited by RegistrationPolicy.RateLimit and MaxClients.
+	RegistrationOpen = "open"
+	// RegistrationToken requires "Authorization: Bearer <InitialAccessToken>"
+	// on every registration request (RFC 7591 §3).
+	RegistrationToken = "token"
+	// RegistrationClosed disables dynamic registration: only the clients in
+	// Config.Clients can use the server.
+	RegistrationClosed = "closed"
+)
+
+// Config configures a Server. The zero value of every field except Origin is
+// usable and means the stated default.
+type Config struct {
+	// Origin returns the public origin (scheme://host, no trailing slash)
+	// under which r reached the gateway. The issuer is exactly Origin(r), and
+	// every resource URL is Origin(r)+path, so the guard must compute its
+	// origin with the same function. Required.
+	Origin func(r *http.Request) string
+
+	// ResourcePaths are the MCP endpoint paths (such as "/mcp") that are
+	// valid RFC 8707 resources: a resource parameter must equal
+	// Origin(r)+path for one of them. The first one is the resource bound to
+	// tokens when a client sends none. Default: ["/mcp"].
+	ResourcePaths []string
+
+	// Scopes are the scopes this server knows (scopes_supported). Default:
+	// ["mcp"]. "offline_access" is always accepted and advertised too, since
+	// clients ask for it to obtain refresh tokens (refresh tokens are issued
+	// regardless).
+	Scopes []string
+
+	// DefaultScopes are granted when an authorization request names no
+	// scope. Each must be in Scopes. Default: all of Scopes.
+	DefaultScopes []string
+
+	// AccessTokenLifetime is the lifetime of access tokens. Default: 1h.
+	AccessTokenLifetime time.Duration
+	// RefreshTokenLifetime is the lifetime of a refresh-token family,
+	// counted from the authorization; rotation does not extend it.
+	// Default: 30 days (720h).
+	RefreshTokenLifetime time.Duration
+	// CodeLifetime is the lifetime of authorization codes. Default: 60s.
+	CodeLifetime time.Duration
+	// RefreshReuseGrace is how long after a rotation the previous refresh
+	// token still yields a fresh token pair (two concurrent refreshes must
+	// not log the user out). Reuse after the window revokes the whole
+	// family. Default: 10s; a negative value disables the grace window.
+	RefreshReuseGrace time.Duration
+	// KeyRotation is how long one signing key signs before the next takes
+	// over. Retired keys stay published for one more AccessTokenLifetime.
+	// Default: 30 days (720h).
+	KeyRotation time.Duration
+	// LoginLifetime is how long a login (password form) lasts in the
+	// browser's session cookie. Default: 12h.
+	LoginLifetime time.Duration
+	// ConsentLifetime is how long an approval is remembered per user and
+	// client, so the consent page is skipped for the same or fewer scopes.
+	// Default: 30 days (720h); a negative value disables remembering.
+	ConsentLifetime time.Duration
+
+	// Registration is the policy for dynamic client registration.
+	// Default: open, without limits.
+	Registration RegistrationPolicy
+
+	// Clients are pre-registered clients. They work under every
+	// registration policy.
+	Clients []StaticClient
+
+	// Users maps user names to bcrypt password hashes, as printed by
+	// `caddy hash-password` ($2a$...). When set, /authorize shows a login
+	// form (inputs "username" and "password") to unidentified visitors.
+	Users map[string]string
+
+	// TrustedIdentity, when set, returns the subject already established
+	// for r by an earlier handler (the Caddy glue reads
+	// {http.auth.user.id}). It is consulted before the login session.
+	TrustedIdentity func(r *http.Request) (subject string, ok bool)
+
+	// IdentitySources are further identity sources consulted after
+	// TrustedIdentity and the login session (the seam for an upstream
+	// OIDC login).
+	IdentitySources []IdentitySource
+
+	// StoragePrefix is the key prefix of everything this server keeps in
+	// Storage. Default: "mcpgate/authserver".
+	StoragePrefix string
+
+	// MaxBodyBytes bounds request bodies of /register, /token, /revoke and
+	// the form posts of /authorize. Default: 64 KiB.
+	MaxBodyBytes int64
+
+	// RevocationCacheTTL is how long IsRevoked trusts a "not revoked"
+	// answer from storage before asking again (revocations made by this
+	// instance are seen at once; another instance's after at most this).
+	// Default: 5s.
+	RevocationCacheTTL time.Duration
+
+	// ClientIP returns the client address that registrations are
+	// rate-limited by (the glue passes Caddy's client IP, which honours
+	// trusted proxies). Default: the host of r.RemoteAddr.
+	ClientIP func(r *http.Request) string
+
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// RegistrationPolicy limits POST /register.
+type RegistrationPolicy struct {
+	// Mode is RegistrationOpen (default), RegistrationToken or
+	// RegistrationClosed.
+	Mode string
+	// RateLimit is the number of registrations one remote IP may make per
+	// RateWindow. Default: 0, unlimited.
+	RateLimit int
+	// RateWindow is the window of RateLimit. Default: 1 minute.
+	RateWindow time.Duration
+	// MaxClients caps the number of live dynamically registered clients.
+	// Default: 0, unlimited.
+	MaxClients int
+	// InitialAccessToken is the bearer token RegistrationToken requires.
+	// It is compared in constant time.
+	InitialAccessToken string
+	// ClientIdleLifetime is how long a dynamically registered client that
+	// has not obtained a token lives before the sweep deletes it.
+	// Default: 90 days (2160h), longer than a refresh-token family.
+	ClientIdleLifetime time.Duration
+}
+
+// StaticClient is a pre-registered client.
+type StaticClient struct {
+	// ID is the client_id. Required.
+	ID string
+	// Name is shown on the consent page. Default: ID.
+	Name string
+	// SecretHash is the bcrypt hash of the client secret (as printed by
+	// `caddy hash-password`). Empty declares a public client, which
+	// authenticates with "none" and must use PKCE.
+	SecretHash string
+	// RedirectURIs are the allowed redirect URIs, under the same rules as
+	// dynamic registration. A confidential client used only for
+	// client_credentials may have none.
+	RedirectURIs []string
+	// Scopes limits the scopes the client may obtain. Default: all of
+	// Config.Scopes.
+	Scopes []string
+}
+
+// Defaults of Config.
+const (
+	defaultAccessTokenLifetime  = time.Hour
+	defaultRefreshTokenLifetime = 30 * 24 * time.Hour
+	defaultCodeLifetime         = 60 * time.Second
+	defaultRefreshReuseGrace    = 10 * time.Second
+	defaultKeyRotation          = 30 * 24 * time.Hour
+	defaultLoginLifetime        = 12 * time.Hour
+	defaultConsentLifetime      = 30 * 24 * time.Hour
+	defaultRateWindow           = time.Minute
+	defaultClientIdleLifetime   = 90 * 24 * time.Hour
+	defaultStoragePrefix        = "mcpgate/authserver"
+	defaultMaxBodyBytes         = 64 << 10
+	defaultRevocationCacheTTL   = 5 * time.Second
+	offlineAccessScope          = "offline_access"
+)
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	setDuration := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	if len(c.ResourcePaths) == 0 {
+		c.ResourcePaths = []string{"/mcp"}
+	}
+	if len(c.Scopes) == 0 {
+		c.Scopes = []string{"mcp"}
+	}
+	if len(c.DefaultScopes) == 0 {
+		c.DefaultScopes = c.Scopes
+	}
+	setDuration(&c.AccessTokenLifetime, defaultAccessTokenLifetime)
+	setDuration(&c.RefreshTokenLifetime, defaultRefreshTokenLifetime)
+	setDuration(&c.CodeLifetime, defaultCodeLifetime)
+	setDuration(&c.RefreshReuseGrace, defaultRefreshReuseGrace)
+	setDuration(&c.KeyRotation, defaultKeyRotation)
+	setDuration(&c.LoginLifetime, defaultLoginLifetime)
+	setDuration(&c.ConsentLifetime, defaultConsentLifetime)
+	setDuration(&c.RevocationCacheTTL, defaultRevocationCacheTTL)
+	setDuration(&c.Registration.RateWindow, defaultRateWindow)
+	setDuration(&c.Registration.ClientIdleLifetime, defaultClientIdleLifetime)
+	if c.Registration.Mode == "" {
+		c.Registration.Mode = RegistrationOpen
+	}
+	if c.StoragePrefix == "" {
+		c.StoragePrefix = defaultStoragePrefix
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.ClientIP == nil {
+		c.ClientIP = remoteIP
+	}
+	return c
+}
+
+// Validate reports every configuration mistake at once, in words an
+// operator can act on. New calls it; the Caddy glue may call it earlier
+// (after filling defaults it does not own, it need not).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.Origin == nil {
+		add("origin: no function to compute the public origin was configured")
+	}
+	for _, p := range c.ResourcePaths {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
+			add("resource path %q: must be a path starting with '/', without query or fragment", p)
+		}
+	}
+	for _, s := range append(append([]string{}, c.Scopes...), c.DefaultScopes...) {
+		if !validScopeToken(s) {
+			add("scope %q: scopes are printable ASCII without spaces, quotes or backslashes", s)
+		}
+	}
+	for _, s := range c.DefaultScopes {
+		if !contains(c.Scopes, s) {
+			add("default scope %q is not one of the server's scopes %v", s, c.Scopes)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"access token lifetime": c.AccessTokenLifetime, "refresh token lifetime": c.RefreshTokenLifetime,
+		"code lifetime": c.CodeLifetime, "key rotation": c.KeyRotation, "login lifetime": c.LoginLifetime,
+		"revocation cache ttl": c.RevocationCacheTTL, "registration rate window": c.Registration.RateWindow,
+		"client idle lifetime": c.Registration.ClientIdleLifetime,
+	} {
+		if d < 0 {
+			add("%s: must be positive, got %s", name, d)
+		}
+	}
+	if c.RefreshTokenLifetime > 0 && c.AccessTokenLifetime > c.RefreshTokenLifetime {
+		add("access token lifetime %s is longer than the refresh token lifetime %s", c.AccessTokenLifetime, c.RefreshTokenLifetime)
+	}
+	if c.MaxBodyBytes < 1024 {
+		add("max body size %d is below 1024 bytes, too small for a registration request", c.MaxBodyBytes)
+	}
+	switch c.Registration.Mode {
+	case RegistrationOpen, RegistrationClosed:
+		if c.Registration.InitialAccessToken != "" {
+			add("registration: an initial access token is set but the mode is %q; use mode %q", c.Registration.Mode, RegistrationToken)
+		}
+	case RegistrationToken:
+		if len(c.Registration.InitialAccessToken) < 16 {
+			add("registration: mode %q needs an initial access token of at least 16 characters", RegistrationToken)
+		}
+	default:
+		add("registration mode %q: must be %q, %q or %q", c.Registration.Mode, RegistrationOpen, RegistrationToken, RegistrationClosed)
+	}
+	if c.Registration.RateLimit < 0 || c.Registration.MaxClients < 0 {
+		add("registration: rate limit and client cap must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, sc := range c.Clients {
+		if sc.ID == "" {
+			add("client #%d: no client id", i+1)
+		}
+		if seen[sc.ID] {
+			add("client %q: declared twice", sc.ID)
+		}
+		seen[sc.ID] = true
+		if sc.SecretHash != "" {
+			if _, err := bcrypt.Cost([]byte(sc.SecretHash)); err != nil {
+				add("client %q: secret hash is not a bcrypt hash (use `caddy hash-password`)", sc.ID)
+			}
+		} else if len(sc.RedirectURIs) == 0 {
+			add("client %q: a public client (no secret) needs at least one redirect URI", sc.ID)
+		}
+		for _, u := range sc.RedirectURIs {
+			if err := checkRedirectURI(u); err != nil {
+				add("client %q: %v", sc.ID, err)
+			}
+		}
+		for _, s := range sc.Scopes {
+			if !contains(c.Scopes, s) {
+				add("client %q: scope %q is not one of the server's scopes %v", sc.ID, s, c.Scopes)
+			}
+		}
+	}
+	for user, hash := range c.Users {
+		if user == "" {
+			add("users: empty user name")
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			add("user %q: password hash is not a bcrypt hash (use `caddy hash-password`)", user)
+		}
+	}
+	if len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 {
+		add("no identity source: configure users, a trusted identity, or both, so people can log in at /authorize")
+	}
+	if p := c.StoragePrefix; strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		add("storage prefix %q: must not start or end with '/'", p)
+	}
+	return errors.Join(errs...)
+}
+
+// validScopeToken reports whether s is a scope-token per RFC 6749 §3.3.
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x21 || r > 0x7e || r == '"' || r == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// resourceURL reports whether resource names one of the configured MCP
+// endpoints under origin, and returns the canonical resource for "" (the
+// first path). A trailing slash on the resource is tolerated and removed.
+func (c *Config) resourceURL(origin, resource string) (string, bool) {
+	if resource == "" {
+		return origin + c.ResourcePaths[0], true
+	}
+	if u, err := url.Parse(resource); err != nil || u.Fragment != "" || u.RawQuery != "" {
+		return "", false
+	}
+	trimmed := strings.TrimSuffix(resource, "/")
+	for _, p := range c.ResourcePaths {
+		if want := origin + strings.TrimSuffix(p, "/"); trimmed == want {
+			return origin + p, true
+		}
+	}
+	return "", false
+}

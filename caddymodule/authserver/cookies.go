@@ -1,0 +1,143 @@
+package authserver
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The browser-facing state of /authorize lives in two cookies, both scoped
+// to /authorize, HttpOnly, SameSite=Lax and Secure on https:
+//   - the login session: subject and expiry, HMAC-signed with a key kept in
+//     storage (so every instance accepts it and a restart keeps logins);
+//   - a random browser nonce, which the CSRF token of every form is bound
+//     to, together with the authorization request the form continues.
+const (
+	cookieSession = "mcpgate_session"
+	cookieBrowser = "mcpgate_browser"
+	// formLifetime is how long a login or consent form may be submitted.
+	formLifetime = time.Hour
+)
+
+// cookieKeyRecord is the HMAC key in storage.
+type cookieKeyRecord struct {
+	Key []byte `json:"key"`
+}
+
+// loadCookieKey loads the cookie HMAC key, creating it on first start.
+func loadCookieKey(ctx context.Context, st *store) ([]byte, error) {
+	key := st.key(nsSecrets, "cookie.json")
+	var rec cookieKeyRecord
+	err := st.locked(ctx, "secrets", func() error {
+		found, err := st.get(ctx, key, &rec)
+		if err != nil || found {
+			return err
+		}
+		rec.Key = make([]byte, 32)
+		rand.Read(rec.Key)
+		return st.put(ctx, key, rec)
+	})
+	return rec.Key, err
+}
+
+// sign returns the HMAC of data for one purpose.
+func (s *Server) sign(purpose, data string) string {
+	m := hmac.New(sha256.New, s.cookieKey)
+	m.Write([]byte(purpose + "\x00" + data))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) verify(purpose, data, sig string) bool {
+	return hmac.Equal([]byte(s.sign(purpose, data)), []byte(sig))
+}
+
+// cookie returns a cookie for /authorize; maxAge 0 makes a browser-session
+// cookie.
+func (s *Server) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+	secure := strings.HasPrefix(s.cfg.Origin(r), "https://")
+	if secure {
+		name = "__Secure-" + name
+	}
+	return &http.Cookie{Name: name, Value: value, Path: pathAuthorize, MaxAge: int(maxAge.Seconds()),
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+func (s *Server) readCookie(r *http.Request, name string) string {
+	if strings.HasPrefix(s.cfg.Origin(r), "https://") {
+		name = "__Secure-" + name
+	}
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+type sessionPayload struct {
+	Subject   string `json:"sub"`
+	ExpiresAt int64  `json:"exp"`
+}
+
+// startSession logs the browser in as sub for LoginLifetime.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string) {
+	b, _ := json.Marshal(sessionPayload{sub, s.cfg.Now().Add(s.cfg.LoginLifetime).Unix()})
+	payload := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, s.cookie(r, cookieSession, payload+"."+s.sign("session", payload), s.cfg.LoginLifetime))
+}
+
+// sessionSubject returns the subject of a valid login session cookie.
+func (s *Server) sessionSubject(r *http.Request) (string, bool) {
+	payload, sig, ok := strings.Cut(s.readCookie(r, cookieSession), ".")
+	if !ok || !s.verify("session", payload, sig) {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	var p sessionPayload
+	if err != nil || json.Unmarshal(b, &p) != nil || s.cfg.Now().Unix() >= p.ExpiresAt || p.Subject == "" {
+		return "", false
+	}
+	return p.Subject, true
+}
+
+// browserNonce returns the browser's nonce, setting a new one if it has
+// none.
+func (s *Server) browserNonce(w http.ResponseWriter, r *http.Request) string {
+	if n := s.readCookie(r, cookieBrowser); validID(n) {
+		return n
+	}
+	n := randomID()
+	http.SetCookie(w, s.cookie(r, cookieBrowser, n, 0))
+	return n
+}
+
+// csrfToken binds a form to this browser, to the person it was shown to
+// (sub, empty on the login form) and to the authorization request it
+// continues.
+func (s *Server) csrfToken(nonce, sub string, req *authzRequest) string {
+	exp := strconv.FormatInt(s.cfg.Now().Add(formLifetime).Unix(), 10)
+	return exp + "." + s.sign("csrf", csrfData(nonce, sub, exp, req))
+}
+
+// validCSRF checks a posted form's token (see csrfToken).
+func (s *Server) validCSRF(token, nonce, sub string, req *authzRequest) bool {
+	exp, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return false
+	}
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || s.cfg.Now().Unix() >= e {
+		return false
+	}
+	return s.verify("csrf", csrfData(nonce, sub, exp, req), sig)
+}
+
+func csrfData(nonce, sub, exp string, req *authzRequest) string {
+	return strings.Join([]string{nonce, sub, exp, req.params().Encode()}, "\x00")
+}

@@ -1,0 +1,102 @@
+package authserver
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// grant is one authorization of a client by a user: the refresh-token
+// family that an authorization code starts. Every refresh retires the
+// presented token and adds a new one; presenting a retired token after the
+// grace window revokes the grant, and with it (via the access tokens' sid)
+// every access token it issued.
+type grant struct {
+	ID        string         `json:"id"`
+	ClientID  string         `json:"client_id"`
+	Subject   string         `json:"sub"`
+	Resource  string         `json:"resource"`
+	Scopes    []string       `json:"scopes"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	Revoked   bool           `json:"revoked,omitempty"`
+	Tokens    []refreshEntry `json:"tokens,omitempty"`
+}
+
+// refreshEntry is a refresh token of the family, by SHA-256.
+type refreshEntry struct {
+	Hash      string    `json:"sha256"`
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+}
+
+// Bounds of a family's token list. Live tokens beyond one exist only while
+// concurrent refreshes race; retired ones are kept to detect reuse.
+const (
+	maxLiveRefresh    = 4
+	maxRetiredRefresh = 16
+)
+
+func (s *Server) grantKey(id string) string { return s.store.key(nsGrants, id+".json") }
+
+// grantIDOf returns the grant id a refresh token carries ("<grant>.<secret>").
+func grantIDOf(refreshToken string) (string, bool) {
+	id, secret, ok := strings.Cut(refreshToken, ".")
+	return id, ok && validID(id) && secret != ""
+}
+
+// newRefreshToken adds a live token to the family and returns it.
+func (g *grant) newRefreshToken() string {
+	token := g.ID + "." + randomToken()
+	g.Tokens = append(g.Tokens, refreshEntry{Hash: hashToken(token)})
+	var live, retired []refreshEntry
+	for _, e := range g.Tokens {
+		if e.RetiredAt.IsZero() {
+			live = append(live, e)
+		} else {
+			retired = append(retired, e)
+		}
+	}
+	live = live[max(0, len(live)-maxLiveRefresh):]
+	retired = retired[max(0, len(retired)-maxRetiredRefresh):]
+	g.Tokens = append(retired, live...)
+	return token
+}
+
+// find returns the family's entry for token, or nil.
+func (g *grant) find(token string) *refreshEntry {
+	h := hashToken(token)
+	var found *refreshEntry
+	for i := range g.Tokens {
+		if hashEqual(g.Tokens[i].Hash, h) {
+			found = &g.Tokens[i]
+		}
+	}
+	return found
+}
+
+// revokeGrant revokes a grant (a refresh-token family and every access
+// token issued from it). A grant not stored yet is stored revoked, so a
+// code replayed before its first exchange finished still revokes it.
+func (s *Server) revokeGrant(ctx context.Context, id, reason string) error {
+	now := s.cfg.Now()
+	var expires time.Time
+	err := s.store.locked(ctx, "grant-"+id, func() error {
+		g := grant{ID: id}
+		found, err := s.store.get(ctx, s.grantKey(id), &g)
+		if err != nil {
+			return err
+		}
+		if !found {
+			g.ExpiresAt = now.Add(s.cfg.RefreshTokenLifetime)
+		}
+		g.Revoked, g.Tokens, expires = true, nil, g.ExpiresAt
+		return s.store.put(ctx, s.grantKey(id), g)
+	})
+	if err != nil {
+		return err
+	}
+	s.revoked.set("grant:"+id, cachedAnswer{true, expires}, now)
+	s.log.Warn("grant revoked", zap.String("grant_id", id), zap.String("reason", reason))
+	return nil
+}

@@ -1,0 +1,57 @@
+package authserver
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// TestLogsCarryIDsButNoSecrets runs registration, login, code exchange,
+// refresh, a reuse, a failed client authentication and revocation, and
+// checks the log: client_id, sub and grant_type are there; no token, code,
+// secret or password is.
+func TestLogsCarryIDsButNoSecrets(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	e := startLoggedEnv(t, &clock{t: e0}, &certmagic.FileStorage{Path: t.TempDir()}, zap.New(core), func(c *Config) { c.RefreshReuseGrace = -1 })
+	conf := e.register(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "token_endpoint_auth_method": "client_secret_post"})
+	verifier, challenge := pkce()
+	code := e.authorizedCode(conf, challenge)
+	form := codeForm(conf, code, verifier)
+	form.Set("client_secret", conf.secret)
+	status, m, _ := e.postForm("/token", form, "", "")
+	tok := tokensOf(t, status, m)
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.refresh}, "client_id": {conf.id}, "client_secret": {conf.secret}}
+	status, m, _ = e.postForm("/token", refresh, "", "")
+	fresh := tokensOf(t, status, m)
+	e.postForm("/token", refresh, "", "") // reuse: revokes the family
+	e.postForm("/token", url.Values{"grant_type": {"client_credentials"}}, conf.id, "wrong-secret")
+	e.postForm("/revoke", url.Values{"token": {fresh.access}, "client_id": {conf.id}, "client_secret": {conf.secret}}, "", "")
+
+	var all strings.Builder
+	fields := map[string]bool{}
+	for _, entry := range logs.All() {
+		fmt.Fprintln(&all, entry.Message, entry.ContextMap())
+		for k := range entry.ContextMap() {
+			fields[k] = true
+		}
+	}
+	for _, f := range []string{"client_id", "sub", "grant_type"} {
+		if !fields[f] {
+			t.Errorf("no log entry has %s:\n%s", f, all.String())
+		}
+	}
+	for name, secret := range map[string]string{
+		"code": code, "verifier": verifier, "access token": tok.access, "refresh token": tok.refresh,
+		"rotated refresh token": fresh.refresh, "client secret": conf.secret, "password": testPassword,
+		"refresh secret part": strings.SplitN(tok.refresh, ".", 2)[1],
+	} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("the log contains the %s", name)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package authserver
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// metadata is the RFC 8414 authorization server metadata. Only what is
+// implemented is advertised.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	RegistrationEndpoint              string   `json:"registration_endpoint,omitempty"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	AuthorizationResponseIssSupported bool     `json:"authorization_response_iss_parameter_supported"`
+}
+
+// metadataFor builds the metadata for the origin r arrived at.
+func (s *Server) metadataFor(r *http.Request) metadata {
+	iss := s.cfg.Origin(r)
+	authMethods := []string{authNone, authPost, authBasic}
+	m := metadata{
+		Issuer:                            iss,
+		AuthorizationEndpoint:             iss + pathAuthorize,
+		TokenEndpoint:                     iss + pathToken,
+		RevocationEndpoint:                iss + pathRevoke,
+		JWKSURI:                           iss + pathJWKS,
+		ScopesSupported:                   append(slices.Clone(s.cfg.Scopes), offlineAccessScope),
+		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
+		GrantTypesSupported:               []string{grantCode, grantRefresh, grantClientCredentials},
+		TokenEndpointAuthMethodsSupported: authMethods,
+		RevocationEndpointAuthMethods:     authMethods,
+		CodeChallengeMethodsSupported:     []string{"S256"},
+		AuthorizationResponseIssSupported: true,
+	}
+	if s.cfg.Registration.Mode != RegistrationClosed {
+		m.RegistrationEndpoint = iss + pathRegister
+	}
+	return m
+}
+
+// serveMetadata answers the discovery paths: the RFC 8414 document and its
+// path-inserted forms for each MCP path, and the OpenID Connect aliases
+// (inserted and appended). Other variants are 404 JSON.
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	if !s.isMetadataPath(r.URL.Path) {
+		writeNotFound(w)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeMethodNotAllowed(w, "GET")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeBody(w, s.metadataFor(r))
+}
+
+// isMetadataPath reports whether p is one of the served discovery paths.
+func (s *Server) isMetadataPath(p string) bool {
+	p = strings.TrimSuffix(p, "/")
+	if p == wellKnownOAuth || p == wellKnownOIDC {
+		return true
+	}
+	for _, rp := range s.cfg.ResourcePaths {
+		rp = strings.TrimSuffix(rp, "/")
+		if p == wellKnownOAuth+rp || p == wellKnownOIDC+rp || p == rp+wellKnownOIDC {
+			return true
+		}
+	}
+	return false
+}

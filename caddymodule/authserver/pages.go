@@ -1,0 +1,84 @@
+package authserver
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"net/url"
+
+	"go.uber.org/zap"
+)
+
+//go:embed templates/pages.html
+var pageFiles embed.FS
+
+// pages are the login, consent and error pages: self-contained HTML (no
+// external assets, inline style allowed by the page's CSP), readable on a
+// phone, escaped by html/template.
+var pages = template.Must(template.ParseFS(pageFiles, "templates/pages.html"))
+
+// pageData is what every page template gets.
+type pageData struct {
+	Title        string
+	Action       string
+	Params       url.Values
+	CSRF         string
+	Client       string
+	Subject      string
+	RedirectHost string
+	Scopes       []string
+	Failed       bool
+	Message      string
+}
+
+func (s *Server) renderPage(w http.ResponseWriter, status int, name string, data pageData) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.Error("rendering page", zap.String("page", name), zapErr(err))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderError shows an error that must not be redirected.
+func (s *Server) renderError(w http.ResponseWriter, status int, message string) {
+	s.renderPage(w, status, "error", pageData{Title: "Cannot continue", Message: message})
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, req *authzRequest, csrf string, failed bool) {
+	status := http.StatusOK
+	if failed {
+		status = http.StatusUnauthorized
+	}
+	s.renderPage(w, status, "login", pageData{
+		Title: "Sign in", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
+		Client: req.client.displayName(), Failed: failed,
+	})
+}
+
+func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, csrf string) {
+	s.renderPage(w, http.StatusOK, "consent", pageData{
+		Title: "Allow access?", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
+		Client: req.client.displayName(), Subject: sub, RedirectHost: redirectHost(req.redirectURI),
+		Scopes: req.scopes,
+	})
+}
+
+// redirectHost names where the browser goes after consent.
+func redirectHost(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return redirectURI
+	}
+	switch {
+	case u.Host == "":
+		return u.Scheme + ":"
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+		return u.Host + " (an application on this computer)"
+	}
+	return u.Host
+}

@@ -1,0 +1,213 @@
+package authserver
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// clientMetadata is the RFC 7591 client metadata this server keeps and
+// echoes. Fields a client sends beyond these are ignored.
+type clientMetadata struct {
+	RedirectURIs            []string `json:"redirect_uris"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	ClientName              string   `json:"client_name,omitempty"`
+	ClientURI               string   `json:"client_uri,omitempty"`
+	Scope                   string   `json:"scope,omitempty"`
+	ApplicationType         string   `json:"application_type,omitempty"`
+	SoftwareID              string   `json:"software_id,omitempty"`
+	SoftwareVersion         string   `json:"software_version,omitempty"`
+}
+
+// registrationResponse is the RFC 7591 §3.2.1 answer.
+type registrationResponse struct {
+	ClientID              string `json:"client_id"`
+	ClientSecret          string `json:"client_secret,omitempty"`
+	ClientIDIssuedAt      int64  `json:"client_id_issued_at"`
+	ClientSecretExpiresAt *int64 `json:"client_secret_expires_at,omitempty"`
+	clientMetadata
+}
+
+// maxMetadataString bounds free-text metadata such as client_name.
+const maxMetadataString = 500
+
+func errClientMetadata(desc string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, Code: "invalid_client_metadata", Description: desc}
+}
+
+// parseRegistration parses and normalizes a registration request body:
+// RFC 7591 defaults are filled in, refresh_token accompanies
+// authorization_code (this server always issues refresh tokens with codes),
+// and scope is narrowed to the server's scopes.
+func parseRegistration(body []byte, serverScopes []string) (clientMetadata, *oauthError) {
+	var m clientMetadata
+	if err := json.Unmarshal(body, &m); err != nil {
+		return m, errClientMetadata("the body is not a JSON object of client metadata: " + err.Error())
+	}
+	for _, s := range []string{m.ClientName, m.ClientURI, m.Scope, m.ApplicationType, m.SoftwareID, m.SoftwareVersion} {
+		if len(s) > maxMetadataString {
+			return m, errClientMetadata("a metadata value is longer than " + strconv.Itoa(maxMetadataString) + " bytes")
+		}
+	}
+	switch m.TokenEndpointAuthMethod {
+	case "":
+		m.TokenEndpointAuthMethod = authBasic // RFC 7591 §2 default
+	case authNone, authPost, authBasic:
+	default:
+		return m, errClientMetadata("token_endpoint_auth_method must be none, client_secret_post or client_secret_basic")
+	}
+	if len(m.GrantTypes) == 0 {
+		m.GrantTypes = []string{grantCode}
+	}
+	for _, g := range m.GrantTypes {
+		switch g {
+		case grantCode, grantRefresh:
+		case grantClientCredentials:
+			if m.TokenEndpointAuthMethod == authNone {
+				return m, errClientMetadata("client_credentials needs a confidential client (token_endpoint_auth_method client_secret_post or client_secret_basic)")
+			}
+		default:
+			return m, errClientMetadata("unsupported grant type " + strconv.Quote(g))
+		}
+	}
+	usesCode := slices.Contains(m.GrantTypes, grantCode)
+	if usesCode && !slices.Contains(m.GrantTypes, grantRefresh) {
+		m.GrantTypes = append(m.GrantTypes, grantRefresh)
+	}
+	if len(m.ResponseTypes) == 0 && usesCode {
+		m.ResponseTypes = []string{"code"}
+	}
+	for _, rt := range m.ResponseTypes {
+		if rt != "code" || !usesCode {
+			return m, errClientMetadata("response_types may only be [\"code\"], with the authorization_code grant")
+		}
+	}
+	if m.ResponseTypes == nil {
+		m.ResponseTypes = []string{}
+	}
+	if usesCode && len(m.RedirectURIs) == 0 {
+		return m, &oauthError{status: http.StatusBadRequest, Code: "invalid_redirect_uri", Description: "redirect_uris is required for the authorization_code grant"}
+	}
+	if m.RedirectURIs == nil {
+		m.RedirectURIs = []string{}
+	}
+	for _, u := range m.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return m, &oauthError{status: http.StatusBadRequest, Code: "invalid_redirect_uri", Description: err.Error()}
+		}
+	}
+	var scopes []string
+	for _, s := range scopeList(m.Scope) {
+		if slices.Contains(serverScopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	if len(scopes) == 0 {
+		scopes = serverScopes
+	}
+	m.Scope = scopeString(scopes)
+	return m, nil
+}
+
+// serveRegister is POST /register (RFC 7591) under the configured policy.
+func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeMethodNotAllowed(w, "POST")
+		return
+	}
+	if e := s.registrationAllowed(r); e != nil {
+		writeError(w, e)
+		return
+	}
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		writeError(w, errClientMetadata(err.Error()))
+		return
+	}
+	meta, e := parseRegistration(body, s.cfg.Scopes)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	c := &client{clientMetadata: meta, ID: randomID(), IssuedAt: s.cfg.Now().Truncate(time.Second)}
+	resp := registrationResponse{ClientID: c.ID, ClientIDIssuedAt: c.IssuedAt.Unix(), clientMetadata: meta}
+	if meta.TokenEndpointAuthMethod != authNone {
+		resp.ClientSecret = randomToken()
+		c.SecretHash = hashToken(resp.ClientSecret)
+		resp.ClientSecretExpiresAt = new(int64)
+	}
+	if e := s.storeNewClient(r, c); e != nil {
+		writeError(w, e)
+		return
+	}
+	s.log.Info("registered client", zapClient(c.ID), zap.String("client_name", c.ClientName),
+		zap.String("token_endpoint_auth_method", meta.TokenEndpointAuthMethod))
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+// registrationAllowed applies the policy: mode, initial access token and
+// rate limit.
+func (s *Server) registrationAllowed(r *http.Request) *oauthError {
+	p := s.cfg.Registration
+	switch p.Mode {
+	case RegistrationClosed:
+		return &oauthError{status: http.StatusForbidden, Code: "access_denied",
+			Description: "dynamic client registration is disabled here; ask the operator for a pre-registered client"}
+	case RegistrationToken:
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(p.InitialAccessToken)) != 1 {
+			return &oauthError{status: http.StatusUnauthorized, Code: "invalid_token",
+				Description: "registration requires the initial access token as a Bearer token", bearer: true}
+		}
+	}
+	if !s.limiter.allow(s.cfg.ClientIP(r), s.cfg.Now()) {
+		return &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
+			Description: "too many registrations from this address; retry later",
+			retryAfter:  p.RateWindow}
+	}
+	return nil
+}
+
+// storeNewClient stores c, enforcing the cap on live clients under a lock
+// so concurrent registrations cannot overshoot it.
+func (s *Server) storeNewClient(r *http.Request, c *client) *oauthError {
+	ctx := r.Context()
+	key := s.store.key(nsClients, c.ID+".json")
+	max := s.cfg.Registration.MaxClients
+	if max == 0 {
+		if err := s.store.put(ctx, key, c); err != nil {
+			s.log.Error("storing client", zapClient(c.ID), zapErr(err))
+			return errServer()
+		}
+		return nil
+	}
+	errFull := errors.New("full")
+	err := s.store.locked(ctx, "register", func() error {
+		names, err := s.store.list(ctx, nsClients)
+		if err != nil {
+			return err
+		}
+		if len(names) >= max {
+			return errFull
+		}
+		return s.store.put(ctx, key, c)
+	})
+	switch {
+	case errors.Is(err, errFull):
+		return &oauthError{status: http.StatusForbidden, Code: "access_denied",
+			Description: "this server has reached its limit of registered clients; ask the operator"}
+	case err != nil:
+		s.log.Error("storing client", zapClient(c.ID), zapErr(err))
+		return errServer()
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package authserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func postJSON(e *env, body string, header http.Header) (*http.Response, map[string]any) {
+	e.t.Helper()
+	h := http.Header{"Content-Type": {"application/json"}}
+	for k, v := range header {
+		h[k] = v
+	}
+	resp, b := e.do(http.MethodPost, "/register", h, body)
+	if strings.Contains(b, ":null") {
+		e.t.Errorf("response has null: %s", b)
+	}
+	return resp, decodeObject(e.t, b)
+}
+
+func TestRegisterPublicClient(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, m := postJSON(e, `{"client_name":"Codex","redirect_uris":["http://127.0.0.1:5555/callback/x"],
+		"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],
+		"response_types":["code"],"application_type":"native","logo_uri":null,"unknown_field":{"a":[1,2]}}`, nil)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+	}
+	if m["client_name"] != "Codex" || m["token_endpoint_auth_method"] != "none" || m["client_id"] == "" {
+		t.Fatalf("echo: %v", m)
+	}
+	if _, ok := m["client_id_issued_at"].(float64); !ok {
+		t.Fatalf("client_id_issued_at not numeric: %v", m)
+	}
+	if _, ok := m["client_secret"]; ok {
+		t.Fatal("public client got a secret")
+	}
+	if _, ok := m["client_secret_expires_at"]; ok {
+		t.Fatal("public client got client_secret_expires_at")
+	}
+	if got := stringList(m["redirect_uris"]); !slices.Equal(got, []string{"http://127.0.0.1:5555/callback/x"}) {
+		t.Fatalf("redirect_uris %v", got)
+	}
+}
+
+func TestRegisterConfidentialClientSecretStoredHashed(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, m := postJSON(e, `{"client_name":"claude.ai","redirect_uris":["https://claude.ai/api/mcp/auth_callback"],"token_endpoint_auth_method":"client_secret_post"}`, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatal(resp.StatusCode)
+	}
+	secret, _ := m["client_secret"].(string)
+	if len(secret) < 22 || m["client_secret_expires_at"] != float64(0) {
+		t.Fatalf("secret fields: %v", m)
+	}
+	b, err := os.ReadFile(filepath.Join(e.storage.Path, "mcpgate/authserver/clients", m["client_id"].(string)+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), secret) || !strings.Contains(string(b), hashToken(secret)) {
+		t.Fatalf("secret not stored as a hash: %s", b)
+	}
+	// The RFC 7591 default method is client_secret_basic.
+	_, m = postJSON(e, `{"redirect_uris":["https://app.example/cb"]}`, nil)
+	if m["token_endpoint_auth_method"] != "client_secret_basic" || m["client_secret"] == nil {
+		t.Fatalf("default auth method: %v", m)
+	}
+}
+
+func TestRegisterRedirectURIRules(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, u := range []string{"https://app.example/cb", "http://localhost:8080/cb", "http://127.0.0.1/cb", "http://[::1]:9/cb", "cursor://anysphere.cursor-mcp/oauth/callback", "com.example.app:/oauth"} {
+		if resp, m := postJSON(e, `{"redirect_uris":["`+u+`"],"token_endpoint_auth_method":"none"}`, nil); resp.StatusCode != http.StatusCreated {
+			t.Errorf("%s rejected: %v", u, m)
+		}
+	}
+	for _, u := range []string{"http://example.com/cb", "http://192.168.1.2/cb", "https://app.example/cb#frag", "javascript:alert(1)", "/relative", "data:text/html,x", "https:///nohost"} {
+		resp, m := postJSON(e, `{"redirect_uris":["`+u+`"],"token_endpoint_auth_method":"none"}`, nil)
+		if resp.StatusCode != http.StatusBadRequest || m["error"] != "invalid_redirect_uri" {
+			t.Errorf("%s: %d %v", u, resp.StatusCode, m)
+		}
+	}
+}
+
+func TestRegisterRejectsBadMetadata(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxBodyBytes = 2048 })
+	for _, body := range []string{
+		`not json`, `{"redirect_uris":"https://a.example/cb"}`, `{"redirect_uris":[]}`,
+		`{"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]}`,
+		`{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}`,
+		`{"redirect_uris":["https://a.example/cb"],"response_types":["token"]}`,
+		`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"none"}`,
+		`{"redirect_uris":["https://a.example/cb"],"client_name":"` + strings.Repeat("x", 1500) + `"}`,
+		`{"redirect_uris":["https://a.example/cb"],"pad":"` + strings.Repeat("x", 3000) + `"}`,
+	} {
+		resp, m := postJSON(e, body, nil)
+		if resp.StatusCode != http.StatusBadRequest || (m["error"] != "invalid_client_metadata" && m["error"] != "invalid_redirect_uri") {
+			t.Errorf("%.60s: %d %v", body, resp.StatusCode, m)
+		}
+	}
+}
+
+func TestRegistrationRateLimitPerIP(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Registration.RateLimit = 2 })
+	body := `{"redirect_uris":["https://a.example/cb"]}`
+	for i := range 2 {
+		if resp, _ := postJSON(e, body, nil); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("registration %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp, m := postJSON(e, body, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || m["error"] == nil {
+		t.Fatalf("third registration: %d %v", resp.StatusCode, m)
+	}
+	e.clock.Advance(time.Minute)
+	if resp, _ := postJSON(e, body, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("after the window: %d", resp.StatusCode)
+	}
+}
+
+func TestRegistrationCapOnLiveClients(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Registration.MaxClients = 2 })
+	body := `{"redirect_uris":["https://a.example/cb"]}`
+	postJSON(e, body, nil)
+	postJSON(e, body, nil)
+	if resp, m := postJSON(e, body, nil); resp.StatusCode != http.StatusForbidden || m["error"] != "access_denied" {
+		t.Fatalf("over the cap: %d %v", resp.StatusCode, m)
+	}
+}
+
+func TestRegistrationInitialAccessToken(t *testing.T) {
+	const iat = "0123456789abcdef-initial"
+	e := newEnv(t, func(c *Config) {
+		c.Registration.Mode = RegistrationToken
+		c.Registration.InitialAccessToken = iat
+	})
+	body := `{"redirect_uris":["https://a.example/cb"]}`
+	for _, h := range []http.Header{nil, {"Authorization": {"Bearer wrong"}}, {"Authorization": {"Basic " + iat}}} {
+		resp, m := postJSON(e, body, h)
+		if resp.StatusCode != http.StatusUnauthorized || m["error"] != "invalid_token" || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%v: %d %v", h, resp.StatusCode, m)
+		}
+	}
+	if resp, _ := postJSON(e, body, http.Header{"Authorization": {"Bearer " + iat}}); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("with the token: %d", resp.StatusCode)
+	}
+}
+
+func TestRegistrationClosed(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Registration.Mode = RegistrationClosed })
+	if resp, m := postJSON(e, `{"redirect_uris":["https://a.example/cb"]}`, nil); resp.StatusCode != http.StatusForbidden || m["error"] != "access_denied" {
+		t.Fatalf("%d %v", resp.StatusCode, m)
+	}
+}
+
+func TestRegisterOnlyPOST(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, body := e.do(http.MethodGet, "/register", nil, "")
+	var m map[string]any
+	if resp.StatusCode != http.StatusMethodNotAllowed || json.Unmarshal([]byte(body), &m) != nil {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}

@@ -1,0 +1,149 @@
+package authserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"path"
+	"sync"
+)
+
+// Storage is where the server keeps clients, grants, codes, keys and
+// revocations. certmagic.Storage (Caddy's ctx.Storage()) satisfies it, so
+// instances that share Caddy's storage share the authorization server.
+type Storage interface {
+	// Lock acquires the named lock, blocking until it is held or ctx ends.
+	Lock(ctx context.Context, name string) error
+	// Unlock releases the named lock.
+	Unlock(ctx context.Context, name string) error
+	// Store writes value at key, replacing what was there.
+	Store(ctx context.Context, key string, value []byte) error
+	// Load reads key; a missing key yields an error matching fs.ErrNotExist.
+	Load(ctx context.Context, key string) ([]byte, error)
+	// Delete removes key.
+	Delete(ctx context.Context, key string) error
+	// List returns the keys under path.
+	List(ctx context.Context, path string, recursive bool) ([]string, error)
+}
+
+// store wraps Storage with a key prefix, JSON encoding and locks that hold
+// both within the process and across instances.
+type store struct {
+	Storage
+	prefix string
+
+	mu    sync.Mutex
+	locks map[string]*keyedMutex
+}
+
+func newStore(s Storage, prefix string) *store {
+	return &store{Storage: s, prefix: prefix, locks: map[string]*keyedMutex{}}
+}
+
+// keyedMutex is one process-local lock; refs counts its holders and waiters
+// so the map entry is dropped when nobody needs it.
+type keyedMutex struct {
+	sync.Mutex
+	refs int
+}
+
+// Key namespaces under the prefix.
+const (
+	nsClients = "clients"
+	nsCodes   = "codes"
+	nsGrants  = "grants"
+	nsRevoked = "revoked"
+	nsConsent = "consent"
+	nsKeys    = "keys"
+	nsLocks   = "locks"
+	nsSecrets = "secrets"
+)
+
+// key returns the storage key of id in namespace ns. ids are generated
+// here or are hashes, never raw request input (see validID).
+func (s *store) key(ns, id string) string {
+	return path.Join(s.prefix, ns, id)
+}
+
+// validID reports whether id has the form of the random ids this server
+// hands out (base64url), so it is safe to use in a storage key.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// get loads key into v, reporting found=false when it does not exist.
+func (s *store) get(ctx context.Context, key string, v any) (found bool, err error) {
+	b, err := s.Load(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, json.Unmarshal(b, v)
+}
+
+func (s *store) put(ctx context.Context, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.Store(ctx, key, b)
+}
+
+// remove deletes key; a key that is already gone is not an error.
+func (s *store) remove(ctx context.Context, key string) error {
+	if err := s.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// list returns the keys in the namespace (every namespace is flat); a
+// namespace that does not exist yet is empty.
+func (s *store) list(ctx context.Context, ns string) ([]string, error) {
+	keys, err := s.List(ctx, path.Join(s.prefix, ns), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return keys, err
+}
+
+// locked runs fn while holding the named lock: first a process-local mutex
+// (storage locks may poll slowly under contention), then the storage lock,
+// so instances sharing the storage serialize too.
+func (s *store) locked(ctx context.Context, name string, fn func() error) error {
+	s.mu.Lock()
+	m := s.locks[name]
+	if m == nil {
+		m = &keyedMutex{}
+		s.locks[name] = m
+	}
+	m.refs++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if m.refs--; m.refs == 0 {
+			delete(s.locks, name)
+		}
+		s.mu.Unlock()
+	}()
+	m.Lock()
+	defer m.Unlock()
+
+	lock := path.Join(s.prefix, nsLocks, name)
+	if err := s.Lock(ctx, lock); err != nil {
+		return err
+	}
+	defer s.Unlock(context.WithoutCancel(ctx), lock)
+	return fn()
+}

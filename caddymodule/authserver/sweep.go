@@ -1,0 +1,48 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+)
+
+// Sweep deletes what has expired from storage: codes, grants (refresh-token
+// families), revocation records, remembered consents, idle dynamically
+// registered clients and signing keys whose tokens have all expired. The
+// glue calls it every few minutes; several instances may sweep at once.
+func (s *Server) Sweep(ctx context.Context) error {
+	now := s.cfg.Now()
+	idle := s.cfg.Registration.ClientIdleLifetime
+	return errors.Join(
+		sweepNamespace(ctx, s.store, nsCodes, func(c *codeRecord) bool { return c.sweepable(now, s.cfg.AccessTokenLifetime) }),
+		sweepNamespace(ctx, s.store, nsGrants, func(g *grant) bool { return now.After(g.ExpiresAt) }),
+		sweepNamespace(ctx, s.store, nsRevoked, func(r *revocation) bool { return now.After(r.ExpiresAt) }),
+		sweepNamespace(ctx, s.store, nsConsent, func(c *consent) bool { return now.After(c.ExpiresAt) }),
+		sweepNamespace(ctx, s.store, nsClients, func(c *client) bool { return now.After(c.lastUsed().Add(idle)) }),
+		s.keys.sweep(ctx, now),
+	)
+}
+
+// sweepNamespace deletes the records of ns that expired reports true for.
+// Records that cannot be read are left alone (and reported).
+func sweepNamespace[T any](ctx context.Context, st *store, ns string, expired func(*T) bool) error {
+	names, err := st.list(ctx, ns)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rec := new(T)
+		found, err := st.get(ctx, name, rec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if found && expired(rec) {
+			errs = append(errs, st.remove(ctx, name))
+		}
+	}
+	return errors.Join(errs...)
+}

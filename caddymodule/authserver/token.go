@@ -1,0 +1,292 @@
+package authserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+
+	"go.uber.org/zap"
+)
+
+// tokenRequest is a parsed token endpoint request (RFC 6749 §4.1.3, §6,
+// §4.4.2; RFC 7636 §4.5; RFC 8707 §2.2).
+type tokenRequest struct {
+	grantType    string
+	code         string
+	redirectURI  string
+	verifier     string
+	refreshToken string
+	scope        string
+	resource     string
+}
+
+// pkceVerifier is the RFC 7636 §4.1 code_verifier syntax.
+var pkceVerifier = regexp.MustCompile(`^[A-Za-z0-9\-._~]{43,128}$`)
+
+// parseTokenRequest checks that form has what its grant type needs.
+func parseTokenRequest(form url.Values) (tokenRequest, *oauthError) {
+	req := tokenRequest{
+		grantType: form.Get("grant_type"), code: form.Get("code"), redirectURI: form.Get("redirect_uri"),
+		verifier: form.Get("code_verifier"), refreshToken: form.Get("refresh_token"),
+		scope: form.Get("scope"), resource: form.Get("resource"),
+	}
+	switch req.grantType {
+	case "":
+		return req, errInvalidRequest("grant_type is missing")
+	case grantCode:
+		if req.code == "" {
+			return req, errInvalidRequest("code is missing")
+		}
+		if req.verifier == "" {
+			return req, errInvalidRequest("code_verifier is missing (PKCE is required)")
+		}
+		if !pkceVerifier.MatchString(req.verifier) {
+			return req, errInvalidRequest("code_verifier is malformed")
+		}
+	case grantRefresh:
+		if req.refreshToken == "" {
+			return req, errInvalidRequest("refresh_token is missing")
+		}
+	case grantClientCredentials:
+	default:
+		return req, &oauthError{status: http.StatusBadRequest, Code: "unsupported_grant_type",
+			Description: "grant_type must be authorization_code, refresh_token or client_credentials"}
+	}
+	return req, nil
+}
+
+// serveToken is the token endpoint.
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.clientPost(w, r)
+	if !ok {
+		return
+	}
+	req, e := parseTokenRequest(r.PostForm)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if !c.allows(req.grantType) {
+		writeError(w, &oauthError{status: http.StatusBadRequest, Code: "unauthorized_client", Description: "the client did not register the " + req.grantType + " grant"})
+		return
+	}
+	var (
+		resp *tokenResponse
+		sub  string
+	)
+	switch req.grantType {
+	case grantCode:
+		resp, sub, e = s.exchangeCode(r, c, req)
+	case grantRefresh:
+		resp, sub, e = s.refresh(r, c, req)
+	default:
+		resp, sub, e = s.clientCredentials(r, c, req)
+	}
+	log := s.log.With(zapClient(c.ID), zapGrantType(req.grantType))
+	if e != nil {
+		log.Info("token request refused", zap.String("error", e.Code), zap.String("error_description", e.Description))
+		writeError(w, e)
+		return
+	}
+	s.touchClient(r.Context(), c)
+	log.Info("token issued", zapSubject(sub))
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// tokenResource checks an RFC 8707 resource in a token request against
+// the one the grant is bound to.
+func (s *Server) tokenResource(r *http.Request, requested, bound string) *oauthError {
+	if requested == "" {
+		return nil
+	}
+	if res, ok := s.cfg.resourceURL(s.cfg.Origin(r), requested); !ok || res != bound {
+		return errInvalidTarget("resource differs from the one authorized")
+	}
+	return nil
+}
+
+// errCodeReplay ends a code exchange whose code was used before.
+var errCodeReplay = errors.New("code replayed")
+
+// exchangeCode redeems an authorization code, once: under the code's lock
+// it checks client, redirect URI, PKCE and resource, marks the code used
+// and starts its grant. A used code presented again revokes that grant.
+func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*tokenResponse, string, *oauthError) {
+	ctx := r.Context()
+	key := s.codeKey(req.code)
+	var (
+		resp *tokenResponse
+		rec  codeRecord
+		oerr *oauthError
+	)
+	err := s.store.locked(ctx, "code-"+hashToken(req.code), func() error {
+		found, err := s.store.get(ctx, key, &rec)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			oerr = errInvalidGrant("unknown authorization code")
+			return nil
+		case rec.Used:
+			return errCodeReplay
+		case s.cfg.Now().After(rec.ExpiresAt):
+			oerr = errInvalidGrant("the authorization code has expired")
+			return nil
+		case rec.ClientID != c.ID:
+			oerr = errInvalidGrant("the authorization code was issued to another client")
+			return nil
+		case (rec.RedirectExplicit || req.redirectURI != "") && req.redirectURI != rec.RedirectURI:
+			oerr = errInvalidGrant("redirect_uri differs from the authorization request")
+			return nil
+		case !pkceMatches(req.verifier, rec.Challenge):
+			oerr = errInvalidGrant("code_verifier does not match the code_challenge")
+			return nil
+		}
+		if oerr = s.tokenResource(r, req.resource, rec.Resource); oerr != nil {
+			return nil
+		}
+		rec.Used = true
+		if err := s.store.put(ctx, key, rec); err != nil {
+			return err
+		}
+		g := grant{
+			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource,
+			Scopes: rec.Scopes, ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
+		}
+		refresh := g.newRefreshToken()
+		if resp, err = s.mintAccessToken(ctx, g.issued(s.cfg.Origin(r))); err != nil {
+			return err
+		}
+		resp.RefreshToken = refresh
+		return s.store.put(ctx, s.grantKey(g.ID), g)
+	})
+	if errors.Is(err, errCodeReplay) {
+		if err := s.revokeGrant(ctx, rec.GrantID, "authorization code replayed"); err != nil {
+			s.log.Error("revoking grant of replayed code", zapClient(c.ID), zapErr(err))
+		}
+		return nil, "", errInvalidGrant("the authorization code was already used; the tokens issued for it are revoked")
+	}
+	if err != nil {
+		s.log.Error("exchanging authorization code", zapClient(c.ID), zapErr(err))
+		return nil, "", errServer()
+	}
+	return resp, rec.Subject, oerr
+}
+
+// pkceMatches verifies RFC 7636 S256.
+func pkceMatches(verifier, challenge string) bool {
+	sum := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) == 1
+}
+
+// issued describes what the grant's next access token carries.
+func (g *grant) issued(issuer string) issued {
+	return issued{issuer: issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes}
+}
+
+// refresh rotates a refresh token under its family's lock (see grant).
+func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenResponse, string, *oauthError) {
+	ctx := r.Context()
+	id, ok := grantIDOf(req.refreshToken)
+	if !ok {
+		return nil, "", errInvalidGrant("unknown refresh token")
+	}
+	var (
+		resp  *tokenResponse
+		g     grant
+		oerr  *oauthError
+		reuse bool
+	)
+	err := s.store.locked(ctx, "grant-"+id, func() error {
+		found, err := s.store.get(ctx, s.grantKey(id), &g)
+		if err != nil {
+			return err
+		}
+		now := s.cfg.Now()
+		entry := g.find(req.refreshToken)
+		switch {
+		case !found || entry == nil || g.ClientID != c.ID:
+			oerr = errInvalidGrant("unknown refresh token")
+			return nil
+		case g.Revoked:
+			oerr = errInvalidGrant("the refresh token was revoked; authorize again")
+			return nil
+		case now.After(g.ExpiresAt):
+			oerr = errInvalidGrant("the refresh token has expired; authorize again")
+			return nil
+		case !entry.RetiredAt.IsZero() && (s.cfg.RefreshReuseGrace < 0 || now.Sub(entry.RetiredAt) > s.cfg.RefreshReuseGrace):
+			reuse = true
+			return nil
+		}
+		scopes := g.Scopes
+		if req.scope != "" {
+			if scopes = scopeList(req.scope); !subset(scopes, g.Scopes) {
+				oerr = errInvalidScope("scope exceeds what was authorized")
+				return nil
+			}
+		}
+		if oerr = s.tokenResource(r, req.resource, g.Resource); oerr != nil {
+			return nil
+		}
+		if entry.RetiredAt.IsZero() {
+			entry.RetiredAt = now
+		}
+		refresh := g.newRefreshToken()
+		is := g.issued(s.cfg.Origin(r))
+		is.scopes = scopes
+		if resp, err = s.mintAccessToken(ctx, is); err != nil {
+			return err
+		}
+		resp.RefreshToken = refresh
+		return s.store.put(ctx, s.grantKey(id), g)
+	})
+	if reuse {
+		if err := s.revokeGrant(ctx, id, "refresh token reused after rotation"); err != nil {
+			s.log.Error("revoking grant of reused refresh token", zapClient(c.ID), zapErr(err))
+		}
+		return nil, "", errInvalidGrant("the refresh token was already used; its whole family is revoked, authorize again")
+	}
+	if err != nil {
+		s.log.Error("refreshing", zapClient(c.ID), zapErr(err))
+		return nil, "", errServer()
+	}
+	return resp, g.Subject, oerr
+}
+
+// clientCredentials issues an access token to a confidential client acting
+// for itself (no refresh token, RFC 6749 §4.4.3).
+func (s *Server) clientCredentials(r *http.Request, c *client, req tokenRequest) (*tokenResponse, string, *oauthError) {
+	if !c.confidential() {
+		return nil, "", &oauthError{status: http.StatusBadRequest, Code: "unauthorized_client", Description: "client_credentials is only for confidential clients"}
+	}
+	resp, oerr := s.clientToken(r.Context(), c, s.cfg.Origin(r), req.resource, req.scope)
+	return resp, c.ID, oerr
+}
+
+// clientToken mints an access token whose subject is the client itself, for
+// resource under origin, with the requested scopes ("" for the defaults).
+func (s *Server) clientToken(ctx context.Context, c *client, origin, resource, scope string) (*tokenResponse, *oauthError) {
+	scopes, oerr := s.grantableScopes(c, scope)
+	if oerr != nil {
+		return nil, oerr
+	}
+	scopes = slices.DeleteFunc(scopes, func(sc string) bool { return sc == offlineAccessScope })
+	canonical, ok := s.cfg.resourceURL(origin, resource)
+	if !ok {
+		return nil, errInvalidTarget("resource is not an MCP endpoint of this server")
+	}
+	resp, err := s.mintAccessToken(ctx, issued{
+		issuer: origin, subject: c.ID, clientID: c.ID, resource: canonical, grantID: randomID(), scopes: scopes,
+	})
+	if err != nil {
+		s.log.Error("issuing client token", zapClient(c.ID), zapErr(err))
+		return nil, errServer()
+	}
+	return resp, nil
+}

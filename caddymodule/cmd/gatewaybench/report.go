@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// measured is one target's pooled result.
+type measured struct {
+	name string
+	result
+}
+
+// printReport writes the Markdown report: settings, machine, the table and
+// the throughput ratios.
+func printReport(w io.Writer, c config, body []byte, results []measured) {
+	fmt.Fprintf(w, "gatewaybench %s\n\n", strings.Join(c.args, " "))
+	fmt.Fprintf(w, "- machine: %s, %d logical CPUs, GOMAXPROCS %d, %s %s/%s; load generator, Caddy and memoryserver share them in one process\n",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "- load: %d workers, %v warm-up then %v measured per target, %d round(s), targets in the order %s\n",
+		c.concurrency, c.warmup, c.duration, c.rounds, strings.Join(c.targets, ", "))
+	fmt.Fprintf(w, "- request (all targets; the gateway's also carries the Bearer token): `%s`\n\n", body)
+	fmt.Fprintln(w, "| target | requests/s | p50 | p99 | requests | errors |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+	byName := map[string]result{}
+	for _, m := range results {
+		byName[m.name] = m.result
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %d |\n", targetLabels[m.name], m.throughput(),
+			millis(m.percentile(50)), millis(m.percentile(99)), m.ok, m.failed)
+	}
+	fmt.Fprintln(w)
+	ratio(w, byName, "gateway", "proxy", "a/b (gateway vs plain reverse_proxy; goal >= 0.90)")
+	ratio(w, byName, "proxy", "backend", "b/c (plain reverse_proxy vs backend directly)")
+	for _, m := range results {
+		if m.firstErr != nil {
+			fmt.Fprintf(w, "\nfirst error from %s: %v\n", m.name, m.firstErr)
+		}
+	}
+}
+
+// ratio prints the throughput ratio of targets x and y when both ran.
+func ratio(w io.Writer, results map[string]result, x, y, label string) {
+	rx, okx := results[x]
+	ry, oky := results[y]
+	if !okx || !oky || ry.throughput() == 0 {
+		return
+	}
+	fmt.Fprintf(w, "- throughput %s: %.2f\n", label, rx.throughput()/ry.throughput())
+}
+
+// millis formats d in milliseconds with two decimals.
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// cpuModel names the processor from /proc/cpuinfo, where there is one.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if name, value, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(name) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return "unknown CPU"
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// run starts the stack, prepares the targets, measures them and prints the
+// report to out. It stops Caddy and removes its state before returning.
+func run(ctx context.Context, c config, out io.Writer) (err error) {
+	if err := c.check(); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "gatewaybench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := startCaddy(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, caddy.Stop()) }()
+	client := newClient(c.concurrency)
+	defer client.CloseIdleConnections()
+
+	body, err := measuredCall()
+	if err != nil {
+		return err
+	}
+	targets, err := prepare(ctx, client, st, c, body)
+	if err != nil {
+		return err
+	}
+	if c.cpuProfile != "" {
+		stop, err := startProfile(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	pooled := make([]measured, len(targets))
+	for round := range c.rounds {
+		for i, t := range targets {
+			log.Printf("round %d/%d: %s: %v warm-up, %v measured", round+1, c.rounds, t.name, c.warmup, c.duration)
+			if c.warmup > 0 {
+				load(ctx, client, t, body, c.concurrency, c.warmup)
+			}
+			pooled[i].name = t.name
+			pooled[i].add(load(ctx, client, t, body, c.concurrency, c.duration))
+		}
+	}
+	printReport(out, c, body, pooled)
+	return nil
+}
+
+// prepare seeds the graph through the backend, obtains a token when the
+// gateway is measured, and checks that every target answers body with a
+// tool result.
+func prepare(ctx context.Context, client *http.Client, st *stack, c config, body []byte) ([]target, error) {
+	backend := newTarget("backend", st.backend, "")
+	seed, err := seedCalls(c.entities)
+	if err != nil {
+		return nil, err
+	}
+	for _, call := range seed {
+		if err := backend.callTool(ctx, client, call); err != nil {
+			return nil, fmt.Errorf("seeding the graph: %v", err)
+		}
+	}
+	var targets []target
+	for _, name := range c.targets {
+		t := backend
+		switch name {
+		case "gateway":
+			log.Printf("obtaining an access token from %s", st.gateway)
+			token, err := obtainToken(ctx, client, st.gateway, benchUser, st.password)
+			if err != nil {
+				return nil, err
+			}
+			t = newTarget(name, st.gateway, token)
+		case "proxy":
+			t = newTarget(name, st.proxy, "")
+		}
+		if err := t.callTool(ctx, client, body); err != nil {
+			return nil, err
+		}
+		targets = append(targets, t)
+	}
+	return targets, nil
+}
+
+// newClient returns the one client every target shares, keeping enough
+// idle connections that each worker reuses its own.
+func newClient(workers int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        4 * workers,
+		MaxIdleConnsPerHost: 2 * workers,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+}
+
+// startProfile writes a CPU profile to path until the returned func runs.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			log.Printf("writing %s: %v", path, err)
+		}
+	}, nil
+}

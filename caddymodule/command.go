@@ -1,0 +1,270 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/certmagic"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "mcp",
+		Usage: "clients|grants|revoke|token [--config <path>] [--adapter <name>]",
+		Short: "Lists and revokes mcp_gateway clients and grants, and mints tokens",
+		Long: `
+Works on the storage of the configured mcp_gateway (the config's "storage"
+global option, or Caddy's default), so it needs no running server and sees
+what every instance sharing that storage sees.
+
+  caddy mcp clients                       registered and pre-registered clients
+  caddy mcp grants [--user U] [--client C] grants (refresh-token families)
+  caddy mcp revoke client <client_id>     delete a client and revoke its grants
+  caddy mcp revoke user <user>            revoke every grant of a user
+  caddy mcp revoke grant <grant_id>       revoke one refresh-token family
+  caddy mcp token <client_id> --resource https://host/mcp [--scope S]...
+                                          mint an access token for a
+                                          confidential client (CI, scripts)
+
+Revoked grants stop refreshing at once; their access tokens stop working
+within the gateway's revocation_check_interval (default 30s).`,
+		CobraFunc: configureMCPCommand,
+	})
+}
+
+// configureMCPCommand adds the `caddy mcp` subcommands and flags to cmd.
+func configureMCPCommand(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringP("config", "c", "", "Configuration file (default: ./Caddyfile)")
+	cmd.PersistentFlags().StringP("adapter", "a", "", "Name of config adapter to apply")
+	cmd.PersistentFlags().Bool("json", false, "Print JSON instead of a table")
+
+	grants := &cobra.Command{
+		Use:   "grants",
+		Short: "List grants",
+		Args:  cobra.NoArgs,
+		RunE: withAuthServer(func(ctx context.Context, cmd *cobra.Command, srv *authserver.Server, _ []string) error {
+			all, err := srv.Grants(ctx)
+			if err != nil {
+				return err
+			}
+			user, _ := cmd.Flags().GetString("user")
+			client, _ := cmd.Flags().GetString("client")
+			var out []authserver.GrantInfo
+			for _, g := range all {
+				if (user == "" || g.Subject == user) && (client == "" || g.ClientID == client) {
+					out = append(out, g)
+				}
+			}
+			return printList(cmd, out, "GRANT\tUSER\tCLIENT\tRESOURCE\tSCOPES\tEXPIRES\tREVOKED", func(g authserver.GrantInfo) string {
+				return strings.Join([]string{g.ID, g.Subject, g.ClientID, g.Resource, strings.Join(g.Scopes, " "), g.ExpiresAt.Format(time.RFC3339), fmt.Sprint(g.Revoked)}, "\t")
+			})
+		}),
+	}
+	grants.Flags().String("user", "", "Only this user's grants")
+	grants.Flags().String("client", "", "Only this client's grants")
+
+	token := &cobra.Command{
+		Use:   "token <client_id>",
+		Short: "Mint an access token for a confidential client",
+		Args:  cobra.ExactArgs(1),
+		RunE: withAuthServer(func(ctx context.Context, cmd *cobra.Command, srv *authserver.Server, args []string) error {
+			resource, _ := cmd.Flags().GetString("resource")
+			scopes, _ := cmd.Flags().GetStringSlice("scope")
+			tok, ttl, err := srv.MintToken(ctx, args[0], resource, scopes)
+			if err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds())})
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return err
+		}),
+	}
+	token.Flags().String("resource", "", "The MCP endpoint URL the token is for, e.g. https://mcp.example.com/mcp (required)")
+	token.Flags().StringSlice("scope", nil, "Scopes to grant (default: the client's default scopes)")
+	_ = token.MarkFlagRequired("resource")
+
+	revoke := &cobra.Command{Use: "revoke", Short: "Revoke a client, a user's grants or one grant"}
+	revoke.AddCommand(
+		revokeCommand("client", "Delete a registered client and revoke its grants", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
+			return srv.RevokeClient(ctx, id)
+		}),
+		revokeCommand("user", "Revoke every grant of a user", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
+			return srv.RevokeUser(ctx, id)
+		}),
+		revokeCommand("grant", "Revoke one grant (refresh-token family)", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
+			return 1, srv.RevokeGrant(ctx, id)
+		}),
+	)
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "clients",
+		Short: "List clients",
+		Args:  cobra.NoArgs,
+		RunE: withAuthServer(func(ctx context.Context, cmd *cobra.Command, srv *authserver.Server, _ []string) error {
+			clients, err := srv.Clients(ctx)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, clients, "CLIENT\tNAME\tAUTH\tREDIRECT URIS\tREGISTERED\tLAST USED", func(c authserver.ClientInfo) string {
+				registered := "static"
+				if !c.Static {
+					registered = c.IssuedAt.Format(time.RFC3339)
+				}
+				lastUsed := ""
+				if !c.LastUsed.IsZero() {
+					lastUsed = c.LastUsed.Format(time.RFC3339)
+				}
+				return strings.Join([]string{c.ID, c.Name, c.AuthMethod, strings.Join(c.RedirectURIs, " "), registered, lastUsed}, "\t")
+			})
+		}),
+	}, grants, revoke, token)
+}
+
+// revokeCommand is `caddy mcp revoke <kind> <id>`.
+func revokeCommand(kind, short string, revoke func(context.Context, *authserver.Server, string) (int, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   kind + " <id>",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: withAuthServer(func(ctx context.Context, cmd *cobra.Command, srv *authserver.Server, args []string) error {
+			n, err := revoke(ctx, srv, args[0])
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s %s (%d grant(s))\n", kind, args[0], n)
+			return err
+		}),
+	}
+}
+
+// printList prints items as JSON or as a table with the given header.
+func printList[T any](cmd *cobra.Command, items []T, header string, row func(T) string) error {
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		if items == nil {
+			items = []T{}
+		}
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(items)
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
+}
+
+// withAuthServer opens the configured gateway's authorization server on
+// its storage for the duration of one command.
+func withAuthServer(run func(context.Context, *cobra.Command, *authserver.Server, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		configFile, _ := cmd.Flags().GetString("config")
+		adapter, _ := cmd.Flags().GetString("adapter")
+		cfgJSON, _, _, err := caddycmd.LoadConfig(configFile, adapter)
+		if err != nil {
+			return err
+		}
+		srv, cleanup, err := openAuthServer(cfgJSON)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		return run(cmd.Context(), cmd, srv, args)
+	}
+}
+
+// openAuthServer builds the authorization server of the first mcp_gateway
+// in a JSON config, on that config's storage. It serves no logins, so it
+// needs none of the gateway's users.
+func openAuthServer(cfgJSON []byte) (*authserver.Server, func(), error) {
+	var cfg caddy.Config
+	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
+		return nil, nil, fmt.Errorf("reading config: %v", err)
+	}
+	raw := findHandler(cfgJSON)
+	if raw == nil {
+		return nil, nil, errors.New("the configuration has no mcp_gateway handler")
+	}
+	g := new(Gateway)
+	if err := json.Unmarshal(raw, g); err != nil {
+		return nil, nil, fmt.Errorf("reading the mcp_gateway config: %v", err)
+	}
+	for _, res := range g.Resources {
+		res.setDefaults()
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	var storage certmagic.Storage = caddy.DefaultStorage
+	if cfg.StorageRaw != nil {
+		mod, err := ctx.LoadModule(&cfg, "StorageRaw")
+		if err != nil {
+			cancel()
+			return nil, nil, fmt.Errorf("loading storage: %v", err)
+		}
+		s, err := mod.(caddy.StorageConverter).CertMagicStorage()
+		if err != nil {
+			cancel()
+			return nil, nil, fmt.Errorf("opening storage: %v", err)
+		}
+		storage = s
+	}
+	// No logins happen here: drop the users (their hashes may come from the
+	// environment of the server) and satisfy the one-identity-source rule.
+	g.Auth.Users, g.Auth.FirstUser = nil, nil
+	g.Auth.TrustedIdentity = true
+	srv, err := authserver.New(g.authserverConfig(caddy.NewReplacer(), nil), storage, nil)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return srv, func() { cancel() }, nil
+}
+
+// findHandler returns the first JSON object in a config whose "handler" is
+// mcp_gateway, wherever routes nest it (object keys walked in sorted order,
+// so "first" is stable).
+func findHandler(cfgJSON []byte) json.RawMessage {
+	var walk func(json.RawMessage) json.RawMessage
+	walk = func(raw json.RawMessage) json.RawMessage {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) == nil {
+			if h, ok := obj["handler"]; ok && string(h) == `"mcp_gateway"` {
+				return raw
+			}
+			keys := make([]string, 0, len(obj))
+			for k := range obj {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				if found := walk(obj[k]); found != nil {
+					return found
+				}
+			}
+			return nil
+		}
+		var arr []json.RawMessage
+		if json.Unmarshal(raw, &arr) == nil {
+			for _, v := range arr {
+				if found := walk(v); found != nil {
+					return found
+				}
+			}
+		}
+		return nil
+	}
+	return walk(cfgJSON)
+}

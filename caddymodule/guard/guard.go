@@ -1,0 +1,101 @@
+// Package guard protects one MCP resource path with OAuth 2.1 Bearer access
+// tokens (RFC 9068 JWTs from the gateway's authorization server) and serves
+// its RFC 9728 protected resource metadata. It is plain net/http: the
+// transport adapter calls Admit and AdmitCall, and the Caddy glue routes the
+// metadata paths to ServeHTTP.
+package guard
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Guard verifies access tokens for one protected resource.
+type Guard struct {
+	cfg         Config
+	keys        *keyCache
+	revocations RevocationChecker
+	tokens      *tokenCache
+	tools       toolPolicy
+}
+
+// New returns a Guard for cfg with defaults applied. keys is required;
+// revocations may be nil to skip revocation checks.
+func New(cfg Config, keys KeySource, revocations RevocationChecker) (*Guard, error) {
+	if keys == nil {
+		return nil, errors.New("guard: a key source is required")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Guard{
+		cfg:         cfg,
+		keys:        &keyCache{src: keys, now: cfg.Now},
+		revocations: revocations,
+		tokens:      newTokenCache(cfg.CacheSize),
+		tools:       newToolPolicy(cfg.ToolScopes),
+	}, nil
+}
+
+func (g *Guard) now() time.Time { return g.cfg.Now() }
+
+// Admit authenticates r. On success it returns the request to forward: the
+// client's Authorization header and any incoming identity headers removed,
+// the verified identity set in the identity headers and in the context
+// (see IdentityFrom), and the backend credential set when configured. On
+// failure it has written the 401/403/503 answer and returns ok false.
+func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	origin := g.cfg.Origin(r)
+	raw, present := bearerToken(r.Header.Get("Authorization"))
+	if !present {
+		g.fail(w, r, origin, errMissingToken.reason, g.unauthorized(errMissingToken))
+		return nil, false
+	}
+	if raw == "" {
+		g.fail(w, r, origin, errMalformed.reason, g.unauthorized(errMalformed))
+		return nil, false
+	}
+	id, err := g.authenticate(r.Context(), origin, raw)
+	var rej *rejection
+	switch {
+	case errors.As(err, &rej):
+		g.fail(w, r, origin, rej.reason, g.unauthorized(rej))
+		return nil, false
+	case err != nil:
+		g.fail(w, r, origin, "unavailable", refusal{
+			status:      http.StatusServiceUnavailable,
+			code:        "temporarily_unavailable",
+			description: "token verification is temporarily unavailable",
+		})
+		return nil, false
+	}
+	if len(g.cfg.Scopes) > 0 && !slices.ContainsFunc(id.Scopes, func(s string) bool { return slices.Contains(g.cfg.Scopes, s) }) {
+		g.fail(w, r, origin, "insufficient_scope", insufficientScope(strings.Join(g.cfg.Scopes, " ")))
+		return nil, false
+	}
+	g.setBackendHeaders(r.Header, id)
+	return r.WithContext(WithIdentity(r.Context(), id)), true
+}
+
+// setBackendHeaders replaces client-supplied credentials and identity with
+// the verified identity and the backend's own credential.
+func (g *Guard) setBackendHeaders(h http.Header, id Identity) {
+	h.Del("Authorization")
+	h.Set(g.cfg.SubjectHeader, id.Subject) // Set drops any client-sent values
+	h.Set(g.cfg.ClientIDHeader, id.ClientID)
+	if g.cfg.BackendAuthorization != "" {
+		h.Set("Authorization", g.cfg.BackendAuthorization)
+	}
+}
+
+// fail reports reason to OnFailure and writes the refusal.
+func (g *Guard) fail(w http.ResponseWriter, r *http.Request, origin, reason string, f refusal) {
+	if g.cfg.OnFailure != nil {
+		g.cfg.OnFailure(r, reason)
+	}
+	g.refuse(w, origin, f)
+}

@@ -1,0 +1,68 @@
+package guard
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// wellKnownPath is the RFC 9728 well-known prefix.
+const wellKnownPath = "/.well-known/oauth-protected-resource"
+
+// resourceMetadata is the RFC 9728 protected resource metadata document.
+type resourceMetadata struct {
+	Resource               string   `json:"resource"`
+	AuthorizationServers   []string `json:"authorization_servers"`
+	BearerMethodsSupported []string `json:"bearer_methods_supported"`
+	ScopesSupported        []string `json:"scopes_supported,omitempty"`
+}
+
+// metadataPath is the path-inserted metadata location for this resource.
+func (g *Guard) metadataPath() string {
+	return wellKnownPath + g.cfg.ResourcePath
+}
+
+// Handles reports whether ServeHTTP answers r's path: the path-inserted
+// metadata URL, the resource-suffixed one (<ResourcePath>/.well-known/...)
+// that some clients probe, and the root document when Config.Primary; each
+// also with a trailing slash, which clients derive from an MCP URL ending
+// in "/".
+func (g *Guard) Handles(r *http.Request) bool {
+	switch strings.TrimSuffix(r.URL.Path, "/") {
+	case g.metadataPath(), g.cfg.ResourcePath + wellKnownPath:
+		return true
+	case wellKnownPath:
+		return g.cfg.Primary
+	}
+	return false
+}
+
+// ServeHTTP serves the protected resource metadata, readable from any web
+// origin (it is public), with a CORS preflight answer.
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	switch r.Method {
+	case http.MethodOptions:
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "*")
+		h.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case http.MethodGet, http.MethodHead:
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = w.Write([]byte(`{"error":"method_not_allowed"}` + "\n"))
+		return
+	}
+	origin := g.cfg.Origin(r)
+	h.Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resourceMetadata{
+		Resource:               origin + g.cfg.ResourcePath,
+		AuthorizationServers:   []string{origin},
+		BearerMethodsSupported: []string{"header"},
+		ScopesSupported:        g.cfg.Scopes,
+	})
+}

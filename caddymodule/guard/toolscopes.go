@@ -1,0 +1,101 @@
+package guard
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// toolPolicy is Config.ToolScopes inverted: for each tool and each gated
+// method, the scopes that allow it.
+type toolPolicy struct {
+	enabled bool
+	tools   map[string][]string
+	methods map[string][]string
+	anyTool []string // scopes listing "*"
+}
+
+func newToolPolicy(byScope map[string][]string) toolPolicy {
+	p := toolPolicy{enabled: len(byScope) > 0, tools: map[string][]string{}, methods: map[string][]string{}}
+	for scope, names := range byScope {
+		for _, name := range names {
+			switch {
+			case name == "*":
+				p.anyTool = append(p.anyTool, scope)
+			case strings.Contains(name, "/"):
+				p.methods[name] = append(p.methods[name], scope)
+			default:
+				p.tools[name] = append(p.tools[name], scope)
+			}
+		}
+	}
+	for _, m := range []map[string][]string{p.tools, p.methods} {
+		for name := range m {
+			slices.Sort(m[name])
+		}
+	}
+	slices.Sort(p.anyTool)
+	return p
+}
+
+// allowed reports whether scopes permit the JSON-RPC method (and, for
+// tools/call, the tool); when not, needed is a scope that would.
+func (p toolPolicy) allowed(scopes []string, method, tool string) (needed string, ok bool) {
+	if !p.enabled {
+		return "", true
+	}
+	if grant, gated := p.methods[method]; gated {
+		if needed, ok := grantedBy(scopes, grant); !ok {
+			return needed, false
+		}
+	}
+	if method != "tools/call" {
+		return "", true
+	}
+	return grantedBy(scopes, append(slices.Clip(p.tools[tool]), p.anyTool...))
+}
+
+// grantedBy returns ok when scopes holds one of grant, else the first
+// granting scope (empty when nothing grants it).
+func grantedBy(scopes, grant []string) (string, bool) {
+	for _, s := range grant {
+		if slices.Contains(scopes, s) {
+			return "", true
+		}
+	}
+	if len(grant) == 0 {
+		return "", false
+	}
+	return grant[0], false
+}
+
+// AdmitCall decides whether the admitted request r may invoke method (tool
+// is the tool name of a tools/call, else empty) under Config.ToolScopes.
+// When not, it has written a 403 insufficient_scope answer naming a scope
+// that would allow the call, and returns false.
+func (g *Guard) AdmitCall(w http.ResponseWriter, r *http.Request, method, tool string) bool {
+	id, _ := IdentityFrom(r.Context())
+	needed, ok := g.tools.allowed(id.Scopes, method, tool)
+	if ok {
+		return true
+	}
+	f := insufficientScope(needed)
+	if needed == "" {
+		f.description = "no scope allows this call"
+	}
+	g.fail(w, r, g.cfg.Origin(r), "insufficient_scope", f)
+	return false
+}
+
+// ToolFilter returns the predicate that tools/list results are filtered
+// with for r's token, or nil when every tool is visible.
+func (g *Guard) ToolFilter(r *http.Request) func(tool string) bool {
+	if !g.tools.enabled {
+		return nil
+	}
+	id, _ := IdentityFrom(r.Context())
+	return func(tool string) bool {
+		_, ok := g.tools.allowed(id.Scopes, "tools/call", tool)
+		return ok
+	}
+}

@@ -1,0 +1,96 @@
+package guard
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/caddymodule/guard/guardtest"
+)
+
+// toolFixture admits a token with scopes under a read/write tool policy.
+func toolFixture(t *testing.T, scopes string) (*fixture, *http.Request) {
+	t.Helper()
+	f := newFixture(t, func(c *Config) {
+		c.Scopes = []string{"memory.read", "memory.write"}
+		c.ToolScopes = map[string][]string{
+			"memory.read":  {"read_graph", "search_nodes"},
+			"memory.write": {"*", "resources/write"},
+		}
+	})
+	r := httptest.NewRequest(http.MethodPost, testOrigin+"/mcp", nil)
+	r.Header.Set("Authorization", "Bearer "+f.token(func(c map[string]any) { c["scope"] = scopes }))
+	out, ok := f.guard.Admit(httptest.NewRecorder(), r)
+	if !ok {
+		t.Fatal("refused")
+	}
+	return f, out
+}
+
+func TestAdmitCallRefusesToolOutsideScopes(t *testing.T) {
+	f, r := toolFixture(t, "memory.read")
+	w := httptest.NewRecorder()
+	if f.guard.AdmitCall(w, r, "tools/call", "create_entities") {
+		t.Fatal("tool outside the token's scopes admitted")
+	}
+	challenge := w.Header().Get("WWW-Authenticate")
+	if w.Code != http.StatusForbidden || !strings.Contains(challenge, `error="insufficient_scope"`) || !strings.Contains(challenge, `scope="memory.write"`) {
+		t.Fatalf("got %d %q", w.Code, challenge)
+	}
+}
+
+func TestAdmitCallAllowsGrantedTools(t *testing.T) {
+	f, r := toolFixture(t, "memory.read")
+	for _, c := range []struct{ method, tool string }{
+		{"tools/call", "read_graph"}, {"tools/list", ""}, {"initialize", ""}, {"resources/read", ""},
+	} {
+		if !f.guard.AdmitCall(httptest.NewRecorder(), r, c.method, c.tool) {
+			t.Errorf("%s %s refused", c.method, c.tool)
+		}
+	}
+	f, r = toolFixture(t, "memory.write")
+	if !f.guard.AdmitCall(httptest.NewRecorder(), r, "tools/call", "anything") {
+		t.Error("wildcard scope refused a tool")
+	}
+}
+
+func TestAdmitCallGatesListedMethods(t *testing.T) {
+	f, r := toolFixture(t, "memory.read")
+	w := httptest.NewRecorder()
+	if f.guard.AdmitCall(w, r, "resources/write", "") || w.Code != http.StatusForbidden {
+		t.Fatalf("listed method admitted without its scope: %d", w.Code)
+	}
+}
+
+func TestToolFilter(t *testing.T) {
+	f, r := toolFixture(t, "memory.read")
+	visible := f.guard.ToolFilter(r)
+	if visible == nil || !visible("search_nodes") || visible("delete_entities") {
+		t.Fatal("filter does not follow the token's scopes")
+	}
+	plain := newFixture(t, nil)
+	if plain.guard.ToolFilter(r) != nil {
+		t.Error("filter set without ToolScopes")
+	}
+}
+
+func TestNewRejectsUnknownToolScope(t *testing.T) {
+	_, err := New(Config{
+		Origin:     func(*http.Request) string { return testOrigin },
+		Scopes:     []string{"memory.read"},
+		ToolScopes: map[string][]string{"memory.raed": {"read_graph"}},
+	}, guardtest.NewIssuer(t, "k1"), nil)
+	if err == nil {
+		t.Fatal("a misspelt tool scope was accepted")
+	}
+}
+
+func TestNewRejectsMalformedScope(t *testing.T) {
+	for _, scope := range []string{"", "two words", `quo"te`} {
+		_, err := New(Config{Origin: func(*http.Request) string { return testOrigin }, Scopes: []string{scope}}, guardtest.NewIssuer(t, "k1"), nil)
+		if err == nil {
+			t.Errorf("scope %q accepted", scope)
+		}
+	}
+}

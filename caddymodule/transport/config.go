@@ -1,0 +1,62 @@
+package transport
+
+import (
+	"net/http"
+	"time"
+)
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	// DefaultPath is the MCP endpoint when Config.Path is empty.
+	DefaultPath = "/mcp"
+	// DefaultUpstreamPath is the backend path when Config.UpstreamPath is empty.
+	DefaultUpstreamPath = "/mcp"
+	// DefaultMaxBodyBytes bounds a request body when Config.MaxBodyBytes is zero.
+	DefaultMaxBodyBytes int64 = 4 << 20
+	// DefaultTimeout is how long the backend may take to start answering.
+	DefaultTimeout = 30 * time.Second
+)
+
+// Config describes one MCP endpoint and its backend.
+type Config struct {
+	// Path is the public MCP endpoint; Path and Path+"/" are both served,
+	// without redirects. Default "/mcp".
+	Path string
+
+	// UpstreamPath is the backend's JSON-RPC path (legacy servers use
+	// "/tools"); the request path is rewritten to it and the query kept.
+	// Default "/mcp".
+	UpstreamPath string
+
+	// Origin returns the site's public origin (scheme://host); browsers from
+	// it are allowed. Required; the Caddy glue passes a publicurl-based func.
+	Origin func(*http.Request) string
+
+	// AllowedOrigins are further Origin header values allowed to call the
+	// endpoint ("*" allows any). The site's own origin and loopback origins
+	// (localhost, 127.0.0.0/8, [::1], any port) are always allowed. Requests
+	// without an Origin header (non-browser clients) are always allowed.
+	// Default none.
+	AllowedOrigins []string
+
+	// Gate authenticates requests and authorizes calls; *guard.Guard
+	// implements it. Default nil: no authentication (local use only).
+	Gate Gate
+
+	// MaxBodyBytes bounds a POST body; larger bodies get 413. Default 4 MiB.
+	MaxBodyBytes int64
+
+	// Timeout bounds how long the backend may take to start its answer
+	// (status line); then the client gets a 504 JSON-RPC error. A reply
+	// already started (such as an SSE stream) is not cut. Default 30s.
+	Timeout time.Duration
+
+	// StreamGET passes GET (the server-to-client SSE stream) through to the
+	// backend. Default false: GET gets 405 with Allow: POST, as plain
+	// JSON-RPC backends cannot push.
+	StreamGET bool
+
+	// Observe, when set, is called once per request to the endpoint, after
+	// the answer is written (for logs and metrics). Default nil.
+	Observe func(Event)
+}

@@ -1,0 +1,204 @@
+package transport
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+)
+
+// maxBuffered bounds a backend reply the adapter has to inspect whole (an
+// error answer, or a tools/list reply to filter).
+const maxBuffered = 8 << 20
+
+// replyMode is how a backend answer travels to the client, decided when the
+// backend sends its status line.
+type replyMode int
+
+const (
+	modeDiscard replyMode = iota // no client (notification) or timed out
+	modeStream                   // SSE: copied event by event, flushed
+	modeDirect                   // 2xx JSON: copied as it comes
+	modeBuffer                   // inspected whole in finish
+)
+
+// replyWriter is the http.ResponseWriter the upstream handler writes to.
+type replyWriter struct {
+	client http.ResponseWriter
+	call   call
+	header http.Header
+
+	mu       sync.Mutex
+	started  bool // the backend sent its status line; the timeout is off
+	sealed   bool // the upstream handler returned; the timeout is off
+	timedOut bool
+
+	status  int
+	mode    replyMode
+	out     *flushWriter // modeStream and modeDirect destination
+	sse     *sseFilter   // modeStream with a tool filter
+	body    bytes.Buffer // modeBuffer
+	overrun bool         // modeBuffer exceeded maxBuffered
+}
+
+func newReplyWriter(client http.ResponseWriter, c call) *replyWriter {
+	return &replyWriter{client: client, call: c, header: make(http.Header)}
+}
+
+// expire marks the exchange timed out unless the backend already started
+// answering; it reports whether it did.
+func (rw *replyWriter) expire() bool {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.started || rw.sealed {
+		return false
+	}
+	rw.timedOut = true
+	return true
+}
+
+// seal ends the timeout's reach once the upstream handler returned and
+// reports whether the exchange timed out.
+func (rw *replyWriter) seal() bool {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	rw.sealed = true
+	return rw.timedOut
+}
+
+// Header returns the backend's reply headers (copied to the client later).
+func (rw *replyWriter) Header() http.Header { return rw.header }
+
+// WriteHeader picks the reply mode from the backend's status and type.
+func (rw *replyWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 {
+		return
+	}
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.started || rw.timedOut {
+		return
+	}
+	rw.started, rw.status = true, code
+	isSSE := strings.HasPrefix(rw.header.Get("Content-Type"), "text/event-stream")
+	switch {
+	case rw.client == nil:
+		rw.mode = modeDiscard
+	case rw.call.raw || code/100 == 2 && isSSE:
+		rw.mode = modeStream
+		rw.commit(code)
+		if rw.call.filter != nil && !rw.call.raw {
+			rw.sse = newSSEFilter(rw.out, rw.call.filter)
+		}
+	case code/100 == 2 && rw.call.filter == nil:
+		rw.mode = modeDirect
+		rw.header.Set("Content-Type", "application/json")
+		rw.out = &flushWriter{w: rw.client, rc: http.NewResponseController(rw.client), onFirst: func() { rw.commitHeader(code) }}
+	default:
+		rw.mode = modeBuffer
+	}
+}
+
+// commit sends the backend's status and headers to the client now.
+func (rw *replyWriter) commit(code int) {
+	rw.commitHeader(code)
+	rw.out = &flushWriter{w: rw.client, rc: http.NewResponseController(rw.client), eager: true, wrote: true}
+	rw.out.flush()
+}
+
+func (rw *replyWriter) commitHeader(code int) {
+	copyHeader(rw.client.Header(), rw.header)
+	rw.client.WriteHeader(code)
+}
+
+// Write routes the backend's body per mode.
+func (rw *replyWriter) Write(p []byte) (int, error) {
+	if !rw.started {
+		rw.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case !rw.started || rw.mode == modeDiscard:
+	case rw.sse != nil:
+		return rw.sse.Write(p)
+	case rw.mode == modeBuffer:
+		if rw.body.Len()+len(p) > maxBuffered {
+			rw.overrun = true
+		} else {
+			rw.body.Write(p)
+		}
+	case rw.out != nil:
+		return rw.out.Write(p)
+	}
+	return len(p), nil
+}
+
+// Flush lets the upstream handler push bytes out.
+func (rw *replyWriter) Flush() {
+	if rw.out != nil && rw.out.wrote {
+		rw.out.flush()
+	}
+}
+
+// finish completes the client's answer once the upstream handler returned,
+// turning empty or non-JSON-RPC backend answers into JSON-RPC errors.
+func (rw *replyWriter) finish() (int, string) {
+	if rw.sse != nil {
+		rw.sse.close()
+	}
+	switch {
+	case !rw.started:
+		return writeError(rw.client, http.StatusBadGateway, rw.call.id, jsonrpc.InternalError, "backend sent no reply"), OutcomeUpstreamError
+	case rw.mode == modeDirect && !rw.out.wrote:
+		return writeError(rw.client, http.StatusBadGateway, rw.call.id, jsonrpc.InternalError,
+			fmt.Sprintf("backend sent an empty reply (%d %s)", rw.status, http.StatusText(rw.status))), OutcomeUpstreamError
+	case rw.mode == modeBuffer:
+		return rw.finishBuffered()
+	}
+	return rw.status, OutcomeOK
+}
+
+// finishBuffered relays a buffered answer: a tools/list reply filtered, a
+// JSON-RPC error body unchanged (except a backend 401, which would make the
+// client restart its own OAuth flow), anything else as a JSON-RPC error
+// keeping a 5xx status, and a 404 to a request in a session (which tells
+// the client to start a new one), and mapping others to 502.
+func (rw *replyWriter) finishBuffered() (int, string) {
+	body := rw.body.Bytes()
+	if !rw.overrun && isJSONRPCReply(body) {
+		if rw.status/100 == 2 {
+			body = filterToolsReply(body, rw.call.filter)
+		}
+		if rw.status != http.StatusUnauthorized {
+			rw.header.Set("Content-Type", "application/json")
+			rw.commitHeader(rw.status)
+			_, _ = rw.client.Write(body)
+			return rw.status, OutcomeOK
+		}
+	}
+	status, what := rw.status, "backend unavailable"
+	switch {
+	case status >= 500:
+	case status == http.StatusNotFound && rw.call.session:
+		what = "session not found"
+	default:
+		status, what = http.StatusBadGateway, "backend error"
+	}
+	return writeError(rw.client, status, rw.call.id, jsonrpc.InternalError,
+		fmt.Sprintf("%s: %d %s", what, rw.status, http.StatusText(rw.status))), OutcomeUpstreamError
+}
+
+// copyHeader copies the backend's headers to the client, except those the
+// adapter owns: the length (bodies may be rewritten), CORS (decided here)
+// and challenges (the backend's own auth is not the client's business).
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		switch {
+		case k == "Content-Length", k == "Www-Authenticate", strings.HasPrefix(k, "Access-Control-"):
+			continue
+		}
+		dst[k] = v
+	}
+}

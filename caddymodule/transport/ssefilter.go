@@ -1,0 +1,97 @@
+package transport
+
+import (
+	"bytes"
+	"io"
+)
+
+// sseFilter rewrites a text/event-stream event by event, applying
+// filterToolsReply to each event's data, and flushes each event through.
+// Events without a tools/list result pass unchanged. An event longer than
+// maxBuffered is passed through unfiltered (tools/call stays gated by the
+// Gate; the filter only trims what a client is shown).
+type sseFilter struct {
+	out     io.Writer
+	visible func(tool string) bool
+	pending []byte // bytes of the event being read
+}
+
+func newSSEFilter(out io.Writer, visible func(tool string) bool) *sseFilter {
+	return &sseFilter{out: out, visible: visible}
+}
+
+// Write consumes stream bytes and emits every event they complete.
+func (f *sseFilter) Write(p []byte) (int, error) {
+	f.pending = append(f.pending, p...)
+	for {
+		end := eventEnd(f.pending)
+		if end < 0 {
+			break
+		}
+		if _, err := f.out.Write(f.rewrite(f.pending[:end])); err != nil {
+			return len(p), err
+		}
+		f.pending = f.pending[end:]
+	}
+	if len(f.pending) > maxBuffered {
+		f.close()
+	}
+	return len(p), nil
+}
+
+// close emits what is left of an unterminated event.
+func (f *sseFilter) close() {
+	if len(f.pending) > 0 {
+		_, _ = f.out.Write(f.pending)
+		f.pending = nil
+	}
+}
+
+// eventEnd returns the length of the first complete event in b (up to and
+// including the blank line that ends it), or -1.
+func eventEnd(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		rest := b[i+1:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("\n")):
+			return i + 2
+		case bytes.HasPrefix(rest, []byte("\r\n")):
+			return i + 3
+		}
+	}
+	return -1
+}
+
+// rewrite returns event with its data filtered, as a single data line
+// after the event's other fields.
+func (f *sseFilter) rewrite(event []byte) []byte {
+	var fields, data [][]byte
+	for line := range bytes.Lines(event) {
+		line = bytes.TrimRight(line, "\r\n")
+		if value, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			data = append(data, bytes.TrimPrefix(value, []byte(" ")))
+		} else if len(line) > 0 {
+			fields = append(fields, line)
+		}
+	}
+	if len(data) == 0 {
+		return event
+	}
+	joined := bytes.Join(data, []byte("\n"))
+	filtered := filterToolsReply(joined, f.visible)
+	if bytes.Equal(filtered, joined) {
+		return event
+	}
+	var out bytes.Buffer
+	for _, l := range fields {
+		out.Write(l)
+		out.WriteByte('\n')
+	}
+	out.WriteString("data: ")
+	out.Write(filtered)
+	out.WriteString("\n\n")
+	return out.Bytes()
+}

@@ -1,0 +1,129 @@
+// Package transport makes a plain JSON-RPC-over-HTTP backend look like an
+// MCP Streamable HTTP server: it checks the Origin, answers CORS, asks a
+// Gate (the guard) to authenticate, enforces the transport rules (methods,
+// MCP-Protocol-Version, body bounds, 202 for notifications) and relays the
+// backend's reply, turning backend failures into JSON-RPC errors. It is
+// plain net/http; in Caddy the upstream handler is reverse_proxy.
+//
+// Choices: JSON-RPC batches are refused with -32600 (see post). Scope-based
+// tool gating is decided by the Gate (AdmitCall, ToolFilter) and enforced
+// here, where the body is parsed anyway: a refused call never reaches the
+// backend, and tools/list replies, JSON or SSE, are filtered.
+package transport
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+)
+
+// Handler serves one MCP endpoint in front of one upstream handler.
+type Handler struct {
+	cfg      Config
+	upstream http.Handler
+}
+
+// New returns a Handler for cfg with defaults applied, relaying to upstream.
+func New(cfg Config, upstream http.Handler) (*Handler, error) {
+	if upstream == nil {
+		return nil, errors.New("transport: an upstream handler is required")
+	}
+	if cfg.Origin == nil {
+		return nil, errors.New("transport: Config.Origin is required")
+	}
+	if cfg.Path == "" {
+		cfg.Path = DefaultPath
+	}
+	if cfg.UpstreamPath == "" {
+		cfg.UpstreamPath = DefaultUpstreamPath
+	}
+	for _, p := range []string{cfg.Path, cfg.UpstreamPath} {
+		if !strings.HasPrefix(p, "/") {
+			return nil, errors.New("transport: paths must start with /: " + p)
+		}
+	}
+	cfg.Path = strings.TrimSuffix(cfg.Path, "/")
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return &Handler{cfg: cfg, upstream: upstream}, nil
+}
+
+// Handles reports whether r is for this endpoint: Path or Path+"/".
+func (h *Handler) Handles(r *http.Request) bool {
+	p := r.URL.Path
+	return p == h.cfg.Path || p == h.cfg.Path+"/"
+}
+
+// ServeHTTP answers one request to the endpoint.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ev := Event{Request: r}
+	ev.Status, ev.Outcome = h.serve(w, r, &ev)
+	if h.cfg.Observe != nil {
+		ev.Duration = time.Since(start)
+		h.cfg.Observe(ev)
+	}
+}
+
+// serve applies the checks in order (Origin, CORS preflight, gate, method,
+// protocol version) and dispatches; it returns the status and outcome.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ev *Event) (int, string) {
+	if !h.Handles(r) {
+		return writeError(w, http.StatusNotFound, nil, jsonrpc.InvalidRequest, "Not Found"), OutcomeInvalid
+	}
+	origin := r.Header.Get("Origin")
+	if !h.originAllowed(r, origin) {
+		return writeError(w, http.StatusForbidden, nil, jsonrpc.InvalidRequest, "Forbidden: Origin "+origin+" is not allowed"), OutcomeRefused
+	}
+	setCORS(w.Header(), origin)
+	if r.Method == http.MethodOptions {
+		preflight(w)
+		return http.StatusNoContent, OutcomeOK
+	}
+	if h.cfg.Gate != nil {
+		sw := &statusWriter{ResponseWriter: w}
+		admitted, ok := h.cfg.Gate.Admit(sw, r)
+		if !ok {
+			return sw.status, OutcomeRefused
+		}
+		r = admitted
+		ev.Request = r
+	}
+	if !validProtocolVersion(r.Header) {
+		return writeError(w, http.StatusBadRequest, nil, jsonrpc.InvalidRequest,
+			"Bad Request: unsupported MCP-Protocol-Version (supported: "+strings.Join(protocolVersions, ", ")+")"), OutcomeInvalid
+	}
+	switch {
+	case r.Method == http.MethodPost:
+		return h.post(w, r, ev)
+	case r.Method == http.MethodGet && h.cfg.StreamGET:
+		return h.relay(w, h.upstreamRequest(r, nil, "text/event-stream"), call{raw: true}, ev)
+	case r.Method == http.MethodDelete && r.Header.Get("Mcp-Session-Id") != "":
+		// The client can only hold a session id the backend issued.
+		return h.relay(w, h.upstreamRequest(r, nil, ""), call{raw: true}, ev)
+	}
+	allow := "POST"
+	if h.cfg.StreamGET {
+		allow = "GET, POST"
+	}
+	w.Header().Set("Allow", allow)
+	return writeError(w, http.StatusMethodNotAllowed, nil, jsonrpc.InvalidRequest, "Method Not Allowed: "+r.Method), OutcomeInvalid
+}
+
+// statusWriter records the status a Gate wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
