@@ -51,6 +51,11 @@ type AuthConfig struct {
 	// LoginLifetime is how long a password login is remembered in the
 	// browser. Default 12h.
 	LoginLifetime caddy.Duration `json:"login_lifetime,omitempty"`
+	// LoginAttempts is how many password logins one client address may try
+	// per LoginAttemptWindow; negative disables the limit. Default 10.
+	LoginAttempts int `json:"login_attempts,omitempty"`
+	// LoginAttemptWindow is the window of LoginAttempts. Default 5m.
+	LoginAttemptWindow caddy.Duration `json:"login_attempt_window,omitempty"`
 	// ConsentLifetime is how long a user's consent to a client is
 	// remembered; negative never remembers it. Default 30 days.
 	ConsentLifetime caddy.Duration `json:"consent_lifetime,omitempty"`
@@ -110,6 +115,8 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		KeyRotation:          time.Duration(a.KeyRotation),
 		LoginLifetime:        time.Duration(a.LoginLifetime),
 		ConsentLifetime:      time.Duration(a.ConsentLifetime),
+		LoginAttempts:        a.LoginAttempts,
+		LoginAttemptWindow:   time.Duration(a.LoginAttemptWindow),
 		Users:                users,
 		ClientIP:             caddyClientIP,
 		Registration: authserver.RegistrationPolicy{

@@ -178,6 +178,13 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		return durationArg(d, &a.LoginLifetime)
 	case "consent_lifetime":
 		return durationArg(d, &a.ConsentLifetime)
+	case "login_attempts":
+		args := d.RemainingArgs()
+		if len(args) == 1 && args[0] == "off" {
+			a.LoginAttempts = -1
+			return nil
+		}
+		return countAndWindow(d, "login_attempts", args, &a.LoginAttempts, &a.LoginAttemptWindow)
 	default:
 		return d.Errf("unrecognized mcp_gateway option '%s'", d.Val())
 	}
@@ -276,21 +283,8 @@ func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "rate_limit":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("rate_limit takes a count and an optional window, for example: rate_limit 10 1m")
-			}
-			n, err := strconv.Atoi(args[0])
-			if err != nil || n <= 0 {
-				return d.Errf("rate_limit count %q is not a positive number", args[0])
-			}
-			reg.RateLimit = n
-			if len(args) == 2 {
-				w, err := caddy.ParseDuration(args[1])
-				if err != nil || w <= 0 {
-					return d.Errf("rate_limit window %q is not a positive duration", args[1])
-				}
-				reg.RateWindow = caddy.Duration(w)
+			if err := countAndWindow(d, "rate_limit", d.RemainingArgs(), &reg.RateLimit, &reg.RateWindow); err != nil {
+				return err
 			}
 		case "max_clients":
 			var s string
@@ -333,6 +327,27 @@ func parseClient(d *caddyfile.Dispenser, a *AuthConfig) error {
 		}
 	}
 	a.Clients = append(a.Clients, c)
+	return nil
+}
+
+// countAndWindow parses the arguments "<count> [<window>]" of the option
+// name: a positive count and an optional positive duration.
+func countAndWindow(d *caddyfile.Dispenser, name string, args []string, count *int, window *caddy.Duration) error {
+	if len(args) < 1 || len(args) > 2 {
+		return d.Errf("%s takes a count and an optional window, for example: %s 10 1m", name, name)
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n <= 0 {
+		return d.Errf("%s count %q is not a positive number", name, args[0])
+	}
+	*count = n
+	if len(args) == 2 {
+		w, err := caddy.ParseDuration(args[1])
+		if err != nil || w <= 0 {
+			return d.Errf("%s window %q is not a positive duration", name, args[1])
+		}
+		*window = caddy.Duration(w)
+	}
 	return nil
 }
 

@@ -87,6 +87,7 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n resource /x {\n  users\n }\n}", "unrecognized resource option 'users'"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n identity_headers X-Only\n}", "identity_headers needs the subject header and the client id header"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n first_user\n}", "first_user takes a user name"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n login_attempts many\n}", "login_attempts count \"many\" is not a positive number"},
 	} {
 		_, err := adaptHandler(t, tc.block)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

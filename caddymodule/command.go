@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/certmagic"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"

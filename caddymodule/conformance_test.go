@@ -34,7 +34,7 @@ var conformanceProxyFailures = map[string]string{}
 func runConformance(t *testing.T, url string) map[string]string {
 	t.Helper()
 	out := t.TempDir()
-	cmd := nodetest.Cmd(t, "conformance", "server", "--url", url, "-o", out)
+	cmd := nodetest.Cmd(t, "conformance", "server", "--suite", "all", "--url", url, "-o", out)
 	log, err := cmd.CombinedOutput()
 	// The suite exits 1 when any scenario fails; its per-scenario checks
 	// are in out/server-<scenario>-<timestamp>/checks.json.

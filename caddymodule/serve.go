@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -23,5 +24,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		g.server.ServeHTTP(w, r)
 		return nil
 	}
+	if strings.HasPrefix(r.URL.Path, protectedResourceWellKnown) {
+		// Metadata of a resource this gateway does not serve: a JSON 404,
+		// so clients probing several locations move on cleanly.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNotFound)
+		_, err := w.Write([]byte(`{"error":"not_found","error_description":"no protected resource metadata at this path"}`))
+		return err
+	}
 	return next.ServeHTTP(w, r)
 }
+
+const protectedResourceWellKnown = "/.well-known/oauth-protected-resource"

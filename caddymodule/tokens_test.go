@@ -73,11 +73,10 @@ type grant struct {
 	clientID, accessToken, refreshToken string
 }
 
-// authorize registers a public client and runs the authorization code flow
-// with PKCE through the login and consent pages, the way any client does.
-func authorize(t *testing.T, g *gateway, clientName string) grant {
+// registerClient registers a public client with one redirect URI and
+// returns its client id.
+func registerClient(t *testing.T, g *gateway, clientName, redirect string) string {
 	t.Helper()
-	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
 	reg, _ := json.Marshal(map[string]any{"client_name": clientName, "redirect_uris": []string{redirect}, "token_endpoint_auth_method": "none"})
 	resp, err := g.client.Post(g.base+"/register", "application/json", bytes.NewReader(reg))
 	if err != nil {
@@ -91,8 +90,17 @@ func authorize(t *testing.T, g *gateway, clientName string) grant {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("register: %d", resp.StatusCode)
 	}
+	return client.ClientID
+}
+
+// authorize registers a public client and runs the authorization code flow
+// with PKCE through the login and consent pages, the way any client does.
+func authorize(t *testing.T, g *gateway, clientName string) grant {
+	t.Helper()
+	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
+	clientID := registerClient(t, g, clientName, redirect)
 	conf := &oauth2.Config{
-		ClientID:    client.ClientID,
+		ClientID:    clientID,
 		RedirectURL: redirect,
 		Endpoint:    oauth2.Endpoint{AuthURL: g.base + "/authorize", TokenURL: g.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
 	}
@@ -107,5 +115,5 @@ func authorize(t *testing.T, g *gateway, clientName string) grant {
 	if err != nil {
 		t.Fatalf("exchanging the code: %v", err)
 	}
-	return grant{clientID: client.ClientID, accessToken: tok.AccessToken, refreshToken: tok.RefreshToken}
+	return grant{clientID: clientID, accessToken: tok.AccessToken, refreshToken: tok.RefreshToken}
 }

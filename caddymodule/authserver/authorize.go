@@ -181,6 +181,11 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	loginFailed := false
 	if !known && r.Method == http.MethodPost && q.Has("username") && len(s.cfg.Users) > 0 {
 		user := q.Get("username")
+		if !s.logins.allow(s.cfg.ClientIP(r), s.cfg.Now()) {
+			s.log.Warn("login attempts throttled", zapClient(req.client.ID), zap.String("username", user))
+			s.renderError(w, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Wait a few minutes, then start signing in again from the application.")
+			return
+		}
 		if s.checkPassword(user, q.Get("password")) {
 			s.startSession(w, r, user)
 			sub, known = user, true

@@ -111,7 +111,15 @@ type Config struct {
 	// Default: 5s.
 	RevocationCacheTTL time.Duration
 
-	// ClientIP returns the client address that registrations are
+	// LoginAttempts is how many password logins one client address may
+	// attempt per LoginAttemptWindow, so passwords cannot be guessed at
+	// speed; negative disables the limit. Default: 10.
+	LoginAttempts int
+
+	// LoginAttemptWindow is the window of LoginAttempts. Default: 5 minutes.
+	LoginAttemptWindow time.Duration
+
+	// ClientIP returns the client address that registrations and logins are
 	// rate-limited by (the glue passes Caddy's client IP, which honours
 	// trusted proxies). Default: the host of r.RemoteAddr.
 	ClientIP func(r *http.Request) string
@@ -171,6 +179,8 @@ const (
 	defaultLoginLifetime        = 12 * time.Hour
 	defaultConsentLifetime      = 30 * 24 * time.Hour
 	defaultRateWindow           = time.Minute
+	defaultLoginAttempts        = 10
+	defaultLoginAttemptWindow   = 5 * time.Minute
 	defaultClientIdleLifetime   = 90 * 24 * time.Hour
 	defaultStoragePrefix        = "mcpgate/authserver"
 	defaultMaxBodyBytes         = 64 << 10
@@ -203,6 +213,10 @@ func (c Config) withDefaults() Config {
 	setDuration(&c.ConsentLifetime, defaultConsentLifetime)
 	setDuration(&c.RevocationCacheTTL, defaultRevocationCacheTTL)
 	setDuration(&c.Registration.RateWindow, defaultRateWindow)
+	setDuration(&c.LoginAttemptWindow, defaultLoginAttemptWindow)
+	if c.LoginAttempts == 0 {
+		c.LoginAttempts = defaultLoginAttempts
+	}
 	setDuration(&c.Registration.ClientIdleLifetime, defaultClientIdleLifetime)
 	if c.Registration.Mode == "" {
 		c.Registration.Mode = RegistrationOpen

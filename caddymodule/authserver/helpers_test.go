@@ -74,6 +74,7 @@ func testConfig(c *clock) Config {
 		Users:         map[string]string{testUser: testUserHash},
 		Scopes:        []string{"mcp", "mcp:admin"},
 		DefaultScopes: []string{"mcp"},
+		LoginAttempts: -1, // tests log in many times from one address; the limit has its own test
 		Now:           c.Now,
 	}
 }

@@ -32,7 +32,8 @@ type Server struct {
 	keys      *keyring
 	cookieKey []byte
 	static    map[string]*client
-	limiter   *rateLimiter
+	limiter   *rateLimiter // registrations
+	logins    *rateLimiter // password login attempts
 	revoked   *revocationCache
 }
 
@@ -68,6 +69,7 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		log:     logger,
 		static:  staticClients(cfg),
 		limiter: newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
+		logins:  newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
 		revoked: newRevocationCache(),
 	}
 	s.keys = newKeyring(s.store, cfg, logger)

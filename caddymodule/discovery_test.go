@@ -1,0 +1,83 @@
+package caddymodule_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestDiscoveryAnswersEveryProbedLocation walks the locations real clients
+// probe (Codex CLI's list, in its order, and the root fallbacks of the SDKs)
+// and checks issuer and resource are byte-identical everywhere.
+func TestDiscoveryAnswersEveryProbedLocation(t *testing.T) {
+	g := startGateway(t, gatewayOptions{tls: true})
+	resource, issuer := g.base+"/mcp", g.base
+
+	for _, path := range []string{
+		"/.well-known/oauth-protected-resource/mcp",
+		"/mcp/.well-known/oauth-protected-resource",
+		"/.well-known/oauth-protected-resource",
+	} {
+		resp, body := get(t, g, path)
+		var prm struct {
+			Resource             string   `json:"resource"`
+			AuthorizationServers []string `json:"authorization_servers"`
+			BearerMethods        []string `json:"bearer_methods_supported"`
+		}
+		json.Unmarshal([]byte(body), &prm)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" ||
+			prm.Resource != resource || len(prm.AuthorizationServers) != 1 || prm.AuthorizationServers[0] != issuer {
+			t.Errorf("%s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	for _, path := range []string{
+		"/.well-known/oauth-authorization-server/mcp",
+		"/.well-known/openid-configuration/mcp",
+		"/mcp/.well-known/openid-configuration",
+		"/.well-known/oauth-authorization-server",
+		"/.well-known/openid-configuration",
+	} {
+		resp, body := get(t, g, path)
+		var asm map[string]any
+		json.Unmarshal([]byte(body), &asm)
+		if resp.StatusCode != http.StatusOK || asm["issuer"] != issuer || asm["registration_endpoint"] != issuer+"/register" ||
+			asm["authorization_response_iss_parameter_supported"] != true {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	for _, path := range []string{"/.well-known/oauth-protected-resource/other", "/.well-known/oauth-authorization-server/other/x"} {
+		resp, body := get(t, g, path)
+		if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %d %s %s, want a JSON 404", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+}
+
+// TestUnauthenticatedProbesGetTheChallenge covers the first request of each
+// client: POST (Claude Code, Gemini CLI), GET (Codex CLI), HEAD (Gemini CLI).
+func TestUnauthenticatedProbesGetTheChallenge(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	want := `Bearer resource_metadata="` + g.base + `/.well-known/oauth-protected-resource/mcp"`
+	for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodHead} {
+		for _, path := range []string{"/mcp", "/mcp/"} {
+			req, _ := http.NewRequest(method, g.base+path, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"server/discover"}`))
+			req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+			resp, err := g.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), want) {
+				t.Errorf("%s %s: %d %q", method, path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+	}
+	// With a token, server/discover (unknown to the backend) comes back as
+	// the backend's JSON-RPC error, so Claude Code falls back to initialize.
+	gr := authorize(t, g, "claude-code-like")
+	resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"server/discover"}`, "MCP-Protocol-Version", "2026-07-28")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "-32601") {
+		t.Fatalf("server/discover: %d %s, want a 200 JSON-RPC -32601 error", resp.StatusCode, body)
+	}
+}
