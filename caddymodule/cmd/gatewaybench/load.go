@@ -24,12 +24,17 @@ type result struct {
 	firstErr error
 	// elapsed is the measured wall time.
 	elapsed time.Duration
+	// cpu is the CPU time the whole process used meanwhile (load generator,
+	// Caddy and memoryserver alike); cpuKnown is false where it cannot be read.
+	cpu      time.Duration
+	cpuKnown bool
 }
 
 // load runs workers that each send body to t, one request at a time, until
 // d has passed, and returns what they measured.
 func load(ctx context.Context, client *http.Client, t target, body []byte, workers int, d time.Duration) result {
 	parts := make([]result, workers)
+	cpuStart, cpuKnown := processCPU()
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
@@ -56,6 +61,9 @@ func load(ctx context.Context, client *http.Client, t target, body []byte, worke
 	}
 	wg.Wait()
 	total := result{elapsed: time.Since(start)}
+	if cpuEnd, ok := processCPU(); ok && cpuKnown {
+		total.cpu, total.cpuKnown = cpuEnd-cpuStart, true
+	}
 	for _, p := range parts {
 		total.ok += p.ok
 		total.failed += p.failed
@@ -69,6 +77,8 @@ func load(ctx context.Context, client *http.Client, t target, body []byte, worke
 
 // add pools another phase's measurements into r.
 func (r *result) add(o result) {
+	r.cpuKnown = o.cpuKnown // the same for every phase on one platform
+	r.cpu += o.cpu
 	r.ok += o.ok
 	r.failed += o.failed
 	r.latencies = append(r.latencies, o.latencies...)
@@ -84,6 +94,15 @@ func (r result) throughput() float64 {
 		return 0
 	}
 	return float64(r.ok) / r.elapsed.Seconds()
+}
+
+// cpuPerRequest is the process CPU time per successful request, or false
+// when it is unknown.
+func (r result) cpuPerRequest() (time.Duration, bool) {
+	if !r.cpuKnown || r.ok == 0 {
+		return 0, false
+	}
+	return r.cpu / time.Duration(r.ok), true
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p <= 100) of the

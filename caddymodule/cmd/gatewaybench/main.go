@@ -32,8 +32,6 @@ import (
 )
 
 func main() {
-	log.SetFlags(log.Ltime)
-	log.SetPrefix("gatewaybench: ")
 	var c config
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "measured time per target and round")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load per target before each measurement")
@@ -46,9 +44,13 @@ func main() {
 	c.targets = strings.Split(*targets, ",")
 	c.args = os.Args[1:]
 	if err := run(context.Background(), c, os.Stdout); err != nil {
-		log.Fatal(err)
+		progress.Fatal(err)
 	}
 }
+
+// progress reports what the run is doing on stderr. It is its own logger
+// because Caddy redirects the standard one into its logs.
+var progress = log.New(os.Stderr, "gatewaybench: ", log.Ltime)
 
 // config holds the flags.
 type config struct {

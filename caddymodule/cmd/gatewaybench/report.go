@@ -14,6 +14,8 @@ import (
 type measured struct {
 	name string
 	result
+	// perRound is the throughput of each round, in order.
+	perRound []float64
 }
 
 // printReport writes the Markdown report: settings, machine, the table and
@@ -25,17 +27,19 @@ func printReport(w io.Writer, c config, body []byte, results []measured) {
 	fmt.Fprintf(w, "- load: %d workers, %v warm-up then %v measured per target, %d round(s), targets in the order %s\n",
 		c.concurrency, c.warmup, c.duration, c.rounds, strings.Join(c.targets, ", "))
 	fmt.Fprintf(w, "- request (all targets; the gateway's also carries the Bearer token): `%s`\n\n", body)
-	fmt.Fprintln(w, "| target | requests/s | p50 | p99 | requests | errors |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
-	byName := map[string]result{}
+	fmt.Fprintln(w, "| target | requests/s | p50 | p99 | CPU/request | requests | errors |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	byName := map[string]measured{}
 	for _, m := range results {
-		byName[m.name] = m.result
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %d |\n", targetLabels[m.name], m.throughput(),
-			millis(m.percentile(50)), millis(m.percentile(99)), m.ok, m.failed)
+		byName[m.name] = m
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d | %d |\n", targetLabels[m.name], m.throughput(),
+			millis(m.percentile(50)), millis(m.percentile(99)), cpuCell(m.result), m.ok, m.failed)
 	}
 	fmt.Fprintln(w)
 	ratio(w, byName, "gateway", "proxy", "a/b (gateway vs plain reverse_proxy; goal >= 0.90)")
 	ratio(w, byName, "proxy", "backend", "b/c (plain reverse_proxy vs backend directly)")
+	cpuRatio(w, byName, "gateway", "proxy", "b/a (the gateway's throughput relative to reverse_proxy when CPU is the limit)")
+	cpuRatio(w, byName, "proxy", "backend", "c/b (reverse_proxy's throughput relative to the backend when CPU is the limit)")
 	for _, m := range results {
 		if m.firstErr != nil {
 			fmt.Fprintf(w, "\nfirst error from %s: %v\n", m.name, m.firstErr)
@@ -43,14 +47,50 @@ func printReport(w io.Writer, c config, body []byte, results []measured) {
 	}
 }
 
-// ratio prints the throughput ratio of targets x and y when both ran.
-func ratio(w io.Writer, results map[string]result, x, y, label string) {
+// ratio prints the throughput ratio of targets x and y when both ran, and
+// with several rounds each round's ratio too, which shows how much other
+// load on the machine moved the numbers.
+func ratio(w io.Writer, results map[string]measured, x, y, label string) {
 	rx, okx := results[x]
 	ry, oky := results[y]
 	if !okx || !oky || ry.throughput() == 0 {
 		return
 	}
-	fmt.Fprintf(w, "- throughput %s: %.2f\n", label, rx.throughput()/ry.throughput())
+	fmt.Fprintf(w, "- throughput %s: %.2f", label, rx.throughput()/ry.throughput())
+	if len(rx.perRound) > 1 {
+		rounds := make([]string, len(rx.perRound))
+		for i := range rx.perRound {
+			rounds[i] = fmt.Sprintf("%.2f", rx.perRound[i]/ry.perRound[i])
+		}
+		fmt.Fprintf(w, " (rounds: %s)", strings.Join(rounds, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+// cpuRatio prints y's CPU per request over x's when both are known: the
+// throughput ratio x/y that a host with no other load would show when CPU
+// bounds the whole process.
+func cpuRatio(w io.Writer, results map[string]measured, x, y, label string) {
+	cx, okx := results[x].cpuPerRequest()
+	cy, oky := results[y].cpuPerRequest()
+	if !okx || !oky || cx == 0 {
+		return
+	}
+	fmt.Fprintf(w, "- CPU per request %s: %.2f (%s more per request)\n", label, float64(cy)/float64(cx), micros(cx-cy))
+}
+
+// cpuCell formats a result's CPU time per request for the table.
+func cpuCell(r result) string {
+	d, ok := r.cpuPerRequest()
+	if !ok {
+		return "n/a"
+	}
+	return micros(d)
+}
+
+// micros formats d in microseconds.
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%d µs", d.Microseconds())
 }
 
 // millis formats d in milliseconds with two decimals.

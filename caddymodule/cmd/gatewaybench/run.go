@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -52,12 +51,14 @@ func run(ctx context.Context, c config, out io.Writer) (err error) {
 	pooled := make([]measured, len(targets))
 	for round := range c.rounds {
 		for i, t := range targets {
-			log.Printf("round %d/%d: %s: %v warm-up, %v measured", round+1, c.rounds, t.name, c.warmup, c.duration)
+			progress.Printf("round %d/%d: %s: %v warm-up, %v measured", round+1, c.rounds, t.name, c.warmup, c.duration)
 			if c.warmup > 0 {
 				load(ctx, client, t, body, c.concurrency, c.warmup)
 			}
+			r := load(ctx, client, t, body, c.concurrency, c.duration)
 			pooled[i].name = t.name
-			pooled[i].add(load(ctx, client, t, body, c.concurrency, c.duration))
+			pooled[i].perRound = append(pooled[i].perRound, r.throughput())
+			pooled[i].add(r)
 		}
 	}
 	printReport(out, c, body, pooled)
@@ -83,7 +84,7 @@ func prepare(ctx context.Context, client *http.Client, st *stack, c config, body
 		t := backend
 		switch name {
 		case "gateway":
-			log.Printf("obtaining an access token from %s", st.gateway)
+			progress.Printf("obtaining an access token from %s", st.gateway)
 			token, err := obtainToken(ctx, client, st.gateway, benchUser, st.password)
 			if err != nil {
 				return nil, err
@@ -125,7 +126,7 @@ func startProfile(path string) (func(), error) {
 	return func() {
 		pprof.StopCPUProfile()
 		if err := f.Close(); err != nil {
-			log.Printf("writing %s: %v", path, err)
+			progress.Printf("writing %s: %v", path, err)
 		}
 	}, nil
 }
