@@ -34,6 +34,8 @@ func init() {
 //	    allowed_origins <origins...>
 //	    max_body <size>
 //	    revocation_check_interval <duration>
+//	    timeout <duration>
+//	    stream_get
 //
 //	    # more resources under the same origin and authorization server
 //	    resource <path> {
@@ -256,6 +258,13 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 		res.MaxBodyBytes = int64(n)
 	case "revocation_check_interval":
 		return true, durationArg(d, &res.RevocationCheckInterval)
+	case "timeout":
+		return true, durationArg(d, &res.Timeout)
+	case "stream_get":
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		res.StreamGET = true
 	default:
 		return false, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,14 @@ func startEverything(t *testing.T) string {
 	port := freePort(t)
 	cmd := nodetest.Cmd(t, "mcp-server-everything", "streamableHttp")
 	cmd.Env = append(cmd.Env, "PORT="+port)
-	var stderr strings.Builder
+	return startNodeServer(t, cmd, "127.0.0.1:"+port)
+}
+
+// startNodeServer starts cmd, an HTTP server, and waits until it accepts
+// connections on addr; it is stopped when the test ends.
+func startNodeServer(t *testing.T, cmd *exec.Cmd, addr string) string {
+	t.Helper()
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -32,7 +40,6 @@ func startEverything(t *testing.T) string {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	addr := "127.0.0.1:" + port
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.Dial("tcp", addr)
@@ -41,7 +48,7 @@ func startEverything(t *testing.T) string {
 			return addr
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server-everything did not listen on %s: %v\n%s", addr, err, stderr.String())
+			t.Fatalf("%s did not listen on %s: %v\n%s", cmd.Path, addr, err, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -124,6 +124,8 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		AllowedOrigins: res.AllowedOrigins,
 		Gate:           gd,
 		MaxBodyBytes:   res.MaxBodyBytes,
+		Timeout:        time.Duration(res.Timeout),
+		StreamGET:      res.StreamGET,
 		Observe:        g.requestObserver(res.Path),
 	}, proxyHandler{proxy: proxy})
 	if err != nil {

@@ -167,3 +167,22 @@ func get(t *testing.T, g *gateway, path string) (*http.Response, string) {
 	resp.Body.Close()
 	return resp, string(data)
 }
+
+func TestSlowBackendTimesOutWithAJSONRPCError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers; the gateway must not wait forever
+	})}
+	go slow.Serve(l)
+	t.Cleanup(func() { slow.Close() })
+
+	g := startGateway(t, gatewayOptions{upstream: l.Addr().String() + "\n\t\ttimeout 1s"})
+	gr := authorize(t, g, "patient-client")
+	resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":"slow-1","method":"tools/list"}`)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(body, `"id":"slow-1"`) || !strings.Contains(body, `"error"`) {
+		t.Fatalf("slow backend: %d %s, want 504 with a JSON-RPC error for id slow-1", resp.StatusCode, body)
+	}
+}

@@ -52,6 +52,16 @@ type Resource struct {
 	// MaxBodyBytes bounds a request body. Default 4 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 
+	// Timeout bounds how long the backend may take to start answering an
+	// MCP request; past it the client gets a JSON-RPC error with 504. A
+	// stream, once started, is not cut. Default 30s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// StreamGET passes GET on the MCP path (the server-to-client event
+	// stream of Streamable HTTP) to the backend, for backends that push.
+	// Default false: GET gets 405 with Allow: POST.
+	StreamGET bool `json:"stream_get,omitempty"`
+
 	// RevocationCheckInterval bounds how long a revoked token keeps working
 	// on this resource. Default 30s, at most 5m.
 	RevocationCheckInterval caddy.Duration `json:"revocation_check_interval,omitempty"`

@@ -94,14 +94,16 @@ func registerClient(t *testing.T, g *gateway, clientName, redirect string) strin
 }
 
 // authorize registers a public client and runs the authorization code flow
-// with PKCE through the login and consent pages, the way any client does.
-func authorize(t *testing.T, g *gateway, clientName string) grant {
+// with PKCE through the login and consent pages, the way any client does,
+// asking for scopes (the server's defaults when none).
+func authorize(t *testing.T, g *gateway, clientName string, scopes ...string) grant {
 	t.Helper()
 	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
 	clientID := registerClient(t, g, clientName, redirect)
 	conf := &oauth2.Config{
 		ClientID:    clientID,
 		RedirectURL: redirect,
+		Scopes:      scopes,
 		Endpoint:    oauth2.Endpoint{AuthURL: g.base + "/authorize", TokenURL: g.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
 	}
 	verifier := oauth2.GenerateVerifier()
