@@ -59,10 +59,12 @@ func awaitCallback(t *testing.T, landed <-chan *url.URL) url.Values {
 
 // signInIfAsked fills and submits the login form when the page shows one
 // (the second authorization in one browser may skip it), then waits for
-// the consent form and returns its text.
-func signInIfAsked(t *testing.T, p *page) string {
+// the consent form. It returns the consent page's text and whether it
+// signed in.
+func signInIfAsked(t *testing.T, p *page) (consent string, signedIn bool) {
 	t.Helper()
-	if p.waitFor(t, `document.querySelector("input[name=password]") ? "login" : document.querySelector("button[value=approve]") ? "consent" : ""`) == "login" {
+	signedIn = p.waitFor(t, `document.querySelector("input[name=password]") ? "login" : document.querySelector("button[value=approve]") ? "consent" : ""`) == "login"
+	if signedIn {
 		p.waitFor(t, `(() => {
 			document.querySelector("input[name=username]").value = `+jsString(testUser)+`;
 			document.querySelector("input[name=password]").value = `+jsString(testPassword)+`;
@@ -70,7 +72,7 @@ func signInIfAsked(t *testing.T, p *page) string {
 			return "submitted";
 		})()`)
 	}
-	return p.waitFor(t, `document.querySelector("button[value=approve]") ? document.body.innerText : ""`)
+	return p.waitFor(t, `document.querySelector("button[value=approve]") ? document.body.innerText : ""`), signedIn
 }
 
 func TestLoginAndConsentPagesInChromium(t *testing.T) {
@@ -91,7 +93,9 @@ func TestLoginAndConsentPagesInChromium(t *testing.T) {
 	// the consent page would not be shown again.
 	t.Run("deny", func(t *testing.T) {
 		tab.do(t, "Page.navigate", map[string]any{"url": conf.AuthCodeURL("deny-state", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))})
-		signInIfAsked(t, tab)
+		if _, signedIn := signInIfAsked(t, tab); !signedIn {
+			t.Fatal("a fresh browser was not asked to sign in")
+		}
 		tab.waitFor(t, `(() => { document.querySelector("button[value=deny]").click(); return "clicked"; })()`)
 		q := awaitCallback(t, landed)
 		if q.Get("error") != "access_denied" || q.Get("state") != "deny-state" || q.Get("code") != "" {
@@ -101,7 +105,7 @@ func TestLoginAndConsentPagesInChromium(t *testing.T) {
 
 	t.Run("approve", func(t *testing.T) {
 		tab.do(t, "Page.navigate", map[string]any{"url": conf.AuthCodeURL("approve-state", oauth2.S256ChallengeOption(verifier))})
-		consent := signInIfAsked(t, tab)
+		consent, _ := signInIfAsked(t, tab)
 		redirectHost := strings.TrimSuffix(strings.TrimPrefix(redirect, "http://"), "/callback")
 		for _, want := range []string{"Chromium Test App", redirectHost, "memory.read", "memory.write", testUser} {
 			if !strings.Contains(consent, want) {

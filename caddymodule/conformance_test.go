@@ -19,10 +19,11 @@ import (
 // TestConformanceSuiteThroughGateway adds to every request.
 const conformanceTokenEnv = "MCPGATE_TEST_CONFORMANCE_TOKEN"
 
-// everythingMustPass are the scenarios server-everything itself passes
-// (or would, but for Host checks) and the gateway must pass in front of it.
-// It has none of the suite's test_* fixtures, so the other tools, prompts
-// and resources scenarios fail against it with or without the gateway.
+// everythingMustPass are the scenarios that must pass through the gateway
+// in front of server-everything: those it passes on its own, and
+// dns-rebinding-protection, which the gateway adds. It has none of the
+// suite's test_* fixtures, so the other tools, prompts and resources
+// scenarios fail against it with or without the gateway.
 var everythingMustPass = []string{
 	"server-initialize", "ping", "tools-list", "tools-call-simple-text", "tools-call-error",
 	"logging-set-level", "resources-list", "resources-subscribe", "resources-unsubscribe",
@@ -47,8 +48,9 @@ func startConformanceFixture(t *testing.T) string {
 	return startNodeServer(t, cmd, "127.0.0.1:"+port)
 }
 
-// runConformance runs the suite's active server scenarios against url and
-// returns each scenario's failed checks ("" when it passed).
+// runConformance runs all the suite's server scenarios, active and
+// pending, against url and returns each scenario's failed checks ("" when
+// it passed).
 func runConformance(t *testing.T, url string) map[string]string {
 	t.Helper()
 	out := t.TempDir()

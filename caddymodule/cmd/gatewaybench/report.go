@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,7 +25,7 @@ func printReport(w io.Writer, c config, body []byte, results []measured) {
 	fmt.Fprintf(w, "gatewaybench %s\n\n", strings.Join(c.args, " "))
 	fmt.Fprintf(w, "- machine: %s, %d logical CPUs, GOMAXPROCS %d, %s %s/%s; load generator, Caddy and memoryserver share them in one process\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "- load: %d workers, %v warm-up then %v measured per target, %d round(s), targets in the order %s\n",
+	fmt.Fprintf(w, "- load: %d workers, %v warm-up then %v measured per target, %d round(s), targets in the order %s (reversed every other round)\n",
 		c.concurrency, c.warmup, c.duration, c.rounds, strings.Join(c.targets, ", "))
 	fmt.Fprintf(w, "- request (all targets; the gateway's also carries the Bearer token): `%s`\n\n", body)
 	fmt.Fprintln(w, "| target | requests/s | p50 | p99 | CPU/request | requests | errors |")
@@ -38,8 +39,8 @@ func printReport(w io.Writer, c config, body []byte, results []measured) {
 	fmt.Fprintln(w)
 	ratio(w, byName, "gateway", "proxy", "a/b (gateway vs plain reverse_proxy; goal >= 0.90)")
 	ratio(w, byName, "proxy", "backend", "b/c (plain reverse_proxy vs backend directly)")
-	cpuRatio(w, byName, "gateway", "proxy", "b/a (the gateway's throughput relative to reverse_proxy when CPU is the limit)")
-	cpuRatio(w, byName, "proxy", "backend", "c/b (reverse_proxy's throughput relative to the backend when CPU is the limit)")
+	cpuRatio(w, byName, "gateway", "proxy", "a/b")
+	cpuRatio(w, byName, "proxy", "backend", "b/c")
 	for _, m := range results {
 		if m.firstErr != nil {
 			fmt.Fprintf(w, "\nfirst error from %s: %v\n", m.name, m.firstErr)
@@ -58,25 +59,30 @@ func ratio(w io.Writer, results map[string]measured, x, y, label string) {
 	}
 	fmt.Fprintf(w, "- throughput %s: %.2f", label, rx.throughput()/ry.throughput())
 	if len(rx.perRound) > 1 {
-		rounds := make([]string, len(rx.perRound))
+		ratios := make([]float64, len(rx.perRound))
+		texts := make([]string, len(rx.perRound))
 		for i := range rx.perRound {
-			rounds[i] = fmt.Sprintf("%.2f", rx.perRound[i]/ry.perRound[i])
+			ratios[i] = rx.perRound[i] / ry.perRound[i]
+			texts[i] = fmt.Sprintf("%.2f", ratios[i])
 		}
-		fmt.Fprintf(w, " (rounds: %s)", strings.Join(rounds, ", "))
+		slices.Sort(ratios)
+		median := (ratios[(len(ratios)-1)/2] + ratios[len(ratios)/2]) / 2
+		fmt.Fprintf(w, " (rounds: %s; median %.2f)", strings.Join(texts, ", "), median)
 	}
 	fmt.Fprintln(w)
 }
 
-// cpuRatio prints y's CPU per request over x's when both are known: the
-// throughput ratio x/y that a host with no other load would show when CPU
-// bounds the whole process.
+// cpuRatio prints, when both CPU times are known, the throughput ratio x/y
+// that CPU per request predicts (y's over x's): what a host with no other
+// load shows when CPU bounds the whole process.
 func cpuRatio(w io.Writer, results map[string]measured, x, y, label string) {
 	cx, okx := results[x].cpuPerRequest()
 	cy, oky := results[y].cpuPerRequest()
 	if !okx || !oky || cx == 0 {
 		return
 	}
-	fmt.Fprintf(w, "- CPU per request %s: %.2f (%s more per request)\n", label, float64(cy)/float64(cx), micros(cx-cy))
+	fmt.Fprintf(w, "- throughput %s predicted from CPU per request: %.2f (%s: %+d µs per request)\n",
+		label, float64(cy)/float64(cx), x, (cx - cy).Microseconds())
 }
 
 // cpuCell formats a result's CPU time per request for the table.

@@ -50,7 +50,14 @@ func run(ctx context.Context, c config, out io.Writer) (err error) {
 	}
 	pooled := make([]measured, len(targets))
 	for round := range c.rounds {
-		for i, t := range targets {
+		for k := range targets {
+			// Every other round runs the targets in reverse, so a drift in
+			// the machine's load does not always favour the same target.
+			i := k
+			if round%2 == 1 {
+				i = len(targets) - 1 - k
+			}
+			t := targets[i]
 			progress.Printf("round %d/%d: %s: %v warm-up, %v measured", round+1, c.rounds, t.name, c.warmup, c.duration)
 			if c.warmup > 0 {
 				load(ctx, client, t, body, c.concurrency, c.warmup)

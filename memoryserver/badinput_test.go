@@ -1,0 +1,48 @@
+package memoryserver
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBadInputLeavesGraphUnchanged sends hostile or malformed writes and
+// checks each gets a clear error and stores nothing.
+func TestBadInputLeavesGraphUnchanged(t *testing.T) {
+	ts := newTestServer(t, Options{MaxBodyBytes: 64 << 10})
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []any{ent("Keep", "t", "x")}})
+	before := ts.export(t, "")
+	huge := strings.Repeat("n", 1025)
+	for name, args := range map[string]map[string]any{
+		"empty name":          {"entities": []any{ent("ok", "t"), ent("", "t")}},
+		"huge name":           {"entities": []any{ent("ok", "t"), ent(huge, "t")}},
+		"name not a string":   {"entities": []any{map[string]any{"name": 5, "entityType": "t", "observations": []string{}}}},
+		"observation number":  {"entities": []any{map[string]any{"name": "n", "entityType": "t", "observations": []any{1}}}},
+		"entities not a list": {"entities": map[string]any{"name": "n"}},
+	} {
+		r := ts.call(t, "create_entities", args)
+		if !r.IsError || !strings.Contains(r.text(t), "Invalid arguments for tool create_entities") {
+			t.Errorf("%s: %+v, want a validation error", name, r)
+		}
+	}
+	if r := ts.call(t, "create_relations", map[string]any{"relations": []any{rel("Keep", "Keep", "")}}); !r.IsError {
+		t.Error("empty relation type accepted")
+	}
+	if r := ts.call(t, "rename_entity", map[string]any{"oldName": "Keep", "newName": ""}); !r.IsError {
+		t.Error("rename to an empty name accepted")
+	}
+	for name, body := range map[string]string{
+		"oversized": `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[` +
+			`{"name":"big","entityType":"t","observations":["` + strings.Repeat("x", 64<<10) + `"]}]}}}`,
+		"deep": `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[` +
+			`{"name":"deep","entityType":"t","observations":[]}],"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}}}`,
+		"truncated": `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[`,
+	} {
+		status, v := ts.post(t, body)
+		if status < 400 || v.(map[string]any)["error"] == nil {
+			t.Errorf("%s: %d %v, want an HTTP error with a JSON-RPC error", name, status, v)
+		}
+	}
+	if after := ts.export(t, ""); after != before {
+		t.Errorf("bad input changed the graph:\n%s", after)
+	}
+}

@@ -1,0 +1,132 @@
+package memoryserver
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// graphTx is one transaction on one owner's graph.
+type graphTx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	owner string
+	now   int64 // Unix milliseconds, one value for the whole transaction
+	// stale lists the entities whose search rows must be rewritten before
+	// the transaction commits.
+	stale []int64
+}
+
+func newGraphTx(ctx context.Context, tx *sql.Tx, owner string) *graphTx {
+	return &graphTx{ctx: ctx, tx: tx, owner: owner, now: time.Now().UnixMilli()}
+}
+
+func (g *graphTx) exec(query string, args ...any) (sql.Result, error) {
+	return g.tx.ExecContext(g.ctx, query, args...)
+}
+
+func (g *graphTx) query(query string, args ...any) (*sql.Rows, error) {
+	return g.tx.QueryContext(g.ctx, query, args...)
+}
+
+// entityID looks an entity up by name; ok is false when it does not exist.
+func (g *graphTx) entityID(name string) (id int64, ok bool, err error) {
+	err = g.tx.QueryRowContext(g.ctx, "SELECT id FROM entities WHERE owner = ? AND name = ?", g.owner, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
+// mustEntityID is entityID with a missing entity reported as a tool error.
+func (g *graphTx) mustEntityID(name string) (int64, error) {
+	id, ok, err := g.entityID(name)
+	if err == nil && !ok {
+		err = notFound(name)
+	}
+	return id, err
+}
+
+// touch marks an entity as changed and refreshes its search index rows.
+func (g *graphTx) touch(id int64) error {
+	if _, err := g.exec("UPDATE entities SET updated_at = ? WHERE id = ?", g.now, id); err != nil {
+		return err
+	}
+	g.reindex(id)
+	return nil
+}
+
+// reindex marks an entity's search index entries as stale; store.update
+// rewrites them (or removes them, when the entity is gone) before commit.
+func (g *graphTx) reindex(id int64) {
+	g.stale = append(g.stale, id)
+}
+
+// reindexStale rewrites the search index entries of the stale entities with
+// a fixed number of statements, however many entities changed: FTS5 flushes
+// its pending data at every statement, and each statement has a cost of its
+// own, so a batch or an import runs much faster than one entity at a time.
+func (g *graphTx) reindexStale() error {
+	if len(g.stale) == 0 {
+		return nil
+	}
+	list := idList(g.stale)
+	g.stale = nil
+	if _, err := g.exec("DELETE FROM entity_words WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
+		return err
+	}
+	if _, err := g.exec(`INSERT INTO entity_words (rowid, owner, name, entity_type, observations)
+		SELECT id, owner, name, entity_type,
+			(SELECT group_concat(content, char(10)) FROM observations WHERE entity_id = e.id)
+		FROM entities e WHERE id IN (SELECT value FROM json_each(?))`, list); err != nil {
+		return err
+	}
+	return g.reindexTerms(list)
+}
+
+// reindexTerms rewrites the postings of the entities in list (a JSON array
+// of ids) and adds the terms not seen before.
+func (g *graphTx) reindexTerms(list string) error {
+	if _, err := g.exec("DELETE FROM entity_terms WHERE entity_id IN (SELECT value FROM json_each(?))", list); err != nil {
+		return err
+	}
+	var postings []any // [entity id, term] pairs
+	seen := map[string]bool{}
+	var newTerms []string
+	var id int64
+	var text string
+	err := g.each(`SELECT id, name || char(10) || entity_type || char(10) ||
+			coalesce((SELECT group_concat(content, char(10)) FROM observations WHERE entity_id = e.id), '')
+		FROM entities e WHERE id IN (SELECT value FROM json_each(?))`, []any{list}, []any{&id, &text}, func() {
+		for _, t := range distinctTerms(strings.ToLower(text)) {
+			postings = append(postings, []any{id, t})
+			if !seen[t] {
+				seen[t] = true
+				newTerms = append(newTerms, t)
+			}
+		}
+	})
+	if err != nil || len(postings) == 0 {
+		return err
+	}
+	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", idList(newTerms)); err != nil {
+		return err
+	}
+	b, err := json.Marshal(postings)
+	if err != nil {
+		return err
+	}
+	_, err = g.exec(`INSERT OR IGNORE INTO entity_terms (term_id, entity_id)
+		SELECT t.id, p.value ->> 0 FROM json_each(?) p JOIN terms t ON t.term = p.value ->> 1`, string(b))
+	return err
+}
+
+// idList encodes ids for "IN (SELECT value FROM json_each(?))", which keeps
+// statements fixed whatever the number of ids.
+func idList[T int64 | string](ids []T) string {
+	b, _ := json.Marshal(ids) // cannot fail for these types
+	return string(b)
+}

@@ -1,0 +1,140 @@
+package memoryserver
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The reference server's file format (JSONL): one entity or relation per
+// line, entities first, each in creation order, fields in this order, lines
+// joined by "\n" with no newline at the end.
+type (
+	entityLine struct {
+		Type         string   `json:"type"`
+		Name         string   `json:"name"`
+		EntityType   string   `json:"entityType"`
+		Observations []string `json:"observations"`
+	}
+	relationLine struct {
+		Type         string `json:"type"`
+		From         string `json:"from"`
+		To           string `json:"to"`
+		RelationType string `json:"relationType"`
+	}
+)
+
+// importChunk is how many entities Import indexes at a time: enough to
+// amortize each indexing statement, few enough to bound memory.
+const importChunk = 1000
+
+// Export writes owner's graph ("" is the default graph) in the reference
+// server's JSONL format, byte for byte as the reference would save it.
+func (s *Server) Export(ctx context.Context, w io.Writer, owner string) error {
+	var g graph
+	err := s.store.view(ctx, owner, func(tx *graphTx) (err error) {
+		g, err = tx.readGraph(pageArgs{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	sep := ""
+	emit := func(v any) error {
+		b, err := marshalJS(v, "")
+		if err == nil {
+			_, err = bw.WriteString(sep + string(b))
+		}
+		sep = "\n"
+		return err
+	}
+	for _, e := range g.Entities {
+		if err := emit(entityLine{"entity", e.Name, e.EntityType, e.Observations}); err != nil {
+			return err
+		}
+	}
+	for _, r := range g.Relations {
+		if err := emit(relationLine{"relation", r.From, r.To, r.RelationType}); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// Import reads a file in the reference server's JSONL format into owner's
+// graph ("" is the default graph) in one transaction: all of it or, on any
+// error, none of it. Entities that exist already keep their type and gain the
+// new observations; repeated observations and relations are stored once. A
+// relation to an entity that is not in the file or the graph is an error, as
+// is an item that create_entities or create_relations would refuse.
+func (s *Server) Import(ctx context.Context, r io.Reader, owner string) error {
+	entities, relations, err := decodeJSONL(r)
+	if err != nil {
+		return err
+	}
+	err = s.store.update(ctx, owner, func(g *graphTx) error {
+		for i, e := range entities {
+			created, err := g.createEntities([]entity{e})
+			if err == nil && len(created) == 0 {
+				_, err = g.addObservations([]observationAdd{{e.Name, e.Observations}})
+			}
+			if err == nil && (i+1)%importChunk == 0 {
+				err = g.reindexStale()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		_, err := g.createRelations(relations)
+		return err
+	})
+	var te *toolError
+	if errors.As(err, &te) {
+		return fmt.Errorf("import: %s", te.msg)
+	}
+	return err
+}
+
+func decodeJSONL(r io.Reader) ([]entity, []relation, error) {
+	entitySchema := toolSchemas["create_entities"].Properties["entities"].Items
+	relationSchema := toolSchemas["create_relations"].Properties["relations"].Items
+	var entities []entity
+	var relations []relation
+	dec := json.NewDecoder(r)
+	for n := 1; ; n++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			return entities, relations, nil
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("import: item %d: %w", n, err)
+		}
+		var item struct {
+			Type string `json:"type"`
+		}
+		json.Unmarshal(raw, &item) // a non-object fails the type switch below
+		var err error
+		switch item.Type {
+		case "entity":
+			var e entity
+			if err = entitySchema.validate(raw); err == nil {
+				err = json.Unmarshal(raw, &e)
+				entities = append(entities, entity{Name: e.Name, EntityType: e.EntityType, Observations: e.Observations})
+			}
+		case "relation":
+			var rel relation
+			if err = relationSchema.validate(raw); err == nil {
+				err = json.Unmarshal(raw, &rel)
+				relations = append(relations, relation{From: rel.From, To: rel.To, RelationType: rel.RelationType})
+			}
+		default:
+			err = errors.New(`want an object with "type" "entity" or "relation"`)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("import: item %d: %w", n, err)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package memoryserver
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+)
+
+// testdata/reference.jsonl was written by @modelcontextprotocol/server-memory
+// itself (create_entities, then create_relations), so exporting it again must
+// reproduce it byte for byte.
+func TestImportExportRoundTripIsExact(t *testing.T) {
+	want, err := os.ReadFile("testdata/reference.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	if err := ts.Import(ctx, strings.NewReader(string(want)), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.export(t, ""); got != string(want) {
+		t.Errorf("export differs from the reference file:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	// Importing the same file again adds nothing.
+	if err := ts.Import(ctx, strings.NewReader(string(want)), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.export(t, ""); got != string(want) {
+		t.Errorf("second import changed the graph:\n%s", got)
+	}
+	// The imported graph is served like any other.
+	if r := ts.mustCall(t, "search_nodes", map[string]any{"query": "テキスト"}); !strings.Contains(r.text(t), "Ölfarbe 🎨") {
+		t.Errorf("imported entity not searchable: %s", r.text(t))
+	}
+}
+
+func TestImportRefusesBadFilesWhole(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	for name, file := range map[string]string{
+		"dangling relation": `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" +
+			`{"type":"relation","from":"A","to":"Ghost","relationType":"r"}`,
+		"unknown type": `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"type":"node","name":"B"}`,
+		"empty name":   `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"type":"entity","name":"","entityType":"t","observations":[]}`,
+		"not json":     `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"type":`,
+	} {
+		err := ts.Import(ctx, strings.NewReader(file), "")
+		if err == nil || !strings.HasPrefix(err.Error(), "import: ") {
+			t.Errorf("%s: err = %v, want an import error", name, err)
+		}
+		if got := ts.export(t, ""); got != "" {
+			t.Errorf("%s: a failed import stored %s", name, got)
+		}
+	}
+}
+
+func TestMarshalJSMatchesJSONStringify(t *testing.T) {
+	got, err := marshalJS([]string{"<&>", "\u2028\u2029", `\u2028`, "\b\f\x01"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `["<&>","` + "\u2028\u2029" + `","\\u2028","\b\f\u0001"]`; string(got) != want {
+		t.Errorf("marshalJS = %s, want %s", got, want)
+	}
+	got, _ = marshalJS(map[string][]string{"a": {}}, "  ")
+	if want := "{\n  \"a\": []\n}"; string(got) != want {
+		t.Errorf("indented = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,44 @@
+package memoryserver
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPerUserGraphsAreIsolated(t *testing.T) {
+	ts := newTestServer(t, Options{SubjectHeader: DefaultSubjectHeader})
+	alice := []string{DefaultSubjectHeader, "alice"}
+	bob := []string{DefaultSubjectHeader, "bob"}
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []any{ent("Secret", "note", "alice only")}}, alice...)
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []any{ent("Secret", "note", "bob only"), ent("B", "t")}}, bob...)
+	if r := ts.call(t, "create_relations", map[string]any{"relations": []any{rel("Secret", "B", "r")}}, alice...); !r.IsError {
+		t.Error("alice linked to bob's entity")
+	}
+	if g := ts.graphOf(t, alice...); !reflect.DeepEqual(names(g), []string{"Secret"}) ||
+		g.Entities[0].Observations[0] != "alice only" {
+		t.Errorf("alice sees %+v", g)
+	}
+	if r := ts.mustCall(t, "search_nodes", map[string]any{"query": "only"}, bob...); strings.Contains(r.text(t), "alice") {
+		t.Errorf("bob's search found alice's data: %s", r.text(t))
+	}
+	ts.mustCall(t, "delete_entities", map[string]any{"entityNames": []string{"Secret"}}, bob...)
+	if g := ts.graphOf(t, alice...); len(g.Entities) != 1 {
+		t.Errorf("bob's delete reached alice: %+v", g)
+	}
+	if ts.export(t, "alice") == "" || ts.export(t, "") != "" {
+		t.Error("export by owner does not match the per-user graphs")
+	}
+	status, v := ts.post(t, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+	if status != 400 || !strings.Contains(v.(map[string]any)["error"].(map[string]any)["message"].(string), DefaultSubjectHeader) {
+		t.Errorf("request without the subject header: %d %v", status, v)
+	}
+}
+
+func TestSubjectHeaderIgnoredWhenOff(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []any{ent("Shared", "t")}}, DefaultSubjectHeader, "mallory")
+	if g := ts.graphOf(t); !reflect.DeepEqual(names(g), []string{"Shared"}) {
+		t.Errorf("default graph = %+v: the header must be ignored unless configured", g)
+	}
+}
