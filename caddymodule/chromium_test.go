@@ -37,6 +37,10 @@ func callbackRecorder(t *testing.T) (redirect string, landed <-chan *url.URL) {
 	t.Helper()
 	ch := make(chan *url.URL, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/callback" {
+			http.NotFound(w, r) // the browser's own requests, such as /favicon.ico
+			return
+		}
 		ch <- r.URL
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("You can close this page."))

@@ -25,8 +25,12 @@ func printReport(w io.Writer, c config, body []byte, results []measured) {
 	fmt.Fprintf(w, "gatewaybench %s\n\n", strings.Join(c.args, " "))
 	fmt.Fprintf(w, "- machine: %s, %d logical CPUs, GOMAXPROCS %d, %s %s/%s; load generator, Caddy and memoryserver share them in one process\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "- load: %d workers, %v warm-up then %v measured per target, %d round(s), targets in the order %s (reversed every other round)\n",
-		c.concurrency, c.warmup, c.duration, c.rounds, strings.Join(c.targets, ", "))
+	order := strings.Join(c.targets, ", ")
+	if c.rounds > 1 {
+		order += " (reversed every other round)"
+	}
+	fmt.Fprintf(w, "- load: %d workers, %v warm-up then %v measured per target, %d round(s), targets in the order %s\n",
+		c.concurrency, c.warmup, c.duration, c.rounds, order)
 	fmt.Fprintf(w, "- request (all targets; the gateway's also carries the Bearer token): `%s`\n\n", body)
 	fmt.Fprintln(w, "| target | requests/s | p50 | p99 | CPU/request | requests | errors |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
