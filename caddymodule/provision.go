@@ -63,6 +63,17 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		g.resources = append(g.resources, rh)
 	}
 
+	paths := make([]string, len(g.resources))
+	for i, rh := range g.resources {
+		paths[i] = rh.path
+	}
+	origin := g.PublicOrigin
+	if origin == "" {
+		origin = "each site's own address"
+	}
+	g.logger.Info("MCP endpoints ready: point clients at the origin followed by a path",
+		zap.String("origin", origin), zap.Strings("paths", paths))
+
 	sweepCtx, stop := context.WithCancel(ctx)
 	g.stopSweep = stop
 	go g.sweep(sweepCtx)
