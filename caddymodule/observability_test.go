@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -20,19 +21,23 @@ func TestRequestsAreLoggedAndCountedWithoutSecrets(t *testing.T) {
 		site:   "metrics /metrics",
 	})
 	gr := authorize(t, g, "observed-client")
+	series := []string{
+		`caddy_mcp_gateway_requests_total{method="tools/call",outcome="ok",resource="/mcp"}`,
+		`caddy_mcp_gateway_auth_failures_total{reason="missing_token",resource="/mcp"}`,
+		`caddy_mcp_gateway_auth_failures_total{reason="malformed",resource="/mcp"}`,
+		`caddy_mcp_gateway_upstream_duration_seconds_count{method="tools/call",resource="/mcp"}`,
+	}
+	// The collectors are process-wide (shared by every gateway, as Caddy's
+	// own are), so earlier tests may have counted already: compare deltas.
+	before := metricValues(t, g, series)
 	post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}`)
 	post(t, g, "/mcp", "", `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
 	post(t, g, "/mcp", "not-a-token", `{"jsonrpc":"2.0","id":3,"method":"ping"}`)
 
-	_, metrics := get(t, g, "/metrics")
-	for _, want := range []string{
-		`caddy_mcp_gateway_requests_total{method="tools/call",outcome="ok",resource="/mcp"} 1`,
-		`caddy_mcp_gateway_auth_failures_total{reason="missing_token",resource="/mcp"} 1`,
-		`caddy_mcp_gateway_auth_failures_total{reason="malformed",resource="/mcp"} 1`,
-		`caddy_mcp_gateway_upstream_duration_seconds_count{method="tools/call",resource="/mcp"} 1`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %s", want)
+	after := metricValues(t, g, series)
+	for _, name := range series {
+		if after[name]-before[name] != 1 {
+			t.Errorf("%s went from %v to %v, want one more", name, before[name], after[name])
 		}
 	}
 
@@ -62,4 +67,24 @@ func TestRequestsAreLoggedAndCountedWithoutSecrets(t *testing.T) {
 	if !found {
 		t.Errorf("no 'mcp request' log entry for the tools/call in:\n%.2000s", data)
 	}
+}
+
+// metricValues reads the current value of each series from /metrics (0
+// when it is not there yet).
+func metricValues(t *testing.T, g *gateway, series []string) map[string]float64 {
+	t.Helper()
+	_, text := get(t, g, "/metrics")
+	values := map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		for _, name := range series {
+			if rest, ok := strings.CutPrefix(line, name+" "); ok {
+				v, err := strconv.ParseFloat(rest, 64)
+				if err != nil {
+					t.Fatalf("metric %s: %v", line, err)
+				}
+				values[name] = v
+			}
+		}
+	}
+	return values
 }
