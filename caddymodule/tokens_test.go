@@ -95,8 +95,15 @@ func registerClient(t *testing.T, g *gateway, clientName, redirect string) strin
 
 // authorize registers a public client and runs the authorization code flow
 // with PKCE through the login and consent pages, the way any client does,
-// asking for scopes (the server's defaults when none).
+// for the resource at /mcp, asking for scopes (the server's defaults when
+// none).
 func authorize(t *testing.T, g *gateway, clientName string, scopes ...string) grant {
+	t.Helper()
+	return authorizeFor(t, g, "/mcp", clientName, scopes...)
+}
+
+// authorizeFor is authorize for the resource at path.
+func authorizeFor(t *testing.T, g *gateway, path, clientName string, scopes ...string) grant {
 	t.Helper()
 	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
 	clientID := registerClient(t, g, clientName, redirect)
@@ -107,13 +114,13 @@ func authorize(t *testing.T, g *gateway, clientName string, scopes ...string) gr
 		Endpoint:    oauth2.Endpoint{AuthURL: g.base + "/authorize", TokenURL: g.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
 	}
 	verifier := oauth2.GenerateVerifier()
-	authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", g.base+"/mcp"))
+	authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", g.base+path))
 	back, err := browsertest.New(g.client.Transport).Authorize(authURL, testUser, testPassword, "approve")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, g.client)
-	tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", g.base+"/mcp"))
+	tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", g.base+path))
 	if err != nil {
 		t.Fatalf("exchanging the code: %v", err)
 	}
