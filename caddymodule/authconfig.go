@@ -145,9 +145,11 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 	return cfg
 }
 
-// origin is the public origin of r: the configured one, or the request's.
+// origin is the public origin of r: the configured one, else the one a
+// proxy in Caddy's trusted_proxies forwarded, else the request's own.
 func (g *Gateway) origin(r *http.Request) string {
-	return publicurl.Origin(r, g.PublicOrigin)
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	return publicurl.Origin(r, g.PublicOrigin, trusted)
 }
 
 // allScopes is the union of the resources' scopes, in order of appearance;

@@ -81,3 +81,33 @@ func TestUnauthenticatedProbesGetTheChallenge(t *testing.T) {
 		t.Fatalf("server/discover: %d %s, want a 200 JSON-RPC -32601 error", resp.StatusCode, body)
 	}
 }
+
+// TestForwardedOriginOnlyFromTrustedProxies: behind a proxy listed in
+// Caddy's trusted_proxies, the issuer and resource follow the proxy's
+// X-Forwarded-Proto and X-Forwarded-Host; from anyone else those headers
+// are ignored, so a client cannot choose the issuer.
+func TestForwardedOriginOnlyFromTrustedProxies(t *testing.T) {
+	metadata := func(g *gateway) string {
+		req, _ := http.NewRequest(http.MethodGet, g.base+"/.well-known/oauth-protected-resource/mcp", nil)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "mcp.example.net")
+		resp, err := g.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var prm struct {
+			Resource string `json:"resource"`
+		}
+		json.NewDecoder(resp.Body).Decode(&prm)
+		return prm.Resource
+	}
+	g := startGateway(t, gatewayOptions{})
+	if got := metadata(g); got != g.base+"/mcp" {
+		t.Errorf("untrusted forwarding headers changed the resource to %q", got)
+	}
+	g = startGateway(t, gatewayOptions{global: "servers {\n\t\ttrusted_proxies static 127.0.0.0/8\n\t}"})
+	if got := metadata(g); got != "https://mcp.example.net/mcp" {
+		t.Errorf("behind a trusted proxy the resource is %q, want https://mcp.example.net/mcp", got)
+	}
+}

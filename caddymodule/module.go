@@ -26,7 +26,9 @@ type Gateway struct {
 	// PublicOrigin is the origin (scheme://host[:port]) clients use to reach
 	// this gateway. It becomes the token issuer and the base of every
 	// resource URL. Set it when another proxy terminates TLS in front of
-	// Caddy. Default: the scheme and host each request arrived with.
+	// Caddy. Default: the scheme and host each request arrived with, or,
+	// for requests from a proxy in the server's trusted_proxies, the ones
+	// it forwarded in X-Forwarded-Proto and X-Forwarded-Host.
 	PublicOrigin string `json:"public_origin,omitempty"`
 
 	// Resources are the protected MCP endpoints, each with its own backend.

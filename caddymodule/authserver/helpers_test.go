@@ -70,7 +70,7 @@ type env struct {
 
 func testConfig(c *clock) Config {
 	return Config{
-		Origin:        func(r *http.Request) string { return publicurl.Origin(r, "") },
+		Origin:        func(r *http.Request) string { return publicurl.Origin(r, "", false) },
 		Users:         map[string]string{testUser: testUserHash},
 		Scopes:        []string{"mcp", "mcp:admin"},
 		DefaultScopes: []string{"mcp"},

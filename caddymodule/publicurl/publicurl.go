@@ -9,17 +9,46 @@ import (
 	"strings"
 )
 
-// Origin returns configured (without a trailing slash) when it is set, and
-// otherwise the scheme and host the request arrived with: https when the
-// connection carried TLS, http otherwise. It never consults forwarding
-// headers; a gateway behind another TLS terminator configures its origin.
-func Origin(r *http.Request, configured string) string {
+// Origin returns configured (without a trailing slash) when it is set.
+// Otherwise, when forwarded is true (the request came from a proxy the
+// operator trusts), it takes the scheme and host that proxy received from
+// X-Forwarded-Proto and X-Forwarded-Host. Otherwise it returns the scheme
+// and host the request arrived with: https when the connection carried TLS,
+// http otherwise. Forwarding headers from anyone else are ignored, so a
+// client cannot choose the issuer.
+func Origin(r *http.Request, configured string, forwarded bool) string {
 	if configured != "" {
 		return strings.TrimRight(configured, "/")
 	}
-	scheme := "http"
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + strings.ToLower(r.Host)
+	if forwarded {
+		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" && validHost(h) {
+			host = h
+		}
+	}
+	return scheme + "://" + strings.ToLower(host)
+}
+
+// firstValue is the first element of a comma-separated header value: the
+// one the outermost proxy set.
+func firstValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+// validHost accepts host[:port] made of the characters a DNS name, an IPv4
+// address or a bracketed IPv6 address can contain.
+func validHost(h string) bool {
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return false
+		}
+	}
+	return true
 }
