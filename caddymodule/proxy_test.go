@@ -103,7 +103,9 @@ func TestLegacyToolsBackendGetsIdentityNotToken(t *testing.T) {
 
 	resp, body := post(t, g, "/mcp/?trace=1", gr.accessToken,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"a","entityType":"t","observations":[]}]}}}`,
-		"X-MCP-Subject", "mallory", "X-MCP-Client-ID", "spoofed")
+		"X-MCP-Subject", "mallory", "X-MCP-Client-ID", "spoofed",
+		"Connection", "X-MCP-Subject, X-MCP-Client-ID") // would make the proxy drop them
+
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"a"`) {
 		t.Fatalf("tools/call through the gateway to /tools: %d %s", resp.StatusCode, body)
 	}

@@ -117,6 +117,19 @@ func TestAdmitStripsClientCredentialAndSpoofedIdentity(t *testing.T) {
 	}
 }
 
+// A proxy deletes the headers that Connection names after the guard ran,
+// so a client naming the identity headers there would strip them.
+func TestAdmitKeepsIdentityOutOfConnection(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.BackendAuthorization = "Bearer backend-secret" })
+	_, got := f.admit("Bearer "+f.token(nil), http.Header{"Connection": {"X-MCP-Subject, authorization", "x-mcp-client-id, keep-alive"}})
+	if got == nil {
+		t.Fatal("refused")
+	}
+	if c := got.header.Values("Connection"); len(c) != 1 || c[0] != "keep-alive" {
+		t.Errorf("Connection = %q, want only keep-alive", c)
+	}
+}
+
 func TestAdmitSetsBackendCredential(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.BackendAuthorization = "Bearer backend-secret" })
 	_, got := f.admit("Bearer "+f.token(nil), nil)

@@ -84,11 +84,41 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bo
 // setBackendHeaders replaces client-supplied credentials and identity with
 // the verified identity and the backend's own credential.
 func (g *Guard) setBackendHeaders(h http.Header, id Identity) {
+	g.protectFromConnection(h)
 	h.Del("Authorization")
 	h.Set(g.cfg.SubjectHeader, id.Subject) // Set drops any client-sent values
 	h.Set(g.cfg.ClientIDHeader, id.ClientID)
 	if g.cfg.BackendAuthorization != "" {
 		h.Set("Authorization", g.cfg.BackendAuthorization)
+	}
+}
+
+// protectFromConnection removes, from the Connection header, the names of
+// the headers the guard sets: a proxy deletes every header Connection
+// names (RFC 9110 §7.6.1) after the guard ran, so a client could otherwise
+// strip the verified identity or the backend's credential on the way.
+func (g *Guard) protectFromConnection(h http.Header) {
+	values := h.Values("Connection")
+	if len(values) == 0 {
+		return
+	}
+	var kept []string
+	for _, v := range values {
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			switch {
+			case name == "",
+				strings.EqualFold(name, "Authorization"),
+				strings.EqualFold(name, g.cfg.SubjectHeader),
+				strings.EqualFold(name, g.cfg.ClientIDHeader):
+			default:
+				kept = append(kept, name)
+			}
+		}
+	}
+	h.Del("Connection")
+	if len(kept) > 0 {
+		h.Set("Connection", strings.Join(kept, ", "))
 	}
 }
 
