@@ -43,7 +43,7 @@ type AuthConfig struct {
 	CodeLifetime caddy.Duration `json:"code_lifetime,omitempty"`
 	// RefreshReuseGrace is how long a just-rotated refresh token is still
 	// honoured, so concurrent refreshes do not log a user out; a reuse after
-	// it revokes the whole grant. Default 10s.
+	// it revokes the whole grant; negative disables the grace. Default 10s.
 	RefreshReuseGrace caddy.Duration `json:"refresh_reuse_grace,omitempty"`
 	// KeyRotation is how often a new signing key is created; older keys stay
 	// published until their tokens expire. Default 30 days.

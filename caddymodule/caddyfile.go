@@ -173,13 +173,13 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 	case "code_lifetime":
 		return durationArg(d, &a.CodeLifetime)
 	case "refresh_reuse_grace":
-		return durationArg(d, &a.RefreshReuseGrace)
+		return durationOrOffArg(d, &a.RefreshReuseGrace)
 	case "key_rotation":
 		return durationArg(d, &a.KeyRotation)
 	case "login_lifetime":
 		return durationArg(d, &a.LoginLifetime)
 	case "consent_lifetime":
-		return durationArg(d, &a.ConsentLifetime)
+		return durationOrOffArg(d, &a.ConsentLifetime)
 	case "login_attempts":
 		args := d.RemainingArgs()
 		if len(args) == 1 && args[0] == "off" {
@@ -362,6 +362,16 @@ func countAndWindow(d *caddyfile.Dispenser, name string, args []string, count *i
 
 // durationArg reads exactly one positive duration into dst.
 func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	return readDuration(d, dst, false)
+}
+
+// durationOrOffArg reads exactly one duration into dst, where a negative
+// value turns the feature off.
+func durationOrOffArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	return readDuration(d, dst, true)
+}
+
+func readDuration(d *caddyfile.Dispenser, dst *caddy.Duration, offAllowed bool) error {
 	name := d.Val()
 	var s string
 	if !d.AllArgs(&s) {
@@ -370,6 +380,9 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 	dur, err := caddy.ParseDuration(s)
 	if err != nil {
 		return d.Errf("%s: %q is not a duration such as 90s, 1h or 30d", name, s)
+	}
+	if dur <= 0 && !offAllowed {
+		return d.Errf("%s: %q must be longer than zero", name, s)
 	}
 	*dst = caddy.Duration(dur)
 	return nil

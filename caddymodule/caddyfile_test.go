@@ -82,6 +82,7 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration open {\n  rate_limit lots\n }\n}", "not a positive number"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n access_token_lifetime soon\n}", "access_token_lifetime: \"soon\" is not a duration"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n max_body huge\n}", "is not a size"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n timeout -5s\n}", "timeout: \"-5s\" must be longer than zero"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n tool_scope memory.read\n}", "tool_scope needs a scope and the tools"},
 		{"mcp_gateway {\n resource {\n }\n}", "resource needs the MCP path"},
 		{"mcp_gateway {\n resource /x {\n  users\n }\n}", "unrecognized resource option 'users'"},

@@ -46,7 +46,8 @@ func TestDiscoveryAnswersEveryProbedLocation(t *testing.T) {
 			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
 		}
 	}
-	for _, path := range []string{"/.well-known/oauth-protected-resource/other", "/.well-known/oauth-authorization-server/other/x"} {
+	for _, path := range []string{"/.well-known/oauth-protected-resource/other", "/.well-known/oauth-authorization-server/other/x",
+		"/authorize/", "/Token", "//register", "/MCP", "//mcp"} {
 		resp, body := get(t, g, path)
 		if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 			t.Errorf("%s: %d %s %s, want a JSON 404", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)

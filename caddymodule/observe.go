@@ -20,13 +20,13 @@ func (g *Gateway) requestObserver(resource string) func(transport.Event) {
 		}
 		fields := []zap.Field{
 			zap.String("resource", resource),
-			zap.String("method", ev.Method),
+			zap.String("method", clip(ev.Method)),
 			zap.Int("status", ev.Status),
 			zap.String("outcome", ev.Outcome),
 			zap.Duration("duration", ev.Duration),
 		}
 		if ev.Tool != "" {
-			fields = append(fields, zap.String("tool", ev.Tool))
+			fields = append(fields, zap.String("tool", clip(ev.Tool)))
 		}
 		if id, ok := guard.IdentityFrom(ev.Request.Context()); ok {
 			fields = append(fields, zap.String("sub", id.Subject), zap.String("client_id", id.ClientID))
@@ -64,4 +64,15 @@ func metricMethod(method string) string {
 	default:
 		return "other"
 	}
+}
+
+// maxLoggedName bounds the method and tool names a log line carries: they
+// come from the client, which could otherwise make every line megabytes.
+const maxLoggedName = 128
+
+func clip(name string) string {
+	if len(name) <= maxLoggedName {
+		return name
+	}
+	return name[:maxLoggedName] + "…"
 }

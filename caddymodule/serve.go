@@ -24,16 +24,44 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		g.server.ServeHTTP(w, r)
 		return nil
 	}
-	if strings.HasPrefix(r.URL.Path, protectedResourceWellKnown) {
-		// Metadata of a resource this gateway does not serve: a JSON 404,
-		// so clients probing several locations move on cleanly.
+	if g.nearMiss(r.URL.Path) {
+		// A variant of one of our paths that we do not serve (other case,
+		// doubled or trailing slashes, metadata of an unknown resource):
+		// a JSON 404, so clients probing several locations move on cleanly
+		// instead of taking whatever the rest of the site answers.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNotFound)
-		_, err := w.Write([]byte(`{"error":"not_found","error_description":"no protected resource metadata at this path"}`))
+		_, err := w.Write([]byte(`{"error":"not_found","error_description":"the MCP gateway serves nothing at this path"}`))
 		return err
 	}
 	return next.ServeHTTP(w, r)
 }
 
-const protectedResourceWellKnown = "/.well-known/oauth-protected-resource"
+// gatewayEndpoints are the authorization server's paths at the origin root.
+var gatewayEndpoints = []string{"/authorize", "/token", "/register", "/revoke", "/jwks"}
+
+// nearMiss reports whether path looks like one of the gateway's own paths
+// without being one: any path under /.well-known/oauth-protected-resource,
+// or an endpoint or resource path in another case or with extra slashes.
+func (g *Gateway) nearMiss(path string) bool {
+	if strings.HasPrefix(path, "/.well-known/oauth-protected-resource") {
+		return true
+	}
+	norm := strings.ToLower(path)
+	for strings.Contains(norm, "//") {
+		norm = strings.ReplaceAll(norm, "//", "/")
+	}
+	norm = strings.TrimSuffix(norm, "/")
+	for _, p := range gatewayEndpoints {
+		if norm == p {
+			return true
+		}
+	}
+	for _, rh := range g.resources {
+		if norm == strings.ToLower(strings.TrimSuffix(rh.path, "/")) {
+			return true
+		}
+	}
+	return false
+}
