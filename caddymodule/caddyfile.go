@@ -60,6 +60,7 @@ func init() {
 //	    }
 //	    access_token_lifetime | refresh_token_lifetime | code_lifetime |
 //	    refresh_reuse_grace | key_rotation | login_lifetime | consent_lifetime <duration>
+//	    login_attempts <count>|off [<window>]
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	g := new(Gateway)
