@@ -37,6 +37,9 @@ what every instance sharing that storage sees.
                                           mint an access token for a
                                           confidential client (CI, scripts)
 
+Generated ids may start with "-": put -- before them, as in
+caddy mcp revoke client -- -Xy3...
+
 Revoked grants stop refreshing at once; their access tokens stop working
 within the gateway's revocation_check_interval (default 30s).`,
 		CobraFunc: configureMCPCommand,

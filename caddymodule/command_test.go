@@ -25,7 +25,7 @@ func runMCP(t *testing.T, caddyfile string, args ...string) (string, error) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(append(args, "--config", caddyfile))
+	root.SetArgs(append([]string{"--config", caddyfile}, args...))
 	err := root.Execute()
 	return out.String(), err
 }
@@ -79,11 +79,12 @@ localhost:8443 {
 	if err != nil || strings.Count(strings.TrimSpace(out), ".") != 2 {
 		t.Fatalf("mcp token: %v\n%s", err, out)
 	}
-	if _, err := runMCP(t, caddyfile, "token", reg.ClientID, "--resource", "https://localhost:8443/mcp"); err == nil {
+	if _, err := runMCP(t, caddyfile, "token", "--resource", "https://localhost:8443/mcp", "--", reg.ClientID); err == nil {
 		t.Fatal("minted a token for a public client")
 	}
 
-	if out, err = runMCP(t, caddyfile, "revoke", "client", reg.ClientID); err != nil || !strings.Contains(out, "revoked client") {
+	// Generated ids may start with "-", so they follow "--".
+	if out, err = runMCP(t, caddyfile, "revoke", "client", "--", reg.ClientID); err != nil || !strings.Contains(out, "revoked client") {
 		t.Fatalf("mcp revoke client: %v\n%s", err, out)
 	}
 	out, err = runMCP(t, caddyfile, "clients", "--json")

@@ -122,6 +122,9 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	case "empty":
 		w.WriteHeader(http.StatusOK)
+	case "html200":
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<h1>Welcome to nginx!</h1>")
 	default:
 		reply(map[string]any{"ok": true})
 	}

@@ -23,6 +23,7 @@ func TestBackendFailuresBecomeJSONRPCErrors(t *testing.T) {
 		{"html404", http.StatusBadGateway, "backend error: 404"},
 		{"unauthorized", http.StatusBadGateway, "backend error: 401"},
 		{"empty", http.StatusBadGateway, "empty reply"},
+		{"html200", http.StatusBadGateway, "backend error: 200"},
 	}
 	for _, c := range cases {
 		resp, body := rpc(t, url+"/mcp", request(9, c.method), nil)

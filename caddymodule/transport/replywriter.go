@@ -93,7 +93,7 @@ func (rw *replyWriter) WriteHeader(code int) {
 		if rw.call.filter != nil && !rw.call.raw {
 			rw.sse = newSSEFilter(rw.out, rw.call.filter)
 		}
-	case code/100 == 2 && rw.call.filter == nil:
+	case code/100 == 2 && rw.call.filter == nil && declaresJSON(rw.header.Get("Content-Type")):
 		rw.mode = modeDirect
 		rw.header.Set("Content-Type", "application/json")
 		rw.out = &flushWriter{w: rw.client, rc: http.NewResponseController(rw.client), onFirst: func() { rw.commitHeader(code) }}
@@ -183,11 +183,22 @@ func (rw *replyWriter) finishBuffered() (int, string) {
 	case status >= 500:
 	case status == http.StatusNotFound && rw.call.session:
 		what = "session not found"
+	case len(body) == 0 && !rw.overrun:
+		status, what = http.StatusBadGateway, "backend sent an empty reply"
 	default:
 		status, what = http.StatusBadGateway, "backend error"
 	}
 	return writeError(rw.client, status, rw.call.id, jsonrpc.InternalError,
 		fmt.Sprintf("%s: %d %s", what, rw.status, http.StatusText(rw.status))), OutcomeUpstreamError
+}
+
+// declaresJSON reports whether a Content-Type is JSON; other 2xx replies
+// (an HTML page from a misrouted backend, or no type at all) are buffered
+// and checked, so the client gets JSON-RPC or a JSON-RPC error.
+func declaresJSON(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.ToLower(strings.TrimSpace(mediaType))
+	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 }
 
 // copyHeader copies the backend's headers to the client, except those the
