@@ -18,12 +18,20 @@ import (
 
 // ClientInfo describes a registered or pre-registered client.
 type ClientInfo struct {
-	ID           string    `json:"client_id"`
-	Name         string    `json:"client_name,omitempty"`
-	RedirectURIs []string  `json:"redirect_uris,omitempty"`
-	AuthMethod   string    `json:"token_endpoint_auth_method,omitempty"`
-	IssuedAt     time.Time `json:"issued_at,omitzero"`
-	LastUsed     time.Time `json:"last_used,omitzero"`
+	// ID is the client_id.
+	ID string `json:"client_id"`
+	// Name is the client_name it registered (or the configured name).
+	Name string `json:"client_name,omitempty"`
+	// RedirectURIs are its registered redirect URIs.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// AuthMethod is its token_endpoint_auth_method (empty for
+	// pre-registered clients).
+	AuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// IssuedAt is when it registered (zero for pre-registered clients).
+	IssuedAt time.Time `json:"issued_at,omitzero"`
+	// LastUsed is when it last obtained a token, to within a day; zero
+	// when it never did (or is pre-registered, whose use is not tracked).
+	LastUsed time.Time `json:"last_used,omitzero"`
 	// Static marks a client declared in the configuration.
 	Static bool `json:"static,omitempty"`
 }
@@ -31,13 +39,20 @@ type ClientInfo struct {
 // GrantInfo describes one grant: a user's authorization of a client, with
 // its refresh-token family.
 type GrantInfo struct {
-	ID        string    `json:"grant_id"`
-	ClientID  string    `json:"client_id"`
-	Subject   string    `json:"sub"`
-	Resource  string    `json:"resource"`
-	Scopes    []string  `json:"scopes"`
+	// ID is the grant id, the "sid" claim of its access tokens.
+	ID string `json:"grant_id"`
+	// ClientID is the authorized client.
+	ClientID string `json:"client_id"`
+	// Subject is the user who authorized it.
+	Subject string `json:"sub"`
+	// Resource is the MCP endpoint URL its tokens are for.
+	Resource string `json:"resource"`
+	// Scopes are the authorized scopes.
+	Scopes []string `json:"scopes"`
+	// ExpiresAt is when its refresh tokens stop working.
 	ExpiresAt time.Time `json:"expires_at"`
-	Revoked   bool      `json:"revoked,omitempty"`
+	// Revoked marks a revoked grant (kept until it would have expired).
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 // Clients lists the pre-registered clients, then the registered ones by

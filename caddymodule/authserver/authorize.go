@@ -43,11 +43,12 @@ func (a *authzRequest) params() url.Values {
 	return v
 }
 
-// authzError is an authorization request error: shown as a page when the
-// client or redirect URI cannot be trusted, else redirected to the client.
+// authzError is an authorization request error. page marks errors found
+// before the client and redirect URI were validated, which are never
+// redirected; the others are redirected only under the rule of
+// refuseAuthorization.
 type authzError struct {
-	page   bool
-	status int
+	page bool
 	*oauthError
 }
 
@@ -59,7 +60,9 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9\-._~]{43,128}$`)
 // and redirect URI are known good, errors are pages (no open redirect).
 func (s *Server) parseAuthorization(r *http.Request, q url.Values) (*authzRequest, *authzError) {
 	page := func(status int, desc string) (*authzRequest, *authzError) {
-		return nil, &authzError{page: true, status: status, oauthError: errInvalidRequest(desc)}
+		e := errInvalidRequest(desc)
+		e.status = status
+		return nil, &authzError{page: true, oauthError: e}
 	}
 	if len(q["client_id"]) != 1 || len(q["redirect_uri"]) > 1 {
 		return page(http.StatusBadRequest, "The request must name exactly one client_id and at most one redirect_uri.")
@@ -158,11 +161,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	req, aerr := s.parseAuthorization(r, params)
 	if aerr != nil {
-		if aerr.page {
-			s.renderError(w, aerr.status, aerr.Description)
-		} else {
-			s.redirectToClient(w, r, req, url.Values{"error": {aerr.Code}, "error_description": {aerr.Description}})
-		}
+		s.refuseAuthorization(w, r, req, aerr)
 		return
 	}
 	nonce := s.browserNonce(w, r)
@@ -181,7 +180,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	loginFailed := false
 	if !known && r.Method == http.MethodPost && q.Has("username") && len(s.cfg.Users) > 0 {
 		user := q.Get("username")
-		if !s.logins.allow(s.cfg.ClientIP(r), s.cfg.Now()) {
+		if !s.logins.allow(s.clientAddr(r), s.cfg.Now()) {
 			s.log.Warn("login attempts throttled", zapClient(req.client.ID), zap.String("username", user))
 			s.renderError(w, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Wait a few minutes, then start signing in again from the application.")
 			return
@@ -217,6 +216,31 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.renderConsent(w, req, sub, s.csrfToken(nonce, sub, req))
 	}
+}
+
+// refuseAuthorization answers an invalid authorization request.
+//
+// RFC 6749 §4.1.2.1 redirects errors to a validated redirect URI, but with
+// open registration anyone can register any https redirect URI, so a
+// validated URI proves nothing about who owns it: redirecting at once would
+// make /authorize an open redirector on this server's name (RFC 9700
+// §4.11.2), ready for phishing links. So an error is redirected only when
+// the person in front of the browser is signed in and has already approved
+// this client (a remembered consent); everyone else gets an error page. The
+// same reasoning lets the consent page's Deny redirect access_denied: the
+// person saw the page that names the redirect host and chose to go there.
+func (s *Server) refuseAuthorization(w http.ResponseWriter, r *http.Request, req *authzRequest, aerr *authzError) {
+	if !aerr.page {
+		if sub, known := s.identify(r); known && s.clientApproved(r.Context(), sub, req.client.ID) {
+			s.redirectToClient(w, r, req, url.Values{"error": {aerr.Code}, "error_description": {aerr.Description}})
+			return
+		}
+	}
+	msg := aerr.Description
+	if !aerr.page {
+		msg = "The application sent an invalid request (" + aerr.Code + ": " + aerr.Description + "). Report this to its developers."
+	}
+	s.renderError(w, aerr.status, msg)
 }
 
 // redirectToClient sends the browser back to the client's redirect URI

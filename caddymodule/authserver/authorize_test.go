@@ -98,20 +98,20 @@ func TestAuthorizeLoopbackPortMayDiffer(t *testing.T) {
 	}
 }
 
-// redirectError runs an authorization request that must be refused with a
-// redirect carrying error, state and iss.
-func redirectError(t *testing.T, e *env, q url.Values, wantErr string) {
+// refusedRequest checks an authorization request for c that must fail
+// with wantErr: a browser whose user has not approved c gets an error page
+// naming it, never a redirect (no open redirect); once the user approved c,
+// the error is redirected with state and iss.
+func refusedRequest(t *testing.T, e *env, c registered, q url.Values, wantErr string) {
 	t.Helper()
-	b := e.browser()
-	resp, page := b.get(q)
-	if resp.StatusCode == http.StatusOK {
-		if strings.Contains(page, `name="password"`) {
-			resp, page = b.login(page)
-		}
-		if strings.Contains(page, `name="decision"`) {
-			t.Fatalf("consent page shown for a request that must fail with %s", wantErr)
-		}
+	resp, page := e.browser().get(q)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(page, wantErr) {
+		t.Fatalf("stranger: %d Location=%q, want a 400 page naming %s", resp.StatusCode, resp.Header.Get("Location"), wantErr)
 	}
+	b := e.browser()
+	_, challenge := pkce()
+	b.authorize(authParams(c, challenge))
+	resp, _ = b.get(q)
 	loc := location(t, resp)
 	if got := loc.Query(); got.Get("error") != wantErr || got.Get("state") != "st-123" || got.Get("iss") != e.ts.URL || got.Get("code") != "" {
 		t.Fatalf("redirect %s, want error=%s", loc, wantErr)
@@ -124,12 +124,12 @@ func TestAuthorizeRequiresPKCES256(t *testing.T) {
 	verifier, challenge := pkce()
 	q := authParams(c, challenge)
 	q.Del("code_challenge")
-	redirectError(t, e, q, "invalid_request")
+	refusedRequest(t, e, c, q, "invalid_request")
 	q = authParams(c, verifier) // plain: challenge == verifier
 	q.Set("code_challenge_method", "plain")
-	redirectError(t, e, q, "invalid_request")
+	refusedRequest(t, e, c, q, "invalid_request")
 	q.Del("code_challenge_method") // absent method means plain
-	redirectError(t, e, q, "invalid_request")
+	refusedRequest(t, e, c, q, "invalid_request")
 }
 
 func TestAuthorizeRejectsForeignResource(t *testing.T) {
@@ -139,7 +139,7 @@ func TestAuthorizeRejectsForeignResource(t *testing.T) {
 	for _, res := range []string{"https://other.example/mcp", e.ts.URL + "/admin", e.ts.URL + "/mcp#x"} {
 		q := authParams(c, challenge)
 		q.Set("resource", res)
-		redirectError(t, e, q, "invalid_target")
+		refusedRequest(t, e, c, q, "invalid_target")
 	}
 	q := authParams(c, challenge)
 	q.Set("resource", e.ts.URL+"/mcp/")
@@ -156,9 +156,9 @@ func TestAuthorizeScopes(t *testing.T) {
 	c := registered{id: "narrow", redirect: "https://narrow.example/cb"}
 	q := authParams(c, challenge)
 	q.Set("scope", "mcp mcp:admin")
-	redirectError(t, e, q, "invalid_scope")
+	refusedRequest(t, e, c, q, "invalid_scope")
 	q.Set("scope", "unknown")
-	redirectError(t, e, q, "invalid_scope")
+	refusedRequest(t, e, c, q, "invalid_scope")
 	tok := e.codeFlow(c)
 	if tok.scope != "mcp" || e.claimsOf(tok.access).Scope != "mcp" {
 		t.Fatalf("default scope: %q", tok.scope)
@@ -373,5 +373,30 @@ func TestConsentFormIsBoundToWhoSawIt(t *testing.T) {
 	}
 	if resp := as("alice", post()); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("alice's own approval: %d", resp.StatusCode)
+	}
+}
+
+func TestAuthorizeIsNoOpenRedirectForAnyRegisteredURI(t *testing.T) {
+	e := newEnv(t, nil)
+	evil := e.register(map[string]any{"redirect_uris": []string{"https://evil.example/phish"}, "token_endpoint_auth_method": "none"})
+	_, challenge := pkce()
+	full := authParams(evil, challenge)
+	full.Set("response_type", "token")
+	// A user signed in here (having approved another client) must not be
+	// bounced to a client they never approved either.
+	signedIn := e.browser()
+	signedIn.authorize(authParams(e.publicClient(), challenge))
+	for name, q := range map[string]url.Values{
+		"bare":      {"client_id": {evil.id}, "response_type": {"token"}},
+		"full":      full,
+		"no pkce":   {"client_id": {evil.id}, "response_type": {"code"}},
+		"bad scope": {"client_id": {evil.id}, "response_type": {"code"}, "scope": {"nope"}},
+	} {
+		for who, b := range map[string]*browser{"stranger": e.browser(), "signed in": signedIn} {
+			resp, page := b.get(q)
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(page, "<html") {
+				t.Errorf("%s, %s: %d Location=%q, want an error page", name, who, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Token endpoint authentication methods (RFC 7591 §2) and grant types.
@@ -27,8 +25,10 @@ type client struct {
 	ID         string    `json:"client_id"`
 	SecretHash string    `json:"secret_sha256,omitempty"`
 	IssuedAt   time.Time `json:"issued_at"`
-	// LastUsed is refreshed at most daily, when the client obtains a
-	// token; the sweep deletes clients idle for ClientIdleLifetime.
+	// LastUsed is set when the client obtains its first token and then
+	// refreshed at most daily; the sweep deletes clients idle for
+	// ClientIdleLifetime, and those that never obtained a token (zero)
+	// after UnusedClientLifetime.
 	LastUsed time.Time `json:"last_used,omitzero"`
 
 	static     bool
@@ -36,11 +36,13 @@ type client struct {
 	scopes     []string // scopes the client may obtain
 }
 
-func (c *client) lastUsed() time.Time {
-	if c.LastUsed.After(c.IssuedAt) {
-		return c.LastUsed
+// expired reports whether the sweep may delete the client at now (see
+// LastUsed).
+func (c *client) expired(now time.Time, p RegistrationPolicy) bool {
+	if c.LastUsed.IsZero() {
+		return now.After(c.IssuedAt.Add(p.UnusedClientLifetime))
 	}
-	return c.IssuedAt
+	return now.After(c.LastUsed.Add(p.ClientIdleLifetime))
 }
 
 func (c *client) confidential() bool { return c.SecretHash != "" || c.bcryptHash != "" }
@@ -92,11 +94,12 @@ func (s *Server) loadClient(ctx context.Context, id string) (*client, error) {
 	return c, nil
 }
 
-// touchClient records that the client is in use, at most once a day, so
-// the sweep keeps it. Failures only delay that and are not reported.
+// touchClient records that the client is in use, on its first token and
+// then at most once a day, so the sweep keeps it. Failures only delay that
+// and are not reported.
 func (s *Server) touchClient(ctx context.Context, c *client) {
 	now := s.cfg.Now()
-	if c.static || now.Sub(c.lastUsed()) < 24*time.Hour {
+	if c.static || !c.LastUsed.IsZero() && now.Sub(c.LastUsed) < 24*time.Hour {
 		return
 	}
 	c.LastUsed = now
@@ -149,8 +152,14 @@ func (s *Server) authenticateClient(r *http.Request) (*client, *oauthError) {
 		return fail("client secret required")
 	case c.SecretHash != "" && !hashEqual(c.SecretHash, hashToken(secret)):
 		return fail("wrong client secret")
-	case c.bcryptHash != "" && bcrypt.CompareHashAndPassword([]byte(c.bcryptHash), []byte(secret)) != nil:
-		return fail("wrong client secret")
+	case c.bcryptHash != "":
+		matched, throttled := s.checkStaticSecret(r, c, secret)
+		if throttled != nil {
+			return nil, throttled
+		}
+		if !matched {
+			return fail("wrong client secret")
+		}
 	}
 	return c, nil
 }

@@ -15,6 +15,7 @@ type codeRecord struct {
 	RedirectExplicit bool      `json:"redirect_explicit,omitempty"`
 	Challenge        string    `json:"code_challenge"`
 	Resource         string    `json:"resource"`
+	Issuer           string    `json:"iss"` // the origin the authorization happened at
 	Scopes           []string  `json:"scopes"`
 	Subject          string    `json:"sub"`
 	GrantID          string    `json:"grant_id"`
@@ -39,7 +40,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzReq
 	code := randomToken()
 	rec := codeRecord{
 		ClientID: req.client.ID, RedirectURI: req.redirectURI, RedirectExplicit: req.redirectExplicit,
-		Challenge: req.challenge, Resource: req.resource, Scopes: req.scopes, Subject: sub,
+		Challenge: req.challenge, Resource: req.resource, Issuer: req.issuer, Scopes: req.scopes, Subject: sub,
 		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
 	}
 	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {

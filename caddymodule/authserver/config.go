@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,9 +120,23 @@ type Config struct {
 	// LoginAttemptWindow is the window of LoginAttempts. Default: 5 minutes.
 	LoginAttemptWindow time.Duration
 
-	// ClientIP returns the client address that registrations and logins are
-	// rate-limited by (the glue passes Caddy's client IP, which honours
-	// trusted proxies). Default: the host of r.RemoteAddr.
+	// ClientAuthFailures is how many wrong secrets of pre-registered
+	// confidential clients (bcrypt hashes, slow to check on purpose) one
+	// client address, and separately one client id, may send per
+	// ClientAuthFailureWindow to /token and /revoke. Beyond it those
+	// requests get 429 temporarily_unavailable with Retry-After, without a
+	// bcrypt comparison, until the window ends; negative disables the limit.
+	// Default: 10.
+	ClientAuthFailures int
+
+	// ClientAuthFailureWindow is the window of ClientAuthFailures.
+	// Default: 5 minutes.
+	ClientAuthFailureWindow time.Duration
+
+	// ClientIP returns the client address that registrations, logins and
+	// client authentication failures are rate-limited by (the glue passes
+	// Caddy's client IP, which honours trusted proxies); IPv6 addresses
+	// count per /64. Default: the host of r.RemoteAddr.
 	ClientIP func(r *http.Request) string
 
 	// Now is the clock. Default: time.Now.
@@ -144,10 +159,15 @@ type RegistrationPolicy struct {
 	// InitialAccessToken is the bearer token RegistrationToken requires.
 	// It is compared in constant time.
 	InitialAccessToken string
-	// ClientIdleLifetime is how long a dynamically registered client that
-	// has not obtained a token lives before the sweep deletes it.
+	// ClientIdleLifetime is how long after its last token a dynamically
+	// registered client lives before the sweep deletes it.
 	// Default: 90 days (2160h), longer than a refresh-token family.
 	ClientIdleLifetime time.Duration
+	// UnusedClientLifetime is how long a dynamically registered client that
+	// has never obtained a token lives before the sweep deletes it, so a
+	// burst of registrations fills MaxClients only that long.
+	// Default: 24h.
+	UnusedClientLifetime time.Duration
 }
 
 // StaticClient is a pre-registered client.
@@ -181,7 +201,10 @@ const (
 	defaultRateWindow           = time.Minute
 	defaultLoginAttempts        = 10
 	defaultLoginAttemptWindow   = 5 * time.Minute
+	defaultClientAuthFailures   = 10
+	defaultClientAuthWindow     = 5 * time.Minute
 	defaultClientIdleLifetime   = 90 * 24 * time.Hour
+	defaultUnusedClientLifetime = 24 * time.Hour
 	defaultStoragePrefix        = "mcpgate/authserver"
 	defaultMaxBodyBytes         = 64 << 10
 	defaultRevocationCacheTTL   = 5 * time.Second
@@ -217,7 +240,12 @@ func (c Config) withDefaults() Config {
 	if c.LoginAttempts == 0 {
 		c.LoginAttempts = defaultLoginAttempts
 	}
+	setDuration(&c.ClientAuthFailureWindow, defaultClientAuthWindow)
+	if c.ClientAuthFailures == 0 {
+		c.ClientAuthFailures = defaultClientAuthFailures
+	}
 	setDuration(&c.Registration.ClientIdleLifetime, defaultClientIdleLifetime)
+	setDuration(&c.Registration.UnusedClientLifetime, defaultUnusedClientLifetime)
 	if c.Registration.Mode == "" {
 		c.Registration.Mode = RegistrationOpen
 	}
@@ -258,7 +286,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, s := range c.DefaultScopes {
-		if !contains(c.Scopes, s) {
+		if !slices.Contains(c.Scopes, s) {
 			add("default scope %q is not one of the server's scopes %v", s, c.Scopes)
 		}
 	}
@@ -266,7 +294,8 @@ func (c Config) Validate() error {
 		"access token lifetime": c.AccessTokenLifetime, "refresh token lifetime": c.RefreshTokenLifetime,
 		"code lifetime": c.CodeLifetime, "key rotation": c.KeyRotation, "login lifetime": c.LoginLifetime,
 		"revocation cache ttl": c.RevocationCacheTTL, "registration rate window": c.Registration.RateWindow,
-		"client idle lifetime": c.Registration.ClientIdleLifetime,
+		"client idle lifetime": c.Registration.ClientIdleLifetime, "unused client lifetime": c.Registration.UnusedClientLifetime,
+		"client auth failure window": c.ClientAuthFailureWindow,
 	} {
 		if d < 0 {
 			add("%s: must be positive, got %s", name, d)
@@ -315,7 +344,7 @@ func (c Config) Validate() error {
 			}
 		}
 		for _, s := range sc.Scopes {
-			if !contains(c.Scopes, s) {
+			if !slices.Contains(c.Scopes, s) {
 				add("client %q: scope %q is not one of the server's scopes %v", sc.ID, s, c.Scopes)
 			}
 		}

@@ -54,7 +54,9 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.AccessTokenLifetime != time.Hour || c.RefreshTokenLifetime != 720*time.Hour || c.CodeLifetime != time.Minute ||
 		c.RefreshReuseGrace != 10*time.Second || c.Registration.Mode != RegistrationOpen || c.ResourcePaths[0] != "/mcp" ||
-		c.Scopes[0] != "mcp" || c.MaxBodyBytes != 64<<10 || c.StoragePrefix != "mcpgate/authserver" {
+		c.Scopes[0] != "mcp" || c.MaxBodyBytes != 64<<10 || c.StoragePrefix != "mcpgate/authserver" ||
+		c.ClientAuthFailures != 10 || c.ClientAuthFailureWindow != 5*time.Minute ||
+		c.Registration.UnusedClientLifetime != 24*time.Hour {
 		t.Fatalf("%+v", c)
 	}
 }

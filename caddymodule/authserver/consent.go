@@ -6,46 +6,81 @@ import (
 	"time"
 )
 
-// consent is a remembered approval of a client by a user.
+// consent is what a user approved for a client: per resource URL (the MCP
+// endpoint, origin included), the scopes and until when. An approval for
+// one resource never covers another.
 type consent struct {
+	Resources map[string]approval `json:"resources"`
+}
+
+// approval is a remembered approval of one resource.
+type approval struct {
 	Scopes    []string  `json:"scopes"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// live returns the approvals that have not expired at now.
+func (c *consent) live(now time.Time) map[string]approval {
+	out := map[string]approval{}
+	for res, a := range c.Resources {
+		if now.Before(a.ExpiresAt) {
+			out[res] = a
+		}
+	}
+	return out
 }
 
 func (s *Server) consentKey(sub, clientID string) string {
 	return s.store.key(nsConsent, hashToken(sub+"\x00"+clientID)+".json")
 }
 
-// consentRemembered reports whether sub approved this client for at least
-// the requested scopes and the approval has not expired.
-func (s *Server) consentRemembered(ctx context.Context, sub string, req *authzRequest) bool {
+// loadConsent returns sub's live approvals of the client; errors are
+// logged and count as none.
+func (s *Server) loadConsent(ctx context.Context, sub, clientID string) map[string]approval {
 	if s.cfg.ConsentLifetime < 0 {
-		return false
+		return nil
 	}
 	var c consent
-	found, err := s.store.get(ctx, s.consentKey(sub, req.client.ID), &c)
-	if err != nil {
-		s.log.Error("loading consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
+	if _, err := s.store.get(ctx, s.consentKey(sub, clientID), &c); err != nil {
+		s.log.Error("loading consent", zapClient(clientID), zapSubject(sub), zapErr(err))
+		return nil
 	}
-	return found && err == nil && s.cfg.Now().Before(c.ExpiresAt) && subset(req.scopes, c.Scopes)
+	return c.live(s.cfg.Now())
 }
 
-// rememberConsent records that sub approved the client for the requested
-// scopes, in addition to scopes approved before.
+// consentRemembered reports whether sub approved this client for the
+// request's resource and at least its scopes, and the approval is live.
+func (s *Server) consentRemembered(ctx context.Context, sub string, req *authzRequest) bool {
+	a, ok := s.loadConsent(ctx, sub, req.client.ID)[req.resource]
+	return ok && subset(req.scopes, a.Scopes)
+}
+
+// clientApproved reports whether sub has a live approval of the client for
+// any resource.
+func (s *Server) clientApproved(ctx context.Context, sub, clientID string) bool {
+	return len(s.loadConsent(ctx, sub, clientID)) > 0
+}
+
+// rememberConsent records that sub approved the client for the request's
+// resource and scopes, in addition to scopes approved before for it.
 func (s *Server) rememberConsent(ctx context.Context, sub string, req *authzRequest) error {
 	if s.cfg.ConsentLifetime < 0 {
 		return nil
 	}
 	key := s.consentKey(sub, req.client.ID)
 	var c consent
-	if found, err := s.store.get(ctx, key, &c); err != nil || !found || s.cfg.Now().After(c.ExpiresAt) {
-		c.Scopes = nil
+	if _, err := s.store.get(ctx, key, &c); err != nil {
+		c = consent{} // an unreadable record is replaced
 	}
+	now := s.cfg.Now()
+	c.Resources = c.live(now)
+	a := c.Resources[req.resource]
 	for _, sc := range req.scopes {
-		if !slices.Contains(c.Scopes, sc) {
-			c.Scopes = append(c.Scopes, sc)
+		if !slices.Contains(a.Scopes, sc) {
+			a.Scopes = append(a.Scopes, sc)
 		}
 	}
-	c.ExpiresAt = s.cfg.Now().Add(s.cfg.ConsentLifetime)
+	a.ExpiresAt = now.Add(s.cfg.ConsentLifetime)
+	c.Resources[req.resource] = a
 	return s.store.put(ctx, key, c)
 }

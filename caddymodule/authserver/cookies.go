@@ -80,19 +80,32 @@ func (s *Server) readCookie(r *http.Request, name string) string {
 	return c.Value
 }
 
+// sessionPayload is the signed content of the session cookie. Sessions
+// come only from the password form, so each is bound to the user's entry
+// in Config.Users: removing the user or changing the password ends it.
 type sessionPayload struct {
 	Subject   string `json:"sub"`
 	ExpiresAt int64  `json:"exp"`
+	Password  string `json:"pw"` // passwordTag of the hash logged in with
 }
 
-// startSession logs the browser in as sub for LoginLifetime.
+// passwordTag is a short digest of a user's bcrypt hash (not of the
+// password): it changes whenever the hash does.
+func passwordTag(bcryptHash string) string {
+	sum := sha256.Sum256([]byte(bcryptHash))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// startSession logs the browser in as the configured user sub for
+// LoginLifetime.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string) {
-	b, _ := json.Marshal(sessionPayload{sub, s.cfg.Now().Add(s.cfg.LoginLifetime).Unix()})
+	b, _ := json.Marshal(sessionPayload{sub, s.cfg.Now().Add(s.cfg.LoginLifetime).Unix(), passwordTag(s.cfg.Users[sub])})
 	payload := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, s.cookie(r, cookieSession, payload+"."+s.sign("session", payload), s.cfg.LoginLifetime))
 }
 
-// sessionSubject returns the subject of a valid login session cookie.
+// sessionSubject returns the subject of a valid login session cookie
+// whose user is still configured with the same password hash.
 func (s *Server) sessionSubject(r *http.Request) (string, bool) {
 	payload, sig, ok := strings.Cut(s.readCookie(r, cookieSession), ".")
 	if !ok || !s.verify("session", payload, sig) {
@@ -101,6 +114,10 @@ func (s *Server) sessionSubject(r *http.Request) (string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	var p sessionPayload
 	if err != nil || json.Unmarshal(b, &p) != nil || s.cfg.Now().Unix() >= p.ExpiresAt || p.Subject == "" {
+		return "", false
+	}
+	hash, ok := s.cfg.Users[p.Subject]
+	if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {
 		return "", false
 	}
 	return p.Subject, true

@@ -18,6 +18,7 @@ type grant struct {
 	ClientID  string         `json:"client_id"`
 	Subject   string         `json:"sub"`
 	Resource  string         `json:"resource"`
+	Issuer    string         `json:"iss"` // only requests at this origin may refresh
 	Scopes    []string       `json:"scopes"`
 	ExpiresAt time.Time      `json:"expires_at"`
 	Revoked   bool           `json:"revoked,omitempty"`

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -351,3 +352,37 @@ func wantError(t *testing.T, status int, m map[string]any, wantStatus int, wantC
 		t.Fatalf("got %d %v, want %d %s", status, m, wantStatus, wantCode)
 	}
 }
+
+// confidentialRun is a code flow and one refresh of a confidential client.
+type confidentialRun struct {
+	client         registered
+	code, verifier string
+	first, second  tokens     // the code exchange's and the refresh's answers
+	refresh        url.Values // the refresh request (presenting first.refresh)
+}
+
+// confidentialFlow registers a client_secret_post client, authorizes it,
+// exchanges the code and refreshes once.
+func (e *env) confidentialFlow() confidentialRun {
+	e.t.Helper()
+	var run confidentialRun
+	run.client = e.register(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "token_endpoint_auth_method": "client_secret_post"})
+	var challenge string
+	run.verifier, challenge = pkce()
+	run.code = e.authorizedCode(run.client, challenge)
+	form := codeForm(run.client, run.code, run.verifier)
+	form.Set("client_secret", run.client.secret)
+	status, m, _ := e.postForm("/token", form, "", "")
+	run.first = tokensOf(e.t, status, m)
+	run.refresh = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {run.first.refresh},
+		"client_id": {run.client.id}, "client_secret": {run.client.secret}}
+	status, m, _ = e.postForm("/token", run.refresh, "", "")
+	run.second = tokensOf(e.t, status, m)
+	return run
+}
+
+// testAddr is a client address tests change between requests; its
+// clientIP method is a Config.ClientIP.
+type testAddr struct{ atomic.Value }
+
+func (a *testAddr) clientIP(*http.Request) string { return a.Load().(string) }

@@ -206,7 +206,7 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	jwks, err := s.VerificationKeys(r.Context())
 	if err != nil {
-		s.log.Error("loading signing keys", zap.Error(err))
+		s.log.Error("loading signing keys", zapErr(err))
 		writeError(w, errServer())
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,12 +70,12 @@ func TestKeyRotationKeepsOldKeysUntilTheirTokensExpire(t *testing.T) {
 	e.clock.Advance(-2*time.Hour + 30*time.Minute)
 	e.claimsOf(old.access)
 	e.clock.Advance(2*time.Hour - 30*time.Minute)
-	if kids := jwksKids(t, e); !contains(kids, oldKid) {
+	if kids := jwksKids(t, e); !slices.Contains(kids, oldKid) {
 		t.Fatal("retired key unpublished while its tokens may be valid")
 	}
 	// ... and once they cannot be, the key goes.
 	e.clock.Advance(time.Hour + 2*time.Minute)
-	if kids := jwksKids(t, e); contains(kids, oldKid) {
+	if kids := jwksKids(t, e); slices.Contains(kids, oldKid) {
 		t.Fatalf("retired key still published: %v", kids)
 	}
 }

@@ -3,16 +3,15 @@ package authserver
 import (
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
 func TestPasswordLoginsAreThrottledPerAddress(t *testing.T) {
-	var addr atomic.Value
+	var addr testAddr
 	addr.Store("192.0.2.1")
 	e := newEnv(t, func(c *Config) {
 		c.LoginAttempts = 3
-		c.ClientIP = func(*http.Request) string { return addr.Load().(string) }
+		c.ClientIP = addr.clientIP
 	})
 	c := e.publicClient()
 	_, challenge := pkce()

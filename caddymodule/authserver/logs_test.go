@@ -18,16 +18,8 @@ import (
 func TestLogsCarryIDsButNoSecrets(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
 	e := startLoggedEnv(t, &clock{t: e0}, &certmagic.FileStorage{Path: t.TempDir()}, zap.New(core), func(c *Config) { c.RefreshReuseGrace = -1 })
-	conf := e.register(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "token_endpoint_auth_method": "client_secret_post"})
-	verifier, challenge := pkce()
-	code := e.authorizedCode(conf, challenge)
-	form := codeForm(conf, code, verifier)
-	form.Set("client_secret", conf.secret)
-	status, m, _ := e.postForm("/token", form, "", "")
-	tok := tokensOf(t, status, m)
-	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.refresh}, "client_id": {conf.id}, "client_secret": {conf.secret}}
-	status, m, _ = e.postForm("/token", refresh, "", "")
-	fresh := tokensOf(t, status, m)
+	run := e.confidentialFlow()
+	conf, code, verifier, tok, fresh, refresh := run.client, run.code, run.verifier, run.first, run.second, run.refresh
 	e.postForm("/token", refresh, "", "") // reuse: revokes the family
 	e.postForm("/token", url.Values{"grant_type": {"client_credentials"}}, conf.id, "wrong-secret")
 	e.postForm("/revoke", url.Values{"token": {fresh.access}, "client_id": {conf.id}, "client_secret": {conf.secret}}, "", "")

@@ -62,9 +62,10 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		writeMethodNotAllowed(w, "GET")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeBody(w, s.metadataFor(r))
+	// Every URL in the document follows the request's origin (Host and
+	// the forwarding headers a trusted proxy sets), so no shared cache may
+	// keep it: writeJSON marks it no-store.
+	writeJSON(w, http.StatusOK, s.metadataFor(r))
 }
 
 // isMetadataPath reports whether p is one of the served discovery paths.

@@ -19,6 +19,10 @@ func TestMetadataServedAtEveryDiscoveryPath(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("%s: %d %s", p, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+		// The document depends on the request's Host: no cache may share it.
+		if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", p, cc)
+		}
 		m := decodeObject(t, body)
 		iss := e.ts.URL
 		want := map[string]any{

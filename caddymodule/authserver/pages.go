@@ -27,6 +27,7 @@ type pageData struct {
 	Client       string
 	Subject      string
 	RedirectHost string
+	Resource     string
 	Scopes       []string
 	Failed       bool
 	Message      string
@@ -64,7 +65,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, cs
 	s.renderPage(w, http.StatusOK, "consent", pageData{
 		Title: "Allow access?", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
 		Client: req.client.displayName(), Subject: sub, RedirectHost: redirectHost(req.redirectURI),
-		Scopes: req.scopes,
+		Resource: req.resource, Scopes: req.scopes,
 	})
 }
 

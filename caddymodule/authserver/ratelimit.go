@@ -1,6 +1,8 @@
 package authserver
 
 import (
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -9,11 +11,13 @@ import (
 // limit per instance is what an operator can reason about, and it resets
 // on restart, which an attacker gains nothing from.
 type rateLimiter struct {
-	limit  int
-	window time.Duration
+	limit   int
+	window  time.Duration
+	maxKeys int
 
-	mu      sync.Mutex
-	windows map[string]*rateWindow
+	mu        sync.Mutex
+	windows   map[string]*rateWindow
+	lastPrune time.Time
 }
 
 type rateWindow struct {
@@ -21,34 +25,89 @@ type rateWindow struct {
 	count int
 }
 
-// maxRateKeys bounds the memory of the limiter; beyond it, finished windows
-// are dropped.
+// maxRateKeys is the hard bound on the keys one limiter remembers.
 const maxRateKeys = 100_000
 
 func newRateLimiter(limit int, window time.Duration) *rateLimiter {
-	return &rateLimiter{limit: limit, window: window, windows: map[string]*rateWindow{}}
+	return &rateLimiter{limit: limit, window: window, maxKeys: maxRateKeys, windows: map[string]*rateWindow{}}
 }
 
 // allow counts an event for key and reports whether it is within the limit.
-// A limit of 0 allows everything.
+// A limit of 0 or less allows everything.
 func (l *rateLimiter) allow(key string, now time.Time) bool {
 	if l.limit <= 0 {
 		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.windows[key]
-	if w == nil || now.Sub(w.start) >= l.window {
-		if len(l.windows) >= maxRateKeys {
-			for k, old := range l.windows {
-				if now.Sub(old.start) >= l.window {
+	w := l.current(key, now)
+	if w == nil {
+		w = l.start(key, now)
+	}
+	w.count++
+	return w.count <= l.limit
+}
+
+// exhausted reports, without counting an event, whether key has used up
+// its limit in the current window.
+func (l *rateLimiter) exhausted(key string, now time.Time) bool {
+	if l.limit <= 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(key, now)
+	return w != nil && w.count >= l.limit
+}
+
+// current returns key's window if it is still running.
+func (l *rateLimiter) current(key string, now time.Time) *rateWindow {
+	if w := l.windows[key]; w != nil && now.Sub(w.start) < l.window {
+		return w
+	}
+	return nil
+}
+
+// start opens a new window for key, keeping the map within maxKeys: at the
+// cap, finished windows are dropped (a full scan, at most once per window),
+// then arbitrary live ones are evicted. Evicting forgets some key's count,
+// but whoever can make maxKeys distinct keys already has a fresh limit per
+// key, and refusing new keys instead would lock everyone else out.
+func (l *rateLimiter) start(key string, now time.Time) *rateWindow {
+	if _, known := l.windows[key]; !known && len(l.windows) >= l.maxKeys {
+		if now.Sub(l.lastPrune) >= l.window {
+			l.lastPrune = now
+			for k, w := range l.windows {
+				if now.Sub(w.start) >= l.window {
 					delete(l.windows, k)
 				}
 			}
 		}
-		w = &rateWindow{start: now}
-		l.windows[key] = w
+		for k := range l.windows {
+			if len(l.windows) < l.maxKeys {
+				break
+			}
+			delete(l.windows, k)
+		}
 	}
-	w.count++
-	return w.count <= l.limit
+	w := &rateWindow{start: now}
+	l.windows[key] = w
+	return w
+}
+
+// clientAddr is the key that per-address limits count r under:
+// Config.ClientIP, with an IPv6 address reduced to its /64, the block one
+// subscriber typically holds whole.
+func (s *Server) clientAddr(r *http.Request) string {
+	ip := s.cfg.ClientIP(r)
+	addr, err := netip.ParseAddr(ip)
+	switch {
+	case err != nil:
+		return ip
+	case addr.Is4In6():
+		return addr.Unmap().String()
+	case addr.Is6():
+		return netip.PrefixFrom(addr.WithZone(""), 64).Masked().String()
+	}
+	return addr.String()
 }

@@ -169,7 +169,7 @@ func (s *Server) registrationAllowed(r *http.Request) *oauthError {
 				Description: "registration requires the initial access token as a Bearer token", bearer: true}
 		}
 	}
-	if !s.limiter.allow(s.cfg.ClientIP(r), s.cfg.Now()) {
+	if !s.limiter.allow(s.clientAddr(r), s.cfg.Now()) {
 		return &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
 			Description: "too many registrations from this address; retry later",
 			retryAfter:  p.RateWindow}

@@ -9,14 +9,17 @@ import (
 // TestRestartKeepsClientsTokensKeysAndLogins starts a second Server on the
 // first one's storage, as after a restart or on another instance.
 func TestRestartKeepsClientsTokensKeysAndLogins(t *testing.T) {
-	first := newEnv(t, nil)
+	// Both serve one public origin, as instances behind one name do (the
+	// remembered consent is for that origin's resource).
+	sameOrigin := func(c *Config) { c.Origin = func(*http.Request) string { return "http://gateway.test" } }
+	first := newEnv(t, sameOrigin)
 	c := first.publicClient()
 	tok := first.codeFlow(c)
 	b := first.browser()
 	_, challenge := pkce()
 	b.authorize(authParams(c, challenge))
 
-	second := startEnv(t, first.clock, first.storage, nil)
+	second := startEnv(t, first.clock, first.storage, sameOrigin)
 	// Tokens of the first verify with the second's keys.
 	if second.claimsOf(tok.access).ClientID != c.id {
 		t.Fatal("claims")

@@ -19,8 +19,6 @@ func scopeList(scope string) []string {
 
 func scopeString(scopes []string) string { return strings.Join(scopes, " ") }
 
-func contains(list []string, s string) bool { return slices.Contains(list, s) }
-
 // subset reports whether every scope of a is in b.
 func subset(a, b []string) bool {
 	for _, s := range a {

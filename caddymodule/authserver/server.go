@@ -26,15 +26,16 @@ import (
 // Server is the authorization server. Create it with New; it is safe for
 // concurrent use, and several Servers (processes) may share one Storage.
 type Server struct {
-	cfg       Config
-	store     *store
-	log       *zap.Logger
-	keys      *keyring
-	cookieKey []byte
-	static    map[string]*client
-	limiter   *rateLimiter // registrations
-	logins    *rateLimiter // password login attempts
-	revoked   *revocationCache
+	cfg        Config
+	store      *store
+	log        *zap.Logger
+	keys       *keyring
+	cookieKey  []byte
+	static     map[string]*client
+	limiter    *rateLimiter // registrations
+	logins     *rateLimiter // password login attempts
+	clientAuth *rateLimiter // failed bcrypt client secrets, per address and per client
+	revoked    *revocationCache
 }
 
 // Endpoint paths, at the origin root: several clients skip discovery and
@@ -64,13 +65,14 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:     cfg,
-		store:   newStore(store, cfg.StoragePrefix),
-		log:     logger,
-		static:  staticClients(cfg),
-		limiter: newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
-		logins:  newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
-		revoked: newRevocationCache(),
+		cfg:        cfg,
+		store:      newStore(store, cfg.StoragePrefix),
+		log:        logger,
+		static:     staticClients(cfg),
+		limiter:    newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
+		logins:     newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
+		clientAuth: newRateLimiter(cfg.ClientAuthFailures, cfg.ClientAuthFailureWindow),
+		revoked:    newRevocationCache(),
 	}
 	s.keys = newKeyring(s.store, cfg, logger)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -6,18 +6,17 @@ import (
 )
 
 // Sweep deletes what has expired from storage: codes, grants (refresh-token
-// families), revocation records, remembered consents, idle dynamically
-// registered clients and signing keys whose tokens have all expired. The
+// families), revocation records, remembered consents, idle or never used
+// dynamically registered clients and signing keys whose tokens have all expired. The
 // glue calls it every few minutes; several instances may sweep at once.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.cfg.Now()
-	idle := s.cfg.Registration.ClientIdleLifetime
 	return errors.Join(
 		sweepNamespace(ctx, s.store, nsCodes, func(c *codeRecord) bool { return c.sweepable(now, s.cfg.AccessTokenLifetime) }),
 		sweepNamespace(ctx, s.store, nsGrants, func(g *grant) bool { return now.After(g.ExpiresAt) }),
 		sweepNamespace(ctx, s.store, nsRevoked, func(r *revocation) bool { return now.After(r.ExpiresAt) }),
-		sweepNamespace(ctx, s.store, nsConsent, func(c *consent) bool { return now.After(c.ExpiresAt) }),
-		sweepNamespace(ctx, s.store, nsClients, func(c *client) bool { return now.After(c.lastUsed().Add(idle)) }),
+		sweepNamespace(ctx, s.store, nsConsent, func(c *consent) bool { return len(c.live(now)) == 0 }),
+		sweepNamespace(ctx, s.store, nsClients, func(c *client) bool { return c.expired(now, s.cfg.Registration) }),
 		s.keys.sweep(ctx, now),
 	)
 }

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,5 +50,30 @@ func TestSweepDeletesExpiredState(t *testing.T) {
 	}
 	if n := countFiles(t, e, nsKeys); n != 1 {
 		t.Errorf("keys: %d left, want the current one", n)
+	}
+}
+
+func TestSweepFreesClientsThatNeverObtainedATokenAfterADay(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Registration.MaxClients = 3 })
+	used := e.publicClient()
+	e.codeFlow(used)
+	e.publicClient()
+	e.publicClient()
+	body := `{"redirect_uris":["https://a.example/cb"]}`
+	if resp, _ := postJSON(e, body, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("over the cap: %d", resp.StatusCode)
+	}
+	e.clock.Advance(24*time.Hour + time.Second)
+	if err := e.srv.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := countFiles(t, e, nsClients); n != 1 {
+		t.Fatalf("%d clients left, want only the one that obtained a token", n)
+	}
+	if resp, m := postJSON(e, body, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("registration after the sweep: %d %v", resp.StatusCode, m)
+	}
+	if status, m := e.refresh(used, e.codeFlow(used).refresh); status != http.StatusOK {
+		t.Fatalf("the used client stopped working: %d %v", status, m)
 	}
 }

@@ -141,6 +141,9 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		case rec.ClientID != c.ID:
 			oerr = errInvalidGrant("the authorization code was issued to another client")
 			return nil
+		case rec.Issuer != s.cfg.Origin(r):
+			oerr = errInvalidGrant("the authorization code was issued by another issuer (" + rec.Issuer + ")")
+			return nil
 		case (rec.RedirectExplicit || req.redirectURI != "") && req.redirectURI != rec.RedirectURI:
 			oerr = errInvalidGrant("redirect_uri differs from the authorization request")
 			return nil
@@ -156,11 +159,11 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 			return err
 		}
 		g := grant{
-			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource,
+			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
 			Scopes: rec.Scopes, ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		refresh := g.newRefreshToken()
-		if resp, err = s.mintAccessToken(ctx, g.issued(s.cfg.Origin(r))); err != nil {
+		if resp, err = s.mintAccessToken(ctx, g.issued()); err != nil {
 			return err
 		}
 		resp.RefreshToken = refresh
@@ -186,8 +189,8 @@ func pkceMatches(verifier, challenge string) bool {
 }
 
 // issued describes what the grant's next access token carries.
-func (g *grant) issued(issuer string) issued {
-	return issued{issuer: issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes}
+func (g *grant) issued() issued {
+	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes}
 }
 
 // refresh rotates a refresh token under its family's lock (see grant).
@@ -211,11 +214,15 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		now := s.cfg.Now()
 		entry := g.find(req.refreshToken)
 		switch {
+		case found && g.Revoked && g.ClientID == c.ID:
+			// A revoked family keeps no token hashes, so this comes first.
+			oerr = errInvalidGrant("the refresh token was revoked; authorize again")
+			return nil
 		case !found || entry == nil || g.ClientID != c.ID:
 			oerr = errInvalidGrant("unknown refresh token")
 			return nil
-		case g.Revoked:
-			oerr = errInvalidGrant("the refresh token was revoked; authorize again")
+		case g.Issuer != s.cfg.Origin(r):
+			oerr = errInvalidGrant("the refresh token was issued by another issuer (" + g.Issuer + ")")
 			return nil
 		case now.After(g.ExpiresAt):
 			oerr = errInvalidGrant("the refresh token has expired; authorize again")
@@ -238,7 +245,7 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			entry.RetiredAt = now
 		}
 		refresh := g.newRefreshToken()
-		is := g.issued(s.cfg.Origin(r))
+		is := g.issued()
 		is.scopes = scopes
 		if resp, err = s.mintAccessToken(ctx, is); err != nil {
 			return err
