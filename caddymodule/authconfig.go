@@ -56,6 +56,12 @@ type AuthConfig struct {
 	LoginAttempts int `json:"login_attempts,omitempty"`
 	// LoginAttemptWindow is the window of LoginAttempts. Default 5m.
 	LoginAttemptWindow caddy.Duration `json:"login_attempt_window,omitempty"`
+	// ClientAuthFailures is how many failed secret checks of pre-registered
+	// clients (bcrypt, deliberately slow) one address, and one client id, may
+	// cause per ClientAuthFailureWindow; negative disables. Default 10.
+	ClientAuthFailures int `json:"client_auth_failures,omitempty"`
+	// ClientAuthFailureWindow is the window of ClientAuthFailures. Default 5m.
+	ClientAuthFailureWindow caddy.Duration `json:"client_auth_failure_window,omitempty"`
 	// ConsentLifetime is how long a user's consent to a client is
 	// remembered; negative never remembers it. Default 30 days.
 	ConsentLifetime caddy.Duration `json:"consent_lifetime,omitempty"`
@@ -84,6 +90,9 @@ type Registration struct {
 	// MaxClients caps the number of live dynamically registered clients.
 	// Default 0: unlimited.
 	MaxClients int `json:"max_clients,omitempty"`
+	// UnusedClientLifetime is how long a registered client that never
+	// obtained a token is kept (and counts toward MaxClients). Default 24h.
+	UnusedClientLifetime caddy.Duration `json:"unused_client_lifetime,omitempty"`
 }
 
 // StaticClient is a pre-registered OAuth client.
@@ -106,25 +115,28 @@ type StaticClient struct {
 func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string) authserver.Config {
 	a := g.Auth
 	cfg := authserver.Config{
-		Origin:               g.origin,
-		Scopes:               g.allScopes(),
-		AccessTokenLifetime:  time.Duration(a.AccessTokenLifetime),
-		RefreshTokenLifetime: time.Duration(a.RefreshTokenLifetime),
-		CodeLifetime:         time.Duration(a.CodeLifetime),
-		RefreshReuseGrace:    time.Duration(a.RefreshReuseGrace),
-		KeyRotation:          time.Duration(a.KeyRotation),
-		LoginLifetime:        time.Duration(a.LoginLifetime),
-		ConsentLifetime:      time.Duration(a.ConsentLifetime),
-		LoginAttempts:        a.LoginAttempts,
-		LoginAttemptWindow:   time.Duration(a.LoginAttemptWindow),
-		Users:                users,
-		ClientIP:             caddyClientIP,
+		Origin:                  g.origin,
+		Scopes:                  g.allScopes(),
+		AccessTokenLifetime:     time.Duration(a.AccessTokenLifetime),
+		RefreshTokenLifetime:    time.Duration(a.RefreshTokenLifetime),
+		CodeLifetime:            time.Duration(a.CodeLifetime),
+		RefreshReuseGrace:       time.Duration(a.RefreshReuseGrace),
+		KeyRotation:             time.Duration(a.KeyRotation),
+		LoginLifetime:           time.Duration(a.LoginLifetime),
+		ConsentLifetime:         time.Duration(a.ConsentLifetime),
+		LoginAttempts:           a.LoginAttempts,
+		LoginAttemptWindow:      time.Duration(a.LoginAttemptWindow),
+		ClientAuthFailures:      a.ClientAuthFailures,
+		ClientAuthFailureWindow: time.Duration(a.ClientAuthFailureWindow),
+		Users:                   users,
+		ClientIP:                caddyClientIP,
 		Registration: authserver.RegistrationPolicy{
-			Mode:               a.Registration.Mode,
-			InitialAccessToken: repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
-			RateLimit:          a.Registration.RateLimit,
-			RateWindow:         time.Duration(a.Registration.RateWindow),
-			MaxClients:         a.Registration.MaxClients,
+			Mode:                 a.Registration.Mode,
+			InitialAccessToken:   repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
+			RateLimit:            a.Registration.RateLimit,
+			RateWindow:           time.Duration(a.Registration.RateWindow),
+			MaxClients:           a.Registration.MaxClients,
+			UnusedClientLifetime: time.Duration(a.Registration.UnusedClientLifetime),
 		},
 	}
 	for _, res := range g.Resources {

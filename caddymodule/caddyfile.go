@@ -51,6 +51,7 @@ func init() {
 //	    registration open|closed|token [<initial-access-token>] {
 //	        rate_limit <count> [<window>]
 //	        max_clients <count>
+//	        unused_client_lifetime <duration>
 //	    }
 //	    client <id> {
 //	        name <display-name>
@@ -61,6 +62,7 @@ func init() {
 //	    access_token_lifetime | refresh_token_lifetime | code_lifetime |
 //	    refresh_reuse_grace | key_rotation | login_lifetime | consent_lifetime <duration>
 //	    login_attempts <count>|off [<window>]
+//	    client_auth_failures <count>|off [<window>]
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	g := new(Gateway)
@@ -182,12 +184,9 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 	case "consent_lifetime":
 		return durationOrOffArg(d, &a.ConsentLifetime)
 	case "login_attempts":
-		args := d.RemainingArgs()
-		if len(args) == 1 && args[0] == "off" {
-			a.LoginAttempts = -1
-			return nil
-		}
-		return countAndWindow(d, "login_attempts", args, &a.LoginAttempts, &a.LoginAttemptWindow)
+		return countAndWindowOrOff(d, &a.LoginAttempts, &a.LoginAttemptWindow)
+	case "client_auth_failures":
+		return countAndWindowOrOff(d, &a.ClientAuthFailures, &a.ClientAuthFailureWindow)
 	default:
 		return d.Errf("unrecognized mcp_gateway option '%s'", d.Val())
 	}
@@ -296,6 +295,10 @@ func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
 			if err := countAndWindow(d, "rate_limit", d.RemainingArgs(), &reg.RateLimit, &reg.RateWindow); err != nil {
 				return err
 			}
+		case "unused_client_lifetime":
+			if err := durationArg(d, &reg.UnusedClientLifetime); err != nil {
+				return err
+			}
 		case "max_clients":
 			var s string
 			if !d.AllArgs(&s) {
@@ -338,6 +341,18 @@ func parseClient(d *caddyfile.Dispenser, a *AuthConfig) error {
 	}
 	a.Clients = append(a.Clients, c)
 	return nil
+}
+
+// countAndWindowOrOff reads "<count>|off [<window>]" for the current
+// option; off stores a negative count.
+func countAndWindowOrOff(d *caddyfile.Dispenser, count *int, window *caddy.Duration) error {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 1 && args[0] == "off" {
+		*count = -1
+		return nil
+	}
+	return countAndWindow(d, name, args, count, window)
 }
 
 // countAndWindow parses the arguments "<count> [<window>]" of the option
