@@ -18,11 +18,16 @@ func randomToken() string {
 
 // randomID returns 128 random bits, base64url-encoded: the form of client
 // ids, grant ids, token ids and key ids, which need to be unique and
-// unguessable but are not secrets.
+// unguessable but are not secrets. It never starts with "-", so operators
+// can pass ids to command-line tools without them looking like flags.
 func randomID() string {
 	b := make([]byte, 16)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	for {
+		rand.Read(b)
+		if id := base64.RawURLEncoding.EncodeToString(b); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // hashToken is how codes, refresh tokens and client secrets are stored:
