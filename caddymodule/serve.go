@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // ServeHTTP routes the gateway's own paths (discovery, the authorization
@@ -45,7 +47,7 @@ var gatewayEndpoints = []string{"/authorize", "/token", "/register", "/revoke", 
 // without being one: any path under /.well-known/oauth-protected-resource,
 // or an endpoint or resource path in another case or with extra slashes.
 func (g *Gateway) nearMiss(path string) bool {
-	if strings.HasPrefix(path, "/.well-known/oauth-protected-resource") {
+	if strings.HasPrefix(path, oauthwire.ProtectedResourceWellKnown) {
 		return true
 	}
 	norm := strings.ToLower(path)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // Registration policies for POST /register.
@@ -281,7 +283,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, s := range append(append([]string{}, c.Scopes...), c.DefaultScopes...) {
-		if !validScopeToken(s) {
+		if !oauthwire.ScopeToken(s) {
 			add("scope %q: scopes are printable ASCII without spaces, quotes or backslashes", s)
 		}
 	}
@@ -364,19 +366,6 @@ func (c Config) Validate() error {
 		add("storage prefix %q: must not start or end with '/'", p)
 	}
 	return errors.Join(errs...)
-}
-
-// validScopeToken reports whether s is a scope-token per RFC 6749 §3.3.
-func validScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x21 || r > 0x7e || r == '"' || r == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // resourceURL reports whether resource names one of the configured MCP

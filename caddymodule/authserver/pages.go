@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	"go.uber.org/zap"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 //go:embed templates/pages.html
@@ -78,7 +80,7 @@ func redirectHost(redirectURI string) string {
 	switch {
 	case u.Host == "":
 		return u.Scheme + ":"
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && oauthwire.LoopbackHost(u.Hostname()):
 		return u.Host + " (an application on this computer)"
 	}
 	return u.Host

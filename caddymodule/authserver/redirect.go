@@ -2,9 +2,10 @@ package authserver
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // checkRedirectURI enforces the redirect URI rules of registration: https;
@@ -25,23 +26,13 @@ func checkRedirectURI(raw string) error {
 			return fmt.Errorf("redirect URI %q has no host", raw)
 		}
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !oauthwire.LoopbackHost(u.Hostname()) {
 			return fmt.Errorf("redirect URI %q uses plain http on a host other than localhost, 127.0.0.1 or [::1]", raw)
 		}
 	case "javascript", "data", "vbscript", "file", "blob", "about", "ws", "wss", "ftp":
 		return fmt.Errorf("redirect URI %q uses the scheme %q, which is not allowed", raw, scheme)
 	}
 	return nil
-}
-
-// isLoopbackHost reports whether host (without port) is a loopback name or
-// address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // redirectMatches reports whether requested is one of registered: an exact
@@ -54,7 +45,7 @@ func redirectMatches(registered []string, requested string) bool {
 		}
 	}
 	req, err := url.Parse(requested)
-	if err != nil || req.Scheme != "http" || !isLoopbackHost(req.Hostname()) || req.Fragment != "" {
+	if err != nil || req.Scheme != "http" || !oauthwire.LoopbackHost(req.Hostname()) || req.Fragment != "" {
 		return false
 	}
 	for _, r := range registered {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // Defaults applied by New to zero-valued Config fields.
@@ -109,12 +111,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("guard: revocation cache TTL %v outside 0..%v", c.RevocationCacheTTL, MaxRevocationCacheTTL)
 	}
 	for _, scope := range c.Scopes {
-		if !isScopeToken(scope) {
+		if !oauthwire.ScopeToken(scope) {
 			return c, fmt.Errorf("guard: %q is not a valid OAuth scope", scope)
 		}
 	}
 	for scope := range c.ToolScopes {
-		if !isScopeToken(scope) {
+		if !oauthwire.ScopeToken(scope) {
 			return c, fmt.Errorf("guard: tool scope %q is not a valid OAuth scope", scope)
 		}
 		if len(c.Scopes) > 0 && !slices.Contains(c.Scopes, scope) {
@@ -128,18 +130,4 @@ func (c Config) withDefaults() (Config, error) {
 		c.Now = time.Now
 	}
 	return c, nil
-}
-
-// isScopeToken reports whether s is an RFC 6749 scope-token, which also
-// makes it safe inside a quoted challenge parameter.
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }

@@ -4,10 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-)
 
-// wellKnownPath is the RFC 9728 well-known prefix.
-const wellKnownPath = "/.well-known/oauth-protected-resource"
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
+)
 
 // resourceMetadata is the RFC 9728 protected resource metadata document.
 type resourceMetadata struct {
@@ -19,7 +18,7 @@ type resourceMetadata struct {
 
 // metadataPath is the path-inserted metadata location for this resource.
 func (g *Guard) metadataPath() string {
-	return wellKnownPath + g.cfg.ResourcePath
+	return oauthwire.ProtectedResourceWellKnown + g.cfg.ResourcePath
 }
 
 // Handles reports whether ServeHTTP answers r's path: the path-inserted
@@ -29,9 +28,9 @@ func (g *Guard) metadataPath() string {
 // in "/".
 func (g *Guard) Handles(r *http.Request) bool {
 	switch strings.TrimSuffix(r.URL.Path, "/") {
-	case g.metadataPath(), g.cfg.ResourcePath + wellKnownPath:
+	case g.metadataPath(), g.cfg.ResourcePath + oauthwire.ProtectedResourceWellKnown:
 		return true
-	case wellKnownPath:
+	case oauthwire.ProtectedResourceWellKnown:
 		return g.cfg.Primary
 	}
 	return false

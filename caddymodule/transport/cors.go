@@ -1,14 +1,16 @@
 package transport
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
+)
 
 // CORS header values for browser clients (MCP Inspector, web apps). Bearer
 // tokens travel in a header, never cookies, so credentials are not allowed.
 const (
-	corsAllowMethods  = "GET, POST, DELETE, OPTIONS"
-	corsAllowHeaders  = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID"
-	corsExposeHeaders = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version"
-	corsMaxAge        = "86400"
+	corsAllowMethods = "GET, POST, DELETE, OPTIONS"
+	corsMaxAge       = "86400"
 )
 
 // setCORS lets the allowed browser origin read the answer, including the
@@ -19,7 +21,7 @@ func setCORS(h http.Header, origin string) {
 		return
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+	h.Set("Access-Control-Expose-Headers", oauthwire.CORSExposeHeaders)
 }
 
 // preflight answers a CORS preflight, which carries no credentials and so
@@ -27,7 +29,7 @@ func setCORS(h http.Header, origin string) {
 func preflight(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", corsAllowMethods)
-	h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+	h.Set("Access-Control-Allow-Headers", oauthwire.CORSAllowHeaders)
 	h.Set("Access-Control-Max-Age", corsMaxAge)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,11 +1,12 @@
 package transport
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // originAllowed reports whether a request with Origin header origin may use
@@ -30,10 +31,5 @@ func isLoopbackOrigin(origin string) bool {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return oauthwire.LoopbackHost(u.Hostname())
 }

@@ -3,6 +3,8 @@ package transport
 import (
 	"net/http"
 	"testing"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 func TestOriginCheck(t *testing.T) {
@@ -50,7 +52,7 @@ func TestPreflight(t *testing.T) {
 		t.Fatalf("preflight: %d", resp.StatusCode)
 	}
 	h := resp.Header
-	if h.Get("Access-Control-Allow-Origin") != "http://localhost:6274" || h.Get("Access-Control-Allow-Headers") != corsAllowHeaders || h.Get("Access-Control-Allow-Methods") == "" {
+	if h.Get("Access-Control-Allow-Origin") != "http://localhost:6274" || h.Get("Access-Control-Allow-Headers") != oauthwire.CORSAllowHeaders || h.Get("Access-Control-Allow-Methods") == "" {
 		t.Errorf("preflight headers %v", h)
 	}
 }
