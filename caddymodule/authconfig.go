@@ -80,7 +80,8 @@ type Registration struct {
 	// Mode is "open", "token" (an initial access token is required) or
 	// "closed" (pre-registered clients only). Default "open".
 	Mode string `json:"mode,omitempty"`
-	// InitialAccessToken is the Bearer token mode "token" requires.
+	// InitialAccessToken is the Bearer token mode "token" requires (at
+	// least 16 characters; use {env.*} or {file.*}). Default: none.
 	InitialAccessToken string `json:"initial_access_token,omitempty"`
 	// RateLimit is how many registrations one remote address may make per
 	// RateWindow. Default 0: unlimited.
@@ -104,7 +105,9 @@ type StaticClient struct {
 	// SecretHash is the bcrypt hash of the client secret; empty declares a
 	// public client. Default: public.
 	SecretHash string `json:"secret_hash,omitempty"`
-	// RedirectURIs are the exact redirect URIs the client may use.
+	// RedirectURIs are the exact redirect URIs the client may use (any
+	// port on loopback). Default: none, which suits a client that only uses
+	// client_credentials.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Scopes limits the scopes the client may obtain. Default: all.
 	Scopes []string `json:"scopes,omitempty"`

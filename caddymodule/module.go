@@ -36,6 +36,8 @@ type Gateway struct {
 	Resources []*Resource `json:"resources,omitempty"`
 
 	// Auth configures the authorization server shared by all resources.
+	// Default: open registration and no users, so a user source (users,
+	// first_user or trusted_identity) must be configured.
 	Auth AuthConfig `json:"auth,omitempty"`
 
 	server    *authserver.Server
