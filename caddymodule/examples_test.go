@@ -128,6 +128,30 @@ func TestExampleLegacyToolsEndToEnd(t *testing.T) {
 	}
 }
 
+// TestExampleThirdPartyEndToEnd runs examples/third-party in front of a
+// real server-everything: the backend's session and its event stream
+// reach the client.
+func TestExampleThirdPartyEndToEnd(t *testing.T) {
+	data := exampleEnv(t)
+	t.Setenv("EVERYTHING_ADDR", startEverything(t))
+	startCaddy(t, exampleCaddyfile(t, "third-party"))
+	g := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
+	g.client.Transport = trustingTransport(t, data)
+	g.waitReady(t)
+	token := authorize(t, g, "third-party-client").accessToken
+	resp, body := post(t, g, "/mcp", token,
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"example","version":"1"}}}`)
+	session := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != http.StatusOK || session == "" {
+		t.Fatalf("initialize: %d, session %q: %s", resp.StatusCode, session, body)
+	}
+	stream, events := openEventStream(t, g, token, session, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	defer stream.Body.Close()
+	if m := readMessage(t, events); !strings.Contains(string(m.Result), `"tools"`) {
+		t.Fatalf("tools/list over the event stream: %s", m.Result)
+	}
+}
+
 // TestExampleBehindProxyEndToEnd puts a TLS-terminating reverse proxy for
 // https://example.com in front of the example and runs the whole flow
 // through it: every URL the gateway hands out names the public origin.
