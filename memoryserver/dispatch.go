@@ -151,13 +151,29 @@ func (s *Server) callTool(ctx context.Context, owner string, params json.RawMess
 		s.log.Error("tool failed", zap.String("tool", *p.Name), zap.Error(err))
 		return nil, jsonrpc.Errorf(jsonrpc.InternalError, "Internal error: %s failed", *p.Name)
 	}
-	text, ok := out.text.(string)
-	if !ok {
-		b, err := marshalJS(out.text, "  ")
-		if err != nil {
-			return nil, jsonrpc.Errorf(jsonrpc.InternalError, "Internal error: encoding %s output", *p.Name)
-		}
-		text = string(b)
+	text, structured, err := encodeOutput(out)
+	if err != nil {
+		return nil, jsonrpc.Errorf(jsonrpc.InternalError, "Internal error: encoding %s output", *p.Name)
 	}
-	return callResult{Content: []textContent{{"text", text}}, StructuredContent: out.structured}, nil
+	return callResult{Content: []textContent{{"text", text}}, StructuredContent: structured}, nil
+}
+
+// encodeOutput returns a tool output's text content and structuredContent.
+// When the text is the structured value itself, that is encoded once: the
+// compact encoding goes out as structuredContent, and json.Marshal, when it
+// writes the reply, escapes it exactly as it would have escaped the value.
+func encodeOutput(out toolOutput) (string, any, error) {
+	switch t := out.text.(type) {
+	case string:
+		return t, out.structured, nil
+	case nil:
+		compact, err := marshalJS(out.structured, "")
+		if err != nil {
+			return "", nil, err
+		}
+		return string(indentJSON(compact, "  ")), json.RawMessage(compact), nil
+	default:
+		b, err := marshalJS(out.text, "  ")
+		return string(b), out.structured, err
+	}
 }

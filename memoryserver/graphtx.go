@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 )
@@ -13,32 +12,52 @@ import (
 type graphTx struct {
 	ctx   context.Context
 	tx    *sql.Tx
+	stmts *stmtCache // the pool's prepared statements
 	owner string
 	now   int64 // Unix milliseconds, one value for the whole transaction
 	// stale lists the entities whose search rows must be rewritten before
 	// the transaction commits.
 	stale []int64
+	// unprepared lists the SQL texts run without a prepared statement, for
+	// runTx to prepare after the transaction.
+	unprepared []string
 }
 
-func newGraphTx(ctx context.Context, tx *sql.Tx, owner string) *graphTx {
-	return &graphTx{ctx: ctx, tx: tx, owner: owner, now: time.Now().UnixMilli()}
+func newGraphTx(ctx context.Context, tx *sql.Tx, stmts *stmtCache, owner string) *graphTx {
+	return &graphTx{ctx: ctx, tx: tx, stmts: stmts, owner: owner, now: time.Now().UnixMilli()}
+}
+
+// stmt returns the pool's prepared statement for query, bound to this
+// transaction, or nil (noting query for runTx) if there is none yet.
+func (g *graphTx) stmt(query string) *sql.Stmt {
+	if st := g.stmts.get(query); st != nil {
+		return g.tx.StmtContext(g.ctx, st)
+	}
+	g.unprepared = append(g.unprepared, query)
+	return nil
 }
 
 func (g *graphTx) exec(query string, args ...any) (sql.Result, error) {
+	if st := g.stmt(query); st != nil {
+		return st.ExecContext(g.ctx, args...)
+	}
 	return g.tx.ExecContext(g.ctx, query, args...)
 }
 
 func (g *graphTx) query(query string, args ...any) (*sql.Rows, error) {
+	if st := g.stmt(query); st != nil {
+		return st.QueryContext(g.ctx, args...)
+	}
 	return g.tx.QueryContext(g.ctx, query, args...)
 }
 
 // entityID looks an entity up by name; ok is false when it does not exist.
 func (g *graphTx) entityID(name string) (id int64, ok bool, err error) {
-	err = g.tx.QueryRowContext(g.ctx, "SELECT id FROM entities WHERE owner = ? AND name = ?", g.owner, name).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+	ids, err := g.ids("SELECT id FROM entities WHERE owner = ? AND name = ?", g.owner, name)
+	if err != nil || len(ids) == 0 {
+		return 0, false, err
 	}
-	return id, err == nil, err
+	return ids[0], true, nil
 }
 
 // mustEntityID is entityID with a missing entity reported as a tool error.

@@ -27,10 +27,6 @@ type (
 	}
 )
 
-// importChunk is how many entities Import indexes at a time: enough to
-// amortize each indexing statement, few enough to bound memory.
-const importChunk = 1000
-
 // Export writes owner's graph ("" is the default graph) in the reference
 // server's JSONL format, byte for byte as the reference would save it.
 func (s *Server) Export(ctx context.Context, w io.Writer, owner string) error {
@@ -63,40 +59,6 @@ func (s *Server) Export(ctx context.Context, w io.Writer, owner string) error {
 		}
 	}
 	return bw.Flush()
-}
-
-// Import reads a file in the reference server's JSONL format into owner's
-// graph ("" is the default graph) in one transaction: all of it or, on any
-// error, none of it. Entities that exist already keep their type and gain the
-// new observations; repeated observations and relations are stored once. A
-// relation to an entity that is not in the file or the graph is an error, as
-// is an item that create_entities or create_relations would refuse.
-func (s *Server) Import(ctx context.Context, r io.Reader, owner string) error {
-	entities, relations, err := decodeJSONL(r)
-	if err != nil {
-		return err
-	}
-	err = s.store.update(ctx, owner, func(g *graphTx) error {
-		for i, e := range entities {
-			created, err := g.createEntities([]entity{e})
-			if err == nil && len(created) == 0 {
-				_, err = g.addObservations([]observationAdd{{e.Name, e.Observations}})
-			}
-			if err == nil && (i+1)%importChunk == 0 {
-				err = g.reindexStale()
-			}
-			if err != nil {
-				return err
-			}
-		}
-		_, err := g.createRelations(relations)
-		return err
-	})
-	var te *toolError
-	if errors.As(err, &te) {
-		return fmt.Errorf("import: %s", te.msg)
-	}
-	return err
 }
 
 func decodeJSONL(r io.Reader) ([]entity, []relation, error) {

@@ -13,11 +13,14 @@ func marshalJS(v any, indent string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", indent)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return unescapeLineSeparators(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+	b := unescapeLineSeparators(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	if indent != "" {
+		b = indentJSON(b, indent)
+	}
+	return b, nil
 }
 
 // unescapeLineSeparators turns Go's \u2028 and \u2029 escapes back into the

@@ -68,6 +68,9 @@ func (g *graphTx) searchIDs(query string) ([]int64, error) {
 // entity of the owner.
 func (g *graphTx) substringIDs(query string) ([]int64, error) {
 	q := strings.ToLower(query)
+	if isSearchTerm(q) {
+		return g.termMatchIDs(q)
+	}
 	sql := `SELECT e.id, e.name, e.entity_type, o.content FROM entities e
 		LEFT JOIN observations o ON o.entity_id = e.id WHERE e.owner = ?`
 	args := []any{g.owner}
@@ -99,6 +102,25 @@ func (g *graphTx) substringIDs(query string) ([]int64, error) {
 		}
 	})
 	return ids, err
+}
+
+// termMatchIDs is substringIDs for a query q that is one run of letters and
+// digits (lower-cased): a text contains q exactly when one of its terms
+// does, since q cannot span a character that ends a term. So the check is
+// made on the few terms the trigram index finds, not on entity texts.
+// instr compares code points exactly, like strings.Contains.
+func (g *graphTx) termMatchIDs(q string) ([]int64, error) {
+	return g.ids(`SELECT id FROM entities WHERE owner = ? AND id IN (
+			SELECT entity_id FROM entity_terms WHERE term_id IN (
+				SELECT id FROM terms WHERE instr(term, ?) > 0
+					AND id IN (SELECT rowid FROM term_grams WHERE term_grams MATCH ?)))
+		ORDER BY id`, g.owner, q, ftsString(q))
+}
+
+// isSearchTerm reports whether q is a single run of letters and digits long
+// enough for the trigram index.
+func isSearchTerm(q string) bool {
+	return utf8.RuneCountInString(q) >= 3 && strings.IndexFunc(q, notWordRune) < 0
 }
 
 // maxSearchRuns bounds the runs of a query used to find candidates: the

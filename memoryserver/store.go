@@ -17,10 +17,11 @@ import (
 // one connection whose transactions start with BEGIN IMMEDIATE, so writers in
 // this process queue in Go and writers in other processes wait on SQLite's
 // lock (busy_timeout) instead of failing halfway. Reads use a separate pool of
-// read-only connections; in WAL mode they never block writers.
+// read-only connections; in WAL mode they never block writers. Each pool
+// keeps its statements prepared.
 type store struct {
-	write *sql.DB
-	read  *sql.DB
+	write *stmtCache
+	read  *stmtCache
 }
 
 // busyTimeoutMillis is how long a writer waits for another process's write
@@ -58,12 +59,12 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	return &store{write: write, read: read}, nil
+	return &store{write: newStmtCache(write), read: newStmtCache(read)}, nil
 }
 
 // close closes both pools.
 func (s *store) close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.read.close(), s.write.close(), s.read.db.Close(), s.write.db.Close())
 }
 
 // update runs fn in one write transaction (BEGIN IMMEDIATE) and commits it
@@ -82,15 +83,22 @@ func (s *store) view(ctx context.Context, owner string, fn func(*graphTx) error)
 	return runTx(ctx, s.read, owner, fn)
 }
 
-func runTx(ctx context.Context, db *sql.DB, owner string, fn func(*graphTx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// runTx runs fn in a transaction of the pool, then prepares the statements
+// it ran unprepared, for the transactions to come.
+func runTx(ctx context.Context, p *stmtCache, owner string, fn func(*graphTx) error) error {
+	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(newGraphTx(ctx, tx, owner)); err != nil {
+	g := newGraphTx(ctx, tx, p, owner)
+	if err := fn(g); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	p.add(ctx, g.unprepared)
+	return nil
 }
 
 // ignoreDone drops the error Rollback returns after a failed Commit or a

@@ -20,6 +20,7 @@ type toolOutput struct {
 	structured any
 	// text becomes the text content: strings as they are, anything else as
 	// two-space-indented JSON, like the reference's JSON.stringify(x, null, 2).
+	// Nil means structured itself, which is then encoded only once.
 	text any
 }
 
@@ -101,7 +102,7 @@ func done(message string) toolOutput {
 }
 
 func graphOutput(g graph, err error) (toolOutput, error) {
-	return toolOutput{g, g}, err
+	return toolOutput{structured: g}, err
 }
 
 func entityOutput(e entity, err error) (toolOutput, error) {

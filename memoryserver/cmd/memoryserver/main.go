@@ -4,6 +4,7 @@
 //	memoryserver [flags]                 serve HTTP on --listen
 //	memoryserver --stdio [flags]         serve newline-delimited JSON-RPC on stdin/stdout
 //	memoryserver [flags] import FILE     load a reference server-memory JSONL file
+//	                                     (--skip-dangling: leave out relations to missing entities)
 //	memoryserver [flags] export          write the graph as reference JSONL to stdout
 //
 // The database is --db, else $MEMORYSERVER_DB, else memory.db in the user's
@@ -21,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,7 +45,7 @@ func main() {
 // config holds the parsed command line.
 type config struct {
 	listen, db, subjectHeader, owner string
-	stdio                            bool
+	stdio, skipDangling              bool
 	maxBody                          int64
 	command                          string
 	args                             []string
@@ -59,6 +61,8 @@ func parseArgs(args []string) (config, error) {
 		") to select a per-user graph; only behind the gateway on a private address")
 	fs.Int64Var(&c.maxBody, "max-body", memoryserver.DefaultMaxBodyBytes, "maximum request body (or stdio line) in bytes")
 	fs.StringVar(&c.owner, "owner", "", "import/export: the per-user graph to use (a subject value; default: the default graph)")
+	fs.BoolVar(&c.skipDangling, "skip-dangling", false, "import: leave out the relations to entities neither in the file nor in the graph "+
+		"(listed on stderr) instead of refusing the file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -108,8 +112,10 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer srv.Close()
 	switch {
+	case c.skipDangling && c.command != "import":
+		return errors.New("--skip-dangling applies to the import subcommand only")
 	case c.command == "import" && len(c.args) == 1:
-		return importFile(ctx, srv, c.args[0], c.owner)
+		return importFile(ctx, srv, c.args[0], c.owner, c.skipDangling, os.Stderr)
 	case c.command == "export" && len(c.args) == 0:
 		return srv.Export(ctx, os.Stdout, c.owner)
 	case c.command != "":
@@ -122,13 +128,39 @@ func run(ctx context.Context, args []string) error {
 	}
 }
 
-func importFile(ctx context.Context, srv *memoryserver.Server, path, owner string) error {
+// maxListedDangling is how many left-out relations importFile lists.
+const maxListedDangling = 10
+
+// importFile imports the JSONL file at path. With skipDangling it leaves out
+// the relations to missing entities and reports them to report: how many,
+// and the first maxListedDangling of them.
+func importFile(ctx context.Context, srv *memoryserver.Server, path, owner string, skipDangling bool, report io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return srv.Import(ctx, f, owner)
+	var opts memoryserver.ImportOptions
+	var skipped []string
+	if skipDangling {
+		opts.SkipDangling = func(from, relationType, to string) {
+			skipped = append(skipped, fmt.Sprintf("%q -[%s]-> %q", from, relationType, to))
+		}
+	}
+	if err := srv.Import(ctx, f, owner, opts); err != nil {
+		return err
+	}
+	if len(skipped) == 0 {
+		return nil
+	}
+	fmt.Fprintf(report, "memoryserver: import: left out %d relation(s) to entities neither in %s nor in the graph:\n", len(skipped), path)
+	for _, s := range skipped[:min(len(skipped), maxListedDangling)] {
+		fmt.Fprintln(report, "  "+s)
+	}
+	if len(skipped) > maxListedDangling {
+		fmt.Fprintf(report, "  ... and %d more\n", len(skipped)-maxListedDangling)
+	}
+	return nil
 }
 
 // ignoreCancel treats the shutdown signal as a normal end.

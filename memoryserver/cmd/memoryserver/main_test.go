@@ -218,6 +218,48 @@ func TestImportExportCommands(t *testing.T) {
 	}
 }
 
+func TestImportSkipDangling(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "memory.jsonl")
+	var lines []string
+	lines = append(lines, `{"type":"entity","name":"A","entityType":"t","observations":[]}`)
+	for i := range 12 {
+		lines = append(lines, fmt.Sprintf(`{"type":"relation","from":"A","to":"Ghost%d","relationType":"knows"}`, i))
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "memory.db")
+	out, err := command(t, "import", "--db", db, file).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--skip-dangling") || !strings.Contains(string(out), "nothing was imported") {
+		t.Errorf("strict import: %v: %s; want a failure that points at --skip-dangling", err, out)
+	}
+	if got := exported(t, db); got != "" {
+		t.Errorf("a refused import stored %s", got)
+	}
+	cmd := command(t, "import", "--skip-dangling", "--db", db, file)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("import --skip-dangling: %v: %s", err, stderr.String())
+	}
+	report := stderr.String()
+	for _, want := range []string{"left out 12 relation(s)", `"A" -[knows]-> "Ghost0"`, `"A" -[knows]-> "Ghost9"`, "... and 2 more"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("stderr %q does not contain %q", report, want)
+		}
+	}
+	if strings.Contains(report, `"Ghost10"`) {
+		t.Errorf("stderr lists more than %d relations: %s", maxListedDangling, report)
+	}
+	if got := exported(t, db); got != lines[0] {
+		t.Errorf("export = %q, want %q", got, lines[0])
+	}
+	if err := command(t, "--skip-dangling", "--db", db, "export").Run(); err == nil {
+		t.Error("--skip-dangling accepted with export")
+	}
+}
+
 func TestDefaultDBFromEnvironment(t *testing.T) {
 	t.Setenv("MEMORYSERVER_DB", "/data/x.db")
 	c, err := parseArgs(nil)

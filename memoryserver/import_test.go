@@ -1,0 +1,77 @@
+package memoryserver
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// danglingFile has relations to entities that are neither in it nor in the
+// graph, as files the reference server wrote may have; "Old" is in the
+// graph before the import.
+const danglingFile = `{"type":"entity","name":"A","entityType":"t","observations":["x"]}
+{"type":"entity","name":"B","entityType":"t","observations":[]}
+{"type":"relation","from":"A","to":"B","relationType":"knows"}
+{"type":"relation","from":"A","to":"Ghost","relationType":"haunts"}
+{"type":"relation","from":"Old","to":"A","relationType":"precedes"}
+{"type":"relation","from":"Spook","to":"B","relationType":"scares"}`
+
+func TestImportRefusesDanglingRelationsAndSaysWhatToDo(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []map[string]any{{"name": "Old", "entityType": "t", "observations": []string{}}}})
+	before := ts.export(t, "")
+	err := ts.Import(context.Background(), strings.NewReader(danglingFile), "")
+	if err == nil {
+		t.Fatal("import with dangling relations succeeded")
+	}
+	for _, want := range []string{"import: 2 relation(s)", "A -[haunts]-> Ghost", "nothing was imported", "--skip-dangling", "SkipDangling"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if got := ts.export(t, ""); got != before {
+		t.Errorf("a refused import changed the graph:\n%s", got)
+	}
+}
+
+func TestImportSkipDanglingImportsTheRest(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []map[string]any{{"name": "Old", "entityType": "t", "observations": []string{}}}})
+	var skipped []string
+	err := ts.Import(context.Background(), strings.NewReader(danglingFile), "", ImportOptions{
+		SkipDangling: func(from, relationType, to string) { skipped = append(skipped, from+" "+relationType+" "+to) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"A haunts Ghost", "Spook scares B"}; !slices.Equal(skipped, want) {
+		t.Errorf("skipped = %q, want %q", skipped, want)
+	}
+	want := `{"type":"entity","name":"Old","entityType":"t","observations":[]}
+{"type":"entity","name":"A","entityType":"t","observations":["x"]}
+{"type":"entity","name":"B","entityType":"t","observations":[]}
+{"type":"relation","from":"A","to":"B","relationType":"knows"}
+{"type":"relation","from":"Old","to":"A","relationType":"precedes"}`
+	if got := ts.export(t, ""); got != want {
+		t.Errorf("graph after import:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestImportSkipDanglingStillRefusesOtherErrors(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	called := false
+	file := danglingFile + "\n" + `{"type":"relation","from":"A","to":"B","relationType":""}`
+	err := ts.Import(context.Background(), strings.NewReader(file), "", ImportOptions{
+		SkipDangling: func(string, string, string) { called = true },
+	})
+	if err == nil || called {
+		t.Errorf("err = %v, callback called = %v; want an error and no callback", err, called)
+	}
+	if got := ts.export(t, ""); got != "" {
+		t.Errorf("a failed import stored %s", got)
+	}
+	if err := ts.Import(context.Background(), strings.NewReader(""), "", ImportOptions{}, ImportOptions{}); err == nil {
+		t.Error("two ImportOptions accepted")
+	}
+}
