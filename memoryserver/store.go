@@ -53,7 +53,11 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	}
 	// 16 MiB of page cache per reader keeps the hot index pages of a graph of
 	// 100k entities in memory (SQLite's default is 2 MiB).
-	read, err := sql.Open("sqlite", common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
+	// Readers map up to 256 MiB of the database: searches read pages
+	// without copying them into each connection's cache (about 10% off a
+	// search at 100k entities). Mapped pages count as resident memory but
+	// are the kernel's file cache, shared and reclaimable.
+	read, err := sql.Open("sqlite", common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)&_pragma=mmap_size(268435456)")
 	if err != nil {
 		write.Close()
 		return nil, err
