@@ -38,13 +38,19 @@ func Parse(data []byte, maxDepth int) (Payload, *Error) {
 	if err := checkDepth(data, maxDepth); err != nil {
 		return Payload{}, err
 	}
-	if !json.Valid(data) {
+	// json.Unmarshal validates its whole input before decoding, so the
+	// object and array cases need no separate validity pass.
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		return Payload{}, Errorf(ParseError, "Parse error: not valid JSON")
 	}
-	trimmed := bytes.TrimSpace(data)
 	switch trimmed[0] {
 	case '{':
-		return Payload{Messages: []Message{parseElement(trimmed)}}, nil
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &m); err != nil {
+			return Payload{}, Errorf(ParseError, "Parse error: not valid JSON")
+		}
+		return Payload{Messages: []Message{parseObject(m)}}, nil
 	case '[':
 		var elems []json.RawMessage
 		if err := json.Unmarshal(trimmed, &elems); err != nil {
@@ -59,6 +65,9 @@ func Parse(data []byte, maxDepth int) (Payload, *Error) {
 		}
 		return p, nil
 	default:
+		if !json.Valid(trimmed) {
+			return Payload{}, Errorf(ParseError, "Parse error: not valid JSON")
+		}
 		return Payload{}, Errorf(InvalidRequest, "Invalid Request: expected a JSON object or array")
 	}
 }
@@ -94,6 +103,11 @@ func parseElement(raw json.RawMessage) Message {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return Message{Err: Errorf(InvalidRequest, "Invalid Request: message must be a JSON object")}
 	}
+	return parseObject(m)
+}
+
+// parseObject classifies one message, given as its members.
+func parseObject(m map[string]json.RawMessage) Message {
 	id, hasID := m["id"]
 	if hasID && string(id) != "null" && !validID(id) {
 		return Message{Err: Errorf(InvalidRequest, "Invalid Request: id must be a string or a number")}

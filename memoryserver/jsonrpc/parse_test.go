@@ -116,6 +116,9 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
 		if len(p.Messages) == 0 || (!p.Batch && len(p.Messages) != 1) {
 			t.Fatalf("payload %+v", p)
 		}
