@@ -40,7 +40,7 @@ func Parse(data []byte, maxDepth int) (Payload, *Error) {
 	}
 	// json.Unmarshal validates its whole input before decoding, so the
 	// object and array cases need no separate validity pass.
-	trimmed := bytes.TrimSpace(data)
+	trimmed := bytes.Trim(data, " \t\r\n") // JSON whitespace only (RFC 8259 §2)
 	if len(trimmed) == 0 {
 		return Payload{}, Errorf(ParseError, "Parse error: not valid JSON")
 	}
