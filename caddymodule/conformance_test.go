@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcpgate/mcpgate/memoryserver/nodetest"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // conformanceTokenEnv carries the access token the front proxy of
@@ -42,8 +42,8 @@ var fixtureExpectedFailures = map[string]string{
 func startConformanceFixture(t *testing.T) string {
 	t.Helper()
 	port := freePort(t)
-	cmd := nodetest.Cmd(t, "node", "testdata/conformance/server.mjs", port)
-	modules := filepath.Dir(filepath.Dir(nodetest.Bin(t, "node")))
+	cmd := testenv.Cmd(t, "node", "testdata/conformance/server.mjs", port)
+	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
 	cmd.Env = append(cmd.Env, "SDK_DIR="+filepath.Join(modules, "@modelcontextprotocol", "sdk"))
 	return startNodeServer(t, cmd, "127.0.0.1:"+port)
 }
@@ -54,7 +54,7 @@ func startConformanceFixture(t *testing.T) string {
 func runConformance(t *testing.T, url string) map[string]string {
 	t.Helper()
 	out := t.TempDir()
-	cmd := nodetest.Cmd(t, "conformance", "server", "--suite", "all", "--url", url, "-o", out)
+	cmd := testenv.Cmd(t, "conformance", "server", "--suite", "all", "--url", url, "-o", out)
 	log, err := cmd.CombinedOutput()
 	// The suite exits 1 when any scenario fails; its per-scenario checks
 	// are in out/server-<scenario>-<timestamp>/checks.json.

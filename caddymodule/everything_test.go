@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgate/mcpgate/memoryserver/nodetest"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // startEverything runs @modelcontextprotocol/server-everything in its
@@ -23,7 +23,7 @@ import (
 func startEverything(t *testing.T) string {
 	t.Helper()
 	port := freePort(t)
-	cmd := nodetest.Cmd(t, "mcp-server-everything", "streamableHttp")
+	cmd := testenv.Cmd(t, "mcp-server-everything", "streamableHttp")
 	cmd.Env = append(cmd.Env, "PORT="+port)
 	return startNodeServer(t, cmd, "127.0.0.1:"+port)
 }

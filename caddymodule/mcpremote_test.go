@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
-	"github.com/mcpgate/mcpgate/memoryserver/nodetest"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // stdioPeer speaks newline-delimited JSON-RPC with a process, the way a
@@ -96,7 +96,7 @@ func TestMCPRemoteThroughOAuthOverTLS(t *testing.T) {
 	home := t.TempDir()
 	browser, opened := browserScript(t)
 	callbackPort := freePort(t)
-	cmd := nodetest.Cmd(t, "mcp-remote", g.base+"/mcp", callbackPort)
+	cmd := testenv.Cmd(t, "mcp-remote", g.base+"/mcp", callbackPort)
 	env := cmd.Env[:0]
 	for _, kv := range cmd.Env {
 		// No desktop: xdg-open falls back to $BROWSER.

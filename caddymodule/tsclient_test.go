@@ -10,15 +10,15 @@ import (
 	"testing"
 
 	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
-	"github.com/mcpgate/mcpgate/memoryserver/nodetest"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // runTSClient runs testdata/tsclient.mjs (the TypeScript SDK client) against
 // the gateway, playing its browser, and returns its results by step.
 func runTSClient(t *testing.T, g *gateway, name string) map[string]map[string]any {
 	t.Helper()
-	cmd := nodetest.Cmd(t, "node", "testdata/tsclient.mjs", g.base+"/mcp", name)
-	modules := filepath.Dir(filepath.Dir(nodetest.Bin(t, "node")))
+	cmd := testenv.Cmd(t, "node", "testdata/tsclient.mjs", g.base+"/mcp", name)
+	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
 	cmd.Env = append(cmd.Env,
 		"SDK_DIR="+filepath.Join(modules, "@modelcontextprotocol", "sdk"),
 		"NODE_EXTRA_CA_CERTS="+filepath.Join(g.data, "caddy", "pki", "authorities", "local", "root.crt"))

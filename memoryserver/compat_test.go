@@ -20,7 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgate/mcpgate/memoryserver"
-	"github.com/mcpgate/mcpgate/memoryserver/nodetest"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // TestCompatibleWithReference runs testdata/compat/script.json over stdio
@@ -39,7 +39,7 @@ func TestCompatibleWithReference(t *testing.T) {
 	}
 
 	refFile := filepath.Join(t.TempDir(), "memory.jsonl")
-	cmd := nodetest.Cmd(t, "mcp-server-memory")
+	cmd := testenv.Cmd(t, "mcp-server-memory")
 	cmd.Env = append(cmd.Env, "MEMORY_FILE_PATH="+refFile)
 	ref := connect(t, &mcp.CommandTransport{Command: cmd})
 

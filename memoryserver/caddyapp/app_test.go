@@ -3,13 +3,14 @@ package caddyapp
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 func TestAppServesJSONRPC(t *testing.T) {
@@ -89,12 +90,11 @@ func load(t *testing.T, app string) {
 // freeAddr returns a loopback address with a port nobody listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // call POSTs one JSON-RPC request as subject (none when empty) and returns

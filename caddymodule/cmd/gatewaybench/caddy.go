@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
-	"net"
 	"path/filepath"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +13,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/mcpgate/mcpgate/caddymodule"
 	_ "github.com/mcpgate/mcpgate/memoryserver/caddyapp"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // benchUser is the one user of the gateway's login page.
@@ -67,7 +67,7 @@ http://%[4]s {
 func startCaddy(dir string) (*stack, error) {
 	var addrs [3]string
 	for i := range addrs {
-		a, err := freeAddr()
+		a, err := testenv.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -88,14 +88,4 @@ func startCaddy(dir string) (*stack, error) {
 		return nil, fmt.Errorf("starting Caddy: %v", err)
 	}
 	return &stack{gateway: "http://" + gateway, proxy: "http://" + proxy, backend: "http://" + backend, password: password}, nil
-}
-
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // obtainToken gets an access token for origin's /mcp the way an MCP client
@@ -17,7 +18,7 @@ import (
 // login and consent pages, and exchanges the code with PKCE (RFC 7636) for
 // the resource (RFC 8707).
 func obtainToken(ctx context.Context, client *http.Client, origin, user, password string) (string, error) {
-	redirectAddr, err := freeAddr()
+	redirectAddr, err := testenv.FreeAddr()
 	if err != nil {
 		return "", err
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgate/mcpgate/memoryserver/nodetest"
+	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // stdioTarget is the npm reference server, which speaks only stdio.
@@ -28,12 +28,12 @@ func startReference(ctx context.Context, dir string) (*stdioTarget, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	bin, err := nodetest.Dir()
+	bin, err := testenv.Dir()
 	if err != nil {
 		return nil, fmt.Errorf("the reference server is not installed (run bash .ci/run): %v", err)
 	}
 	cmd := exec.Command(filepath.Join(bin, "mcp-server-memory"))
-	cmd.Env = append(nodetest.Env(), "MEMORY_FILE_PATH="+filepath.Join(dir, "memory.jsonl"))
+	cmd.Env = append(testenv.Env(), "MEMORY_FILE_PATH="+filepath.Join(dir, "memory.jsonl"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

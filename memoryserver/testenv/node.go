@@ -1,12 +1,13 @@
-// Package nodetest locates the npm-installed Node tools (the reference MCP
-// servers, real MCP clients, the conformance suite and a Node 22 runtime) that
-// tests drive as external processes.
+// Package testenv is what tests and benchmark programs need from the
+// machine: free loopback addresses, and the npm-installed Node tools (the
+// reference MCP servers, real MCP clients, the conformance suite and a Node
+// 22 runtime) that tests drive as external processes.
 //
 // The tools live in a node_modules/.bin directory: $MCPGATE_NODE_MODULES/.bin
 // when set (bash .ci/run sets it), else <repo root>/.ci/node/node_modules/.bin.
 // When they are missing a test is skipped, unless MCPGATE_CI=1, where a
 // missing tool is a failure: CI must never pass by skipping.
-package nodetest
+package testenv
 
 import (
 	"errors"
@@ -32,7 +33,7 @@ func Bin(t testing.TB, name string) string {
 			return path
 		}
 	}
-	msg := "nodetest: " + name + " not available (" + err.Error() + "); run bash .ci/run to install the Node tools"
+	msg := "testenv: " + name + " not available (" + err.Error() + "); run bash .ci/run to install the Node tools"
 	if os.Getenv("MCPGATE_CI") == "1" {
 		t.Fatal(msg)
 	}

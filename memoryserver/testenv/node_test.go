@@ -1,4 +1,4 @@
-package nodetest
+package testenv
 
 import (
 	"os/exec"
