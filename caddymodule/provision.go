@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
 	"github.com/mcpgate/mcpgate/caddymodule/guard"
+	"github.com/mcpgate/mcpgate/caddymodule/publicurl"
 	"github.com/mcpgate/mcpgate/caddymodule/transport"
 )
 
@@ -26,7 +26,7 @@ const sweepInterval = 10 * time.Minute
 func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
-	g.PublicOrigin = canonicalOrigin(repl.ReplaceAll(g.PublicOrigin, ""))
+	g.PublicOrigin = publicurl.Canonical(repl.ReplaceAll(g.PublicOrigin, ""))
 	for _, res := range g.Resources {
 		res.setDefaults()
 	}
@@ -193,19 +193,4 @@ func (g *Gateway) Cleanup() error {
 		g.stopSweep()
 	}
 	return nil
-}
-
-// canonicalOrigin writes an origin the way clients compare it: lowercase
-// scheme and host, no default port, no trailing slash. Anything that does
-// not parse is left for Validate to report.
-func canonicalOrigin(origin string) string {
-	u, err := url.Parse(strings.TrimRight(origin, "/"))
-	if err != nil || u.Host == "" {
-		return origin
-	}
-	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	if (scheme == "https" && strings.HasSuffix(host, ":443")) || (scheme == "http" && strings.HasSuffix(host, ":80")) {
-		host = host[:strings.LastIndex(host, ":")]
-	}
-	return scheme + "://" + host + u.EscapedPath()
 }

@@ -6,6 +6,7 @@ package publicurl
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -51,4 +52,19 @@ func validHost(h string) bool {
 		}
 	}
 	return true
+}
+
+// Canonical writes an origin the way clients compare it: lowercase
+// scheme and host, no default port, no trailing slash. Anything that does
+// not parse is left for Validate to report.
+func Canonical(origin string) string {
+	u, err := url.Parse(strings.TrimRight(origin, "/"))
+	if err != nil || u.Host == "" {
+		return origin
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if (scheme == "https" && strings.HasSuffix(host, ":443")) || (scheme == "http" && strings.HasSuffix(host, ":80")) {
+		host = host[:strings.LastIndex(host, ":")]
+	}
+	return scheme + "://" + host + u.EscapedPath()
 }

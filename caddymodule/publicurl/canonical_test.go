@@ -1,8 +1,8 @@
-package caddymodule
+package publicurl
 
 import "testing"
 
-func TestCanonicalOrigin(t *testing.T) {
+func TestCanonical(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://MCP.Example.com:443/": "https://mcp.example.com",
 		"HTTP://localhost:80":          "http://localhost",
@@ -10,8 +10,8 @@ func TestCanonicalOrigin(t *testing.T) {
 		"https://mcp.example.com/path": "https://mcp.example.com/path", // Validate refuses it
 		"":                             "",
 	} {
-		if got := canonicalOrigin(in); got != want {
-			t.Errorf("canonicalOrigin(%q) = %q, want %q", in, got, want)
+		if got := Canonical(in); got != want {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
