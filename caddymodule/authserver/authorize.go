@@ -133,6 +133,11 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	if _, err := s.cookieSecret(r.Context()); err != nil {
+		s.log.Error("loading the cookie key", zapErr(err))
+		s.renderError(w, http.StatusInternalServerError, "The server could not read its storage; try again later.")
+		return
+	}
 
 	var q url.Values
 	switch r.Method {

@@ -31,7 +31,28 @@ type cookieKeyRecord struct {
 	Key []byte `json:"key"`
 }
 
-// loadCookieKey loads the cookie HMAC key, creating it on first start.
+// cookieSecret returns the cookie HMAC key. It is read from storage, and
+// created there under the storage lock, when the first browser reaches
+// /authorize: constructing a Server (as `caddy validate` and the operator
+// commands do) writes nothing.
+func (s *Server) cookieSecret(ctx context.Context) ([]byte, error) {
+	if k := s.cookieKey.Load(); k != nil {
+		return *k, nil
+	}
+	s.cookieKeyMu.Lock()
+	defer s.cookieKeyMu.Unlock()
+	if k := s.cookieKey.Load(); k != nil {
+		return *k, nil
+	}
+	key, err := loadCookieKey(ctx, s.store)
+	if err != nil {
+		return nil, err
+	}
+	s.cookieKey.Store(&key)
+	return key, nil
+}
+
+// loadCookieKey loads the cookie HMAC key, creating it if there is none.
 func loadCookieKey(ctx context.Context, st *store) ([]byte, error) {
 	key := st.key(nsSecrets, "cookie.json")
 	var rec cookieKeyRecord
@@ -47,15 +68,22 @@ func loadCookieKey(ctx context.Context, st *store) ([]byte, error) {
 	return rec.Key, err
 }
 
-// sign returns the HMAC of data for one purpose.
+// sign returns the HMAC of data for one purpose, or "" before
+// cookieSecret has loaded the key (serveAuthorize loads it first), so that
+// nothing verifies without it.
 func (s *Server) sign(purpose, data string) string {
-	m := hmac.New(sha256.New, s.cookieKey)
+	k := s.cookieKey.Load()
+	if k == nil {
+		return ""
+	}
+	m := hmac.New(sha256.New, *k)
 	m.Write([]byte(purpose + "\x00" + data))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func (s *Server) verify(purpose, data, sig string) bool {
-	return hmac.Equal([]byte(s.sign(purpose, data)), []byte(sig))
+	want := s.sign(purpose, data)
+	return want != "" && hmac.Equal([]byte(want), []byte(sig))
 }
 
 // cookie returns a cookie for /authorize; maxAge 0 makes a browser-session

@@ -66,7 +66,7 @@ func (k *keyring) publishedUntil(key *signingKey) time.Time {
 func (k *keyring) signer(ctx context.Context, now time.Time) (*signingKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.refresh(ctx, now); err != nil {
+	if err := k.refresh(ctx, now, true); err != nil {
 		return nil, err
 	}
 	for _, key := range slices.Backward(k.keys) {
@@ -77,21 +77,24 @@ func (k *keyring) signer(ctx context.Context, now time.Time) (*signingKey, error
 	return nil, fmt.Errorf("no signing key is active at %s", now)
 }
 
-// publicKeys returns the JWKS: every key that is published at now.
+// publicKeys returns the JWKS: every key that is published at now. It never
+// creates the first key (that is the first signing's job, so a server that
+// never signs never writes), but once keys exist it creates the next one a
+// lead ahead of its turn, so that every instance publishes it in time.
 func (k *keyring) publicKeys(ctx context.Context, now time.Time) (jose.JSONWebKeySet, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.refresh(ctx, now); err != nil {
+	if err := k.refresh(ctx, now, false); err != nil {
 		return jose.JSONWebKeySet{}, err
 	}
 	return k.jwks, nil
 }
 
-// refresh rereads storage when the cache is stale and makes sure a key
-// signs until at least now+lead, creating one under the storage lock. While
-// the cached keys still suffice, a storage failure only delays the reread:
-// verification must not fail with the storage.
-func (k *keyring) refresh(ctx context.Context, now time.Time) error {
+// refresh rereads storage when the cache is stale and makes sure a key signs
+// until at least now+lead, creating one under the storage lock; without
+// first, only when some key exists already (see publicKeys). While the cached keys still suffice, a storage failure only
+// delays the reread: verification must not fail with the storage.
+func (k *keyring) refresh(ctx context.Context, now time.Time, first bool) error {
 	if k.covered(now) && now.Sub(k.loadedAt) < k.cacheTTL() {
 		return nil
 	}
@@ -103,11 +106,11 @@ func (k *keyring) refresh(ctx context.Context, now time.Time) error {
 		k.loadedAt = now
 		return nil
 	}
-	if k.covered(now) {
+	if k.covered(now) || !first && len(k.keys) == 0 {
 		return nil
 	}
 	return k.store.locked(ctx, "keys", func() error {
-		if err := k.load(ctx, now); err != nil || k.covered(now) {
+		if err := k.load(ctx, now); err != nil || k.covered(now) || !first && len(k.keys) == 0 {
 			return err
 		}
 		from := now

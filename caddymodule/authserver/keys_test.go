@@ -110,8 +110,30 @@ func TestForeignAndUnsignedTokensDoNotVerify(t *testing.T) {
 
 func TestVerificationKeysMatchJWKS(t *testing.T) {
 	e := newEnv(t, nil)
+	e.codeFlow(e.publicClient()) // the first signing creates the key
 	set, err := e.srv.VerificationKeys(context.Background())
 	if err != nil || len(set.Keys) != 1 || set.Keys[0].KeyID != jwksKids(t, e)[0] {
 		t.Fatalf("%v %v", set, err)
+	}
+}
+
+// Constructing a server, publishing its (empty) JWKS and verifying keys are
+// reads: `caddy validate` and the read-only operator commands must leave
+// storage as they found it. The first signing creates the key.
+func TestConstructionAndVerificationWriteNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	if set, err := e.srv.VerificationKeys(ctx); err != nil || len(set.Keys) != 0 {
+		t.Fatalf("fresh server publishes %v, %v; want no keys", set, err)
+	}
+	if n := countFiles(t, e, nsKeys); n != 0 {
+		t.Fatalf("%d keys written before any signing", n)
+	}
+	if n := countFiles(t, e, nsSecrets); n != 0 {
+		t.Fatalf("%d secrets written before any browser visit", n)
+	}
+	e.codeFlow(e.publicClient())
+	if countFiles(t, e, nsKeys) != 1 || countFiles(t, e, nsSecrets) != 1 {
+		t.Fatal("a code flow did not create the signing key and the cookie key")
 	}
 }

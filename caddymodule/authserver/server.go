@@ -13,12 +13,12 @@
 package authserver
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
-	"time"
+	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 )
@@ -26,16 +26,17 @@ import (
 // Server is the authorization server. Create it with New; it is safe for
 // concurrent use, and several Servers (processes) may share one Storage.
 type Server struct {
-	cfg        Config
-	store      *store
-	log        *zap.Logger
-	keys       *keyring
-	cookieKey  []byte
-	static     map[string]*client
-	limiter    *rateLimiter // registrations
-	logins     *rateLimiter // password login attempts
-	clientAuth *rateLimiter // failed bcrypt client secrets, per address and per client
-	revoked    *revocationCache
+	cfg         Config
+	store       *store
+	log         *zap.Logger
+	keys        *keyring
+	cookieKey   atomic.Pointer[[]byte] // see cookieSecret
+	cookieKeyMu sync.Mutex
+	static      map[string]*client
+	limiter     *rateLimiter // registrations
+	logins      *rateLimiter // password login attempts
+	clientAuth  *rateLimiter // failed bcrypt client secrets, per address and per client
+	revoked     *revocationCache
 }
 
 // Endpoint paths, at the origin root: several clients skip discovery and
@@ -50,9 +51,10 @@ const (
 	wellKnownOIDC  = "/.well-known/openid-configuration"
 )
 
-// New validates cfg, fills its defaults and prepares the server's state in
-// store: on first start it creates the signing key and the cookie key.
-// logger may be nil.
+// New validates cfg and fills its defaults. It reads and writes nothing:
+// the signing keys are created on first signing and the cookie key on the
+// first visit to /authorize, each under the storage lock, so validating a
+// configuration leaves storage as it was. logger may be nil.
 func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -75,15 +77,6 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		revoked:    newRevocationCache(),
 	}
 	s.keys = newKeyring(s.store, cfg, logger)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var err error
-	if s.cookieKey, err = loadCookieKey(ctx, s.store); err != nil {
-		return nil, fmt.Errorf("authserver: loading the cookie key from storage: %w", err)
-	}
-	if _, err := s.keys.signer(ctx, cfg.Now()); err != nil {
-		return nil, fmt.Errorf("authserver: loading the signing key from storage: %w", err)
-	}
 	return s, nil
 }
 

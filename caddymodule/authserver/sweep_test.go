@@ -39,7 +39,9 @@ func TestSweepDeletesExpiredState(t *testing.T) {
 		}
 	}
 	e.clock.Advance(4 * time.Hour)
-	e.srv.VerificationKeys(ctx) // the current key must exist
+	if _, err := e.srv.keys.signer(ctx, e.clock.Now()); err != nil { // the current key
+		t.Fatal(err)
+	}
 	if err := e.srv.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
