@@ -16,9 +16,10 @@ import (
 // that no token, code or password appears anywhere in the logs.
 func TestRequestsAreLoggedAndCountedWithoutSecrets(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	accessLog := filepath.Join(t.TempDir(), "access.log")
 	g := startGateway(t, gatewayOptions{
 		global: "log everything {\n\t\toutput file " + logFile + "\n\t\tlevel DEBUG\n\t}",
-		site:   "metrics /metrics",
+		site:   "metrics /metrics\n\tlog {\n\t\toutput file " + accessLog + "\n\t}",
 	})
 	gr := authorize(t, g, "observed-client")
 	series := []string{
@@ -66,6 +67,26 @@ func TestRequestsAreLoggedAndCountedWithoutSecrets(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no 'mcp request' log entry for the tools/call in:\n%.2000s", data)
+	}
+
+	// Caddy's access log names the caller of the tools/call.
+	access, err := os.ReadFile(accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found = false
+	for _, line := range strings.Split(string(access), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["mcp_method"] != "tools/call" {
+			continue
+		}
+		found = true
+		if entry["user_id"] != testUser || entry["mcp_client_id"] != gr.clientID {
+			t.Errorf("access log entry of the tools/call: %v", entry)
+		}
+	}
+	if !found {
+		t.Errorf("no access log entry for the tools/call in:\n%.2000s", access)
 	}
 }
 

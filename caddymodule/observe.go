@@ -3,20 +3,32 @@ package caddymodule
 import (
 	"net/http"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/mcpgate/mcpgate/caddymodule/guard"
 	"github.com/mcpgate/mcpgate/caddymodule/transport"
 )
 
-// requestObserver logs each MCP request and records its metrics. It never
+// requestObserver records each MCP request's metrics, puts who called
+// into Caddy's access log, and logs the request's detail at Debug. It never
 // logs a token: only who (sub, client_id) did what (method, tool).
 func (g *Gateway) requestObserver(resource string) func(transport.Event) {
 	return func(ev transport.Event) {
+		id, identified := guard.IdentityFrom(ev.Request.Context())
+		if identified {
+			annotateAccessLog(ev.Request, id, ev.Method)
+		}
 		method := metricMethod(ev.Method)
 		g.metrics.requests.WithLabelValues(resource, method, ev.Outcome).Inc()
 		if ev.Upstream > 0 {
 			g.metrics.upstream.WithLabelValues(resource, method).Observe(ev.Upstream.Seconds())
+		}
+		ce := g.logger.Check(zapcore.DebugLevel, "mcp request")
+		if ce == nil {
+			return
 		}
 		fields := []zap.Field{
 			zap.String("resource", resource),
@@ -28,10 +40,26 @@ func (g *Gateway) requestObserver(resource string) func(transport.Event) {
 		if ev.Tool != "" {
 			fields = append(fields, zap.String("tool", clip(ev.Tool)))
 		}
-		if id, ok := guard.IdentityFrom(ev.Request.Context()); ok {
+		if identified {
 			fields = append(fields, zap.String("sub", id.Subject), zap.String("client_id", id.ClientID))
 		}
-		g.logger.Info("mcp request", fields...)
+		ce.Write(fields...)
+	}
+}
+
+// annotateAccessLog puts the verified caller into Caddy's access log, the
+// way caddyauth does: the subject as {http.auth.user.id} (the log's
+// user_id), the client id and the MCP method as extra fields. So the access
+// log alone answers "who called what".
+func annotateAccessLog(r *http.Request, id guard.Identity, method string) {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.auth.user.id", id.Subject)
+	}
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zap.String("mcp_client_id", id.ClientID))
+		if method != "" {
+			extra.Set(zap.String("mcp_method", clip(method)))
+		}
 	}
 }
 
