@@ -44,7 +44,6 @@ type Gateway struct {
 	resources []*resourceHandler
 	metrics   *gatewayMetrics
 	logger    *zap.Logger
-	stopSweep func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -59,6 +58,5 @@ func (Gateway) CaddyModule() caddy.ModuleInfo {
 var (
 	_ caddy.Provisioner           = (*Gateway)(nil)
 	_ caddy.Validator             = (*Gateway)(nil)
-	_ caddy.CleanerUpper          = (*Gateway)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
 )

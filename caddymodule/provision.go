@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,11 +16,8 @@ import (
 	"github.com/mcpgate/mcpgate/caddymodule/transport"
 )
 
-// sweepInterval is how often expired codes, grants, revocations and keys
-// are removed from storage.
-const sweepInterval = 10 * time.Minute
-
-// Provision sets up the authorization server, loads the reverse proxies and
+// Provision takes the authorization server from the mcp_auth app (shared
+// with every handler of the same settings), loads the reverse proxies and
 // builds a guard and transport adapter per resource.
 func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
@@ -51,7 +47,17 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		}
 	}
 
-	g.server, err = authserver.New(g.authserverConfig(repl, users), ctx.Storage(), g.logger.Named("authserver"))
+	app, err := ctx.App("mcp_auth")
+	if err != nil {
+		return fmt.Errorf("loading the mcp_auth app: %v", err)
+	}
+	key, err := g.sharedServerKey()
+	if err != nil {
+		return err
+	}
+	g.server, err = app.(*AuthApp).server(key, func() (*authserver.Server, error) {
+		return authserver.New(g.authserverConfig(repl, users), ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
+	})
 	if err != nil {
 		return fmt.Errorf("mcp_gateway authorization server: %w", err)
 	}
@@ -74,10 +80,6 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	g.logger.Info("MCP endpoints ready: point clients at the origin followed by a path",
 		zap.String("origin", origin), zap.Strings("paths", paths))
-
-	sweepCtx, stop := context.WithCancel(ctx)
-	g.stopSweep = stop
-	go g.sweep(sweepCtx)
 	return nil
 }
 
@@ -146,22 +148,6 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 	return &resourceHandler{path: res.Path, guard: gd, transport: tr}, nil
 }
 
-// sweep removes expired authorization state until ctx ends.
-func (g *Gateway) sweep(ctx context.Context) {
-	t := time.NewTicker(sweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := g.server.Sweep(ctx); err != nil && ctx.Err() == nil {
-				g.logger.Warn("sweeping expired authorization state", zap.Error(err))
-			}
-		}
-	}
-}
-
 // Validate checks the configuration for mistakes an operator can fix.
 func (g *Gateway) Validate() error {
 	var errs []error
@@ -185,12 +171,4 @@ func (g *Gateway) Validate() error {
 		seen[res.Path] = true
 	}
 	return errors.Join(errs...)
-}
-
-// Cleanup stops the background sweep.
-func (g *Gateway) Cleanup() error {
-	if g.stopSweep != nil {
-		g.stopSweep()
-	}
-	return nil
 }
