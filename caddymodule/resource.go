@@ -27,8 +27,13 @@ type Resource struct {
 	Scopes []string `json:"scopes,omitempty"`
 
 	// ToolScopes maps a scope to the tool names (and JSON-RPC methods, those
-	// containing "/") it allows; "*" allows every tool. When set, tools/call
-	// is enforced and tools/list filtered per token. Default: no gating.
+	// containing "/") it allows; "*" allows every tool, not other methods.
+	// When set, tools/call is enforced and tools/list filtered per token;
+	// lifecycle and listing methods (initialize, server/discover, ping,
+	// logging/setLevel, notifications/*, tools/list, resources/list,
+	// resources/templates/list, prompts/list) stay open, and every other
+	// method, such as resources/read, prompts/get or one the gateway does not
+	// know, needs a scope that lists it. Default: no gating.
 	ToolScopes map[string][]string `json:"tool_scopes,omitempty"`
 
 	// SubjectHeader carries the verified user to the backend; an incoming

@@ -50,10 +50,13 @@ type Config struct {
 
 	// ToolScopes gates JSON-RPC calls by scope: each scope maps to the tool
 	// names (for tools/call) and method names (entries containing "/", such as
-	// "resources/read") it allows; "*" allows every tool. When set, a
-	// tools/call needs a scope listing the tool or "*", a listed method needs a
-	// scope listing it, unlisted methods stay open, and tools/list is filtered
-	// to the callable tools. Default nil: no gating.
+	// "resources/read") it allows; "*" allows every tool (not other methods).
+	// When set, a tools/call needs a scope listing the tool or "*"; lifecycle
+	// and listing methods (initialize, server/discover, ping,
+	// logging/setLevel, notifications/*, tools/list, resources/list,
+	// resources/templates/list, prompts/list) stay open; every other method,
+	// known or not, needs a scope listing it; tools/list is filtered to the
+	// callable tools. Default nil: no gating.
 	ToolScopes map[string][]string
 
 	// SubjectHeader receives the verified subject; any incoming header of
