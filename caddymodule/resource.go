@@ -44,6 +44,17 @@ type Resource struct {
 	// Default "X-MCP-Client-ID".
 	ClientIDHeader string `json:"client_id_header,omitempty"`
 
+	// SubjectTypeHeader tells the backend whether the subject is a "user"
+	// or a "client" (a token without a user, whose subject is the client
+	// id); an incoming header of that name is removed first. Default
+	// "X-MCP-Subject-Type".
+	SubjectTypeHeader string `json:"subject_type_header,omitempty"`
+
+	// AllowClientTokens accepts access tokens minted without a user
+	// (client_credentials grants of scripts and CI). Default false: they
+	// get 401 invalid_token.
+	AllowClientTokens bool `json:"allow_client_tokens,omitempty"`
+
 	// BackendAuthorization is sent to the backend as its Authorization
 	// header (placeholders such as {env.BACKEND_TOKEN} are replaced). The
 	// client's token is never forwarded. Default: none.
