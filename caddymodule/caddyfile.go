@@ -29,7 +29,8 @@ func init() {
 //	    upstream_path <path>
 //	    scopes <scopes...>
 //	    tool_scope <scope> <tools-or-methods...>
-//	    identity_headers <subject-header> <client-id-header>
+//	    identity_headers <subject-header> <client-id-header> [<subject-type-header>]
+//	    allow_client_tokens
 //	    backend_authorization <value>
 //	    allowed_origins <origins...>
 //	    max_body <size>
@@ -233,10 +234,18 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 		res.ToolScopes[args[0]] = append(res.ToolScopes[args[0]], args[1:]...)
 	case "identity_headers":
 		args := d.RemainingArgs()
-		if len(args) != 2 {
-			return true, d.Errf("identity_headers needs the subject header and the client id header, for example: identity_headers X-MCP-Subject X-MCP-Client-ID")
+		if len(args) != 2 && len(args) != 3 {
+			return true, d.Errf("identity_headers needs the subject header, the client id header and optionally the subject type header, for example: identity_headers X-MCP-Subject X-MCP-Client-ID X-MCP-Subject-Type")
 		}
 		res.SubjectHeader, res.ClientIDHeader = args[0], args[1]
+		if len(args) == 3 {
+			res.SubjectTypeHeader = args[2]
+		}
+	case "allow_client_tokens":
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		res.AllowClientTokens = true
 	case "backend_authorization":
 		if !d.AllArgs(&res.BackendAuthorization) {
 			return true, d.ArgErr()

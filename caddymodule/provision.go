@@ -124,6 +124,8 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		ToolScopes:           res.ToolScopes,
 		SubjectHeader:        res.SubjectHeader,
 		ClientIDHeader:       res.ClientIDHeader,
+		SubjectTypeHeader:    res.SubjectTypeHeader,
+		AllowClientTokens:    res.AllowClientTokens,
 		BackendAuthorization: repl.ReplaceAll(res.BackendAuthorization, ""),
 		RevocationCacheTTL:   time.Duration(res.RevocationCheckInterval),
 		OnFailure:            g.authFailureObserver(res.Path),

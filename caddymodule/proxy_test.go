@@ -103,8 +103,8 @@ func TestLegacyToolsBackendGetsIdentityNotToken(t *testing.T) {
 
 	resp, body := post(t, g, "/mcp/?trace=1", gr.accessToken,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"a","entityType":"t","observations":[]}]}}}`,
-		"X-MCP-Subject", "mallory", "X-MCP-Client-ID", "spoofed",
-		"Connection", "X-MCP-Subject, X-MCP-Client-ID") // would make the proxy drop them
+		"X-MCP-Subject", "mallory", "X-MCP-Client-ID", "spoofed", "X-MCP-Subject-Type", "client",
+		"Connection", "X-MCP-Subject, X-MCP-Client-ID, X-MCP-Subject-Type") // would make the proxy drop them
 
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"a"`) {
 		t.Fatalf("tools/call through the gateway to /tools: %d %s", resp.StatusCode, body)
@@ -121,6 +121,9 @@ func TestLegacyToolsBackendGetsIdentityNotToken(t *testing.T) {
 	}
 	if got := h.Values("X-MCP-Client-ID"); len(got) != 1 || got[0] != gr.clientID {
 		t.Errorf("backend's X-MCP-Client-ID = %q, want only the verified %q", got, gr.clientID)
+	}
+	if got := h.Values("X-MCP-Subject-Type"); len(got) != 1 || got[0] != "user" {
+		t.Errorf("backend's X-MCP-Subject-Type = %q, want only user", got)
 	}
 }
 

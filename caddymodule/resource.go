@@ -27,8 +27,13 @@ type Resource struct {
 	Scopes []string `json:"scopes,omitempty"`
 
 	// ToolScopes maps a scope to the tool names (and JSON-RPC methods, those
-	// containing "/") it allows; "*" allows every tool. When set, tools/call
-	// is enforced and tools/list filtered per token. Default: no gating.
+	// containing "/") it allows; "*" allows every tool, not other methods.
+	// When set, tools/call is enforced and tools/list filtered per token;
+	// lifecycle and listing methods (initialize, server/discover, ping,
+	// logging/setLevel, notifications/*, tools/list, resources/list,
+	// resources/templates/list, prompts/list) stay open, and every other
+	// method, such as resources/read, prompts/get or one the gateway does not
+	// know, needs a scope that lists it. Default: no gating.
 	ToolScopes map[string][]string `json:"tool_scopes,omitempty"`
 
 	// SubjectHeader carries the verified user to the backend; an incoming
@@ -38,6 +43,17 @@ type Resource struct {
 	// ClientIDHeader carries the verified OAuth client id to the backend.
 	// Default "X-MCP-Client-ID".
 	ClientIDHeader string `json:"client_id_header,omitempty"`
+
+	// SubjectTypeHeader tells the backend whether the subject is a "user"
+	// or a "client" (a token without a user, whose subject is the client
+	// id); an incoming header of that name is removed first. Default
+	// "X-MCP-Subject-Type".
+	SubjectTypeHeader string `json:"subject_type_header,omitempty"`
+
+	// AllowClientTokens accepts access tokens minted without a user
+	// (client_credentials grants of scripts and CI). Default false: they
+	// get 401 invalid_token.
+	AllowClientTokens bool `json:"allow_client_tokens,omitempty"`
 
 	// BackendAuthorization is sent to the backend as its Authorization
 	// header (placeholders such as {env.BACKEND_TOKEN} are replaced). The

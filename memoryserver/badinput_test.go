@@ -36,6 +36,11 @@ func TestBadInputLeavesGraphUnchanged(t *testing.T) {
 		"deep": `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[` +
 			`{"name":"deep","entityType":"t","observations":[]}],"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}}}`,
 		"truncated": `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[`,
+		// Read one way by a gateway and another by this server: refused.
+		"case variant": `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"NAME":"read_graph","name":"create_entities","arguments":{"entities":[` +
+			`{"name":"sneaky","entityType":"t","observations":[]}]}}}`,
+		"repeated key": `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph","name":"create_entities","arguments":{"entities":[` +
+			`{"name":"sneaky","entityType":"t","observations":[]}]}}}`,
 	} {
 		status, v := ts.post(t, body)
 		if status < 400 || v.(map[string]any)["error"] == nil {

@@ -101,7 +101,7 @@ func TestAdmitEmptyBearerIsInvalidToken(t *testing.T) {
 
 func TestAdmitStripsClientCredentialAndSpoofedIdentity(t *testing.T) {
 	f := newFixture(t, nil)
-	spoof := http.Header{"X-Mcp-Subject": {"root"}, "X-Mcp-Client-Id": {"admin-client"}}
+	spoof := http.Header{"X-Mcp-Subject": {"root"}, "X-Mcp-Client-Id": {"admin-client"}, "X-Mcp-Subject-Type": {"client"}}
 	_, got := f.admit("Bearer "+f.token(nil), spoof)
 	if got == nil {
 		t.Fatal("refused")
@@ -115,13 +115,16 @@ func TestAdmitStripsClientCredentialAndSpoofedIdentity(t *testing.T) {
 	if c := got.header.Values("X-MCP-Client-ID"); len(c) != 1 || c[0] != "client-1" {
 		t.Errorf("client id header = %q, want [client-1]", c)
 	}
+	if s := got.header.Values("X-MCP-Subject-Type"); len(s) != 1 || s[0] != "user" {
+		t.Errorf("subject type header = %q, want [user]", s)
+	}
 }
 
 // A proxy deletes the headers that Connection names after the guard ran,
 // so a client naming the identity headers there would strip them.
 func TestAdmitKeepsIdentityOutOfConnection(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.BackendAuthorization = "Bearer backend-secret" })
-	_, got := f.admit("Bearer "+f.token(nil), http.Header{"Connection": {"X-MCP-Subject, authorization", "x-mcp-client-id, keep-alive"}})
+	_, got := f.admit("Bearer "+f.token(nil), http.Header{"Connection": {"X-MCP-Subject, authorization", "x-mcp-client-id, keep-alive, X-Mcp-Subject-Type"}})
 	if got == nil {
 		t.Fatal("refused")
 	}

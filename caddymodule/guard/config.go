@@ -19,6 +19,9 @@ const (
 	DefaultSubjectHeader = "X-MCP-Subject"
 	// DefaultClientIDHeader carries the verified OAuth client id to the backend.
 	DefaultClientIDHeader = "X-MCP-Client-ID"
+	// DefaultSubjectTypeHeader tells the backend whether the subject is a
+	// "user" or a "client".
+	DefaultSubjectTypeHeader = "X-MCP-Subject-Type"
 	// DefaultRevocationCacheTTL bounds how long a revoked token can keep working.
 	DefaultRevocationCacheTTL = 30 * time.Second
 	// MaxRevocationCacheTTL is the largest RevocationCacheTTL New accepts.
@@ -50,10 +53,13 @@ type Config struct {
 
 	// ToolScopes gates JSON-RPC calls by scope: each scope maps to the tool
 	// names (for tools/call) and method names (entries containing "/", such as
-	// "resources/read") it allows; "*" allows every tool. When set, a
-	// tools/call needs a scope listing the tool or "*", a listed method needs a
-	// scope listing it, unlisted methods stay open, and tools/list is filtered
-	// to the callable tools. Default nil: no gating.
+	// "resources/read") it allows; "*" allows every tool (not other methods).
+	// When set, a tools/call needs a scope listing the tool or "*"; lifecycle
+	// and listing methods (initialize, server/discover, ping,
+	// logging/setLevel, notifications/*, tools/list, resources/list,
+	// resources/templates/list, prompts/list) stay open; every other method,
+	// known or not, needs a scope listing it; tools/list is filtered to the
+	// callable tools. Default nil: no gating.
 	ToolScopes map[string][]string
 
 	// SubjectHeader receives the verified subject; any incoming header of
@@ -63,6 +69,17 @@ type Config struct {
 	// ClientIDHeader receives the verified client id; any incoming header of
 	// this name is removed first. Default "X-MCP-Client-ID".
 	ClientIDHeader string
+
+	// SubjectTypeHeader receives "user" or "client" (a token without a user,
+	// whose subject is the client id); any incoming header of this name is
+	// removed first. Default "X-MCP-Subject-Type".
+	SubjectTypeHeader string
+
+	// AllowClientTokens accepts tokens minted without a user
+	// (client_credentials, for scripts and CI). Default false: they get 401
+	// invalid_token, so a backend that keys data by user never sees a
+	// request without one.
+	AllowClientTokens bool
 
 	// BackendAuthorization, when set, is sent to the backend as its
 	// Authorization header (for example "Bearer xyz"). The client's own
@@ -103,6 +120,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ClientIDHeader == "" {
 		c.ClientIDHeader = DefaultClientIDHeader
+	}
+	if c.SubjectTypeHeader == "" {
+		c.SubjectTypeHeader = DefaultSubjectTypeHeader
 	}
 	if c.RevocationCacheTTL == 0 {
 		c.RevocationCacheTTL = DefaultRevocationCacheTTL

@@ -50,6 +50,16 @@ func (g *Guard) now() time.Time { return g.cfg.Now() }
 // failure it has written the 401/403/503 answer and returns ok false.
 func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	origin := g.cfg.Origin(r)
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Two credentials: the guard would check the first while a proxy
+		// or backend behind it might read the other (or all of them).
+		g.fail(w, r, origin, "invalid_request", refusal{
+			status:      http.StatusBadRequest,
+			code:        "invalid_request",
+			description: "send exactly one Authorization header",
+		})
+		return nil, false
+	}
 	raw, present := bearerToken(r.Header.Get("Authorization"))
 	if !present {
 		g.fail(w, r, origin, errMissingToken.reason, g.unauthorized(errMissingToken))
@@ -73,6 +83,13 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bo
 		})
 		return nil, false
 	}
+	if id.Client && !g.cfg.AllowClientTokens {
+		// Open registration once let anyone mint a client_credentials
+		// token; a resource takes tokens without a user only when its
+		// configuration says so.
+		g.fail(w, r, origin, errClientToken.reason, g.unauthorized(errClientToken))
+		return nil, false
+	}
 	if len(g.cfg.Scopes) > 0 && !slices.ContainsFunc(id.Scopes, func(s string) bool { return slices.Contains(g.cfg.Scopes, s) }) {
 		g.fail(w, r, origin, "insufficient_scope", insufficientScope(strings.Join(g.cfg.Scopes, " ")))
 		return nil, false
@@ -88,9 +105,18 @@ func (g *Guard) setBackendHeaders(h http.Header, id Identity) {
 	h.Del("Authorization")
 	h.Set(g.cfg.SubjectHeader, id.Subject) // Set drops any client-sent values
 	h.Set(g.cfg.ClientIDHeader, id.ClientID)
+	h.Set(g.cfg.SubjectTypeHeader, subjectType(id))
 	if g.cfg.BackendAuthorization != "" {
 		h.Set("Authorization", g.cfg.BackendAuthorization)
 	}
+}
+
+// subjectType is the SubjectTypeHeader value for id.
+func subjectType(id Identity) string {
+	if id.Client {
+		return "client"
+	}
+	return "user"
 }
 
 // protectFromConnection removes, from the Connection header, the names of
@@ -110,7 +136,8 @@ func (g *Guard) protectFromConnection(h http.Header) {
 			case name == "",
 				strings.EqualFold(name, "Authorization"),
 				strings.EqualFold(name, g.cfg.SubjectHeader),
-				strings.EqualFold(name, g.cfg.ClientIDHeader):
+				strings.EqualFold(name, g.cfg.ClientIDHeader),
+				strings.EqualFold(name, g.cfg.SubjectTypeHeader):
 			default:
 				kept = append(kept, name)
 			}

@@ -4,8 +4,13 @@ import "context"
 
 // Identity is who a verified access token speaks for.
 type Identity struct {
-	// Subject is the token's sub claim: the user.
+	// Subject is the token's sub claim: the user, or for a client token the
+	// client id.
 	Subject string
+	// Client is true when the token speaks for an OAuth client itself, with
+	// no user behind it (a client_credentials token, gty claim
+	// "client_credentials").
+	Client bool
 	// ClientID is the OAuth client the token was issued to.
 	ClientID string
 	// Scopes are the token's granted scopes.

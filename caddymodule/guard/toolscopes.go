@@ -6,6 +6,29 @@ import (
 	"strings"
 )
 
+// openMethods need no tool scope: they start, keep or describe a session and
+// list what exists, but read or change no data. Every other method, known or
+// not, needs a scope that lists it once tool scopes are set: an allow-list,
+// because a block-list misses the next data method a backend adds (a
+// search-only token once read the whole graph with resources/read).
+// Listing results other than tools/list are not filtered: they show names
+// and URIs, and reading any of them is gated.
+var openMethods = map[string]bool{
+	"initialize":               true,
+	"server/discover":          true,
+	"ping":                     true,
+	"logging/setLevel":         true, // the session's log verbosity, no data
+	"tools/list":               true, // filtered per token
+	"resources/list":           true,
+	"resources/templates/list": true,
+	"prompts/list":             true,
+}
+
+// isOpen reports whether method needs no tool scope.
+func isOpen(method string) bool {
+	return openMethods[method] || strings.HasPrefix(method, "notifications/")
+}
+
 // toolPolicy is Config.ToolScopes inverted: for each tool and each gated
 // method, the scopes that allow it.
 type toolPolicy struct {
@@ -44,13 +67,17 @@ func (p toolPolicy) allowed(scopes []string, method, tool string) (needed string
 	if !p.enabled {
 		return "", true
 	}
-	if grant, gated := p.methods[method]; gated {
+	grant, listed := p.methods[method]
+	if listed {
 		if needed, ok := grantedBy(scopes, grant); !ok {
 			return needed, false
 		}
 	}
 	if method != "tools/call" {
-		return "", true
+		if listed || isOpen(method) {
+			return "", true
+		}
+		return "", false
 	}
 	return grantedBy(scopes, append(slices.Clip(p.tools[tool]), p.anyTool...))
 }

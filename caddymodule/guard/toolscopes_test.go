@@ -13,10 +13,11 @@ import (
 func toolFixture(t *testing.T, scopes string) (*fixture, *http.Request) {
 	t.Helper()
 	f := newFixture(t, func(c *Config) {
-		c.Scopes = []string{"memory.read", "memory.write"}
+		c.Scopes = []string{"memory.search", "memory.read", "memory.write"}
 		c.ToolScopes = map[string][]string{
-			"memory.read":  {"read_graph", "search_nodes"},
-			"memory.write": {"*", "resources/write"},
+			"memory.search": {"search_nodes"},
+			"memory.read":   {"read_graph", "search_nodes", "resources/read"},
+			"memory.write":  {"*", "resources/write"},
 		}
 	})
 	r := httptest.NewRequest(http.MethodPost, testOrigin+"/mcp", nil)
@@ -60,6 +61,48 @@ func TestAdmitCallGatesListedMethods(t *testing.T) {
 	w := httptest.NewRecorder()
 	if f.guard.AdmitCall(w, r, "resources/write", "") || w.Code != http.StatusForbidden {
 		t.Fatalf("listed method admitted without its scope: %d", w.Code)
+	}
+}
+
+// A search-only token once read the whole graph with resources/read: once
+// tool scopes are set, only lifecycle and listing methods stay open, and
+// every other method, known or not, needs a scope that lists it.
+func TestAdmitCallGatesDataMethods(t *testing.T) {
+	f, r := toolFixture(t, "memory.search")
+	for method, needed := range map[string]string{
+		"resources/read":      `scope="memory.read"`,
+		"resources/write":     `scope="memory.write"`,
+		"prompts/get":         "no scope allows this call",
+		"completion/complete": "no scope allows this call",
+		"resources/subscribe": "no scope allows this call",
+		"foo/bar":             "no scope allows this call",
+		"":                    "no scope allows this call",
+		"Initialize":          "no scope allows this call",
+	} {
+		w := httptest.NewRecorder()
+		if f.guard.AdmitCall(w, r, method, "") {
+			t.Errorf("%q admitted for a search-only token", method)
+			continue
+		}
+		challenge := w.Header().Get("WWW-Authenticate")
+		if w.Code != http.StatusForbidden || !strings.Contains(challenge, `error="insufficient_scope"`) || !strings.Contains(challenge, needed) {
+			t.Errorf("%q: %d %q", method, w.Code, challenge)
+		}
+	}
+}
+
+func TestAdmitCallLeavesLifecycleAndListsOpen(t *testing.T) {
+	f, r := toolFixture(t, "memory.search")
+	for _, method := range []string{
+		"initialize", "server/discover", "ping", "logging/setLevel", "notifications/initialized", "notifications/cancelled",
+		"tools/list", "resources/list", "resources/templates/list", "prompts/list",
+	} {
+		if w := httptest.NewRecorder(); !f.guard.AdmitCall(w, r, method, "") {
+			t.Errorf("%s refused: %d %q", method, w.Code, w.Header().Get("WWW-Authenticate"))
+		}
+	}
+	if !f.guard.AdmitCall(httptest.NewRecorder(), r, "tools/call", "search_nodes") {
+		t.Error("the granted tool was refused")
 	}
 }
 

@@ -23,7 +23,13 @@ type accessClaims struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
 	GrantID  string `json:"sid"`
+	// GrantType is "client_credentials" on tokens minted without a user
+	// (sub is then the client id); absent on user tokens.
+	GrantType string `json:"gty"`
 }
+
+// clientGrantType is the gty claim of a token that speaks for a client.
+const clientGrantType = "client_credentials"
 
 // rejection is why a token was refused: reason names it for logs and
 // metrics, description is the error_description shown to the client.
@@ -45,6 +51,7 @@ var (
 	errAudience     = &rejection{"wrong_audience", "the access token is for another resource"}
 	errClaims       = &rejection{"missing_claims", "the access token lacks required claims"}
 	errRevoked      = &rejection{"revoked", "the access token was revoked"}
+	errClientToken  = &rejection{"client_token", "this resource accepts only tokens issued to a user, not client-credentials tokens"}
 	errMissingToken = &rejection{"missing_token", ""}
 )
 
@@ -80,6 +87,7 @@ func (g *Guard) verify(ctx context.Context, raw, issuer, audience string) (Ident
 		Scopes:   strings.Fields(c.Scope),
 		TokenID:  c.ID,
 		GrantID:  c.GrantID,
+		Client:   c.GrantType == clientGrantType,
 	}
 	return id, c.Expiry.Time(), nil
 }

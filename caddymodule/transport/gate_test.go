@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/caddymodule/guard"
 	"github.com/mcpgate/mcpgate/caddymodule/guard/guardtest"
+	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
 )
 
 // guarded serves the transport behind a real guard whose tokens carry
@@ -147,5 +148,29 @@ func TestObservedRequestCarriesIdentity(t *testing.T) {
 	id, ok := guard.IdentityFrom(e.Request.Context())
 	if !ok || id.Subject != "alice" || id.ClientID != "client-1" {
 		t.Fatalf("identity %+v %v", id, ok)
+	}
+}
+
+// The gateway decides on one reading of the body and forwards the bytes, so
+// a body that parsers read differently must never reach the backend: a
+// read-only token sent "NAME":"read_graph" next to "name":"create_entities",
+// and a Node or Python backend ran create_entities.
+func TestAmbiguousMessagesAreRefused(t *testing.T) {
+	g := newGuarded(t, &backend{})
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","NAME":"read_graph"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","name":"read_graph"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"Name":"create_entities","name":"read_graph"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","Method":"tools/call","params":{"name":"create_entities"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"create_entities"}}`,
+	} {
+		resp, out := g.call(t, body, nil)
+		_, code, message := rpcError(t, out)
+		if resp.StatusCode != http.StatusBadRequest || code != jsonrpc.InvalidRequest || !strings.Contains(message, "member") {
+			t.Errorf("%s: %d %s", body, resp.StatusCode, out)
+		}
+	}
+	if g.backend.calls() != 0 {
+		t.Error("an ambiguous message reached the backend")
 	}
 }

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,16 +69,11 @@ func (h *Handler) deliver(w http.ResponseWriter, up *http.Request, ev *Event) (i
 	return http.StatusAccepted, OutcomeAccepted
 }
 
-// toolName returns params.name of a tools/call, else "".
+// toolName returns params.name of a tools/call, else "". Parse read it by
+// exact key and refused messages where another reading was possible.
 func toolName(req *jsonrpc.Request) string {
-	if req.Method != "tools/call" || len(req.Params) == 0 {
+	if req.Method != "tools/call" {
 		return ""
 	}
-	var p struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(req.Params, &p) != nil {
-		return ""
-	}
-	return p.Name
+	return req.Name
 }

@@ -9,6 +9,14 @@
 // tool gating is decided by the Gate (AdmitCall, ToolFilter) and enforced
 // here, where the body is parsed anyway: a refused call never reaches the
 // backend, and tools/list replies, JSON or SSE, are filtered.
+//
+// One parse decides, and the client's own bytes are forwarded: the
+// decision (method, params.name) and the backend must read the same
+// message, so jsonrpc.Parse refuses with 400 and -32600 any message that
+// parsers could read differently (a repeated key, or a case variant such as
+// "NAME" of a member decided on). Forwarding the bytes unchanged is safe only
+// because of that refusal; a canonical re-encoding was not chosen, as it
+// would reorder members and rewrite numbers of arguments the backend owns.
 package transport
 
 import (

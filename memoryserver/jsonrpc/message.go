@@ -15,6 +15,10 @@ type Request struct {
 	Method string `json:"method"`
 	// Params is the raw params value (an object or an array), nil when absent.
 	Params json.RawMessage `json:"params,omitempty"`
+	// Name is params.name when params is an object whose "name" member (by
+	// exact key) is a string: the tool of an MCP tools/call, the prompt of a
+	// prompts/get. Else empty.
+	Name string `json:"-"`
 }
 
 // IsNotification reports whether r carries no id and so expects no reply.

@@ -3,6 +3,7 @@ package jsonrpc
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // DefaultMaxDepth is the nesting limit for arrays and objects that callers
@@ -50,7 +51,7 @@ func Parse(data []byte, maxDepth int) (Payload, *Error) {
 		if err := json.Unmarshal(trimmed, &m); err != nil {
 			return Payload{}, Errorf(ParseError, "Parse error: not valid JSON")
 		}
-		return Payload{Messages: []Message{parseObject(m)}}, nil
+		return Payload{Messages: []Message{parseObject(trimmed, m)}}, nil
 	case '[':
 		var elems []json.RawMessage
 		if err := json.Unmarshal(trimmed, &elems); err != nil {
@@ -103,12 +104,19 @@ func parseElement(raw json.RawMessage) Message {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return Message{Err: Errorf(InvalidRequest, "Invalid Request: message must be a JSON object")}
 	}
-	return parseObject(m)
+	return parseObject(raw, m)
 }
 
-// parseObject classifies one message, given as its members.
-func parseObject(m map[string]json.RawMessage) Message {
+// parseObject classifies one message, given as its bytes (valid JSON) and
+// its members.
+func parseObject(raw []byte, m map[string]json.RawMessage) Message {
 	id, hasID := m["id"]
+	if _, bad, err := checkMembers(raw, "message", messageMembers, ""); err != nil {
+		if strings.EqualFold(bad, "id") || !validID(id) {
+			id = nil // which id to answer is in doubt
+		}
+		return Message{ID: id, Err: err}
+	}
 	if hasID && string(id) != "null" && !validID(id) {
 		return Message{Err: Errorf(InvalidRequest, "Invalid Request: id must be a string or a number")}
 	}
@@ -136,7 +144,17 @@ func parseRequest(m map[string]json.RawMessage, method, id json.RawMessage) Mess
 	if string(params) == "null" {
 		params = nil
 	}
-	return Message{ID: id, Request: &Request{JSONRPC: Version, ID: id, Method: name, Params: params}}
+	req := &Request{JSONRPC: Version, ID: id, Method: name, Params: params}
+	if len(params) > 0 && params[0] == '{' {
+		rawName, _, err := checkMembers(params, "params", paramsMembers, "name")
+		if err != nil {
+			return Message{ID: id, Err: err}
+		}
+		if len(rawName) > 0 && rawName[0] == '"' {
+			_ = json.Unmarshal(rawName, &req.Name) // valid JSON string: cannot fail
+		}
+	}
+	return Message{ID: id, Request: req}
 }
 
 func parseResponse(m map[string]json.RawMessage, id json.RawMessage, hasID bool) Message {

@@ -1,7 +1,9 @@
 package jsonrpc
 
 import (
+	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -70,6 +72,74 @@ func TestParsePayloadErrors(t *testing.T) {
 	}
 }
 
+func TestParseRefusesAmbiguousMembers(t *testing.T) {
+	many := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{`
+	for i := range 40 {
+		many += `"k` + strconv.Itoa(i) + `":1,`
+	}
+	many += `"k3":2}}`
+	for in, id := range map[string]string{
+		// The attack: a gateway reading "NAME" or the last "name" and a
+		// backend reading the other.
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_tool","NAME":"read_tool"}}`:   "1",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_tool","name":"read_tool"}}`:   "1",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_tool","\u006eame":"read"}}`:   "1",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_tool","_META":{}}}`:            "1",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{},"arguments":{}}}`: "1",
+		`{"jsonrpc":"2.0","id":1,"method":"ping","Method":"tools/call"}`:                                     "1",
+		`{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}`:                                     "1",
+		`{"jsonrpc":"2.0","id":1,"method":"ping","params":{},"PARAMS":{"name":"x"}}`:                         "1",
+		`{"jsonrpc":"2.0","jſonrpc":"1.0","id":1,"method":"ping"}`:                                           "1", // U+017F folds to s
+		`{"jsonrpc":"2.0","id":1,"result":{},"Method":"tools/call"}`:                                         "1",
+		`{"jsonrpc":"2.0","id":1,"ID":2,"method":"ping"}`:                                                    "",
+		`{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}`:                                                    "",
+		`{"jsonrpc":"2.0","id":{},"method":"ping","x":1,"x":2}`:                                              "",
+		many: "1",
+	} {
+		p, err := Parse([]byte(in), DefaultMaxDepth)
+		if err != nil || len(p.Messages) != 1 {
+			t.Errorf("%s: %+v %v", in, p, err)
+			continue
+		}
+		m := p.Messages[0]
+		if m.Err == nil || m.Err.Code != InvalidRequest || !strings.Contains(m.Err.Message, "member") {
+			t.Errorf("%s: accepted as %+v", in, m)
+		}
+		if string(m.ID) != id {
+			t.Errorf("%s: id %s, want %q", in, m.ID, id)
+		}
+	}
+}
+
+func TestParseReadsNameByExactKey(t *testing.T) {
+	for in, name := range map[string]string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph"}}`:                         "read_graph",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a\u0062"}}`:                            "ab",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"names":"x","arguments":{"NAME":1,"name":2}}}`: "",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["x"]}`:                                         "",
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}`:                                    "",
+	} {
+		p, err := Parse([]byte(in), DefaultMaxDepth)
+		if err != nil || p.Messages[0].Request == nil {
+			t.Errorf("%s: %+v %v", in, p, err)
+			continue
+		}
+		if got := p.Messages[0].Request.Name; got != name {
+			t.Errorf("%s: name %q, want %q", in, got, name)
+		}
+	}
+}
+
+func TestParseRefusesAmbiguousBatchElements(t *testing.T) {
+	p, err := Parse([]byte(`[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"w","Name":"r"}}]`), DefaultMaxDepth)
+	if err != nil || len(p.Messages) != 2 {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	if p.Messages[0].Request == nil || p.Messages[1].Err == nil || string(p.Messages[1].ID) != "2" {
+		t.Errorf("batch elements misclassified: %+v", p.Messages)
+	}
+}
+
 func TestParseBatch(t *testing.T) {
 	p, err := Parse([]byte(`[{"jsonrpc":"2.0","id":1,"method":"a"},5,{"jsonrpc":"2.0","method":"n"}]`), DefaultMaxDepth)
 	if err != nil || !p.Batch || len(p.Messages) != 3 {
@@ -96,8 +166,10 @@ func TestResponseJSON(t *testing.T) {
 }
 
 // FuzzParse checks that Parse never panics, classifies every element of an
-// accepted payload exactly once, and that every request it accepts
-// round-trips through JSON.
+// accepted payload exactly once, that every request it accepts round-trips
+// through JSON, and that every message it accepts has one reading: no
+// repeated key and no case variant of a decided member, at the top level
+// and in params (checked here with json.Decoder, independently of Parse).
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`,
@@ -105,6 +177,8 @@ func FuzzParse(f *testing.F) {
 		`{"jsonrpc":"2.0","id":1,"result":{}}`,
 		`{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"m"}}`,
 		`[[[[[[]]]]]]`, `{"s":"\"[\\"}`, `1e999`, `"\ud800"`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"w","NAME":"r"}}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"a","params":{"name":"w","\u006eame":"r"}},{"jsonrpc":"2.0","id":1,"ID":2,"method":"a"}]`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -122,7 +196,13 @@ func FuzzParse(f *testing.F) {
 		if len(p.Messages) == 0 || (!p.Batch && len(p.Messages) != 1) {
 			t.Fatalf("payload %+v", p)
 		}
-		for _, m := range p.Messages {
+		elems := []json.RawMessage{data}
+		if p.Batch {
+			if err := json.Unmarshal(data, &elems); err != nil || len(elems) != len(p.Messages) {
+				t.Fatalf("batch %q: %d messages, %v", data, len(p.Messages), err)
+			}
+		}
+		for i, m := range p.Messages {
 			set := 0
 			for _, b := range []bool{m.Request != nil, m.Response != nil, m.Err != nil} {
 				if b {
@@ -131,6 +211,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if set != 1 {
 				t.Fatalf("message %+v has %d kinds", m, set)
+			}
+			if m.Err == nil {
+				assertOneReading(t, elems[i], m)
 			}
 			if m.Request != nil {
 				b, err := json.Marshal(m.Request)
@@ -143,4 +226,56 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// assertOneReading fails when the accepted message m, read from data, has
+// a repeated key or a case variant of a decided member at the depths Parse
+// checks, or a Name other than params' exact "name".
+func assertOneReading(t *testing.T, data []byte, m Message) {
+	t.Helper()
+	top := decoderMembers(t, data, messageMembers)
+	if m.Request == nil {
+		return
+	}
+	params, ok := top["params"]
+	if !ok || !bytes.HasPrefix(bytes.TrimLeft(params, " \t\r\n"), []byte("{")) {
+		return
+	}
+	var name string
+	_ = json.Unmarshal(decoderMembers(t, params, paramsMembers)["name"], &name)
+	if name != m.Request.Name {
+		t.Fatalf("Name %q, params.name %q", m.Request.Name, name)
+	}
+}
+
+// decoderMembers returns the members of the JSON object obj, failing on a
+// repeated key or a case variant of decided.
+func decoderMembers(t *testing.T, obj []byte, decided []string) map[string]json.RawMessage {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("%q: %v", obj, err)
+	}
+	members := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%q: %v", obj, err)
+		}
+		key := tok.(string)
+		if _, dup := members[key]; dup {
+			t.Fatalf("accepted %q with key %q twice", obj, key)
+		}
+		for _, d := range decided {
+			if key != d && strings.EqualFold(key, d) {
+				t.Fatalf("accepted %q with %q, a case variant of %q", obj, key, d)
+			}
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%q: %v", obj, err)
+		}
+		members[key] = v
+	}
+	return members
 }

@@ -125,6 +125,16 @@ func Claims(origin, resourcePath string, now time.Time) map[string]any {
 	}
 }
 
+// ClientClaims returns valid claims of a token minted without a user
+// (client_credentials): as Claims, with subject "client-1" (the client id)
+// and gty "client_credentials".
+func ClientClaims(origin, resourcePath string, now time.Time) map[string]any {
+	c := Claims(origin, resourcePath, now)
+	c["sub"] = c["client_id"]
+	c["gty"] = "client_credentials"
+	return c
+}
+
 // Sign signs claims as a JWT with key, under the given kid and typ headers.
 func Sign(t testing.TB, key jose.SigningKey, kid, typ string, claims map[string]any) string {
 	t.Helper()
