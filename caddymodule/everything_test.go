@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // startEverything runs @modelcontextprotocol/server-everything in its

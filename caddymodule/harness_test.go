@@ -18,8 +18,8 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/mcpgate/mcpgate/caddymodule"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 	_ "github.com/mcpgate/mcpgate/memoryserver/caddyapp"
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // testUser and testPassword log in on every test gateway.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // stdioPeer speaks newline-delimited JSON-RPC with a process, the way a

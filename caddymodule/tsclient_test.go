@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // runTSClient runs testdata/tsclient.mjs (the TypeScript SDK client) against

@@ -19,8 +19,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgate/mcpgate/internal/testenv"
 	"github.com/mcpgate/mcpgate/memoryserver"
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // TestCompatibleWithReference runs testdata/compat/script.json over stdio

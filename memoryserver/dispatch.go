@@ -6,7 +6,7 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"go.uber.org/zap"
 )
 

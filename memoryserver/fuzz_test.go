@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // FuzzCallTool sends arbitrary arguments to every tool and checks that the

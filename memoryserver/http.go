@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // ServeHTTP serves plain JSON-RPC over HTTP at /mcp and at the legacy

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"go.uber.org/zap"
 )
 

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // ServeStdio serves newline-delimited JSON-RPC: one message (or batch) per

@@ -10,7 +10,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/caddymodule/guard"
 	"github.com/mcpgate/mcpgate/caddymodule/guard/guardtest"
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // guarded serves the transport behind a real guard whose tokens carry

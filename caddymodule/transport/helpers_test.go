@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // seen is what the stand-in backend received.

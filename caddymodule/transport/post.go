@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // upstreamAccept is what the backend is asked for: both reply forms, as the

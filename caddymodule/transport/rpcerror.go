@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // writeError answers with a JSON-RPC error object (id null when unknown)

@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcpgate/mcpgate/memoryserver/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // Handler serves one MCP endpoint in front of one upstream handler.

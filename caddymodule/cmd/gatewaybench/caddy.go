@@ -12,8 +12,8 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/mcpgate/mcpgate/caddymodule"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 	_ "github.com/mcpgate/mcpgate/memoryserver/caddyapp"
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
 )
 
 // benchUser is the one user of the gateway's login page.

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // obtainToken gets an access token for origin's /mcp the way an MCP client

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mcpgate/mcpgate/memoryserver/testenv"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // httpTarget is a memoryserver child process spoken to over loopback HTTP.
