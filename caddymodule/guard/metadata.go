@@ -40,13 +40,10 @@ func (g *Guard) Handles(r *http.Request) bool {
 // origin (it is public), with a CORS preflight answer.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
+	oauthwire.AllowCORS(h, "*")
 	switch r.Method {
 	case http.MethodOptions:
-		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "*")
-		h.Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
+		oauthwire.AnswerPreflight(w, "GET, HEAD, OPTIONS")
 		return
 	case http.MethodGet, http.MethodHead:
 	default:

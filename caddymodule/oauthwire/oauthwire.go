@@ -5,6 +5,7 @@ package oauthwire
 
 import (
 	"net"
+	"net/http"
 	"strings"
 )
 
@@ -19,6 +20,24 @@ const (
 	CORSAllowHeaders  = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID"
 	CORSExposeHeaders = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version"
 )
+
+// AllowCORS lets browser clients at origin ("*": any origin) read the
+// answer, including the 401 challenge and the session id. Bearer tokens
+// travel in a header, never in cookies, so credentials are never allowed.
+func AllowCORS(h http.Header, origin string) {
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", CORSExposeHeaders)
+}
+
+// AnswerPreflight answers a CORS preflight for the given methods. A
+// preflight carries no credentials, so it is never authenticated.
+func AnswerPreflight(w http.ResponseWriter, methods string) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", methods)
+	h.Set("Access-Control-Allow-Headers", CORSAllowHeaders)
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
 
 // ScopeToken reports whether s is a scope-token (RFC 6749 §3.3): printable
 // ASCII without space, double quote or backslash.

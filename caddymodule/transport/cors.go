@@ -6,30 +6,16 @@ import (
 	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
-// CORS header values for browser clients (MCP Inspector, web apps). Bearer
-// tokens travel in a header, never cookies, so credentials are not allowed.
-const (
-	corsAllowMethods = "GET, POST, DELETE, OPTIONS"
-	corsMaxAge       = "86400"
-)
-
-// setCORS lets the allowed browser origin read the answer, including the
-// 401 challenge and the session id.
+// setCORS lets the allowed browser origin (MCP Inspector, web apps) read
+// the answer.
 func setCORS(h http.Header, origin string) {
 	h.Add("Vary", "Origin")
-	if origin == "" {
-		return
+	if origin != "" {
+		oauthwire.AllowCORS(h, origin)
 	}
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", oauthwire.CORSExposeHeaders)
 }
 
-// preflight answers a CORS preflight, which carries no credentials and so
-// is not authenticated.
+// preflight answers a CORS preflight of the MCP endpoint.
 func preflight(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", corsAllowMethods)
-	h.Set("Access-Control-Allow-Headers", oauthwire.CORSAllowHeaders)
-	h.Set("Access-Control-Max-Age", corsMaxAge)
-	w.WriteHeader(http.StatusNoContent)
+	oauthwire.AnswerPreflight(w, "GET, POST, DELETE, OPTIONS")
 }
