@@ -125,3 +125,56 @@ func TestAllowClientCredentialsNeedsTokenMode(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// `caddy mcp revoke client` (RevokeClient, from another process on the same
+// storage) must also stop the client's own tokens, whose sid names no
+// stored grant.
+func TestRevokedClientsOwnTokensAreRevoked(t *testing.T) {
+	e := newEnv(t, allowClientCredentials)
+	conf := e.registerWithToken(map[string]any{"grant_types": []string{"client_credentials"}})
+	status, m, _ := e.postForm("/token", ccForm, conf.id, conf.secret)
+	cl := e.claimsOf(tokensOf(t, status, m).access)
+	other := e.registerWithToken(map[string]any{"grant_types": []string{"client_credentials"}})
+	status, m, _ = e.postForm("/token", ccForm, other.id, other.secret)
+	otherClaims := e.claimsOf(tokensOf(t, status, m).access)
+	if revokedAfterTTL(t, e, cl) {
+		t.Fatal("revoked before anything happened")
+	}
+
+	operator := startEnv(t, e.clock, e.storage, allowClientCredentials)
+	if _, err := operator.srv.RevokeClient(context.Background(), conf.id); err != nil {
+		t.Fatal(err)
+	}
+	if !revokedAfterTTL(t, e, cl) {
+		t.Fatal("the revoked client's token still passes")
+	}
+	if revokedAfterTTL(t, e, otherClaims) {
+		t.Fatal("another client's token was revoked too")
+	}
+	// What the policy no longer allows ends as well.
+	open := startEnv(t, e.clock, e.storage, nil)
+	if !revokedAfterTTL(t, open, otherClaims) {
+		t.Fatal("a token the policy no longer allows still passes")
+	}
+}
+
+func TestRemovedOrReKeyedStaticClientsOwnTokensAreRevoked(t *testing.T) {
+	static := func(hash string) func(*Config) {
+		return func(c *Config) { c.Clients = []StaticClient{{ID: "ci.bot/1", SecretHash: hash}} }
+	}
+	e := newEnv(t, static(testUserHash))
+	status, m, _ := e.postForm("/token", ccForm, "ci.bot/1", testPassword)
+	cl := e.claimsOf(tokensOf(t, status, m).access)
+	if revokedAfterTTL(t, startEnv(t, e.clock, e.storage, static(testUserHash)), cl) {
+		t.Fatal("revoked under an unchanged configuration")
+	}
+	if !revokedAfterTTL(t, startEnv(t, e.clock, e.storage, nil), cl) {
+		t.Fatal("the token of a client removed from the configuration still passes")
+	}
+	if !revokedAfterTTL(t, startEnv(t, e.clock, e.storage, static(otherHash(t, "new secret"))), cl) {
+		t.Fatal("the token of a client whose secret changed still passes")
+	}
+	if revoked, _ := e.srv.IsRevoked(context.Background(), cl.ID, clientSIDPrefix+"!!.x"); !revoked {
+		t.Fatal("a client sid this server never issued counts as valid")
+	}
+}
