@@ -30,12 +30,14 @@ what every instance sharing that storage sees.
 
   caddy mcp clients                       registered and pre-registered clients
   caddy mcp grants [--user U] [--client C] grants (refresh-token families)
-  caddy mcp revoke client <client_id>     delete a client and revoke its grants
+  caddy mcp revoke client <client_id>     delete a client, revoke its grants and
+                                          its own (client_credentials) tokens
   caddy mcp revoke user <user>            revoke every grant of a user
   caddy mcp revoke grant <grant_id>       revoke one refresh-token family
   caddy mcp token <client_id> --resource https://host/mcp [--scope S]...
                                           mint an access token for a
-                                          confidential client (CI, scripts)
+                                          pre-registered confidential client
+                                          (CI, scripts)
 
 Generated ids may start with "-": put -- before them, as in
 caddy mcp revoke client -- -Xy3...
