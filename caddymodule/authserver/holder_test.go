@@ -143,3 +143,13 @@ func TestGrantsWithoutARecordedLoginEnd(t *testing.T) {
 		t.Fatal("the legacy grant's access token still passes")
 	}
 }
+
+func TestCodeOfARemovedUserIsNotExchanged(t *testing.T) {
+	e := newEnv(t, oneOrigin(nil))
+	c := e.publicClient()
+	verifier, challenge := pkce()
+	code := e.authorizedCode(c, challenge)
+	changed := startEnv(t, e.clock, e.storage, oneOrigin(func(c *Config) { c.Users = map[string]string{"bob": testUserHash} }))
+	status, m, _ := changed.postForm("/token", codeForm(c, code, verifier), "", "")
+	wantError(t, status, m, 400, "invalid_grant")
+}

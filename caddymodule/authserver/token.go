@@ -154,6 +154,12 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		if oerr = s.tokenResource(r, req.resource, rec.Resource); oerr != nil {
 			return nil
 		}
+		// The user may have been removed, or changed password, since the
+		// code was issued (a reload within CodeLifetime).
+		if gone := s.holderGone(&grant{Subject: rec.Subject, Login: rec.Login, Credential: rec.Credential}); gone != "" {
+			oerr = errInvalidGrant(gone + "; authorize again")
+			return nil
+		}
 		rec.Used = true
 		if err := s.store.put(ctx, key, rec); err != nil {
 			return err
