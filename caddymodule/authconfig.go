@@ -83,6 +83,11 @@ type Registration struct {
 	// InitialAccessToken is the Bearer token mode "token" requires (at
 	// least 16 characters; use {env.*} or {file.*}). Default: none.
 	InitialAccessToken string `json:"initial_access_token,omitempty"`
+	// AllowClientCredentials lets confidential clients registered with the
+	// initial access token (mode "token" only) use client_credentials, which
+	// yields tokens without a user; self-registered clients otherwise get
+	// tokens only through a user's login. Default false.
+	AllowClientCredentials bool `json:"allow_client_credentials,omitempty"`
 	// RateLimit is how many registrations one remote address may make per
 	// RateWindow. Default 0: unlimited.
 	RateLimit int `json:"rate_limit,omitempty"`
@@ -134,12 +139,13 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		Users:                   users,
 		ClientIP:                caddyClientIP,
 		Registration: authserver.RegistrationPolicy{
-			Mode:                 a.Registration.Mode,
-			InitialAccessToken:   repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
-			RateLimit:            a.Registration.RateLimit,
-			RateWindow:           time.Duration(a.Registration.RateWindow),
-			MaxClients:           a.Registration.MaxClients,
-			UnusedClientLifetime: time.Duration(a.Registration.UnusedClientLifetime),
+			Mode:                   a.Registration.Mode,
+			InitialAccessToken:     repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
+			AllowClientCredentials: a.Registration.AllowClientCredentials,
+			RateLimit:              a.Registration.RateLimit,
+			RateWindow:             time.Duration(a.Registration.RateWindow),
+			MaxClients:             a.Registration.MaxClients,
+			UnusedClientLifetime:   time.Duration(a.Registration.UnusedClientLifetime),
 		},
 	}
 	for _, res := range g.Resources {

@@ -53,6 +53,7 @@ func init() {
 //	        rate_limit <count> [<window>]
 //	        max_clients <count>
 //	        unused_client_lifetime <duration>
+//	        allow_client_credentials
 //	    }
 //	    client <id> {
 //	        name <display-name>
@@ -308,6 +309,14 @@ func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
 			if err := durationArg(d, &reg.UnusedClientLifetime); err != nil {
 				return err
 			}
+		case "allow_client_credentials":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if reg.Mode != "token" {
+				return d.Errf("allow_client_credentials applies only to clients registered with an initial access token: use 'registration token <initial-access-token>', or a client block for a client that needs tokens without a user")
+			}
+			reg.AllowClientCredentials = true
 		case "max_clients":
 			var s string
 			if !d.AllArgs(&s) {

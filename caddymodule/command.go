@@ -30,12 +30,14 @@ what every instance sharing that storage sees.
 
   caddy mcp clients                       registered and pre-registered clients
   caddy mcp grants [--user U] [--client C] grants (refresh-token families)
-  caddy mcp revoke client <client_id>     delete a client and revoke its grants
+  caddy mcp revoke client <client_id>     delete a client, revoke its grants and
+                                          its own (client_credentials) tokens
   caddy mcp revoke user <user>            revoke every grant of a user
   caddy mcp revoke grant <grant_id>       revoke one refresh-token family
   caddy mcp token <client_id> --resource https://host/mcp [--scope S]...
                                           mint an access token for a
-                                          confidential client (CI, scripts)
+                                          pre-registered confidential client
+                                          (CI, scripts)
 
 Generated ids may start with "-": put -- before them, as in
 caddy mcp revoke client -- -Xy3...
@@ -69,8 +71,8 @@ func configureMCPCommand(cmd *cobra.Command) {
 					out = append(out, g)
 				}
 			}
-			return printList(cmd, out, "GRANT\tUSER\tCLIENT\tRESOURCE\tSCOPES\tEXPIRES\tREVOKED", func(g authserver.GrantInfo) string {
-				return strings.Join([]string{g.ID, g.Subject, g.ClientID, g.Resource, strings.Join(g.Scopes, " "), g.ExpiresAt.Format(time.RFC3339), fmt.Sprint(g.Revoked)}, "\t")
+			return printList(cmd, out, "GRANT\tUSER\tCLIENT\tRESOURCE\tSCOPES\tEXPIRES\tREVOKED", func(g authserver.GrantInfo) []string {
+				return []string{g.ID, g.Subject, g.ClientID, g.Resource, strings.Join(g.Scopes, " "), g.ExpiresAt.Format(time.RFC3339), fmt.Sprint(g.Revoked)}
 			})
 		}),
 	}
@@ -121,7 +123,7 @@ func configureMCPCommand(cmd *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			return printList(cmd, clients, "CLIENT\tNAME\tAUTH\tREDIRECT URIS\tREGISTERED\tLAST USED", func(c authserver.ClientInfo) string {
+			return printList(cmd, clients, "CLIENT\tNAME\tAUTH\tREDIRECT URIS\tREGISTERED\tLAST USED", func(c authserver.ClientInfo) []string {
 				registered := "static"
 				if !c.Static {
 					registered = c.IssuedAt.Format(time.RFC3339)
@@ -130,7 +132,7 @@ func configureMCPCommand(cmd *cobra.Command) {
 				if !c.LastUsed.IsZero() {
 					lastUsed = c.LastUsed.Format(time.RFC3339)
 				}
-				return strings.Join([]string{c.ID, c.Name, c.AuthMethod, strings.Join(c.RedirectURIs, " "), registered, lastUsed}, "\t")
+				return []string{c.ID, c.Name, c.AuthMethod, strings.Join(c.RedirectURIs, " "), registered, lastUsed}
 			})
 		}),
 	}, grants, revoke, token)
@@ -147,26 +149,35 @@ func revokeCommand(kind, short string, revoke func(context.Context, *authserver.
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s %s (%d grant(s))\n", kind, args[0], n)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s %s (%d grant(s))\n", kind, terminalSafe(args[0]), n)
 			return err
 		}),
 	}
 }
 
-// printList prints items as JSON or as a table with the given header.
-func printList[T any](cmd *cobra.Command, items []T, header string, row func(T) string) error {
+// printList prints items as JSON or as a table with the given header and
+// a row of cells per item, escaped for the terminal either way (see
+// terminalSafe): clients choose much of what is listed.
+func printList[T any](cmd *cobra.Command, items []T, header string, row func(T) []string) error {
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 		if items == nil {
 			items = []T{}
 		}
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(items)
+		js, err := json.MarshalIndent(items, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = cmd.OutOrStdout().Write(append(terminalSafeJSON(js), '\n'))
+		return err
 	}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, it := range items {
-		fmt.Fprintln(tw, row(it))
+		cells := row(it)
+		for i, c := range cells {
+			cells[i] = terminalSafe(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }

@@ -22,20 +22,16 @@ type storedUser struct {
 	Hash string `json:"hash"`
 }
 
-// ensureFirstUser returns the first user's name and bcrypt hash. With a
-// password it hashes that one. Without, it reuses the hash kept in storage,
-// or generates a password, keeps only its hash and prints the password once
-// on standard error: the only time it is ever shown.
+// ensureFirstUser returns the first user's name and bcrypt hash, kept in
+// storage. With a password it reuses the stored hash while it matches that
+// password and otherwise stores a new one: a fresh salt at every start would
+// change the hash, and grants end when their user's hash changes. Without
+// a password it reuses the stored hash, or generates a password, keeps
+// only its hash and prints the password once on standard error: the only
+// time it is ever shown.
 func ensureFirstUser(ctx context.Context, store authserver.Storage, name, password string) (string, string, error) {
 	if name == "" {
 		return "", "", errors.New("first_user needs a user name")
-	}
-	if password != "" {
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-		if err != nil {
-			return "", "", fmt.Errorf("hashing the first user's password: %v", err)
-		}
-		return name, string(hash), nil
 	}
 	if err := store.Lock(ctx, firstUserKey); err != nil {
 		return "", "", fmt.Errorf("locking %s in storage: %v", firstUserKey, err)
@@ -48,13 +44,16 @@ func ensureFirstUser(ctx context.Context, store authserver.Storage, name, passwo
 		if err := json.Unmarshal(data, &u); err != nil {
 			return "", "", fmt.Errorf("reading %s from storage: %v", firstUserKey, err)
 		}
-		if u.Name == name {
+		if u.Name == name && (password == "" || bcrypt.CompareHashAndPassword([]byte(u.Hash), []byte(password)) == nil) {
 			return u.Name, u.Hash, nil
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", "", fmt.Errorf("loading %s from storage: %v", firstUserKey, err)
 	}
-	password = rand.Text()
+	generated := password == ""
+	if generated {
+		password = rand.Text()
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
 		return "", "", fmt.Errorf("hashing the first user's password: %v", err)
@@ -63,6 +62,8 @@ func ensureFirstUser(ctx context.Context, store authserver.Storage, name, passwo
 	if err := store.Store(ctx, firstUserKey, data); err != nil {
 		return "", "", fmt.Errorf("saving %s to storage: %v", firstUserKey, err)
 	}
-	fmt.Fprintf(os.Stderr, "\nmcp_gateway: created the first user %q with the password\n\n    %s\n\nIt is shown only this once; only its hash is kept. Set MCPGATE_PASSWORD (first_user <name> <password>) to choose one.\n\n", name, password)
+	if generated {
+		fmt.Fprintf(os.Stderr, "\nmcp_gateway: created the first user %q with the password\n\n    %s\n\nIt is shown only this once; only its hash is kept. Set MCPGATE_PASSWORD (first_user <name> <password>) to choose one.\n\n", name, password)
+	}
 	return name, string(hash), nil
 }

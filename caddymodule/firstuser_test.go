@@ -67,4 +67,12 @@ func TestFirstUserPasswordIsGeneratedPrintedOnceAndOnlyItsHashKept(t *testing.T)
 	if err != nil || bcrypt.CompareHashAndPassword([]byte(chosen), []byte("my own password")) != nil {
 		t.Fatalf("a configured password is not the one used: %v", err)
 	}
+	// The same password keeps its hash across starts (a new salt would end
+	// the user's grants at every reload); another password gets a new one.
+	if _, h, err := ensureFirstUser(ctx, store, "admin", "my own password"); err != nil || h != chosen {
+		t.Fatalf("restart with the same password changed the hash: %v", err)
+	}
+	if _, h, err := ensureFirstUser(ctx, store, "admin", "changed"); err != nil || h == chosen || bcrypt.CompareHashAndPassword([]byte(h), []byte("changed")) != nil {
+		t.Fatalf("a changed password kept the old hash: %v", err)
+	}
 }

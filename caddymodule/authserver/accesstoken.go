@@ -7,7 +7,9 @@ import (
 )
 
 // accessClaims are the claims of an access token (RFC 9068 §2.2), plus sid,
-// the grant the token came from, so revoking a grant revokes its tokens.
+// the grant the token came from (or for a token without a user, the
+// client: see clientSID), so revoking a grant revokes its tokens, and gty,
+// "client_credentials" on a token without a user and absent on a user's.
 type accessClaims struct {
 	Issuer   string `json:"iss"`
 	Subject  string `json:"sub"`
@@ -18,11 +20,13 @@ type accessClaims struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
 	GrantID  string `json:"sid"`
+	GrantTy  string `json:"gty,omitempty"`
 }
 
 // issued is what one token request grants.
 type issued struct {
 	issuer, subject, clientID, resource, grantID string
+	grantType                                    string // gty: empty for a user's token
 	scopes                                       []string
 }
 
@@ -47,7 +51,7 @@ func (s *Server) mintAccessToken(ctx context.Context, g issued) (*tokenResponse,
 	payload, err := json.Marshal(accessClaims{
 		Issuer: g.issuer, Subject: g.subject, Audience: g.resource,
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), ID: randomID(),
-		ClientID: g.clientID, Scope: scopeString(g.scopes), GrantID: g.grantID,
+		ClientID: g.clientID, Scope: scopeString(g.scopes), GrantID: g.grantID, GrantTy: g.grantType,
 	})
 	if err != nil {
 		return nil, err

@@ -188,6 +188,9 @@ func (s *Server) MintToken(ctx context.Context, clientID, resource string, scope
 	if !c.confidential() {
 		return "", 0, fmt.Errorf("client %q is public; tokens are minted only for confidential clients", clientID)
 	}
+	if !s.mayUseClientCredentials(c) {
+		return "", 0, fmt.Errorf("client %q registered itself; tokens without a user are minted only for clients declared in a client block (or registered with the initial access token under allow_client_credentials)", clientID)
+	}
 	u, err := url.Parse(resource)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return "", 0, fmt.Errorf("resource %q is not a URL such as https://mcp.example.com/mcp", resource)

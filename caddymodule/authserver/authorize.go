@@ -170,7 +170,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nonce := s.browserNonce(w, r)
-	sub, known := s.identify(r)
+	sub, login, known := s.identify(r)
 	if r.Method == http.MethodPost {
 		shownTo := "" // the login form
 		if q.Has("decision") {
@@ -192,7 +192,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.checkPassword(user, q.Get("password")) {
 			s.startSession(w, r, user)
-			sub, known = user, true
+			sub, login, known = user, loginPassword, true
 		} else {
 			loginFailed = true
 			s.log.Info("login failed", zapClient(req.client.ID), zap.String("username", user))
@@ -215,9 +215,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		if err := s.rememberConsent(r.Context(), sub, req); err != nil {
 			s.log.Error("remembering consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
 		}
-		s.issueCode(w, r, req, sub)
+		s.issueCode(w, r, req, sub, login)
 	case s.consentRemembered(r.Context(), sub, req):
-		s.issueCode(w, r, req, sub)
+		s.issueCode(w, r, req, sub, login)
 	default:
 		s.renderConsent(w, req, sub, s.csrfToken(nonce, sub, req))
 	}
@@ -236,7 +236,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // person saw the page that names the redirect host and chose to go there.
 func (s *Server) refuseAuthorization(w http.ResponseWriter, r *http.Request, req *authzRequest, aerr *authzError) {
 	if !aerr.page {
-		if sub, known := s.identify(r); known && s.clientApproved(r.Context(), sub, req.client.ID) {
+		if sub, _, known := s.identify(r); known && s.clientApproved(r.Context(), sub, req.client.ID) {
 			s.redirectToClient(w, r, req, url.Values{"error": {aerr.Code}, "error_description": {aerr.Description}})
 			return
 		}

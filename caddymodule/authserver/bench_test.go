@@ -21,12 +21,15 @@ func benchServer(b *testing.B) (s *Server, public, confidential registered) {
 	b.Helper()
 	cfg := testConfig(&clock{t: time.Now()})
 	cfg.Now = time.Now
+	allowClientCredentials(&cfg)
 	s, err := New(cfg, &certmagic.FileStorage{Path: b.TempDir()}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	reg := func(body string) registered {
-		rec := serve(s, http.MethodPost, "/register", "application/json", body, nil)
+		rec := serve(s, http.MethodPost, "/register", "application/json", body, func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer "+testInitialAccessToken)
+		})
 		var m map[string]any
 		json.Unmarshal(rec.Body.Bytes(), &m)
 		secret, _ := m["client_secret"].(string)

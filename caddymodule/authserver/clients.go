@@ -30,6 +30,10 @@ type client struct {
 	// ClientIdleLifetime, and those that never obtained a token (zero)
 	// after UnusedClientLifetime.
 	LastUsed time.Time `json:"last_used,omitzero"`
+	// ViaInitialAccessToken marks a client that registered with the
+	// initial access token (RegistrationToken), the only self-registered
+	// clients RegistrationPolicy.AllowClientCredentials applies to.
+	ViaInitialAccessToken bool `json:"via_initial_access_token,omitempty"`
 
 	static     bool
 	bcryptHash string   // pre-registered confidential clients

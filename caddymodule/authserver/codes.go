@@ -18,6 +18,8 @@ type codeRecord struct {
 	Issuer           string    `json:"iss"` // the origin the authorization happened at
 	Scopes           []string  `json:"scopes"`
 	Subject          string    `json:"sub"`
+	Login            string    `json:"login"`                // see holder.go
+	Credential       string    `json:"credential,omitempty"` // see holder.go
 	GrantID          string    `json:"grant_id"`
 	ExpiresAt        time.Time `json:"expires_at"`
 	Used             bool      `json:"used,omitempty"`
@@ -35,12 +37,14 @@ func (s *Server) codeKey(code string) string {
 }
 
 // issueCode stores a new code for the approved request and redirects to
-// the client with it.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, sub string) {
+// the client with it. login says how sub was identified (loginPassword,
+// loginExternal).
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, sub, login string) {
 	code := randomToken()
 	rec := codeRecord{
 		ClientID: req.client.ID, RedirectURI: req.redirectURI, RedirectExplicit: req.redirectExplicit,
 		Challenge: req.challenge, Resource: req.resource, Issuer: req.issuer, Scopes: req.scopes, Subject: sub,
+		Login: login, Credential: s.credentialOf(sub, login),
 		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
 	}
 	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {

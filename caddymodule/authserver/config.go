@@ -161,6 +161,13 @@ type RegistrationPolicy struct {
 	// InitialAccessToken is the bearer token RegistrationToken requires.
 	// It is compared in constant time.
 	InitialAccessToken string
+	// AllowClientCredentials lets confidential clients registered with the
+	// InitialAccessToken (mode RegistrationToken only) register and use the
+	// client_credentials grant: tokens without a user. Without it, a
+	// self-registered client gets tokens only through a user's
+	// authorization, so open registration cannot mint anonymous tokens.
+	// Default: false.
+	AllowClientCredentials bool
 	// ClientIdleLifetime is how long after its last token a dynamically
 	// registered client lives before the sweep deletes it.
 	// Default: 90 days (2160h), longer than a refresh-token family.
@@ -313,6 +320,9 @@ func (c Config) Validate() error {
 	case RegistrationOpen, RegistrationClosed:
 		if c.Registration.InitialAccessToken != "" {
 			add("registration: an initial access token is set but the mode is %q; use mode %q", c.Registration.Mode, RegistrationToken)
+		}
+		if c.Registration.AllowClientCredentials {
+			add("registration: client_credentials can be allowed only to clients registered with an initial access token, but the mode is %q; use mode %q or remove allow_client_credentials (pre-registered clients with a secret may always use it)", c.Registration.Mode, RegistrationToken)
 		}
 	case RegistrationToken:
 		if len(c.Registration.InitialAccessToken) < 16 {

@@ -14,15 +14,19 @@ import (
 // grace window revokes the grant, and with it (via the access tokens' sid)
 // every access token it issued.
 type grant struct {
-	ID        string         `json:"id"`
-	ClientID  string         `json:"client_id"`
-	Subject   string         `json:"sub"`
-	Resource  string         `json:"resource"`
-	Issuer    string         `json:"iss"` // only requests at this origin may refresh
-	Scopes    []string       `json:"scopes"`
-	ExpiresAt time.Time      `json:"expires_at"`
-	Revoked   bool           `json:"revoked,omitempty"`
-	Tokens    []refreshEntry `json:"tokens,omitempty"`
+	ID       string   `json:"id"`
+	ClientID string   `json:"client_id"`
+	Subject  string   `json:"sub"`
+	Resource string   `json:"resource"`
+	Issuer   string   `json:"iss"` // only requests at this origin may refresh
+	Scopes   []string `json:"scopes"`
+	// Login is how the user was identified (loginPassword, loginExternal),
+	// Credential the passwordTag of a password user's hash: see holder.go.
+	Login      string         `json:"login,omitempty"`
+	Credential string         `json:"credential,omitempty"`
+	ExpiresAt  time.Time      `json:"expires_at"`
+	Revoked    bool           `json:"revoked,omitempty"`
+	Tokens     []refreshEntry `json:"tokens,omitempty"`
 }
 
 // refreshEntry is a refresh token of the family, by SHA-256.

@@ -18,23 +18,24 @@ type IdentitySource interface {
 	Identify(r *http.Request) (subject string, ok bool)
 }
 
-// identify finds the subject of r: the trusted identity of an earlier
-// handler, then this server's login session, then the further sources.
-func (s *Server) identify(r *http.Request) (string, bool) {
+// identify finds the subject of r and how it was identified (loginPassword,
+// loginExternal): the trusted identity of an earlier handler, then this
+// server's login session, then the further sources.
+func (s *Server) identify(r *http.Request) (sub, login string, ok bool) {
 	if s.cfg.TrustedIdentity != nil {
 		if sub, ok := s.cfg.TrustedIdentity(r); ok && sub != "" {
-			return sub, true
+			return sub, loginExternal, true
 		}
 	}
 	if sub, ok := s.sessionSubject(r); ok {
-		return sub, true
+		return sub, loginPassword, true
 	}
 	for _, src := range s.cfg.IdentitySources {
 		if sub, ok := src.Identify(r); ok && sub != "" {
-			return sub, true
+			return sub, loginExternal, true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // checkPassword verifies a login against Config.Users. An unknown user

@@ -38,11 +38,14 @@ func (s *Server) metadataFor(r *http.Request) metadata {
 		ScopesSupported:                   append(slices.Clone(s.cfg.Scopes), offlineAccessScope),
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
-		GrantTypesSupported:               []string{grantCode, grantRefresh, grantClientCredentials},
+		GrantTypesSupported:               []string{grantCode, grantRefresh},
 		TokenEndpointAuthMethodsSupported: authMethods,
 		RevocationEndpointAuthMethods:     authMethods,
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		AuthorizationResponseIssSupported: true,
+	}
+	if s.clientCredentialsAdvertised() {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, grantClientCredentials)
 	}
 	if s.cfg.Registration.Mode != RegistrationClosed {
 		m.RegistrationEndpoint = iss + pathRegister

@@ -39,7 +39,7 @@ func TestMetadataServedAtEveryDiscoveryPath(t *testing.T) {
 			"code_challenge_methods_supported":      {"S256"},
 			"response_types_supported":              {"code"},
 			"token_endpoint_auth_methods_supported": {"none", "client_secret_post", "client_secret_basic"},
-			"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials"},
+			"grant_types_supported":                 {"authorization_code", "refresh_token"}, // no client may use client_credentials here
 			"scopes_supported":                      {"mcp", "mcp:admin", "offline_access"},
 		} {
 			if got := stringList(m[k]); !slices.Equal(got, v) {

@@ -134,11 +134,17 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	meta, e := parseRegistration(body, s.cfg.Scopes)
+	if e == nil && slices.Contains(meta.GrantTypes, grantClientCredentials) && !s.registrationAllowsClientCredentials() {
+		// Anyone may register: a client of its own would otherwise mint
+		// tokens that act for no user, with every scope.
+		e = errClientMetadata("client_credentials is not available to self-registered clients; tokens here act for a user (ask the operator for a pre-registered client)")
+	}
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	c := &client{clientMetadata: meta, ID: randomID(), IssuedAt: s.cfg.Now().Truncate(time.Second)}
+	c := &client{clientMetadata: meta, ID: randomID(), IssuedAt: s.cfg.Now().Truncate(time.Second),
+		ViaInitialAccessToken: s.cfg.Registration.Mode == RegistrationToken} // registrationAllowed checked it
 	resp := registrationResponse{ClientID: c.ID, ClientIDIssuedAt: c.IssuedAt.Unix(), clientMetadata: meta}
 	if meta.TokenEndpointAuthMethod != authNone {
 		resp.ClientSecret = randomToken()

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -57,25 +58,29 @@ func (c *revocationCache) set(key string, a cachedAnswer, now time.Time) {
 	c.entries[key] = a
 }
 
-// IsRevoked reports whether the access token with this jti, or the grant
-// (the token's "sid": its refresh-token family or client-credentials
-// issuance) it came from, has been revoked. Storage is the truth; answers
-// are cached (see Config.RevocationCacheTTL).
-func (s *Server) IsRevoked(ctx context.Context, jti, grantID string) (bool, error) {
+// IsRevoked reports whether the access token with this jti, or what its
+// sid names, has been revoked: a grant (its refresh-token family) that was
+// revoked or whose user is gone (see grant.holderGone), or for a token
+// without a user the client, when it was deleted or may no longer obtain
+// such tokens. Storage is the truth; answers are cached (see
+// Config.RevocationCacheTTL).
+func (s *Server) IsRevoked(ctx context.Context, jti, sid string) (bool, error) {
 	revoked, err := s.cachedRevoked(ctx, "jti:"+jti, jti, s.tokenRevoked)
-	if revoked || err != nil || grantID == "" {
+	if revoked || err != nil || sid == "" {
 		return revoked, err
 	}
-	return s.cachedRevoked(ctx, "grant:"+grantID, grantID, s.grantRevoked)
+	if strings.HasPrefix(sid, clientSIDPrefix) {
+		return s.cachedRevoked(ctx, "client:"+sid, sid, s.clientSIDRevoked)
+	}
+	return s.cachedRevoked(ctx, "grant:"+sid, sid, s.grantRevoked)
 }
 
+// cachedRevoked answers from the cache or asks lookup, which also judges
+// ids this server cannot have issued.
 func (s *Server) cachedRevoked(ctx context.Context, key, id string, lookup func(context.Context, string) (bool, time.Time, error)) (bool, error) {
 	now := s.cfg.Now()
 	if revoked, ok := s.revoked.get(key, now); ok {
 		return revoked, nil
-	}
-	if !validID(id) {
-		return true, nil // not an id this server issued
 	}
 	revoked, until, err := lookup(ctx, id)
 	if err != nil {
@@ -90,17 +95,34 @@ func (s *Server) cachedRevoked(ctx context.Context, key, id string, lookup func(
 
 // tokenRevoked looks up a revoked access token.
 func (s *Server) tokenRevoked(ctx context.Context, jti string) (bool, time.Time, error) {
+	if !validID(jti) {
+		return true, s.cfg.Now().Add(s.cfg.RevocationCacheTTL), nil // not an id this server issued
+	}
 	var r revocation
 	found, err := s.store.get(ctx, s.store.key(nsRevoked, jti+".json"), &r)
 	return found, r.ExpiresAt, err
 }
 
-// grantRevoked looks up a revoked grant. A grant that is not in storage was
-// never stored (client credentials) or has expired with all its tokens.
+// grantRevoked looks up a grant. One that is not in storage has expired
+// with all its tokens. A revoked grant stays revoked; one whose user is gone
+// is refused only for RevocationCacheTTL at a time, so that an instance
+// still running an older configuration (a rolling reload) refuses, but
+// does not destroy, a grant of a user it does not know yet.
 func (s *Server) grantRevoked(ctx context.Context, id string) (bool, time.Time, error) {
+	if !validID(id) {
+		return true, s.cfg.Now().Add(s.cfg.RevocationCacheTTL), nil // not an id this server issued
+	}
 	var g grant
 	found, err := s.store.get(ctx, s.store.key(nsGrants, id+".json"), &g)
-	return found && g.Revoked, g.ExpiresAt, err
+	switch {
+	case err != nil || !found:
+		return false, time.Time{}, err
+	case g.Revoked:
+		return true, g.ExpiresAt, nil
+	case s.holderGone(&g) != "":
+		return true, s.cfg.Now().Add(s.cfg.RevocationCacheTTL), nil
+	}
+	return false, time.Time{}, nil
 }
 
 // revokeToken records an access token as revoked until it expires.

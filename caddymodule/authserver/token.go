@@ -154,13 +154,20 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		if oerr = s.tokenResource(r, req.resource, rec.Resource); oerr != nil {
 			return nil
 		}
+		// The user may have been removed, or changed password, since the
+		// code was issued (a reload within CodeLifetime).
+		if gone := s.holderGone(&grant{Subject: rec.Subject, Login: rec.Login, Credential: rec.Credential}); gone != "" {
+			oerr = errInvalidGrant(gone + "; authorize again")
+			return nil
+		}
 		rec.Used = true
 		if err := s.store.put(ctx, key, rec); err != nil {
 			return err
 		}
 		g := grant{
 			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
-			Scopes: rec.Scopes, ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
+			Scopes: rec.Scopes, Login: rec.Login, Credential: rec.Credential,
+			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		refresh := g.newRefreshToken()
 		if resp, err = s.mintAccessToken(ctx, g.issued()); err != nil {
@@ -231,6 +238,18 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			reuse = true
 			return nil
 		}
+		// A removed user, or one whose password changed, must not keep
+		// minting access tokens with a refresh token taken before.
+		if gone := s.holderGone(&g); gone != "" {
+			oerr = errInvalidGrant(gone + "; authorize again")
+			return nil
+		}
+		// Scopes the server or the client no longer has are not refreshed
+		// into new tokens either.
+		if _, e := s.grantableScopes(c, scopeString(g.Scopes)); e != nil {
+			oerr = errInvalidGrant("the authorization covers a scope that is no longer available; authorize again")
+			return nil
+		}
 		scopes := g.Scopes
 		if req.scope != "" {
 			if scopes = scopeList(req.scope); !subset(scopes, g.Scopes) {
@@ -269,8 +288,9 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 // clientCredentials issues an access token to a confidential client acting
 // for itself (no refresh token, RFC 6749 §4.4.3).
 func (s *Server) clientCredentials(r *http.Request, c *client, req tokenRequest) (*tokenResponse, string, *oauthError) {
-	if !c.confidential() {
-		return nil, "", &oauthError{status: http.StatusBadRequest, Code: "unauthorized_client", Description: "client_credentials is only for confidential clients"}
+	if !s.mayUseClientCredentials(c) {
+		return nil, "", &oauthError{status: http.StatusBadRequest, Code: "unauthorized_client",
+			Description: "client_credentials is only for pre-registered confidential clients (and those the operator allowed to register for it); tokens here act for a user"}
 	}
 	resp, oerr := s.clientToken(r.Context(), c, s.cfg.Origin(r), req.resource, req.scope)
 	return resp, c.ID, oerr
@@ -278,6 +298,8 @@ func (s *Server) clientCredentials(r *http.Request, c *client, req tokenRequest)
 
 // clientToken mints an access token whose subject is the client itself, for
 // resource under origin, with the requested scopes ("" for the defaults).
+// Its gty claim marks it as a token without a user and its sid names the
+// client (see clientSID). The caller checked mayUseClientCredentials.
 func (s *Server) clientToken(ctx context.Context, c *client, origin, resource, scope string) (*tokenResponse, *oauthError) {
 	scopes, oerr := s.grantableScopes(c, scope)
 	if oerr != nil {
@@ -289,7 +311,8 @@ func (s *Server) clientToken(ctx context.Context, c *client, origin, resource, s
 		return nil, errInvalidTarget("resource is not an MCP endpoint of this server")
 	}
 	resp, err := s.mintAccessToken(ctx, issued{
-		issuer: origin, subject: c.ID, clientID: c.ID, resource: canonical, grantID: randomID(), scopes: scopes,
+		issuer: origin, subject: c.ID, clientID: c.ID, resource: canonical, grantID: clientSID(c), scopes: scopes,
+		grantType: gtyClientCredentials,
 	})
 	if err != nil {
 		s.log.Error("issuing client token", zapClient(c.ID), zapErr(err))

@@ -220,8 +220,9 @@ func TestRefreshRules(t *testing.T) {
 func TestClientAuthentication(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.Clients = []StaticClient{{ID: "ci-bot", SecretHash: testUserHash}} // secret = testPassword
+		allowClientCredentials(c)
 	})
-	conf := e.register(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "token_endpoint_auth_method": "client_secret_post", "grant_types": []string{"client_credentials"}})
+	conf := e.registerWithToken(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "token_endpoint_auth_method": "client_secret_post", "grant_types": []string{"client_credentials"}})
 	cc := url.Values{"grant_type": {"client_credentials"}}
 
 	// client_secret_post and client_secret_basic both work.
@@ -258,7 +259,7 @@ func TestClientAuthentication(t *testing.T) {
 	wantError(t, status, m, 401, "invalid_client")
 
 	// A public client cannot use client_credentials, nor send a secret.
-	pub := e.publicClient()
+	pub := e.registerWithToken(map[string]any{"redirect_uris": []string{"http://127.0.0.1:1/cb"}, "token_endpoint_auth_method": "none"})
 	status, m, _ = e.postForm("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {pub.id}}, "", "")
 	wantError(t, status, m, 400, "unauthorized_client")
 	status, m, _ = e.postForm("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {pub.id}, "client_secret": {"x"}}, "", "")
