@@ -4,24 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"time"
-)
 
-// accessClaims are the claims of an access token (RFC 9068 §2.2), plus sid,
-// the grant the token came from (or for a token without a user, the
-// client: see clientSID), so revoking a grant revokes its tokens, and gty,
-// "client_credentials" on a token without a user and absent on a user's.
-type accessClaims struct {
-	Issuer   string `json:"iss"`
-	Subject  string `json:"sub"`
-	Audience string `json:"aud"`
-	Expiry   int64  `json:"exp"`
-	IssuedAt int64  `json:"iat"`
-	ID       string `json:"jti"`
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
-	GrantID  string `json:"sid"`
-	GrantTy  string `json:"gty,omitempty"`
-}
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
+)
 
 // issued is what one token request grants.
 type issued struct {
@@ -48,10 +35,12 @@ func (s *Server) mintAccessToken(ctx context.Context, g issued) (*tokenResponse,
 		return nil, err
 	}
 	exp := now.Add(s.cfg.AccessTokenLifetime)
-	payload, err := json.Marshal(accessClaims{
-		Issuer: g.issuer, Subject: g.subject, Audience: g.resource,
-		Expiry: exp.Unix(), IssuedAt: now.Unix(), ID: randomID(),
-		ClientID: g.clientID, Scope: scopeString(g.scopes), GrantID: g.grantID, GrantTy: g.grantType,
+	payload, err := json.Marshal(oauthwire.AccessClaims{
+		Claims: jwt.Claims{
+			Issuer: g.issuer, Subject: g.subject, Audience: jwt.Audience{g.resource},
+			Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), ID: randomID(),
+		},
+		ClientID: g.clientID, Scope: scopeString(g.scopes), GrantID: g.grantID, GrantType: g.grantType,
 	})
 	if err != nil {
 		return nil, err

@@ -90,7 +90,7 @@ func TestAdminMintsTokensForConfidentialClientsOnly(t *testing.T) {
 		t.Fatalf("MintToken: %v %v", ttl, err)
 	}
 	claims := e.claimsOf(token)
-	if claims.Subject != "ci" || claims.ClientID != "ci" || claims.Audience != e.ts.URL+"/mcp" || claims.Issuer != e.ts.URL || claims.Scope != "mcp" {
+	if claims.Subject != "ci" || claims.ClientID != "ci" || len(claims.Audience) != 1 || claims.Audience[0] != e.ts.URL+"/mcp" || claims.Issuer != e.ts.URL || claims.Scope != "mcp" {
 		t.Fatalf("minted claims: %+v", claims)
 	}
 	if _, _, err := e.srv.MintToken(ctx, "ci", "https://elsewhere.example/other", nil); err == nil {

@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"encoding/json"
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -116,7 +117,7 @@ func BenchmarkVerification(b *testing.B) {
 	json.Unmarshal(rec.Body.Bytes(), &m)
 	token := m["access_token"].(string)
 	ctx := context.Background()
-	verify := func() accessClaims {
+	verify := func() oauthwire.AccessClaims {
 		jwks, err := s.VerificationKeys(ctx)
 		if err != nil {
 			b.Fatal(err)
@@ -125,7 +126,7 @@ func BenchmarkVerification(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var cl accessClaims
+		var cl oauthwire.AccessClaims
 		if err := tok.Claims(jwks, &cl); err != nil {
 			b.Fatal(err)
 		}

@@ -69,22 +69,22 @@ func TestClientCredentialsForClientsRegisteredWithTheInitialAccessToken(t *testi
 	conf := e.registerWithToken(map[string]any{"grant_types": []string{"client_credentials"}})
 	status, m, _ := e.postForm("/token", ccForm, conf.id, conf.secret)
 	cl := e.claimsOf(tokensOf(t, status, m).access)
-	if cl.GrantTy != "client_credentials" || cl.Subject != conf.id || !strings.HasPrefix(cl.GrantID, clientSIDPrefix) {
+	if cl.GrantType != "client_credentials" || cl.Subject != conf.id || !strings.HasPrefix(cl.GrantID, clientSIDPrefix) {
 		t.Fatalf("a token without a user must say so: %+v", cl)
 	}
 	if got := grantTypesAdvertised(t, e); !slices.Contains(got, "client_credentials") {
 		t.Fatalf("grant_types_supported %v lacks client_credentials", got)
 	}
 	// A user's token carries no gty.
-	if cl := e.claimsOf(e.codeFlow(e.registerWithToken(map[string]any{"redirect_uris": []string{"http://127.0.0.1:1/cb"}, "token_endpoint_auth_method": "none"})).access); cl.GrantTy != "" {
-		t.Fatalf("user token with gty %q", cl.GrantTy)
+	if cl := e.claimsOf(e.codeFlow(e.registerWithToken(map[string]any{"redirect_uris": []string{"http://127.0.0.1:1/cb"}, "token_endpoint_auth_method": "none"})).access); cl.GrantType != "" {
+		t.Fatalf("user token with gty %q", cl.GrantType)
 	}
 }
 
 func TestPreRegisteredClientsKeepClientCredentials(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Clients = []StaticClient{{ID: "ci-bot", SecretHash: testUserHash}} })
 	status, m, _ := e.postForm("/token", ccForm, "ci-bot", testPassword)
-	if cl := e.claimsOf(tokensOf(t, status, m).access); cl.GrantTy != "client_credentials" || cl.Subject != "ci-bot" {
+	if cl := e.claimsOf(tokensOf(t, status, m).access); cl.GrantType != "client_credentials" || cl.Subject != "ci-bot" {
 		t.Fatalf("claims %+v", cl)
 	}
 	if got := grantTypesAdvertised(t, e); !slices.Contains(got, "client_credentials") {

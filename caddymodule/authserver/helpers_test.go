@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"html"
 	"io"
 	"net/http"
@@ -336,7 +337,7 @@ func (e *env) refresh(c registered, token string) (int, map[string]any) {
 }
 
 // claimsOf verifies an access token with the server's JWKS.
-func (e *env) claimsOf(token string) accessClaims {
+func (e *env) claimsOf(token string) oauthwire.AccessClaims {
 	e.t.Helper()
 	req := httptest.NewRequest(http.MethodGet, e.ts.URL, nil).WithContext(context.Background())
 	claims, ok := e.srv.parseAccessToken(req, token)

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"net/http"
 	"testing"
 
@@ -21,7 +22,7 @@ func oneOrigin(mutate func(*Config)) func(*Config) {
 
 // userGrant authorizes a public client as alice and returns the client,
 // the tokens and the access token's claims.
-func userGrant(e *env, scope string) (registered, tokens, accessClaims) {
+func userGrant(e *env, scope string) (registered, tokens, oauthwire.AccessClaims) {
 	e.t.Helper()
 	c := e.publicClient()
 	verifier, challenge := pkce()
@@ -38,7 +39,7 @@ func userGrant(e *env, scope string) (registered, tokens, accessClaims) {
 // revokedAfterTTL asks IsRevoked once, lets the cache TTL pass and asks
 // again, returning the second answer: what a guard sees within its
 // revocation check interval.
-func revokedAfterTTL(t *testing.T, e *env, cl accessClaims) bool {
+func revokedAfterTTL(t *testing.T, e *env, cl oauthwire.AccessClaims) bool {
 	t.Helper()
 	ctx := context.Background()
 	e.srv.IsRevoked(ctx, cl.ID, cl.GrantID)

@@ -3,11 +3,10 @@ package authserver
 import (
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"go.uber.org/zap"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // serveRevoke is the RFC 7009 revocation endpoint. The client authenticates;
@@ -46,22 +45,22 @@ func (s *Server) revokeAccessToken(r *http.Request, c *client, token string) err
 		return nil
 	}
 	s.log.Info("access token revoked", zapClient(c.ID), zapSubject(claims.Subject))
-	return s.revokeToken(r.Context(), claims.ID, time.Unix(claims.Expiry, 0))
+	return s.revokeToken(r.Context(), claims.ID, claims.Expiry.Time())
 }
 
 // parseAccessToken verifies a token this server signed; ok is false for
 // anything else, expired tokens included.
-func (s *Server) parseAccessToken(r *http.Request, token string) (accessClaims, bool) {
-	var claims accessClaims
-	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+func (s *Server) parseAccessToken(r *http.Request, token string) (oauthwire.AccessClaims, bool) {
+	var claims oauthwire.AccessClaims
+	tok, _, err := oauthwire.ParseAccessToken(token)
 	if err != nil {
 		return claims, false
 	}
 	jwks, err := s.VerificationKeys(r.Context())
-	if err != nil || tok.Claims(jwks, &claims) != nil {
+	if err != nil || tok.Claims(jwks, &claims) != nil || claims.Expiry == nil {
 		return claims, false
 	}
-	return claims, s.cfg.Now().Unix() < claims.Expiry && validID(claims.ID)
+	return claims, s.cfg.Now().Before(claims.Expiry.Time()) && validID(claims.ID)
 }
 
 func (s *Server) revokeRefreshToken(r *http.Request, c *client, token string) error {

@@ -70,7 +70,7 @@ func TestGoSDKClientFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		cl := e.claimsOf(tok.AccessToken)
-		if cl.Audience != e.ts.URL+"/mcp" || cl.Subject != testUser || !strings.Contains(cl.Scope, "mcp") {
+		if len(cl.Audience) != 1 || cl.Audience[0] != e.ts.URL+"/mcp" || cl.Subject != testUser || !strings.Contains(cl.Scope, "mcp") {
 			t.Fatalf("claims %+v", cl)
 		}
 		if seen[tok.AccessToken] {

@@ -46,8 +46,8 @@ func TestTokenFromCodeIsAnRFC9068JWT(t *testing.T) {
 		t.Fatalf("JWT header %v", h)
 	}
 	cl := e.claimsOf(tok.access)
-	if cl.Issuer != e.ts.URL || cl.Audience != e.ts.URL+"/mcp" || cl.Subject != testUser || cl.ClientID != c.id ||
-		cl.Scope != "mcp" || cl.ID == "" || cl.GrantID == "" || cl.Expiry-cl.IssuedAt != 3600 || cl.IssuedAt != e0.Unix() {
+	if cl.Issuer != e.ts.URL || len(cl.Audience) != 1 || cl.Audience[0] != e.ts.URL+"/mcp" || cl.Subject != testUser || cl.ClientID != c.id ||
+		cl.Scope != "mcp" || cl.ID == "" || cl.GrantID == "" || cl.Expiry.Time().Sub(cl.IssuedAt.Time()) != time.Hour || cl.IssuedAt.Time().Unix() != e0.Unix() {
 		t.Fatalf("claims %+v", cl)
 	}
 	// The raw payload has aud as a string and no other surprises.

@@ -8,28 +8,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // clockSkew is the leeway allowed on exp, nbf and iat.
 const clockSkew = 30 * time.Second
-
-// acceptedAlgorithms are the only signature algorithms a token may use
-// (asymmetric, as the authorization server signs; never "none" or HMAC).
-var acceptedAlgorithms = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA}
-
-// accessClaims are the RFC 9068 claims the guard reads.
-type accessClaims struct {
-	jwt.Claims
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
-	GrantID  string `json:"sid"`
-	// GrantType is "client_credentials" on tokens minted without a user
-	// (sub is then the client id); absent on user tokens.
-	GrantType string `json:"gty"`
-}
-
-// clientGrantType is the gty claim of a token that speaks for a client.
-const clientGrantType = "client_credentials"
 
 // rejection is why a token was refused: reason names it for logs and
 // metrics, description is the error_description shown to the client.
@@ -59,13 +43,12 @@ var (
 // issuer and audience and returns the identity and the token's expiry.
 // A non-rejection error means the key source failed.
 func (g *Guard) verify(ctx context.Context, raw, issuer, audience string) (Identity, time.Time, error) {
-	tok, err := jwt.ParseSigned(raw, acceptedAlgorithms)
-	if err != nil || len(tok.Headers) != 1 {
-		return Identity{}, time.Time{}, errMalformed
-	}
-	hdr := tok.Headers[0]
-	if typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string); !isAccessTokenType(typ) {
+	tok, hdr, err := oauthwire.ParseAccessToken(raw)
+	switch {
+	case errors.Is(err, oauthwire.ErrNotAccessToken):
 		return Identity{}, time.Time{}, errTokenType
+	case err != nil:
+		return Identity{}, time.Time{}, errMalformed
 	}
 	keys, err := g.keys.lookup(ctx, hdr.KeyID)
 	if err != nil {
@@ -74,7 +57,7 @@ func (g *Guard) verify(ctx context.Context, raw, issuer, audience string) (Ident
 	if len(keys) == 0 {
 		return Identity{}, time.Time{}, errUnknownKey
 	}
-	var c accessClaims
+	var c oauthwire.AccessClaims
 	if !verifyWithAny(tok, keys, hdr.Algorithm, &c) {
 		return Identity{}, time.Time{}, errSignature
 	}
@@ -87,19 +70,14 @@ func (g *Guard) verify(ctx context.Context, raw, issuer, audience string) (Ident
 		Scopes:   strings.Fields(c.Scope),
 		TokenID:  c.ID,
 		GrantID:  c.GrantID,
-		Client:   c.GrantType == clientGrantType,
+		Client:   c.GrantType == oauthwire.ClientCredentials,
 	}
 	return id, c.Expiry.Time(), nil
 }
 
-// isAccessTokenType accepts the RFC 9068 typ values, case-insensitively.
-func isAccessTokenType(typ string) bool {
-	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
-}
-
 // verifyWithAny decodes tok's claims into c with the first key whose
 // algorithm fits alg and whose signature verifies.
-func verifyWithAny(tok *jwt.JSONWebToken, keys []jose.JSONWebKey, alg string, c *accessClaims) bool {
+func verifyWithAny(tok *jwt.JSONWebToken, keys []jose.JSONWebKey, alg string, c *oauthwire.AccessClaims) bool {
 	for _, k := range keys {
 		if k.Algorithm != "" && k.Algorithm != alg {
 			continue
@@ -113,7 +91,7 @@ func verifyWithAny(tok *jwt.JSONWebToken, keys []jose.JSONWebKey, alg string, c 
 
 // checkClaims enforces iss, aud, the time window and the claims the
 // gateway relies on (exp, sub, client_id, jti).
-func checkClaims(c *accessClaims, issuer, audience string, now time.Time) error {
+func checkClaims(c *oauthwire.AccessClaims, issuer, audience string, now time.Time) error {
 	if c.Expiry == nil || c.Subject == "" || c.ClientID == "" || c.ID == "" {
 		return errClaims
 	}
