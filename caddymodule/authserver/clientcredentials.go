@@ -77,20 +77,19 @@ func (c *client) secretHash() string {
 	return c.SecretHash
 }
 
-// clientSIDRevoked is IsRevoked's lookup for a client's own token. A
-// "revoked" answer is cached only for RevocationCacheTTL, like a "not
-// revoked" one: a client put back into the configuration works again.
+// clientSIDRevoked is IsRevoked's lookup for a client's own token. Its
+// answers are never final (a client put back into the configuration works
+// again), so none is cached.
 func (s *Server) clientSIDRevoked(ctx context.Context, sid string) (bool, time.Time, error) {
-	until := s.cfg.Now().Add(s.cfg.RevocationCacheTTL)
 	encoded, tag, ok := strings.Cut(strings.TrimPrefix(sid, clientSIDPrefix), ".")
 	id, err := base64.RawURLEncoding.DecodeString(encoded)
 	if !ok || err != nil {
-		return true, until, nil // not a sid this server issued
+		return true, time.Time{}, nil // not a sid this server issued
 	}
 	c, err := s.loadClient(ctx, string(id))
 	if err != nil {
 		return false, time.Time{}, err
 	}
 	revoked := c == nil || !s.mayUseClientCredentials(c) || !hmac.Equal([]byte(tag), []byte(passwordTag(c.secretHash())))
-	return revoked, until, nil
+	return revoked, time.Time{}, nil
 }

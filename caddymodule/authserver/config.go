@@ -108,12 +108,6 @@ type Config struct {
 	// the form posts of /authorize. Default: 64 KiB.
 	MaxBodyBytes int64
 
-	// RevocationCacheTTL is how long IsRevoked trusts a "not revoked"
-	// answer from storage before asking again (revocations made by this
-	// instance are seen at once; another instance's after at most this).
-	// Default: 5s.
-	RevocationCacheTTL time.Duration
-
 	// LoginAttempts is how many password logins one client address may
 	// attempt per LoginAttemptWindow, so passwords cannot be guessed at
 	// speed; negative disables the limit. Default: 10.
@@ -216,7 +210,6 @@ const (
 	defaultUnusedClientLifetime = 24 * time.Hour
 	defaultStoragePrefix        = "mcpgate/authserver"
 	defaultMaxBodyBytes         = 64 << 10
-	defaultRevocationCacheTTL   = 5 * time.Second
 	offlineAccessScope          = "offline_access"
 )
 
@@ -243,7 +236,6 @@ func (c Config) withDefaults() Config {
 	setDuration(&c.KeyRotation, defaultKeyRotation)
 	setDuration(&c.LoginLifetime, defaultLoginLifetime)
 	setDuration(&c.ConsentLifetime, defaultConsentLifetime)
-	setDuration(&c.RevocationCacheTTL, defaultRevocationCacheTTL)
 	setDuration(&c.Registration.RateWindow, defaultRateWindow)
 	setDuration(&c.LoginAttemptWindow, defaultLoginAttemptWindow)
 	if c.LoginAttempts == 0 {
@@ -302,8 +294,8 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"access token lifetime": c.AccessTokenLifetime, "refresh token lifetime": c.RefreshTokenLifetime,
 		"code lifetime": c.CodeLifetime, "key rotation": c.KeyRotation, "login lifetime": c.LoginLifetime,
-		"revocation cache ttl": c.RevocationCacheTTL, "registration rate window": c.Registration.RateWindow,
-		"client idle lifetime": c.Registration.ClientIdleLifetime, "unused client lifetime": c.Registration.UnusedClientLifetime,
+		"registration rate window": c.Registration.RateWindow,
+		"client idle lifetime":     c.Registration.ClientIdleLifetime, "unused client lifetime": c.Registration.UnusedClientLifetime,
 		"client auth failure window": c.ClientAuthFailureWindow,
 	} {
 		if d < 0 {

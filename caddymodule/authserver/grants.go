@@ -101,7 +101,7 @@ func (s *Server) revokeGrant(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	s.revoked.set("grant:"+id, cachedAnswer{true, expires}, now)
+	s.revoked.set("grant:"+id, expires, now)
 	s.log.Warn("grant revoked", zap.String("grant_id", id), zap.String("reason", reason))
 	return nil
 }

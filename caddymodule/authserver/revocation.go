@@ -12,42 +12,35 @@ type revocation struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// revocationCache remembers IsRevoked answers. A "revoked" answer is final;
-// a "not revoked" answer is trusted for RevocationCacheTTL, which bounds how
-// late this instance sees another instance's revocation.
+// revocationCache remembers final answers: a revoked token or grant, until
+// it would have expired anyway. "Not revoked" is never cached here: the
+// guard reuses it for its revocation_check_interval, and a second cache
+// stacked on that one would stretch the documented bound.
 type revocationCache struct {
 	mu      sync.Mutex
-	entries map[string]cachedAnswer
+	entries map[string]time.Time // key -> revoked until
 }
 
-type cachedAnswer struct {
-	revoked bool
-	until   time.Time
-}
-
-// maxCachedAnswers bounds the cache; beyond it, stale answers are dropped.
+// maxCachedAnswers bounds the cache; beyond it, expired answers are dropped.
 const maxCachedAnswers = 100_000
 
 func newRevocationCache() *revocationCache {
-	return &revocationCache{entries: map[string]cachedAnswer{}}
+	return &revocationCache{entries: map[string]time.Time{}}
 }
 
-func (c *revocationCache) get(key string, now time.Time) (revoked, ok bool) {
+func (c *revocationCache) revoked(key string, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a, ok := c.entries[key]
-	if !ok || now.After(a.until) {
-		return false, false
-	}
-	return a.revoked, true
+	until, ok := c.entries[key]
+	return ok && !now.After(until)
 }
 
-func (c *revocationCache) set(key string, a cachedAnswer, now time.Time) {
+func (c *revocationCache) set(key string, until, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= maxCachedAnswers {
-		for k, e := range c.entries {
-			if now.After(e.until) {
+		for k, u := range c.entries {
+			if now.After(u) {
 				delete(c.entries, k)
 			}
 		}
@@ -55,15 +48,15 @@ func (c *revocationCache) set(key string, a cachedAnswer, now time.Time) {
 			clear(c.entries)
 		}
 	}
-	c.entries[key] = a
+	c.entries[key] = until
 }
 
 // IsRevoked reports whether the access token with this jti, or what its
 // sid names, has been revoked: a grant (its refresh-token family) that was
 // revoked or whose user is gone (see grant.holderGone), or for a token
 // without a user the client, when it was deleted or may no longer obtain
-// such tokens. Storage is the truth; answers are cached (see
-// Config.RevocationCacheTTL).
+// such tokens. Storage is the truth; only final "revoked" answers are
+// cached (see revocationCache).
 func (s *Server) IsRevoked(ctx context.Context, jti, sid string) (bool, error) {
 	revoked, err := s.cachedRevoked(ctx, "jti:"+jti, jti, s.tokenRevoked)
 	if revoked || err != nil || sid == "" {
@@ -76,27 +69,27 @@ func (s *Server) IsRevoked(ctx context.Context, jti, sid string) (bool, error) {
 }
 
 // cachedRevoked answers from the cache or asks lookup, which also judges
-// ids this server cannot have issued.
+// ids this server cannot have issued. lookup returns a non-zero time only
+// with a final "revoked" answer: how long it stays worth remembering.
 func (s *Server) cachedRevoked(ctx context.Context, key, id string, lookup func(context.Context, string) (bool, time.Time, error)) (bool, error) {
 	now := s.cfg.Now()
-	if revoked, ok := s.revoked.get(key, now); ok {
-		return revoked, nil
+	if s.revoked.revoked(key, now) {
+		return true, nil
 	}
 	revoked, until, err := lookup(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	if !revoked {
-		until = now.Add(s.cfg.RevocationCacheTTL)
+	if revoked && !until.IsZero() {
+		s.revoked.set(key, until, now)
 	}
-	s.revoked.set(key, cachedAnswer{revoked, until}, now)
 	return revoked, nil
 }
 
 // tokenRevoked looks up a revoked access token.
 func (s *Server) tokenRevoked(ctx context.Context, jti string) (bool, time.Time, error) {
 	if !validID(jti) {
-		return true, s.cfg.Now().Add(s.cfg.RevocationCacheTTL), nil // not an id this server issued
+		return true, time.Time{}, nil // not an id this server issued
 	}
 	var r revocation
 	found, err := s.store.get(ctx, s.store.key(nsRevoked, jti+".json"), &r)
@@ -105,12 +98,12 @@ func (s *Server) tokenRevoked(ctx context.Context, jti string) (bool, time.Time,
 
 // grantRevoked looks up a grant. One that is not in storage has expired
 // with all its tokens. A revoked grant stays revoked; one whose user is gone
-// is refused only for RevocationCacheTTL at a time, so that an instance
-// still running an older configuration (a rolling reload) refuses, but
-// does not destroy, a grant of a user it does not know yet.
+// is refused each time it is asked about, never remembered, so that an
+// instance still running an older configuration (a rolling reload)
+// refuses, but does not destroy, a grant of a user it does not know yet.
 func (s *Server) grantRevoked(ctx context.Context, id string) (bool, time.Time, error) {
 	if !validID(id) {
-		return true, s.cfg.Now().Add(s.cfg.RevocationCacheTTL), nil // not an id this server issued
+		return true, time.Time{}, nil // not an id this server issued
 	}
 	var g grant
 	found, err := s.store.get(ctx, s.store.key(nsGrants, id+".json"), &g)
@@ -120,7 +113,7 @@ func (s *Server) grantRevoked(ctx context.Context, id string) (bool, time.Time, 
 	case g.Revoked:
 		return true, g.ExpiresAt, nil
 	case s.holderGone(&g) != "":
-		return true, s.cfg.Now().Add(s.cfg.RevocationCacheTTL), nil
+		return true, time.Time{}, nil
 	}
 	return false, time.Time{}, nil
 }
@@ -130,6 +123,6 @@ func (s *Server) revokeToken(ctx context.Context, jti string, exp time.Time) err
 	if err := s.store.put(ctx, s.store.key(nsRevoked, jti+".json"), revocation{ExpiresAt: exp}); err != nil {
 		return err
 	}
-	s.revoked.set("jti:"+jti, cachedAnswer{true, exp}, s.cfg.Now())
+	s.revoked.set("jti:"+jti, exp, s.cfg.Now())
 	return nil
 }
