@@ -77,28 +77,6 @@ func TestExampleCaddyfilesValidate(t *testing.T) {
 	}
 }
 
-// TestDefaultCaddyfileEndToEnd runs the repository's own Caddyfile, the
-// one `go run . run` serves, on free ports: both its sites work.
-func TestDefaultCaddyfileEndToEnd(t *testing.T) {
-	data := exampleEnv(t)
-	t.Setenv("MCPGATE_ADMIN", freeAddr(t))
-	text, err := os.ReadFile("../Caddyfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	startCaddy(t, strings.Replace(string(text), "{\n", "{\n\tpersist_config off\n", 1))
-	secure := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
-	secure.client.Transport = trustingTransport(t, data)
-	plain := &gateway{base: "http://localhost:" + os.Getenv("MCPGATE_HTTP_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
-	for _, g := range []*gateway{secure, plain} {
-		g.waitReady(t)
-		gr := authorize(t, g, "default-setup-client")
-		if resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}`); resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: tools/call: %d %s", g.base, resp.StatusCode, body)
-		}
-	}
-}
-
 func TestExampleLocalEndToEnd(t *testing.T) {
 	data := exampleEnv(t)
 	startCaddy(t, exampleCaddyfile(t, "local"))
