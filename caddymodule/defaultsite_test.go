@@ -19,13 +19,15 @@ import (
 // writes them in a URL.
 var loopbackNames = []string{"localhost", "127.0.0.1", "[::1]"}
 
-// defaultSite is the repository's own Caddyfile, the one `go run . run`
-// serves, running on free ports.
-type defaultSite struct {
+// loopbackSite is a Caddyfile of this repository serving the loopback
+// names, running on the free ports exampleEnv chose.
+type loopbackSite struct {
 	data, httpPort, httpsPort string
 }
 
-func startDefaultCaddyfile(t *testing.T) defaultSite {
+// startDefaultCaddyfile runs the repository's own Caddyfile, the one
+// `go run . run` serves.
+func startDefaultCaddyfile(t *testing.T) loopbackSite {
 	t.Helper()
 	data := exampleEnv(t)
 	t.Setenv("MCPGATE_ADMIN", freeAddr(t))
@@ -34,13 +36,13 @@ func startDefaultCaddyfile(t *testing.T) defaultSite {
 		t.Fatal(err)
 	}
 	startCaddy(t, strings.Replace(string(text), "{\n", "{\n\tpersist_config off\n", 1))
-	return defaultSite{data: data, httpPort: os.Getenv("MCPGATE_HTTP_PORT"), httpsPort: os.Getenv("MCPGATE_HTTPS_PORT")}
+	return loopbackSite{data: data, httpPort: os.Getenv("MCPGATE_HTTP_PORT"), httpsPort: os.Getenv("MCPGATE_HTTPS_PORT")}
 }
 
 // at returns a client of the site at scheme://host on its port for that
 // scheme, once it answers. The client never follows redirects: a redirect
 // is an answer under test, not a way to reach the gateway.
-func (s defaultSite) at(t *testing.T, scheme, host string) *gateway {
+func (s loopbackSite) at(t *testing.T, scheme, host string) *gateway {
 	t.Helper()
 	port := s.httpPort
 	if scheme == "https" {
@@ -79,28 +81,7 @@ func TestDefaultCaddyfileAnswersEveryLoopbackName(t *testing.T) {
 	site := startDefaultCaddyfile(t)
 	for _, scheme := range []string{"http", "https"} {
 		for _, host := range loopbackNames {
-			g := site.at(t, scheme, host)
-			resp, body := get(t, g, "/.well-known/oauth-protected-resource/mcp")
-			var prm struct {
-				Resource             string   `json:"resource"`
-				AuthorizationServers []string `json:"authorization_servers"`
-			}
-			if err := json.Unmarshal([]byte(body), &prm); err != nil || resp.StatusCode != http.StatusOK ||
-				prm.Resource != g.base+"/mcp" || len(prm.AuthorizationServers) != 1 || prm.AuthorizationServers[0] != g.base {
-				t.Errorf("%s: resource metadata: %d %s", g.base, resp.StatusCode, body)
-			}
-			resp, body = get(t, g, "/.well-known/oauth-authorization-server")
-			var asm struct {
-				Issuer string `json:"issuer"`
-			}
-			if err := json.Unmarshal([]byte(body), &asm); err != nil || resp.StatusCode != http.StatusOK || asm.Issuer != g.base {
-				t.Errorf("%s: authorization server metadata: %d %s", g.base, resp.StatusCode, body)
-			}
-			resp, body = post(t, g, "/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
-			challenge := `resource_metadata="` + g.base + `/.well-known/oauth-protected-resource/mcp"`
-			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), challenge) {
-				t.Errorf("%s: POST /mcp without a token: %d %q %s, want 401 with %s", g.base, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body, challenge)
-			}
+			answersAsItsOwnOrigin(t, site.at(t, scheme, host))
 		}
 	}
 }
@@ -117,18 +98,7 @@ func TestDefaultCaddyfileRefusesForeignHosts(t *testing.T) {
 	for _, g := range []*gateway{plain, secure} {
 		for _, host := range []string{"evil.example.com", "evil.example.com:" + site.httpPort, "localhost.evil.example.com", "127.0.0.2"} {
 			for _, target := range []string{"POST /mcp", "GET /.well-known/oauth-authorization-server", "GET /authorize", "GET /"} {
-				method, path, _ := strings.Cut(target, " ")
-				req, _ := http.NewRequest(method, g.base+path, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
-				req.Host = host
-				resp, err := g.client.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode/100 != 4 || resp.Header.Get("Location") != "" {
-					t.Errorf("%s with Host %s: %d (Location %q) %s, want a 4xx refusal", target, host, resp.StatusCode, resp.Header.Get("Location"), body)
-				}
+				refusesHost(t, g, host, target)
 			}
 		}
 	}
@@ -181,5 +151,50 @@ func TestDefaultCaddyfileConformanceDNSRebinding(t *testing.T) {
 	results := runConformance(t, g.base+"/mcp", "--scenario", scenario)
 	if failed, ran := results[scenario]; !ran || failed != "" {
 		t.Fatalf("%s against the default Caddyfile: %s", scenario, verdict(results, scenario))
+	}
+}
+
+// answersAsItsOwnOrigin checks that discovery and the 401 challenge at g
+// name g's own origin.
+func answersAsItsOwnOrigin(t *testing.T, g *gateway) {
+	t.Helper()
+	resp, body := get(t, g, "/.well-known/oauth-protected-resource/mcp")
+	var prm struct {
+		Resource             string   `json:"resource"`
+		AuthorizationServers []string `json:"authorization_servers"`
+	}
+	if err := json.Unmarshal([]byte(body), &prm); err != nil || resp.StatusCode != http.StatusOK ||
+		prm.Resource != g.base+"/mcp" || len(prm.AuthorizationServers) != 1 || prm.AuthorizationServers[0] != g.base {
+		t.Errorf("%s: resource metadata: %d %s", g.base, resp.StatusCode, body)
+	}
+	resp, body = get(t, g, "/.well-known/oauth-authorization-server")
+	var asm struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal([]byte(body), &asm); err != nil || resp.StatusCode != http.StatusOK || asm.Issuer != g.base {
+		t.Errorf("%s: authorization server metadata: %d %s", g.base, resp.StatusCode, body)
+	}
+	resp, body = post(t, g, "/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+	challenge := `resource_metadata="` + g.base + `/.well-known/oauth-protected-resource/mcp"`
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), challenge) {
+		t.Errorf("%s: POST /mcp without a token: %d %q %s, want 401 with %s", g.base, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body, challenge)
+	}
+}
+
+// refusesHost checks that target ("METHOD /path") sent to g with Host host
+// gets a 4xx and nothing to follow.
+func refusesHost(t *testing.T, g *gateway, host, target string) {
+	t.Helper()
+	method, path, _ := strings.Cut(target, " ")
+	req, _ := http.NewRequest(method, g.base+path, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+	req.Host = host
+	resp, err := g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 4 || resp.Header.Get("Location") != "" {
+		t.Errorf("%s with Host %s: %d (Location %q) %s, want a 4xx refusal", target, host, resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 }

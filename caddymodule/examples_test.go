@@ -158,3 +158,24 @@ func TestExampleBehindProxyEndToEnd(t *testing.T) {
 		t.Fatalf("ping through the front proxy: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestLoopbackExamplesServeOnlyTheirOwnNames: the laptop examples serve
+// localhost, 127.0.0.1 and [::1] over HTTPS, each as its own origin, and
+// refuse any other Host (DNS rebinding) and any other path.
+func TestLoopbackExamplesServeOnlyTheirOwnNames(t *testing.T) {
+	for _, name := range []string{"local", "legacy-tools", "third-party"} {
+		t.Run(name, func(t *testing.T) {
+			data := exampleEnv(t)
+			startCaddy(t, exampleCaddyfile(t, name))
+			site := loopbackSite{data: data, httpsPort: os.Getenv("MCPGATE_HTTPS_PORT")}
+			for _, host := range loopbackNames {
+				answersAsItsOwnOrigin(t, site.at(t, "https", host))
+			}
+			g := site.at(t, "https", "localhost")
+			refusesHost(t, g, "evil.example.com", "POST /mcp")
+			if resp, body := get(t, g, "/.well-known/anything"); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("unknown path: %d %s, want 404", resp.StatusCode, body)
+			}
+		})
+	}
+}
