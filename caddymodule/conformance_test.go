@@ -48,13 +48,13 @@ func startConformanceFixture(t *testing.T) string {
 	return startNodeServer(t, cmd, "127.0.0.1:"+port)
 }
 
-// runConformance runs all the suite's server scenarios, active and
-// pending, against url and returns each scenario's failed checks ("" when
-// it passed).
-func runConformance(t *testing.T, url string) map[string]string {
+// runConformance runs the suite's server scenarios that selection picks
+// ("--suite", "all" or "--scenario", name) against url and returns each
+// scenario's failed checks ("" when it passed).
+func runConformance(t *testing.T, url string, selection ...string) map[string]string {
 	t.Helper()
 	out := t.TempDir()
-	cmd := testenv.Cmd(t, "conformance", "server", "--suite", "all", "--url", url, "-o", out)
+	cmd := testenv.Cmd(t, "conformance", append([]string{"server", "--url", url, "-o", out}, selection...)...)
 	log, err := cmd.CombinedOutput()
 	// The suite exits 1 when any scenario fails; its per-scenario checks
 	// are in out/server-<scenario>-<timestamp>/checks.json.
@@ -130,8 +130,8 @@ http://:%[1]s {
 	}
 	t.Setenv(conformanceTokenEnv, authorize(t, g, "conformance-suite").accessToken)
 
-	direct := runConformance(t, "http://localhost:"+strings.TrimPrefix(backend, "127.0.0.1:")+"/mcp")
-	gated := runConformance(t, front.base+"/mcp")
+	direct := runConformance(t, "http://localhost:"+strings.TrimPrefix(backend, "127.0.0.1:")+"/mcp", "--suite", "all")
+	gated := runConformance(t, front.base+"/mcp", "--suite", "all")
 	names := slices.Sorted(maps.Keys(direct))
 	table := "| scenario | directly | through mcpgate |\n|---|---|---|\n"
 	for _, name := range names {

@@ -77,28 +77,6 @@ func TestExampleCaddyfilesValidate(t *testing.T) {
 	}
 }
 
-// TestDefaultCaddyfileEndToEnd runs the repository's own Caddyfile, the
-// one `go run . run` serves, on free ports: both its sites work.
-func TestDefaultCaddyfileEndToEnd(t *testing.T) {
-	data := exampleEnv(t)
-	t.Setenv("MCPGATE_ADMIN", freeAddr(t))
-	text, err := os.ReadFile("../Caddyfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	startCaddy(t, strings.Replace(string(text), "{\n", "{\n\tpersist_config off\n", 1))
-	secure := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
-	secure.client.Transport = trustingTransport(t, data)
-	plain := &gateway{base: "http://localhost:" + os.Getenv("MCPGATE_HTTP_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
-	for _, g := range []*gateway{secure, plain} {
-		g.waitReady(t)
-		gr := authorize(t, g, "default-setup-client")
-		if resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}`); resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: tools/call: %d %s", g.base, resp.StatusCode, body)
-		}
-	}
-}
-
 func TestExampleLocalEndToEnd(t *testing.T) {
 	data := exampleEnv(t)
 	startCaddy(t, exampleCaddyfile(t, "local"))
@@ -178,5 +156,26 @@ func TestExampleBehindProxyEndToEnd(t *testing.T) {
 	gr := authorize(t, g, "behind-proxy-client")
 	if resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"ping"}`); resp.StatusCode != http.StatusOK {
 		t.Fatalf("ping through the front proxy: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestLoopbackExamplesServeOnlyTheirOwnNames: the laptop examples serve
+// localhost, 127.0.0.1 and [::1] over HTTPS, each as its own origin, and
+// refuse any other Host (DNS rebinding) and any other path.
+func TestLoopbackExamplesServeOnlyTheirOwnNames(t *testing.T) {
+	for _, name := range []string{"local", "legacy-tools", "third-party"} {
+		t.Run(name, func(t *testing.T) {
+			data := exampleEnv(t)
+			startCaddy(t, exampleCaddyfile(t, name))
+			site := loopbackSite{data: data, httpsPort: os.Getenv("MCPGATE_HTTPS_PORT")}
+			for _, host := range loopbackNames {
+				answersAsItsOwnOrigin(t, site.at(t, "https", host))
+			}
+			g := site.at(t, "https", "localhost")
+			refusesHost(t, g, "evil.example.com", "POST /mcp")
+			if resp, body := get(t, g, "/.well-known/anything"); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("unknown path: %d %s, want 404", resp.StatusCode, body)
+			}
+		})
 	}
 }
