@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +225,25 @@ func TestAdmitAcceptsEdDSA(t *testing.T) {
 	tok := guardtest.Sign(t, jose.SigningKey{Algorithm: jose.EdDSA, Key: priv}, "ed", "at+jwt", f.claims())
 	if w, got := f.admit("Bearer "+tok, nil); got == nil {
 		t.Fatalf("EdDSA token refused: %d %s", w.Code, w.Body)
+	}
+}
+
+// Admit forwards a copy: the incoming request, which Caddy's access log and
+// later handlers read, keeps the client's own headers.
+func TestAdmitLeavesTheIncomingRequestAlone(t *testing.T) {
+	f := newFixture(t, nil)
+	r := httptest.NewRequest(http.MethodPost, testOrigin+"/mcp", nil)
+	r.Header.Set("Authorization", "Bearer "+f.token(nil))
+	r.Header.Set("X-MCP-Subject", "mallory")
+	before := r.Header.Clone()
+	out, ok := f.guard.Admit(httptest.NewRecorder(), r)
+	if !ok {
+		t.Fatal("refused a valid token")
+	}
+	if !reflect.DeepEqual(r.Header, before) {
+		t.Errorf("incoming headers changed to %v", r.Header)
+	}
+	if out.Header.Get("X-MCP-Subject") != "alice" || out.Header.Get("Authorization") != "" {
+		t.Errorf("forwarded headers %v", out.Header)
 	}
 }

@@ -94,8 +94,13 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bo
 		g.fail(w, r, origin, "insufficient_scope", insufficientScope(strings.Join(g.cfg.Scopes, " ")))
 		return nil, false
 	}
-	g.setBackendHeaders(r.Header, id)
-	return r.WithContext(WithIdentity(r.Context(), id)), true
+	// The request to forward is a copy: the client's request, which Caddy
+	// logs and later handlers may read, keeps its own headers (as Caddy's
+	// reverse proxy does, which clones before it edits).
+	admitted := r.WithContext(WithIdentity(r.Context(), id))
+	admitted.Header = r.Header.Clone()
+	g.setBackendHeaders(admitted.Header, id)
+	return admitted, true
 }
 
 // setBackendHeaders replaces client-supplied credentials and identity with
