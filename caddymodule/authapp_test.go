@@ -15,8 +15,10 @@ import (
 // holds across both sites instead of doubling.
 func TestSitesWithTheSameSettingsShareOneAuthorizationServer(t *testing.T) {
 	data := t.TempDir()
-	portA, portB := freePort(t), freePort(t)
-	startCaddy(t, fmt.Sprintf(`{
+	var portA, portB string
+	startCaddyOnFreePorts(t, func() string {
+		portA, portB = freePort(t), freePort(t)
+		return fmt.Sprintf(`{
 	admin off
 	persist_config off
 	log {
@@ -44,7 +46,8 @@ http://localhost:%s {
 http://localhost:%s {
 	import gateway
 }
-`, data, freeAddr(t), testUser, hashedTestPassword, portA, portB))
+`, data, freeAddr(t), testUser, hashedTestPassword, portA, portB)
+	})
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	register := func(port string) int {

@@ -11,9 +11,20 @@ import (
 	"time"
 )
 
-// chromiumPath is Debian's chromium. Without it the browser tests skip,
+// chromiumNames are the names Chromium goes by on PATH (Debian, Ubuntu,
+// Google builds). Without any of them the browser tests skip,
 // unless MCPGATE_CI=1, where they fail: CI must never pass by skipping.
-const chromiumPath = "/usr/bin/chromium"
+var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+
+// findChromium returns the first Chromium on PATH, or "".
+func findChromium() string {
+	for _, name := range chromiumNames {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	return ""
+}
 
 // cdpReply is the answer to one DevTools protocol command.
 type cdpReply struct {
@@ -37,7 +48,8 @@ type chromium struct {
 // startChromium starts a fresh headless Chromium until the test ends.
 func startChromium(t *testing.T) *chromium {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
+	chromiumPath := findChromium()
+	if chromiumPath == "" {
 		msg := "chromium not installed (apt-get install chromium, or run bash .ci/run)"
 		if os.Getenv("MCPGATE_CI") == "1" {
 			t.Fatal(msg)
@@ -184,16 +196,13 @@ func (p *page) eval(expression string) (json.RawMessage, error) {
 // yet.
 func (p *page) waitFor(t *testing.T, expression string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	var s, last string
+	if eventually(20*time.Second, func() bool {
 		v, err := p.eval(expression)
-		var s string
-		if err == nil && json.Unmarshal(v, &s) == nil && s != "" {
-			return s
-		}
 		last = fmt.Sprint(err)
-		time.Sleep(50 * time.Millisecond)
+		return err == nil && json.Unmarshal(v, &s) == nil && s != ""
+	}) {
+		return s
 	}
 	url, _ := p.eval("location.href")
 	t.Fatalf("waiting for %s at %s: %s", expression, url, last)

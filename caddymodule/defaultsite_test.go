@@ -35,7 +35,10 @@ func startDefaultCaddyfile(t *testing.T) loopbackSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startCaddy(t, strings.Replace(string(text), "{\n", "{\n\tpersist_config off\n", 1))
+	startCaddyOnFreePorts(t, func() string {
+		examplePorts(t)
+		return strings.Replace(string(text), "{\n", "{\n\tpersist_config off\n", 1)
+	})
 	return loopbackSite{data: data, httpPort: os.Getenv("MCPGATE_HTTP_PORT"), httpsPort: os.Getenv("MCPGATE_HTTPS_PORT")}
 }
 

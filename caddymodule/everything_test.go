@@ -41,18 +41,17 @@ func startNodeServer(t *testing.T, cmd *exec.Cmd, addr string) string {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
+	var err error
+	if !eventually(20*time.Second, func() bool {
+		var c net.Conn
+		if c, err = net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s: %v\n%s", cmd.Path, addr, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("%s did not listen on %s: %v\n%s", cmd.Path, addr, err, stderr.String())
 	}
+	return addr
 }
 
 // lockedBuffer collects a process's output while the test may read it.

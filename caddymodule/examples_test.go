@@ -25,12 +25,27 @@ func exampleEnv(t *testing.T) string {
 	t.Helper()
 	data := t.TempDir()
 	t.Setenv("MCPGATE_DATA", data)
-	t.Setenv("MCPGATE_HTTP_PORT", freePort(t))
-	t.Setenv("MCPGATE_HTTPS_PORT", freePort(t))
-	t.Setenv("MCPGATE_MEMORY_ADDR", freeAddr(t))
+	examplePorts(t)
 	t.Setenv("MCPGATE_USER", testUser)
 	t.Setenv("MCPGATE_PASSWORD", testPassword)
 	return data
+}
+
+// examplePorts points the examples' port variables at free loopback ports.
+func examplePorts(t *testing.T) {
+	t.Setenv("MCPGATE_HTTP_PORT", freePort(t))
+	t.Setenv("MCPGATE_HTTPS_PORT", freePort(t))
+	t.Setenv("MCPGATE_MEMORY_ADDR", freeAddr(t))
+}
+
+// startExample runs an example's Caddyfile on free ports (see
+// startCaddyOnFreePorts).
+func startExample(t *testing.T, name string) {
+	t.Helper()
+	startCaddyOnFreePorts(t, func() string {
+		examplePorts(t)
+		return exampleCaddyfile(t, name)
+	})
 }
 
 // exampleCaddyfile reads an example's Caddyfile with admin and config
@@ -79,7 +94,7 @@ func TestExampleCaddyfilesValidate(t *testing.T) {
 
 func TestExampleLocalEndToEnd(t *testing.T) {
 	data := exampleEnv(t)
-	startCaddy(t, exampleCaddyfile(t, "local"))
+	startExample(t, "local")
 	g := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
 	g.client.Transport = trustingTransport(t, data)
 	g.waitReady(t)
@@ -93,7 +108,7 @@ func TestExampleLegacyToolsEndToEnd(t *testing.T) {
 	backend := startBackend(t)
 	data := exampleEnv(t)
 	t.Setenv("LEGACY_ADDR", backend.addr)
-	startCaddy(t, exampleCaddyfile(t, "legacy-tools"))
+	startExample(t, "legacy-tools")
 	g := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
 	g.client.Transport = trustingTransport(t, data)
 	g.waitReady(t)
@@ -112,7 +127,7 @@ func TestExampleLegacyToolsEndToEnd(t *testing.T) {
 func TestExampleThirdPartyEndToEnd(t *testing.T) {
 	data := exampleEnv(t)
 	t.Setenv("EVERYTHING_ADDR", startEverything(t))
-	startCaddy(t, exampleCaddyfile(t, "third-party"))
+	startExample(t, "third-party")
 	g := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
 	g.client.Transport = trustingTransport(t, data)
 	g.waitReady(t)
@@ -136,7 +151,7 @@ func TestExampleThirdPartyEndToEnd(t *testing.T) {
 func TestExampleBehindProxyEndToEnd(t *testing.T) {
 	data := exampleEnv(t)
 	t.Setenv("MCPGATE_PUBLIC_ORIGIN", "https://example.com")
-	startCaddy(t, exampleCaddyfile(t, "behind-proxy"))
+	startExample(t, "behind-proxy")
 	inner, _ := url.Parse("http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"))
 	front := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(inner))
 	t.Cleanup(front.Close)
@@ -166,7 +181,7 @@ func TestLoopbackExamplesServeOnlyTheirOwnNames(t *testing.T) {
 	for _, name := range []string{"local", "legacy-tools", "third-party"} {
 		t.Run(name, func(t *testing.T) {
 			data := exampleEnv(t)
-			startCaddy(t, exampleCaddyfile(t, name))
+			startExample(t, name)
 			site := loopbackSite{data: data, httpsPort: os.Getenv("MCPGATE_HTTPS_PORT")}
 			for _, host := range loopbackNames {
 				answersAsItsOwnOrigin(t, site.at(t, "https", host))

@@ -3,11 +3,14 @@ package caddymodule_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,21 +63,51 @@ func freePort(t testing.TB) string {
 // parallel.
 func startCaddy(t testing.TB, caddyfileText string) {
 	t.Helper()
+	if err := loadCaddy(t, caddyfileText); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startCaddyOnFreePorts runs the Caddyfile that build returns; build picks
+// its ports with freePort or freeAddr. A port can be taken by another
+// process between that lookup and Caddy's listen, so on "address already in
+// use" it builds again with new ports, a few times. It returns the
+// Caddyfile that runs.
+func startCaddyOnFreePorts(t testing.TB, build func() string) string {
+	t.Helper()
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		text := build()
+		err := loadCaddy(t, text)
+		if err == nil {
+			return text
+		}
+		if attempt == attempts || !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("a port was taken meanwhile, choosing others: %v", err)
+	}
+}
+
+// loadCaddy adapts caddyfileText and runs it until the test ends.
+func loadCaddy(t testing.TB, caddyfileText string) error {
+	t.Helper()
 	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format([]byte(caddyfileText)), nil)
 	if err != nil {
-		t.Fatalf("adapting Caddyfile: %v\n%s", err, caddyfileText)
+		return fmt.Errorf("adapting Caddyfile: %v\n%s", err, caddyfileText)
 	}
 	for _, w := range warnings {
 		t.Logf("Caddyfile warning: %s", w.String())
 	}
 	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading config: %v\n%s", err, cfg)
+		return fmt.Errorf("loading config: %w\n%s", err, cfg)
 	}
 	t.Cleanup(func() {
 		if err := caddy.Stop(); err != nil {
 			t.Errorf("stopping Caddy: %v", err)
 		}
 	})
+	return nil
 }
 
 // gatewayOptions shape startGateway's Caddyfile.
@@ -100,20 +133,23 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if o.data == "" {
 		o.data = t.TempDir()
 	}
-	memAddr := freeAddr(t)
-	upstream := memAddr
-	if o.upstream != "" {
-		upstream = o.upstream
-	}
-	httpPort, httpsPort := freePort(t), freePort(t)
-	scheme, port, tlsLine := "http", httpPort, ""
-	if o.tls {
-		scheme, port, tlsLine = "https", httpsPort, "tls internal"
-	}
-	if o.port != "" {
-		port = o.port
-	}
-	cf := fmt.Sprintf(`{
+	var scheme, port string
+	cf := startCaddyOnFreePorts(t, func() string {
+		memAddr := freeAddr(t)
+		upstream := memAddr
+		if o.upstream != "" {
+			upstream = o.upstream
+		}
+		httpPort, httpsPort := freePort(t), freePort(t)
+		var tlsLine string
+		scheme, port = "http", httpPort
+		if o.tls {
+			scheme, port, tlsLine = "https", httpsPort, "tls internal"
+		}
+		if o.port != "" {
+			port = o.port
+		}
+		cf := fmt.Sprintf(`{
 	admin off
 	persist_config off
 	log {
@@ -144,7 +180,8 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 }
 %s
 `, httpPort, httpsPort, o.data, o.global, memAddr, o.data, scheme, port, tlsLine, o.site, upstream, testUser, hashedTestPassword, o.gateway, o.sites)
-	startCaddy(t, cf)
+		return cf
+	})
 	g := &gateway{base: scheme + "://localhost:" + port, caddyfile: cf, data: o.data, client: &http.Client{Timeout: 30 * time.Second}}
 	if o.tls {
 		g.client.Transport = trustingTransport(t, o.data)
@@ -158,19 +195,20 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 func (g *gateway) waitReady(t testing.TB) {
 	t.Helper()
 	var lastErr error
-	for range 100 {
+	if !eventually(10*time.Second, func() bool {
 		resp, err := g.client.Get(g.base + "/.well-known/oauth-protected-resource/mcp")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		lastErr = err
-		time.Sleep(100 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("gateway at %s not ready: %v", g.base, lastErr)
 	}
-	t.Fatalf("gateway at %s not ready: %v", g.base, lastErr)
 }
 
 // restartGateway stops Caddy and starts it again with the same

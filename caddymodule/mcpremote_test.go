@@ -78,17 +78,16 @@ func browserScript(t *testing.T) (script, opened string) {
 // waitForLine polls path until it holds a line and returns the first one.
 func waitForLine(t *testing.T, path string, stderr fmt.Stringer) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if data, err := os.ReadFile(path); err == nil {
-			if line, _, ok := strings.Cut(string(data), "\n"); ok {
-				return line
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	var line string
+	if !eventually(30*time.Second, func() bool {
+		data, err := os.ReadFile(path)
+		var ok bool
+		line, _, ok = strings.Cut(string(data), "\n")
+		return err == nil && ok
+	}) {
+		t.Fatalf("no browser was opened\n%s", stderr)
 	}
-	t.Fatalf("no browser was opened\n%s", stderr)
-	return ""
+	return line
 }
 
 func TestMCPRemoteThroughOAuthOverTLS(t *testing.T) {
