@@ -201,50 +201,55 @@ func withAuthServer(run func(context.Context, *cobra.Command, *authserver.Server
 	}
 }
 
-// openAuthServer builds the authorization server of the first mcp_gateway
-// in a JSON config, on that config's storage. It serves no logins, so it
-// needs none of the gateway's users.
+// openAuthServer opens an operator view of the authorization server of the
+// first mcp_gateway in a JSON config, on that config's storage. It serves no
+// logins, so it needs none of the gateway's users (whose hashes may come
+// from the server's environment).
 func openAuthServer(cfgJSON []byte) (*authserver.Server, func(), error) {
+	g, storage, cleanup, err := loadGateway(cfgJSON)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := authserver.NewOperatorView(g.authserverConfig(caddy.NewReplacer(), nil), storage, nil)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return srv, cleanup, nil
+}
+
+// loadGateway reads the first mcp_gateway of a JSON config and opens that
+// config's storage, until cleanup.
+func loadGateway(cfgJSON []byte) (g *Gateway, storage certmagic.Storage, cleanup func(), err error) {
 	var cfg caddy.Config
 	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
-		return nil, nil, fmt.Errorf("reading config: %v", err)
+		return nil, nil, nil, fmt.Errorf("reading config: %v", err)
 	}
 	raw := findHandler(cfgJSON)
 	if raw == nil {
-		return nil, nil, errors.New("the configuration has no mcp_gateway handler")
+		return nil, nil, nil, errors.New("the configuration has no mcp_gateway handler")
 	}
-	g := new(Gateway)
+	g = new(Gateway)
 	if err := json.Unmarshal(raw, g); err != nil {
-		return nil, nil, fmt.Errorf("reading the mcp_gateway config: %v", err)
+		return nil, nil, nil, fmt.Errorf("reading the mcp_gateway config: %v", err)
 	}
 	for _, res := range g.Resources {
 		res.setDefaults()
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	var storage certmagic.Storage = caddy.DefaultStorage
+	storage = caddy.DefaultStorage
 	if cfg.StorageRaw != nil {
 		mod, err := ctx.LoadModule(&cfg, "StorageRaw")
 		if err != nil {
 			cancel()
-			return nil, nil, fmt.Errorf("loading storage: %v", err)
+			return nil, nil, nil, fmt.Errorf("loading storage: %v", err)
 		}
-		s, err := mod.(caddy.StorageConverter).CertMagicStorage()
-		if err != nil {
+		if storage, err = mod.(caddy.StorageConverter).CertMagicStorage(); err != nil {
 			cancel()
-			return nil, nil, fmt.Errorf("opening storage: %v", err)
+			return nil, nil, nil, fmt.Errorf("opening storage: %v", err)
 		}
-		storage = s
 	}
-	// No logins happen here: drop the users (their hashes may come from the
-	// environment of the server) and satisfy the one-identity-source rule.
-	g.Auth.Users, g.Auth.FirstUser = nil, nil
-	g.Auth.TrustedIdentity = true
-	srv, err := authserver.New(g.authserverConfig(caddy.NewReplacer(), nil), storage, nil)
-	if err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return srv, func() { cancel() }, nil
+	return g, storage, func() { cancel() }, nil
 }
 
 // findHandler returns the first JSON object in a config whose "handler" is

@@ -10,11 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/mcpgate/mcpgate/caddymodule/authserver"
 )
 
 // runMCP runs `caddy mcp <args...> --config caddyfile` and returns its output.
@@ -54,11 +57,15 @@ localhost:8443 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, cleanup, err := openAuthServer(cfgJSON)
+	g, storage, cleanup, err := loadGateway(cfgJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cleanup()
+	srv, err := authserver.New(g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(secretHash)}), storage, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://localhost:8443/register",
 		strings.NewReader(`{"client_name":"Laptop","redirect_uris":["http://127.0.0.1:1/cb"],"token_endpoint_auth_method":"none"}`)))
@@ -93,5 +100,40 @@ localhost:8443 {
 	}
 	if out, err = runMCP(t, caddyfile, "grants", "--user", "nobody"); err != nil || !strings.HasPrefix(out, "GRANT") {
 		t.Fatalf("mcp grants: %v\n%s", err, out)
+	}
+}
+
+// The operator view needs no identity source (no one logs in through it)
+// and answers no HTTP request.
+func TestOperatorViewServesNoRequests(t *testing.T) {
+	dir := t.TempDir()
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	os.WriteFile(caddyfile, []byte(`{
+	storage file_system `+dir+`/storage
+}
+localhost:8443 {
+	mcp_gateway {
+		upstream 127.0.0.1:17800
+		first_user admin
+	}
+}
+`), 0o600)
+	cfgJSON, _, _, err := caddycmd.LoadConfig(caddyfile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, cleanup, err := openAuthServer(cfgJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://localhost:8443/register",
+		strings.NewReader(`{"redirect_uris":["http://127.0.0.1:1/cb"],"token_endpoint_auth_method":"none"}`)))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("the operator view answered a registration: %d %s", rec.Code, rec.Body)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "storage")); len(entries) != 0 {
+		t.Errorf("opening the operator view wrote to storage: %v", entries)
 	}
 }

@@ -268,7 +268,11 @@ func (c Config) withDefaults() Config {
 // Validate reports every configuration mistake at once, in words an
 // operator can act on. New calls it; the Caddy glue may call it earlier
 // (after filling defaults it does not own, it need not).
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.validate(true) }
+
+// validate is Validate; without needIdentity (an operator view, where no
+// one logs in) a configuration without an identity source is fine.
+func (c Config) validate(needIdentity bool) error {
 	c = c.withDefaults()
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -361,7 +365,7 @@ func (c Config) Validate() error {
 			add("user %q: password hash is not a bcrypt hash (use `caddy hash-password`)", user)
 		}
 	}
-	if len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 {
+	if needIdentity && len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 {
 		add("no identity source: configure users, a trusted identity, or both, so people can log in at /authorize")
 	}
 	if p := c.StoragePrefix; strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {

@@ -37,6 +37,8 @@ type Server struct {
 	logins      *rateLimiter // password login attempts
 	clientAuth  *rateLimiter // failed bcrypt client secrets, per address and per client
 	revoked     *revocationCache
+	// operatorView marks a server made by NewOperatorView.
+	operatorView bool
 }
 
 // Endpoint paths, at the origin root: several clients skip discovery and
@@ -59,6 +61,25 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return newServer(cfg, store, logger)
+}
+
+// NewOperatorView returns a Server over store for an operator's commands
+// (listing and revoking clients and grants, minting tokens for
+// pre-registered clients): no one logs in through it, so cfg needs no
+// identity source, and it answers no HTTP request.
+func NewOperatorView(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
+	if err := cfg.validate(false); err != nil {
+		return nil, err
+	}
+	s, err := newServer(cfg, store, logger)
+	if s != nil {
+		s.operatorView = true
+	}
+	return s, err
+}
+
+func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 	if store == nil {
 		return nil, fmt.Errorf("authserver: no storage")
 	}
@@ -95,6 +116,10 @@ func (s *Server) Handles(r *http.Request) bool {
 
 // ServeHTTP serves the endpoints Handles reports; other paths get 404 JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.operatorView {
+		writeError(w, errServer())
+		return
+	}
 	p := r.URL.Path
 	if p == pathAuthorize {
 		s.serveAuthorize(w, r)
