@@ -10,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 func init() {
@@ -122,6 +124,9 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 			return d.Errf("resource needs the MCP path it serves, for example: resource /memory/mcp { upstream 127.0.0.1:17800 }")
 		}
 		res.Path = d.Val()
+		if err := oauthwire.CheckResourcePath(res.Path); err != nil {
+			return d.Errf("%v, for example: resource /memory/mcp { ... }", err)
+		}
 		if d.NextArg() {
 			return d.ArgErr()
 		}

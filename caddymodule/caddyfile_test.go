@@ -87,6 +87,8 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n tool_scope memory.read\n}", "tool_scope needs a scope and the tools"},
 		{"mcp_gateway {\n resource {\n }\n}", "resource needs the MCP path"},
 		{"mcp_gateway {\n resource /x {\n  users\n }\n}", "unrecognized resource option 'users'"},
+		{"mcp_gateway {\n resource /notes/ {\n  upstream 127.0.0.1:1\n }\n}", "must start with / and not end with one"},
+		{"mcp_gateway {\n resource notes {\n  upstream 127.0.0.1:1\n }\n}", "must start with / and not end with one"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n identity_headers X-Only\n}", "identity_headers needs the subject header, the client id header and optionally the subject type header"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n allow_client_tokens yes\n}", "wrong argument count"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n first_user\n}", "first_user takes a user name"},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
 	"github.com/mcpgate/mcpgate/caddymodule/guard"
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"github.com/mcpgate/mcpgate/caddymodule/publicurl"
 	"github.com/mcpgate/mcpgate/caddymodule/transport"
 )
@@ -86,10 +87,10 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 // setDefaults fills the documented defaults of a resource.
 func (res *Resource) setDefaults() {
 	if res.Path == "" {
-		res.Path = "/mcp"
+		res.Path = oauthwire.DefaultResourcePath
 	}
 	if res.UpstreamPath == "" {
-		res.UpstreamPath = "/mcp"
+		res.UpstreamPath = oauthwire.DefaultResourcePath
 	}
 	if len(res.Scopes) == 0 {
 		res.Scopes = []string{defaultScope}
@@ -164,8 +165,8 @@ func (g *Gateway) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, res := range g.Resources {
-		if res.Path == "" || res.Path[0] != '/' {
-			errs = append(errs, fmt.Errorf("resource path %q must start with /", res.Path))
+		if err := oauthwire.CheckResourcePath(res.Path); err != nil {
+			errs = append(errs, err)
 		}
 		if seen[res.Path] {
 			errs = append(errs, fmt.Errorf("resource path %s is declared twice", res.Path))

@@ -3,7 +3,6 @@ package authserver
 import (
 	"context"
 	"encoding/json"
-	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +13,8 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // benchServer is a Server on file storage in a temporary directory, called

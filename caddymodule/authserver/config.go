@@ -221,7 +221,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	if len(c.ResourcePaths) == 0 {
-		c.ResourcePaths = []string{"/mcp"}
+		c.ResourcePaths = []string{oauthwire.DefaultResourcePath}
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = []string{"mcp"}
@@ -281,8 +281,8 @@ func (c Config) validate(needIdentity bool) error {
 		add("origin: no function to compute the public origin was configured")
 	}
 	for _, p := range c.ResourcePaths {
-		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
-			add("resource path %q: must be a path starting with '/', without query or fragment", p)
+		if err := oauthwire.CheckResourcePath(p); err != nil {
+			add("%v", err)
 		}
 	}
 	for _, s := range append(append([]string{}, c.Scopes...), c.DefaultScopes...) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"html"
 	"io"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"github.com/mcpgate/mcpgate/caddymodule/publicurl"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"

@@ -2,12 +2,13 @@ package authserver
 
 import (
 	"context"
-	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"net/http"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // oneOrigin makes instances on one storage serve one public origin, as

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
@@ -13,8 +12,6 @@ import (
 
 // Defaults applied by New to zero-valued Config fields.
 const (
-	// DefaultResourcePath is the protected MCP path when Config.ResourcePath is empty.
-	DefaultResourcePath = "/mcp"
 	// DefaultSubjectHeader carries the verified subject to the backend.
 	DefaultSubjectHeader = "X-MCP-Subject"
 	// DefaultClientIDHeader carries the verified OAuth client id to the backend.
@@ -110,10 +107,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("guard: Config.Origin is required")
 	}
 	if c.ResourcePath == "" {
-		c.ResourcePath = DefaultResourcePath
+		c.ResourcePath = oauthwire.DefaultResourcePath
 	}
-	if !strings.HasPrefix(c.ResourcePath, "/") || strings.HasSuffix(c.ResourcePath, "/") || strings.ContainsAny(c.ResourcePath, "\" \\?#") {
-		return c, fmt.Errorf("guard: resource path %q must start and not end with /, without quotes, spaces, ? or #", c.ResourcePath)
+	if err := oauthwire.CheckResourcePath(c.ResourcePath); err != nil {
+		return c, fmt.Errorf("guard: %w", err)
 	}
 	if c.SubjectHeader == "" {
 		c.SubjectHeader = DefaultSubjectHeader

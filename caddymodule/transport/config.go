@@ -7,10 +7,6 @@ import (
 
 // Defaults applied by New to zero-valued Config fields.
 const (
-	// DefaultPath is the MCP endpoint when Config.Path is empty.
-	DefaultPath = "/mcp"
-	// DefaultUpstreamPath is the backend path when Config.UpstreamPath is empty.
-	DefaultUpstreamPath = "/mcp"
 	// DefaultMaxBodyBytes bounds a request body when Config.MaxBodyBytes is zero.
 	DefaultMaxBodyBytes int64 = 4 << 20
 	// DefaultTimeout is how long the backend may take to start answering.

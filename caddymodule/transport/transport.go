@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
@@ -43,10 +44,10 @@ func New(cfg Config, upstream http.Handler) (*Handler, error) {
 		return nil, errors.New("transport: Config.Origin is required")
 	}
 	if cfg.Path == "" {
-		cfg.Path = DefaultPath
+		cfg.Path = oauthwire.DefaultResourcePath
 	}
 	if cfg.UpstreamPath == "" {
-		cfg.UpstreamPath = DefaultUpstreamPath
+		cfg.UpstreamPath = oauthwire.DefaultResourcePath
 	}
 	for _, p := range []string{cfg.Path, cfg.UpstreamPath} {
 		if !strings.HasPrefix(p, "/") {
