@@ -31,11 +31,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// doubled or trailing slashes, metadata of an unknown resource):
 		// a JSON 404, so clients probing several locations move on cleanly
 		// instead of taking whatever the rest of the site answers.
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusNotFound)
-		_, err := w.Write([]byte(`{"error":"not_found","error_description":"the MCP gateway serves nothing at this path"}`))
-		return err
+		oauthwire.WriteError(w, http.StatusNotFound, "not_found", "the MCP gateway serves nothing at this path")
+		return nil
 	}
 	return next.ServeHTTP(w, r)
 }

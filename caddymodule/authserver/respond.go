@@ -5,14 +5,16 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // oauthError is an OAuth error response (RFC 6749 §5.2, RFC 7591 §3.2.2,
-// RFC 7009 §2.2.1).
+// RFC 7009 §2.2.1), written by writeError in oauthwire's one shape.
 type oauthError struct {
 	status      int
-	Code        string        `json:"error"`
-	Description string        `json:"error_description,omitempty"`
+	Code        string
+	Description string
 	basic       bool          // answers HTTP Basic client credentials
 	bearer      bool          // answers a Bearer token (initial access token)
 	retryAfter  time.Duration // rate limited
@@ -71,7 +73,7 @@ func writeError(w http.ResponseWriter, e *oauthError) {
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int(e.retryAfter.Seconds())))
 	}
-	writeJSON(w, e.status, e)
+	oauthwire.WriteError(w, e.status, e.Code, e.Description)
 }
 
 // writeNotFound answers a path under an endpoint this server owns but does

@@ -1,9 +1,10 @@
 package guard
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
 
 // refusal is an RFC 6750 error response: status, error code (empty for a
@@ -24,16 +25,12 @@ func (g *Guard) refuse(w http.ResponseWriter, origin string, f refusal) {
 	if f.code != "" {
 		params = append(params, `error="`+f.code+`"`, `error_description="`+f.description+`"`)
 	}
-	h := w.Header()
-	h.Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(f.status)
+	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
 	code := f.code
 	if code == "" {
 		code = "unauthorized"
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": f.description})
+	oauthwire.WriteError(w, f.status, code, f.description)
 }
 
 // unauthorized is the refusal for a missing or invalid token.

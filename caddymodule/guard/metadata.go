@@ -48,9 +48,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 	default:
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		h.Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		_, _ = w.Write([]byte(`{"error":"method_not_allowed"}` + "\n"))
+		oauthwire.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed; use GET")
 		return
 	}
 	origin := g.cfg.Origin(r)
