@@ -87,3 +87,28 @@ func TestAuthAppGlobalOption(t *testing.T) {
 		}
 	}
 }
+
+// The routing table refuses a resource whose path another part of the
+// gateway serves, at load time, naming the path.
+func TestResourcePathThatCollidesWithAnEndpointIsRefused(t *testing.T) {
+	err := loadCaddy(t, fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %s/caddy
+}
+http://localhost:%s {
+	mcp_gateway {
+		upstream %s
+		users {
+			%s %s
+		}
+		resource /token {
+			upstream %s
+		}
+	}
+}
+`, t.TempDir(), freePort(t), freeAddr(t), testUser, hashedTestPassword, freeAddr(t)))
+	if err == nil || !strings.Contains(err.Error(), "path /token is already served") {
+		t.Fatalf("loading a resource at /token: %v", err)
+	}
+}

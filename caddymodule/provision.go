@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -63,18 +64,23 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("mcp_gateway authorization server: %w", err)
 	}
 
+	if err := g.routes.add("the authorization server", g.server.Routes()); err != nil {
+		return err
+	}
+	paths := make([]string, len(g.Resources))
 	for i, res := range g.Resources {
-		rh, err := g.provisionResource(ctx, repl, res, i == 0)
+		gd, tr, err := g.provisionResource(ctx, repl, res, i == 0)
 		if err != nil {
 			return fmt.Errorf("mcp_gateway resource %s: %w", res.Path, err)
 		}
-		g.resources = append(g.resources, rh)
+		for _, routes := range []map[string]http.Handler{gd.Routes(), tr.Routes()} {
+			if err := g.routes.add("resource "+res.Path, routes); err != nil {
+				return err
+			}
+		}
+		paths[i] = res.Path
 	}
 
-	paths := make([]string, len(g.resources))
-	for i, rh := range g.resources {
-		paths[i] = rh.path
-	}
 	origin := g.PublicOrigin
 	if origin == "" {
 		origin = "each site's own address"
@@ -97,25 +103,20 @@ func (res *Resource) setDefaults() {
 	}
 }
 
-// resourceHandler serves one protected resource: its metadata (guard) and
-// its MCP endpoint (transport, which calls the guard).
-type resourceHandler struct {
-	path      string
-	guard     *guard.Guard
-	transport *transport.Handler
-}
-
-func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res *Resource, primary bool) (*resourceHandler, error) {
+// provisionResource builds one protected resource: its guard (metadata and
+// token checks) and its MCP endpoint (the transport, which calls the guard
+// and relays to the resource's reverse proxy).
+func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res *Resource, primary bool) (*guard.Guard, *transport.Handler, error) {
 	if res.ProxyRaw == nil {
-		return nil, errors.New("no backend: add 'upstream <address>' (for example upstream 127.0.0.1:17800)")
+		return nil, nil, errors.New("no backend: add 'upstream <address>' (for example upstream 127.0.0.1:17800)")
 	}
 	mod, err := ctx.LoadModule(res, "ProxyRaw")
 	if err != nil {
-		return nil, fmt.Errorf("loading reverse proxy: %v", err)
+		return nil, nil, fmt.Errorf("loading reverse proxy: %v", err)
 	}
 	proxy, ok := mod.(caddyhttp.MiddlewareHandler)
 	if !ok {
-		return nil, fmt.Errorf("proxy module %T is not an HTTP handler", mod)
+		return nil, nil, fmt.Errorf("proxy module %T is not an HTTP handler", mod)
 	}
 	gd, err := guard.New(guard.Config{
 		ResourcePath:         res.Path,
@@ -132,7 +133,7 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		OnFailure:            g.authFailureObserver(res.Path),
 	}, g.server, g.server)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tr, err := transport.New(transport.Config{
 		Path:           res.Path,
@@ -146,9 +147,9 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		Observe:        g.requestObserver(res.Path),
 	}, proxyHandler{proxy: proxy})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &resourceHandler{path: res.Path, guard: gd, transport: tr}, nil
+	return gd, tr, nil
 }
 
 // Validate checks the configuration for mistakes an operator can fix.

@@ -3,7 +3,6 @@ package authserver
 import (
 	"net/http"
 	"slices"
-	"strings"
 )
 
 // metadata is the RFC 8414 authorization server metadata. Only what is
@@ -53,14 +52,8 @@ func (s *Server) metadataFor(r *http.Request) metadata {
 	return m
 }
 
-// serveMetadata answers the discovery paths: the RFC 8414 document and its
-// path-inserted forms for each MCP path, and the OpenID Connect aliases
-// (inserted and appended). Other variants are 404 JSON.
+// serveMetadata answers the discovery paths (see Routes).
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	if !s.isMetadataPath(r.URL.Path) {
-		writeNotFound(w)
-		return
-	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeMethodNotAllowed(w, "GET")
 		return
@@ -69,19 +62,4 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	// the forwarding headers a trusted proxy sets), so no shared cache may
 	// keep it: writeJSON marks it no-store.
 	writeJSON(w, http.StatusOK, s.metadataFor(r))
-}
-
-// isMetadataPath reports whether p is one of the served discovery paths.
-func (s *Server) isMetadataPath(p string) bool {
-	p = strings.TrimSuffix(p, "/")
-	if p == wellKnownOAuth || p == wellKnownOIDC {
-		return true
-	}
-	for _, rp := range s.cfg.ResourcePaths {
-		rp = strings.TrimSuffix(rp, "/")
-		if p == wellKnownOAuth+rp || p == wellKnownOIDC+rp || p == rp+wellKnownOIDC {
-			return true
-		}
-	}
-	return false
 }

@@ -79,13 +79,42 @@ func TestUnknownDiscoveryVariantsAre404JSON(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound || decodeObject(t, body)["error"] == nil {
 			t.Errorf("%s: %d %s", p, resp.StatusCode, body)
 		}
-		if !e.srv.Handles(resp.Request) {
-			t.Errorf("%s: Handles is false", p)
+		if e.srv.Routes()[p] != nil {
+			t.Errorf("%s is routed", p)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/.well-known/oauth-protected-resource/mcp", nil)
-	if e.srv.Handles(req) {
-		t.Error("Handles claims protected-resource metadata, which is the guard's")
+	for _, p := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
+		if e.srv.Routes()[p] != nil {
+			t.Errorf("the authorization server routes %s, which is the guard's", p)
+		}
+	}
+}
+
+// Routes names exactly the served discovery paths, with and without a
+// trailing slash, and the endpoints.
+func TestRoutesAreTheServedPaths(t *testing.T) {
+	e := newEnv(t, nil)
+	var got []string
+	for p := range e.srv.Routes() {
+		got = append(got, p)
+	}
+	slices.Sort(got)
+	want := []string{
+		"/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/",
+		"/.well-known/oauth-authorization-server/mcp", "/.well-known/oauth-authorization-server/mcp/",
+		"/.well-known/openid-configuration", "/.well-known/openid-configuration/",
+		"/.well-known/openid-configuration/mcp", "/.well-known/openid-configuration/mcp/",
+		"/authorize", "/jwks",
+		"/mcp/.well-known/openid-configuration", "/mcp/.well-known/openid-configuration/",
+		"/register", "/revoke", "/token",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("routes %q\nwant %q", got, want)
+	}
+	for _, p := range want {
+		if resp, _ := e.do(http.MethodGet, p, nil, ""); resp.StatusCode == http.StatusNotFound {
+			t.Errorf("%s: routed but 404", p)
+		}
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -37,6 +36,7 @@ type Server struct {
 	logins      *rateLimiter // password login attempts
 	clientAuth  *rateLimiter // failed bcrypt client secrets, per address and per client
 	revoked     *revocationCache
+	routes      map[string]http.Handler // see Routes
 	// operatorView marks a server made by NewOperatorView.
 	operatorView bool
 }
@@ -98,53 +98,21 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		revoked:    newRevocationCache(),
 	}
 	s.keys = newKeyring(s.store, cfg, logger)
+	s.routes = s.buildRoutes()
 	return s, nil
 }
 
-// Handles reports whether ServeHTTP owns r's path: the endpoints and every
-// authorization-server or OpenID discovery path (unknown variants of those
-// answer 404 JSON). Protected-resource metadata is not among them.
-func (s *Server) Handles(r *http.Request) bool {
-	p := r.URL.Path
-	switch p {
-	case pathAuthorize, pathToken, pathRegister, pathRevoke, pathJWKS:
-		return true
-	}
-	return strings.HasPrefix(p, wellKnownOAuth) || strings.HasPrefix(p, wellKnownOIDC) ||
-		strings.HasSuffix(p, wellKnownOIDC)
-}
-
-// ServeHTTP serves the endpoints Handles reports; other paths get 404 JSON.
+// ServeHTTP serves the paths of Routes; any other path gets 404 JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.operatorView {
 		writeError(w, errServer())
 		return
 	}
-	p := r.URL.Path
-	if p == pathAuthorize {
-		s.serveAuthorize(w, r)
+	if h := s.routes[r.URL.Path]; h != nil {
+		h.ServeHTTP(w, r)
 		return
 	}
-	if !s.Handles(r) {
-		writeNotFound(w)
-		return
-	}
-	// Everything but /authorize is for programs, browser ones included.
-	if preflight(w, r) {
-		return
-	}
-	switch p {
-	case pathToken:
-		s.serveToken(w, r)
-	case pathRegister:
-		s.serveRegister(w, r)
-	case pathRevoke:
-		s.serveRevoke(w, r)
-	case pathJWKS:
-		s.serveJWKS(w, r)
-	default:
-		s.serveMetadata(w, r)
-	}
+	writeNotFound(w)
 }
 
 // remoteIP is the default Config.ClientIP: the peer's address.

@@ -3,7 +3,6 @@ package guard
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
@@ -21,19 +20,21 @@ func (g *Guard) metadataPath() string {
 	return oauthwire.ProtectedResourceWellKnown + g.cfg.ResourcePath
 }
 
-// Handles reports whether ServeHTTP answers r's path: the path-inserted
-// metadata URL, the resource-suffixed one (<ResourcePath>/.well-known/...)
-// that some clients probe, and the root document when Config.Primary; each
-// also with a trailing slash, which clients derive from an MCP URL ending
-// in "/".
-func (g *Guard) Handles(r *http.Request) bool {
-	switch strings.TrimSuffix(r.URL.Path, "/") {
-	case g.metadataPath(), g.cfg.ResourcePath + oauthwire.ProtectedResourceWellKnown:
-		return true
-	case oauthwire.ProtectedResourceWellKnown:
-		return g.cfg.Primary
+// Routes returns the paths ServeHTTP answers, each with the guard as
+// handler: the path-inserted metadata URL, the resource-suffixed one
+// (<ResourcePath>/.well-known/oauth-protected-resource) that some clients
+// probe, and the root document when Config.Primary; each also with a
+// trailing slash. The Caddy glue builds its one routing table from these.
+func (g *Guard) Routes() map[string]http.Handler {
+	paths := []string{g.metadataPath(), g.cfg.ResourcePath + oauthwire.ProtectedResourceWellKnown}
+	if g.cfg.Primary {
+		paths = append(paths, oauthwire.ProtectedResourceWellKnown)
 	}
-	return false
+	routes := map[string]http.Handler{}
+	for _, p := range paths {
+		routes[p], routes[p+"/"] = g, g
+	}
+	return routes
 }
 
 // ServeHTTP serves the protected resource metadata, readable from any web

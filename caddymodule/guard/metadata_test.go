@@ -17,8 +17,8 @@ func TestMetadataDocument(t *testing.T) {
 		"/.well-known/oauth-protected-resource/mcp/",
 	} {
 		r := httptest.NewRequest(http.MethodGet, testOrigin+path, nil)
-		if !f.guard.Handles(r) {
-			t.Fatalf("%s not handled", path)
+		if f.guard.Routes()[path] == nil {
+			t.Fatalf("%s not routed", path)
 		}
 		w := httptest.NewRecorder()
 		f.guard.ServeHTTP(w, r)
@@ -43,11 +43,11 @@ func TestMetadataDocument(t *testing.T) {
 
 func TestMetadataRootOnlyForPrimary(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.ResourcePath = "/tools-a" })
-	if f.guard.Handles(httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource", nil)) {
+	if f.guard.Routes()["/.well-known/oauth-protected-resource"] != nil {
 		t.Error("non-primary resource claims the root metadata")
 	}
-	if !f.guard.Handles(httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource/tools-a", nil)) {
-		t.Error("path-inserted metadata not handled")
+	if f.guard.Routes()["/.well-known/oauth-protected-resource/tools-a"] == nil {
+		t.Error("path-inserted metadata not routed")
 	}
 }
 
