@@ -51,14 +51,17 @@ type AuthConfig struct {
 	// LoginLifetime is how long a password login is remembered in the
 	// browser. Default 12h.
 	LoginLifetime caddy.Duration `json:"login_lifetime,omitempty"`
-	// LoginAttempts is how many password logins one client address may try
-	// per LoginAttemptWindow; negative disables the limit. Default 10.
+	// LoginAttempts is how many failed password logins one client address
+	// may make per LoginAttemptWindow (successful ones do not count);
+	// negative disables the limit. Default 10.
 	LoginAttempts int `json:"login_attempts,omitempty"`
 	// LoginAttemptWindow is the window of LoginAttempts. Default 5m.
 	LoginAttemptWindow caddy.Duration `json:"login_attempt_window,omitempty"`
 	// ClientAuthFailures is how many failed secret checks of pre-registered
-	// clients (bcrypt, deliberately slow) one address, and one client id, may
-	// cause per ClientAuthFailureWindow; negative disables. Default 10.
+	// clients (bcrypt, deliberately slow) one address may cause per
+	// ClientAuthFailureWindow, counted per address and per client and
+	// address, so guesses never lock the real client out; negative
+	// disables. Default 10.
 	ClientAuthFailures int `json:"client_auth_failures,omitempty"`
 	// ClientAuthFailureWindow is the window of ClientAuthFailures. Default 5m.
 	ClientAuthFailureWindow caddy.Duration `json:"client_auth_failure_window,omitempty"`

@@ -114,9 +114,10 @@ type Config struct {
 	// Default: 5s.
 	RevocationCacheTTL time.Duration
 
-	// LoginAttempts is how many password logins one client address may
-	// attempt per LoginAttemptWindow, so passwords cannot be guessed at
-	// speed; negative disables the limit. Default: 10.
+	// LoginAttempts is how many failed password logins one client address
+	// may make per LoginAttemptWindow, so passwords cannot be guessed at
+	// speed; successful logins do not count. Negative disables the limit.
+	// Default: 10.
 	LoginAttempts int
 
 	// LoginAttemptWindow is the window of LoginAttempts. Default: 5 minutes.
@@ -124,11 +125,14 @@ type Config struct {
 
 	// ClientAuthFailures is how many wrong secrets of pre-registered
 	// confidential clients (bcrypt hashes, slow to check on purpose) one
-	// client address, and separately one client id, may send per
-	// ClientAuthFailureWindow to /token and /revoke. Beyond it those
-	// requests get 429 temporarily_unavailable with Retry-After, without a
-	// bcrypt comparison, until the window ends; negative disables the limit.
-	// Default: 10.
+	// client address may send per ClientAuthFailureWindow to /token and
+	// /revoke, counted per address and per client and address. Beyond it
+	// that address gets 429 temporarily_unavailable with Retry-After,
+	// without a bcrypt comparison, until the window ends; the client itself
+	// is never locked out: from other addresses it goes on, and the secret
+	// last verified passes even from a throttled address. Concurrent
+	// comparisons are bounded too (two per client, one per CPU in all).
+	// Negative disables the limit. Default: 10.
 	ClientAuthFailures int
 
 	// ClientAuthFailureWindow is the window of ClientAuthFailures.
@@ -136,9 +140,12 @@ type Config struct {
 	ClientAuthFailureWindow time.Duration
 
 	// ClientIP returns the client address that registrations, logins and
-	// client authentication failures are rate-limited by (the glue passes
-	// Caddy's client IP, which honours trusted proxies); IPv6 addresses
-	// count per /64. Default: the host of r.RemoteAddr.
+	// client authentication failures are limited by. It must not be read
+	// from a header the client controls: the glue passes the address Caddy
+	// computed from trusted_proxies (the leftmost X-Forwarded-For value is
+	// whatever the client sent; trusted_proxies_strict takes the rightmost
+	// untrusted one). IPv6 addresses count per /64. Default: the host of
+	// r.RemoteAddr.
 	ClientIP func(r *http.Request) string
 
 	// Now is the clock. Default: time.Now.

@@ -21,21 +21,28 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Server is the authorization server. Create it with New; it is safe for
 // concurrent use, and several Servers (processes) may share one Storage.
 type Server struct {
-	cfg        Config
-	store      *store
-	log        *zap.Logger
-	keys       *keyring
-	cookieKey  []byte
-	static     map[string]*client
-	limiter    *rateLimiter // registrations
-	logins     *rateLimiter // password login attempts
-	clientAuth *rateLimiter // failed bcrypt client secrets, per address and per client
-	revoked    *revocationCache
+	cfg          Config
+	store        *store
+	log          *zap.Logger
+	keys         *keyring
+	cookieKey    []byte
+	static       map[string]*client
+	limiter      *rateLimiter // registrations
+	logins       *rateLimiter // failed password logins
+	secretChecks *secretChecks
+	revoked      *revocationCache
+
+	// compareHash is bcrypt.CompareHashAndPassword; tests observe it.
+	compareHash func(hash, password []byte) error
+	// dummyHash is what an unknown user name's password is checked
+	// against (see newDummyHash).
+	dummyHash []byte
 }
 
 // Endpoint paths, at the origin root: several clients skip discovery and
@@ -65,19 +72,23 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:        cfg,
-		store:      newStore(store, cfg.StoragePrefix),
-		log:        logger,
-		static:     staticClients(cfg),
-		limiter:    newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
-		logins:     newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
-		clientAuth: newRateLimiter(cfg.ClientAuthFailures, cfg.ClientAuthFailureWindow),
-		revoked:    newRevocationCache(),
+		cfg:          cfg,
+		store:        newStore(store, cfg.StoragePrefix),
+		log:          logger,
+		static:       staticClients(cfg),
+		limiter:      newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
+		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
+		secretChecks: newSecretChecks(cfg),
+		revoked:      newRevocationCache(),
+		compareHash:  bcrypt.CompareHashAndPassword,
+	}
+	var err error
+	if s.dummyHash, err = newDummyHash(cfg.Users); err != nil {
+		return nil, fmt.Errorf("authserver: hashing the dummy password: %w", err)
 	}
 	s.keys = newKeyring(s.store, cfg, logger)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var err error
 	if s.cookieKey, err = loadCookieKey(ctx, s.store); err != nil {
 		return nil, fmt.Errorf("authserver: loading the cookie key from storage: %w", err)
 	}
