@@ -57,6 +57,9 @@ func parseRegistration(body []byte, serverScopes []string) (clientMetadata, *oau
 		if len(s) > maxMetadataString {
 			return m, errClientMetadata("a metadata value is longer than " + strconv.Itoa(maxMetadataString) + " bytes")
 		}
+		if strings.ContainsFunc(s, deceptiveRune) {
+			return m, errClientMetadata("a metadata value contains a control or bidi formatting character: " + strconv.QuoteToASCII(s))
+		}
 	}
 	switch m.TokenEndpointAuthMethod {
 	case "":

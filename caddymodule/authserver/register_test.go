@@ -75,16 +75,57 @@ func TestRegisterConfidentialClientSecretStoredHashed(t *testing.T) {
 
 func TestRegisterRedirectURIRules(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, u := range []string{"https://app.example/cb", "http://localhost:8080/cb", "http://127.0.0.1/cb", "http://[::1]:9/cb", "cursor://anysphere.cursor-mcp/oauth/callback", "com.example.app:/oauth"} {
+	for _, u := range []string{
+		"https://app.example/cb", "https://claude.ai/api/mcp/auth_callback", "https://xn--bcher-kva.example/cb",
+		"http://localhost:8080/cb", "http://127.0.0.1/cb", "http://[::1]:9/cb", "http://localhost/callback",
+		"com.example.app:/oauth", "com.example.app:/oauth2redirect/example-provider", "io.modelcontextprotocol.inspector://cb",
+		"cursor://anysphere.cursor-retrieval/oauth/user-example/callback", "vscode://vscode.github-authentication/did-authenticate",
+		"vscode-insiders://vscode.github-authentication/did-authenticate",
+	} {
 		if resp, m := postJSON(e, `{"redirect_uris":["`+u+`"],"token_endpoint_auth_method":"none"}`, nil); resp.StatusCode != http.StatusCreated {
 			t.Errorf("%s rejected: %v", u, m)
 		}
 	}
-	for _, u := range []string{"http://example.com/cb", "http://192.168.1.2/cb", "https://app.example/cb#frag", "javascript:alert(1)", "/relative", "data:text/html,x", "https:///nohost"} {
+	for _, u := range []string{
+		"http://example.com/cb", "http://192.168.1.2/cb", "https://app.example/cb#frag", "https://app.example/cb#",
+		"/relative", "https:///nohost", "cb",
+		// executed, opened locally or handed to another program
+		"javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "view-source:https://app.example/",
+		"chrome://settings", "feed:https://app.example/", "file:///etc/passwd", "vbscript:x", "about:blank",
+		"blob:https://app.example/1", "ms-settings:", "mailto:a@example.com", "ftp://app.example/",
+		"ws://localhost/cb", "intent://cb#Intent;end",
+		// userinfo and wildcards
+		"https://trusted.example@evil.example/cb", "http://user@localhost/cb", "https://*.example/cb",
+		"https://app.example/*", "com.example.*:/cb",
+		// not reverse-DNS: dotless, empty label, no callback
+		"myapp://cb", "com..example:/cb", ".example:/cb", "com.example.app:",
+		// bidi and control characters
+		"https://app.example/\u202ecb", "https://app.example/\u2066cb", "com.example.app:/\u200fcb",
+	} {
 		resp, m := postJSON(e, `{"redirect_uris":["`+u+`"],"token_endpoint_auth_method":"none"}`, nil)
 		if resp.StatusCode != http.StatusBadRequest || m["error"] != "invalid_redirect_uri" {
-			t.Errorf("%s: %d %v", u, resp.StatusCode, m)
+			t.Errorf("%s: %d %v, want 400 invalid_redirect_uri", u, resp.StatusCode, m)
 		}
+	}
+}
+
+func TestRegisterRefusesDeceptiveMetadataStrings(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, field := range []string{"client_name", "client_uri", "software_id", "software_version", "application_type", "scope"} {
+		for _, v := range []string{
+			`Cl\u202eedua`, `a\u202ab`, `a\u202db`, `a\u2066b`, `a\u2067b`, `a\u2068b`, `a\u2069b`,
+			`a\u200eb`, `a\u200fb`, `a\u001b[31mred`, `a\nb`, `a\rb`, `a\u0000b`, `a\u007fb`, `a\u009bb`,
+		} {
+			body := `{"redirect_uris":["https://a.example/cb"],"` + field + `":"` + v + `"}`
+			if resp, m := postJSON(e, body, nil); resp.StatusCode != http.StatusBadRequest || m["error"] != "invalid_client_metadata" {
+				t.Errorf("%s %s: %d %v, want 400 invalid_client_metadata", field, v, resp.StatusCode, m)
+			}
+		}
+	}
+	// Letters of any script, and other formatting such as a zero-width
+	// joiner inside an emoji, are names people use.
+	if resp, m := postJSON(e, `{"redirect_uris":["https://a.example/cb"],"client_name":"Клод 😀‍💻 (ツール)"}`, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("an ordinary non-ASCII name: %d %v", resp.StatusCode, m)
 	}
 }
 
