@@ -12,7 +12,7 @@ func deceptiveRune(r rune) bool {
 	switch {
 	case unicode.IsControl(r):
 		return true
-	case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069', false:
+	case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069', r == '\u200E', r == '\u200F':
 		return true
 	}
 	return false
