@@ -163,8 +163,15 @@ type RegistrationPolicy struct {
 	// RateWindow is the window of RateLimit. Default: 1 minute.
 	RateWindow time.Duration
 	// MaxClients caps the number of live dynamically registered clients.
-	// Default: 0, unlimited.
+	// At the cap, the oldest client that never obtained a token is evicted
+	// to make room; when every client has been used, registration answers
+	// 503 temporarily_unavailable with Retry-After. Default: 0, unlimited.
 	MaxClients int
+	// UnusedClientsPerAddress is how many clients that never obtained a
+	// token one client address (an IPv6 /64) may hold at once; beyond it
+	// registration answers 429 temporarily_unavailable with Retry-After.
+	// Used clients do not count. Negative disables the quota. Default: 20.
+	UnusedClientsPerAddress int
 	// InitialAccessToken is the bearer token RegistrationToken requires.
 	// It is compared in constant time.
 	InitialAccessToken string
@@ -214,6 +221,7 @@ const (
 	defaultClientAuthWindow     = 5 * time.Minute
 	defaultClientIdleLifetime   = 90 * 24 * time.Hour
 	defaultUnusedClientLifetime = 24 * time.Hour
+	defaultUnusedPerAddress     = 20
 	defaultStoragePrefix        = "mcpgate/authserver"
 	defaultMaxBodyBytes         = 64 << 10
 	defaultRevocationCacheTTL   = 5 * time.Second
@@ -255,6 +263,9 @@ func (c Config) withDefaults() Config {
 	}
 	setDuration(&c.Registration.ClientIdleLifetime, defaultClientIdleLifetime)
 	setDuration(&c.Registration.UnusedClientLifetime, defaultUnusedClientLifetime)
+	if c.Registration.UnusedClientsPerAddress == 0 {
+		c.Registration.UnusedClientsPerAddress = defaultUnusedPerAddress
+	}
 	if c.Registration.Mode == "" {
 		c.Registration.Mode = RegistrationOpen
 	}

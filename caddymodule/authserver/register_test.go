@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -165,13 +166,87 @@ func TestRegistrationRateLimitPerIP(t *testing.T) {
 	}
 }
 
-func TestRegistrationCapOnLiveClients(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Registration.MaxClients = 2 })
-	body := `{"redirect_uris":["https://a.example/cb"]}`
-	postJSON(e, body, nil)
-	postJSON(e, body, nil)
-	if resp, m := postJSON(e, body, nil); resp.StatusCode != http.StatusForbidden || m["error"] != "access_denied" {
-		t.Fatalf("over the cap: %d %v", resp.StatusCode, m)
+// TestRegistrationCapEvictsTheOldestNeverUsedClient: at max_clients a
+// flood of registrations pushes out never-used clients, oldest first, and
+// never a client that obtained a token; when all are in use the answer is
+// a 503 with Retry-After, not a lockout without a word.
+func TestRegistrationCapEvictsTheOldestNeverUsedClient(t *testing.T) {
+	var addr testAddr
+	addr.Store("192.0.2.1")
+	e := newEnv(t, func(c *Config) {
+		c.Registration.MaxClients = 3
+		c.ClientIP = addr.clientIP
+	})
+	exists := func(c registered) bool {
+		stored, err := e.srv.loadClient(context.Background(), c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stored != nil
+	}
+	used := e.publicClient()
+	e.codeFlow(used)
+	e.clock.Advance(time.Minute)
+	older := e.publicClient()
+	e.clock.Advance(time.Minute)
+	newer := e.publicClient()
+	e.clock.Advance(time.Minute)
+
+	addr.Store("198.51.100.7")
+	flood := e.publicClient() // over the cap: older goes
+	if exists(older) || !exists(used) || !exists(newer) {
+		t.Fatalf("after one registration over the cap: older %v used %v newer %v, want only the oldest unused evicted",
+			exists(older), exists(used), exists(newer))
+	}
+	e.publicClient() // then newer
+	if exists(newer) || !exists(used) || !exists(flood) {
+		t.Fatalf("after two: newer %v used %v flood %v", exists(newer), exists(used), exists(flood))
+	}
+	if status, m := e.refresh(used, e.codeFlow(used).refresh); status != http.StatusOK {
+		t.Fatalf("the used client after the flood: %d %v", status, m)
+	}
+
+	full := newEnv(t, func(c *Config) { c.Registration.MaxClients = 2 })
+	full.codeFlow(full.publicClient())
+	full.codeFlow(full.publicClient())
+	resp, m := postJSON(full, `{"redirect_uris":["https://a.example/cb"]}`, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || m["error"] != "temporarily_unavailable" || resp.Header.Get("Retry-After") != "3600" {
+		t.Fatalf("cap reached with every client in use: %d %v Retry-After=%q, want 503 temporarily_unavailable, Retry-After 3600",
+			resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestRegistrationQuotaOfUnusedClientsPerAddress: one address (an IPv6
+// /64) holds a bounded number of never-used clients; other addresses are
+// unaffected, and clients that obtained a token free their place.
+func TestRegistrationQuotaOfUnusedClientsPerAddress(t *testing.T) {
+	var addr testAddr
+	addr.Store("2001:db8:1:2::1")
+	e := newEnv(t, func(c *Config) {
+		c.Registration.UnusedClientsPerAddress = 2
+		c.ClientIP = addr.clientIP
+	})
+	first := e.publicClient()
+	e.clock.Advance(time.Hour)
+	e.publicClient()
+	addr.Store("2001:db8:1:2::99") // the same /64
+	body := `{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none"}`
+	resp, m := postJSON(e, body, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || m["error"] != "temporarily_unavailable" || resp.Header.Get("Retry-After") != "82800" {
+		t.Fatalf("over the quota: %d %v Retry-After=%q, want 429 temporarily_unavailable until the first expires (82800)",
+			resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+	addr.Store("2001:db8:1:3::1")
+	if resp, m := postJSON(e, body, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("another /64: %d %v", resp.StatusCode, m)
+	}
+	addr.Store("2001:db8:1:2::1")
+	e.codeFlow(first)
+	if resp, m := postJSON(e, body, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("after one of the address's clients was used: %d %v", resp.StatusCode, m)
+	}
+	if resp, _ := postJSON(e, body, nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the quota is full again: %d", resp.StatusCode)
 	}
 }
 

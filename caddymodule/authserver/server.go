@@ -34,6 +34,7 @@ type Server struct {
 	cookieKey    []byte
 	static       map[string]*client
 	limiter      *rateLimiter // registrations
+	unused       *unusedQuota // never-used clients per address
 	logins       *rateLimiter // failed password logins
 	secretChecks *secretChecks
 	revoked      *revocationCache
@@ -77,6 +78,7 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		log:          logger,
 		static:       staticClients(cfg),
 		limiter:      newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
+		unused:       newUnusedQuota(cfg.Registration.UnusedClientsPerAddress),
 		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
 		secretChecks: newSecretChecks(cfg),
 		revoked:      newRevocationCache(),
