@@ -91,9 +91,13 @@ type Registration struct {
 	RateLimit int `json:"rate_limit,omitempty"`
 	// RateWindow is the rate limit's window. Default 1m.
 	RateWindow caddy.Duration `json:"rate_window,omitempty"`
-	// MaxClients caps the number of live dynamically registered clients.
-	// Default 0: unlimited.
+	// MaxClients caps the number of live dynamically registered clients; at
+	// the cap the oldest never-used client is evicted, and when all are in
+	// use registration answers 503 with Retry-After. Default 0: unlimited.
 	MaxClients int `json:"max_clients,omitempty"`
+	// UnusedClientsPerAddress is how many never-used registered clients one
+	// client address (an IPv6 /64) may hold at once; -1 disables. Default 20.
+	UnusedClientsPerAddress int `json:"unused_clients_per_address,omitempty"`
 	// UnusedClientLifetime is how long a registered client that never
 	// obtained a token is kept (and counts toward MaxClients). Default 24h.
 	UnusedClientLifetime caddy.Duration `json:"unused_client_lifetime,omitempty"`
@@ -137,12 +141,13 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		Users:                   users,
 		ClientIP:                caddyClientIP,
 		Registration: authserver.RegistrationPolicy{
-			Mode:                 a.Registration.Mode,
-			InitialAccessToken:   repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
-			RateLimit:            a.Registration.RateLimit,
-			RateWindow:           time.Duration(a.Registration.RateWindow),
-			MaxClients:           a.Registration.MaxClients,
-			UnusedClientLifetime: time.Duration(a.Registration.UnusedClientLifetime),
+			Mode:                    a.Registration.Mode,
+			InitialAccessToken:      repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
+			RateLimit:               a.Registration.RateLimit,
+			RateWindow:              time.Duration(a.Registration.RateWindow),
+			MaxClients:              a.Registration.MaxClients,
+			UnusedClientsPerAddress: a.Registration.UnusedClientsPerAddress,
+			UnusedClientLifetime:    time.Duration(a.Registration.UnusedClientLifetime),
 		},
 	}
 	for _, res := range g.Resources {

@@ -51,6 +51,7 @@ func init() {
 //	    registration open|closed|token [<initial-access-token>] {
 //	        rate_limit <count> [<window>]
 //	        max_clients <count>
+//	        unused_clients_per_address <count>|off
 //	        unused_client_lifetime <duration>
 //	    }
 //	    client <id> {
@@ -298,6 +299,20 @@ func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
 		case "unused_client_lifetime":
 			if err := durationArg(d, &reg.UnusedClientLifetime); err != nil {
 				return err
+			}
+		case "unused_clients_per_address":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(s)
+			switch {
+			case s == "off":
+				reg.UnusedClientsPerAddress = -1
+			case err != nil || n <= 0:
+				return d.Errf("unused_clients_per_address %q is not a positive number or off", s)
+			default:
+				reg.UnusedClientsPerAddress = n
 			}
 		case "max_clients":
 			var s string
