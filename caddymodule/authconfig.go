@@ -198,8 +198,9 @@ func (g *Gateway) allScopes() []string {
 const defaultScope = "mcp"
 
 // caddyClientIP is the client address Caddy's server determined for r (it
-// sets one on every request), honouring the server's trusted_proxies; the
-// registration rate limit counts by it.
+// sets one on every request), honouring the server's trusted_proxies and
+// trusted_proxies_strict; every per-address limit counts by it. Never read
+// X-Forwarded-For here: its leftmost value is whatever the client sent.
 func caddyClientIP(r *http.Request) string {
 	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	return ip

@@ -165,7 +165,9 @@ type RegistrationPolicy struct {
 	// MaxClients caps the number of live dynamically registered clients.
 	// At the cap, the oldest client that never obtained a token is evicted
 	// to make room; when every client has been used, registration answers
-	// 503 temporarily_unavailable with Retry-After. Default: 0, unlimited.
+	// 503 temporarily_unavailable with Retry-After. At the cap, each
+	// registration reads every client record to choose. Default: 0,
+	// unlimited.
 	MaxClients int
 	// UnusedClientsPerAddress is how many clients that never obtained a
 	// token one client address (an IPv6 /64) may hold at once; beyond it
