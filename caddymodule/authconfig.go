@@ -51,14 +51,17 @@ type AuthConfig struct {
 	// LoginLifetime is how long a password login is remembered in the
 	// browser. Default 12h.
 	LoginLifetime caddy.Duration `json:"login_lifetime,omitempty"`
-	// LoginAttempts is how many password logins one client address may try
-	// per LoginAttemptWindow; negative disables the limit. Default 10.
+	// LoginAttempts is how many failed password logins one client address
+	// may make per LoginAttemptWindow (successful ones do not count);
+	// negative disables the limit. Default 10.
 	LoginAttempts int `json:"login_attempts,omitempty"`
 	// LoginAttemptWindow is the window of LoginAttempts. Default 5m.
 	LoginAttemptWindow caddy.Duration `json:"login_attempt_window,omitempty"`
 	// ClientAuthFailures is how many failed secret checks of pre-registered
-	// clients (bcrypt, deliberately slow) one address, and one client id, may
-	// cause per ClientAuthFailureWindow; negative disables. Default 10.
+	// clients (bcrypt, deliberately slow) one address may cause per
+	// ClientAuthFailureWindow, counted per address and per client and
+	// address, so guesses never lock the real client out; negative
+	// disables. Default 10.
 	ClientAuthFailures int `json:"client_auth_failures,omitempty"`
 	// ClientAuthFailureWindow is the window of ClientAuthFailures. Default 5m.
 	ClientAuthFailureWindow caddy.Duration `json:"client_auth_failure_window,omitempty"`
@@ -93,9 +96,13 @@ type Registration struct {
 	RateLimit int `json:"rate_limit,omitempty"`
 	// RateWindow is the rate limit's window. Default 1m.
 	RateWindow caddy.Duration `json:"rate_window,omitempty"`
-	// MaxClients caps the number of live dynamically registered clients.
-	// Default 0: unlimited.
+	// MaxClients caps the number of live dynamically registered clients; at
+	// the cap the oldest never-used client is evicted, and when all are in
+	// use registration answers 503 with Retry-After. Default 0: unlimited.
 	MaxClients int `json:"max_clients,omitempty"`
+	// UnusedClientsPerAddress is how many never-used registered clients one
+	// client address (an IPv6 /64) may hold at once; -1 disables. Default 20.
+	UnusedClientsPerAddress int `json:"unused_clients_per_address,omitempty"`
 	// UnusedClientLifetime is how long a registered client that never
 	// obtained a token is kept (and counts toward MaxClients). Default 24h.
 	UnusedClientLifetime caddy.Duration `json:"unused_client_lifetime,omitempty"`
@@ -139,13 +146,14 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		Users:                   users,
 		ClientIP:                caddyClientIP,
 		Registration: authserver.RegistrationPolicy{
-			Mode:                   a.Registration.Mode,
-			InitialAccessToken:     repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
-			AllowClientCredentials: a.Registration.AllowClientCredentials,
-			RateLimit:              a.Registration.RateLimit,
-			RateWindow:             time.Duration(a.Registration.RateWindow),
-			MaxClients:             a.Registration.MaxClients,
-			UnusedClientLifetime:   time.Duration(a.Registration.UnusedClientLifetime),
+			Mode:                    a.Registration.Mode,
+			InitialAccessToken:      repl.ReplaceAll(a.Registration.InitialAccessToken, ""),
+			AllowClientCredentials:  a.Registration.AllowClientCredentials,
+			RateLimit:               a.Registration.RateLimit,
+			RateWindow:              time.Duration(a.Registration.RateWindow),
+			MaxClients:              a.Registration.MaxClients,
+			UnusedClientsPerAddress: a.Registration.UnusedClientsPerAddress,
+			UnusedClientLifetime:    time.Duration(a.Registration.UnusedClientLifetime),
 		},
 	}
 	for _, res := range g.Resources {
@@ -196,8 +204,9 @@ func (g *Gateway) allScopes() []string {
 const defaultScope = "mcp"
 
 // caddyClientIP is the client address Caddy's server determined for r (it
-// sets one on every request), honouring the server's trusted_proxies; the
-// registration rate limit counts by it.
+// sets one on every request), honouring the server's trusted_proxies and
+// trusted_proxies_strict; every per-address limit counts by it. Never read
+// X-Forwarded-For here: its leftmost value is whatever the client sent.
 func caddyClientIP(r *http.Request) string {
 	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	return ip

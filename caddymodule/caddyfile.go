@@ -54,6 +54,7 @@ func init() {
 //	    registration open|closed|token [<initial-access-token>] {
 //	        rate_limit <count> [<window>]
 //	        max_clients <count>
+//	        unused_clients_per_address <count>|off
 //	        unused_client_lifetime <duration>
 //	        allow_client_credentials
 //	    }
@@ -322,6 +323,20 @@ func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
 				return d.Errf("allow_client_credentials applies only to clients registered with an initial access token: use 'registration token <initial-access-token>', or a client block for a client that needs tokens without a user")
 			}
 			reg.AllowClientCredentials = true
+		case "unused_clients_per_address":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(s)
+			switch {
+			case s == "off":
+				reg.UnusedClientsPerAddress = -1
+			case err != nil || n <= 0:
+				return d.Errf("unused_clients_per_address %q is not a positive number or off", s)
+			default:
+				reg.UnusedClientsPerAddress = n
+			}
 		case "max_clients":
 			var s string
 			if !d.AllArgs(&s) {

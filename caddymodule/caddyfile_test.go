@@ -81,6 +81,7 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration token\n}", "needs the initial access token"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration open {\n  rate_limit lots\n }\n}", "not a positive number"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration open {\n  allow_client_credentials\n }\n}", "use 'registration token <initial-access-token>', or a client block"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n registration open {\n  unused_clients_per_address 0\n }\n}", "unused_clients_per_address \"0\" is not a positive number or off"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n access_token_lifetime soon\n}", "access_token_lifetime: \"soon\" is not a duration"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n max_body huge\n}", "is not a size"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n timeout -5s\n}", "timeout: \"-5s\" must be longer than zero"},

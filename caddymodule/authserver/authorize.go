@@ -184,13 +184,17 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 
 	loginFailed := false
 	if !known && r.Method == http.MethodPost && q.Has("username") && len(s.cfg.Users) > 0 {
-		user := q.Get("username")
-		if !s.logins.allow(s.clientAddr(r), s.cfg.Now()) {
+		user, now, addr := q.Get("username"), s.cfg.Now(), s.clientAddr(r)
+		// Reserved before the comparison, so parallel guesses cannot all
+		// pass the check; a right password takes its attempt back, so
+		// signing in often never locks anyone out.
+		if !s.logins.reserve(now, addr) {
 			s.log.Warn("login attempts throttled", zapClient(req.client.ID), zap.String("username", user))
-			s.renderError(w, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Wait a few minutes, then start signing in again from the application.")
+			s.renderError(w, http.StatusTooManyRequests, "Too many failed sign-in attempts from your address. Wait a few minutes, then start signing in again from the application.")
 			return
 		}
 		if s.checkPassword(user, q.Get("password")) {
+			s.logins.refund(now, addr)
 			s.startSession(w, r, user)
 			sub, login, known = user, loginPassword, true
 		} else {

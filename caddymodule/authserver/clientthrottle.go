@@ -1,34 +1,136 @@
 package authserver
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
-
-	"golang.org/x/crypto/bcrypt"
+	"runtime"
+	"sync"
+	"time"
 )
 
-// checkStaticSecret compares the secret of a pre-registered confidential
-// client with its bcrypt hash. bcrypt is slow on purpose (up to about a
-// second of CPU at the costs operators pick), so wrong secrets are limited
-// per client address and per client id (Config.ClientAuthFailures per
-// ClientAuthFailureWindow); past the limit no comparison runs and throttled
-// is a 429 temporarily_unavailable with Retry-After, as OAuth JSON. Not
-// invalid_client: clients answer that by registering again, which does not
-// help a pre-registered client, while HTTP clients know to back off from a
-// 429. Secrets of dynamically registered clients are random 256-bit values
-// checked by SHA-256, cheap and unguessable, so they are not limited.
-func (s *Server) checkStaticSecret(r *http.Request, c *client, secret string) (matched bool, throttled *oauthError) {
-	now := s.cfg.Now()
-	addrKey, clientKey := "addr:"+s.clientAddr(r), "client:"+c.ID
-	if s.clientAuth.exhausted(addrKey, now) || s.clientAuth.exhausted(clientKey, now) {
-		s.log.Warn("client authentication throttled", zapClient(c.ID))
-		return false, &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
-			Description: "too many wrong client secrets; retry later",
-			retryAfter:  s.cfg.ClientAuthFailureWindow}
+// secretChecks bounds the bcrypt work that secrets of pre-registered
+// confidential clients cost. bcrypt is slow on purpose (up to about a
+// second of CPU at the costs operators pick), so an attacker who sends
+// wrong secrets in parallel could otherwise keep every core busy, and a
+// limit counted per client id would let them lock the real client out.
+type secretChecks struct {
+	// perClient and global bound the comparisons running at once for one
+	// client and in all; beyond them a request is answered at once, never
+	// queued, so a flood costs memory for nothing but its own connections.
+	perClient int
+	global    chan struct{}
+	// failures counts wrong secrets per source address and per (client,
+	// source address): the flooding address is throttled, the real client
+	// elsewhere is not.
+	failures *rateLimiter
+
+	mu       sync.Mutex
+	inFlight map[string]int
+	verified map[string]verifiedSecret
+}
+
+// verifiedSecret is the SHA-256 of the last secret that bcrypt accepted for
+// a client, and the hash it was checked against (a reload with a new hash
+// forgets it). It lets the right secret through without bcrypt and without
+// consulting the failure limit, which others' guesses may have used up; a
+// SHA-256 preimage is no easier to find than the secret itself.
+type verifiedSecret struct {
+	bcryptHash string
+	sum        [sha256.Size]byte
+}
+
+// secretChecksPerClient is how many bcrypt comparisons may run at once for
+// one client: enough for a client that starts two requests together.
+const secretChecksPerClient = 2
+
+func newSecretChecks(cfg Config) *secretChecks {
+	return &secretChecks{
+		perClient: secretChecksPerClient,
+		global:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		failures:  newRateLimiter(cfg.ClientAuthFailures, cfg.ClientAuthFailureWindow),
+		inFlight:  map[string]int{},
+		verified:  map[string]verifiedSecret{},
 	}
-	if bcrypt.CompareHashAndPassword([]byte(c.bcryptHash), []byte(secret)) == nil {
+}
+
+// checkStaticSecret compares the secret of a pre-registered confidential
+// client with its bcrypt hash. refused is an answer for the client when no
+// comparison ran: 429 temporarily_unavailable with Retry-After for an
+// address past Config.ClientAuthFailures (not invalid_client: clients answer
+// that by registering again, which does not help a pre-registered client,
+// while HTTP clients know to back off from a 429), and 429 or 503 with
+// Retry-After when the client's or the server's comparisons are all busy.
+// Secrets of dynamically registered clients are random 256-bit values
+// checked by SHA-256, cheap and unguessable, so they do not come here.
+func (s *Server) checkStaticSecret(r *http.Request, c *client, secret string) (matched bool, refused *oauthError) {
+	sc := s.secretChecks
+	sum := sha256.Sum256([]byte(secret))
+	if sc.knownGood(c, sum) {
 		return true, nil
 	}
-	s.clientAuth.allow(addrKey, now)
-	s.clientAuth.allow(clientKey, now)
-	return false, nil
+	now := s.cfg.Now()
+	addr := s.clientAddr(r)
+	keys := []string{"addr:" + addr, "client:" + c.ID + "\x00" + addr}
+	if !sc.failures.reserve(now, keys...) {
+		s.log.Warn("client authentication throttled", zapClient(c.ID))
+		return false, &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
+			Description: "too many wrong client secrets from this address; retry later",
+			retryAfter:  s.cfg.ClientAuthFailureWindow}
+	}
+	release, busy := sc.acquire(c.ID)
+	if busy != nil {
+		sc.failures.refund(now, keys...)
+		return false, busy
+	}
+	defer release()
+	if s.compareHash([]byte(c.bcryptHash), []byte(secret)) != nil {
+		return false, nil
+	}
+	sc.failures.refund(now, keys...)
+	sc.remember(c, sum)
+	return true, nil
+}
+
+// knownGood reports whether sum is the SHA-256 of the secret last verified
+// for c, compared in constant time.
+func (sc *secretChecks) knownGood(c *client, sum [sha256.Size]byte) bool {
+	sc.mu.Lock()
+	v, ok := sc.verified[c.ID]
+	sc.mu.Unlock()
+	return ok && v.bcryptHash == c.bcryptHash && subtle.ConstantTimeCompare(v.sum[:], sum[:]) == 1
+}
+
+// remember records sum as c's verified secret. There is one entry per
+// pre-registered client, so the map is bounded by the configuration.
+func (sc *secretChecks) remember(c *client, sum [sha256.Size]byte) {
+	sc.mu.Lock()
+	sc.verified[c.ID] = verifiedSecret{bcryptHash: c.bcryptHash, sum: sum}
+	sc.mu.Unlock()
+}
+
+// acquire takes a slot for one comparison for clientID, or answers why
+// there is none without waiting.
+func (sc *secretChecks) acquire(clientID string) (release func(), busy *oauthError) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.inFlight[clientID] >= sc.perClient {
+		return nil, &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
+			Description: "too many secret checks for this client at once; retry in a second", retryAfter: time.Second}
+	}
+	select {
+	case sc.global <- struct{}{}:
+	default:
+		return nil, &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+			Description: "the server is busy checking client secrets; retry in a second", retryAfter: time.Second}
+	}
+	sc.inFlight[clientID]++
+	return func() {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		<-sc.global
+		if sc.inFlight[clientID]--; sc.inFlight[clientID] == 0 {
+			delete(sc.inFlight, clientID)
+		}
+	}, nil
 }

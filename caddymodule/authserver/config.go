@@ -108,9 +108,10 @@ type Config struct {
 	// the form posts of /authorize. Default: 64 KiB.
 	MaxBodyBytes int64
 
-	// LoginAttempts is how many password logins one client address may
-	// attempt per LoginAttemptWindow, so passwords cannot be guessed at
-	// speed; negative disables the limit. Default: 10.
+	// LoginAttempts is how many failed password logins one client address
+	// may make per LoginAttemptWindow, so passwords cannot be guessed at
+	// speed; successful logins do not count. Negative disables the limit.
+	// Default: 10.
 	LoginAttempts int
 
 	// LoginAttemptWindow is the window of LoginAttempts. Default: 5 minutes.
@@ -118,11 +119,14 @@ type Config struct {
 
 	// ClientAuthFailures is how many wrong secrets of pre-registered
 	// confidential clients (bcrypt hashes, slow to check on purpose) one
-	// client address, and separately one client id, may send per
-	// ClientAuthFailureWindow to /token and /revoke. Beyond it those
-	// requests get 429 temporarily_unavailable with Retry-After, without a
-	// bcrypt comparison, until the window ends; negative disables the limit.
-	// Default: 10.
+	// client address may send per ClientAuthFailureWindow to /token and
+	// /revoke, counted per address and per client and address. Beyond it
+	// that address gets 429 temporarily_unavailable with Retry-After,
+	// without a bcrypt comparison, until the window ends; the client itself
+	// is never locked out: from other addresses it goes on, and the secret
+	// last verified passes even from a throttled address. Concurrent
+	// comparisons are bounded too (two per client, one per CPU in all).
+	// Negative disables the limit. Default: 10.
 	ClientAuthFailures int
 
 	// ClientAuthFailureWindow is the window of ClientAuthFailures.
@@ -130,9 +134,12 @@ type Config struct {
 	ClientAuthFailureWindow time.Duration
 
 	// ClientIP returns the client address that registrations, logins and
-	// client authentication failures are rate-limited by (the glue passes
-	// Caddy's client IP, which honours trusted proxies); IPv6 addresses
-	// count per /64. Default: the host of r.RemoteAddr.
+	// client authentication failures are limited by. It must not be read
+	// from a header the client controls: the glue passes the address Caddy
+	// computed from trusted_proxies (the leftmost X-Forwarded-For value is
+	// whatever the client sent; trusted_proxies_strict takes the rightmost
+	// untrusted one). IPv6 addresses count per /64. Default: the host of
+	// r.RemoteAddr.
 	ClientIP func(r *http.Request) string
 
 	// Now is the clock. Default: time.Now.
@@ -150,8 +157,17 @@ type RegistrationPolicy struct {
 	// RateWindow is the window of RateLimit. Default: 1 minute.
 	RateWindow time.Duration
 	// MaxClients caps the number of live dynamically registered clients.
-	// Default: 0, unlimited.
+	// At the cap, the oldest client that never obtained a token is evicted
+	// to make room; when every client has been used, registration answers
+	// 503 temporarily_unavailable with Retry-After. At the cap, each
+	// registration reads every client record to choose. Default: 0,
+	// unlimited.
 	MaxClients int
+	// UnusedClientsPerAddress is how many clients that never obtained a
+	// token one client address (an IPv6 /64) may hold at once; beyond it
+	// registration answers 429 temporarily_unavailable with Retry-After.
+	// Used clients do not count. Negative disables the quota. Default: 20.
+	UnusedClientsPerAddress int
 	// InitialAccessToken is the bearer token RegistrationToken requires.
 	// It is compared in constant time.
 	InitialAccessToken string
@@ -208,6 +224,7 @@ const (
 	defaultClientAuthWindow     = 5 * time.Minute
 	defaultClientIdleLifetime   = 90 * 24 * time.Hour
 	defaultUnusedClientLifetime = 24 * time.Hour
+	defaultUnusedPerAddress     = 20
 	defaultStoragePrefix        = "mcpgate/authserver"
 	defaultMaxBodyBytes         = 64 << 10
 	offlineAccessScope          = "offline_access"
@@ -247,6 +264,9 @@ func (c Config) withDefaults() Config {
 	}
 	setDuration(&c.Registration.ClientIdleLifetime, defaultClientIdleLifetime)
 	setDuration(&c.Registration.UnusedClientLifetime, defaultUnusedClientLifetime)
+	if c.Registration.UnusedClientsPerAddress == 0 {
+		c.Registration.UnusedClientsPerAddress = defaultUnusedPerAddress
+	}
 	if c.Registration.Mode == "" {
 		c.Registration.Mode = RegistrationOpen
 	}

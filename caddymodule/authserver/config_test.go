@@ -18,6 +18,7 @@ func TestConfigValidateExplainsEveryMistake(t *testing.T) {
 			{ID: "a", SecretHash: "plaintext"},
 			{ID: "a", RedirectURIs: []string{"http://example.com/cb"}},
 			{ID: "b"},
+			{ID: "c", RedirectURIs: []string{"view-source:https://app.example/cb"}},
 		},
 		Users: map[string]string{"bob": "secret"},
 	}
@@ -29,6 +30,7 @@ func TestConfigValidateExplainsEveryMistake(t *testing.T) {
 		"origin", `resource path "mcp"`, `scope "bad scope"`, `default scope "other"`, "code lifetime",
 		`registration mode "sometimes"`, `client "a": secret hash is not a bcrypt hash`, `client "a": declared twice`,
 		`plain http`, `client "b": a public client`, `user "bob": password hash`,
+		`client "c": redirect URI "view-source:https://app.example/cb": the scheme "view-source" is not allowed`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

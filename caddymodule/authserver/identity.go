@@ -1,9 +1,7 @@
 package authserver
 
 import (
-	"maps"
 	"net/http"
-	"slices"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -39,15 +37,31 @@ func (s *Server) identify(r *http.Request) (sub, login string, ok bool) {
 }
 
 // checkPassword verifies a login against Config.Users. An unknown user
-// costs a bcrypt comparison too, so timing does not reveal user names.
+// costs the same bcrypt comparison as a known one, against s.dummyHash, so
+// the response time does not tell an attacker which user names exist.
 func (s *Server) checkPassword(user, password string) bool {
 	hash, known := s.cfg.Users[user]
 	if !known {
-		// Any configured hash has the cost operators chose; compare a
-		// password that cannot match against it.
-		hash = s.cfg.Users[slices.Min(slices.Collect(maps.Keys(s.cfg.Users)))]
-		password = "\x00" + password
+		// Not a real user's hash: users' costs may differ, and comparing
+		// against one chosen user's hash times the unknown path at that
+		// user's cost, so the others' names would stand out.
+		hash = string(s.dummyHash)
 	}
-	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+	ok := s.compareHash([]byte(hash), []byte(password)) == nil
 	return ok && known
+}
+
+// newDummyHash returns a bcrypt hash of a random password at the highest
+// cost among users (bcrypt.MinCost without users, when no login form
+// exists): an unknown user name is checked against it, so it takes as long
+// as the slowest known user, whose hash would otherwise stand out by its
+// timing.
+func newDummyHash(users map[string]string) ([]byte, error) {
+	cost := bcrypt.MinCost
+	for _, h := range users {
+		if c, err := bcrypt.Cost([]byte(h)); err == nil && c > cost {
+			cost = c
+		}
+	}
+	return bcrypt.GenerateFromPassword([]byte(randomToken()), cost)
 }

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"embed"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
+	"golang.org/x/net/idna"
 
 	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
 )
@@ -27,6 +31,7 @@ type pageData struct {
 	Params       url.Values
 	CSRF         string
 	Client       string
+	Unverified   bool // the client named itself (dynamic registration)
 	Subject      string
 	RedirectHost string
 	Resource     string
@@ -66,12 +71,15 @@ func (s *Server) renderLogin(w http.ResponseWriter, req *authzRequest, csrf stri
 func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, csrf string) {
 	s.renderPage(w, http.StatusOK, "consent", pageData{
 		Title: "Allow access?", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
-		Client: req.client.displayName(), Subject: sub, RedirectHost: redirectHost(req.redirectURI),
-		Resource: req.resource, Scopes: req.scopes,
+		Client: req.client.displayName(), Unverified: !req.client.static, Subject: sub,
+		RedirectHost: redirectHost(req.redirectURI),
+		Resource:     req.resource, Scopes: req.scopes,
 	})
 }
 
-// redirectHost names where the browser goes after consent.
+// redirectHost names where the browser goes after consent. The host is
+// shown in punycode: a look-alike in another script (аpple.example with a
+// Cyrillic а) then reads as xn--pple-43d.example, not as the real one.
 func redirectHost(redirectURI string) string {
 	u, err := url.Parse(redirectURI)
 	if err != nil {
@@ -83,5 +91,14 @@ func redirectHost(redirectURI string) string {
 	case u.Scheme == "http" && oauthwire.LoopbackHost(u.Hostname()):
 		return u.Host + " (an application on this computer)"
 	}
-	return u.Host
+	host, err := idna.Punycode.ToASCII(u.Hostname())
+	if err != nil {
+		// Not a name IDNA can encode: show it escaped rather than as it
+		// would render.
+		host = strings.Trim(strconv.QuoteToASCII(u.Hostname()), `"`)
+	}
+	if port := u.Port(); port != "" {
+		return net.JoinHostPort(host, port)
+	}
+	return host
 }

@@ -48,16 +48,44 @@ func (l *rateLimiter) allow(key string, now time.Time) bool {
 	return w.count <= l.limit
 }
 
-// exhausted reports, without counting an event, whether key has used up
-// its limit in the current window.
-func (l *rateLimiter) exhausted(key string, now time.Time) bool {
+// reserve counts an event for each key if every key is within its limit,
+// and otherwise counts nothing and reports false. All or nothing, under one
+// lock, so concurrent requests cannot all pass a check made before any of
+// them is counted: the limit holds against a burst, not only a sequence.
+func (l *rateLimiter) reserve(now time.Time, keys ...string) bool {
 	if l.limit <= 0 {
-		return false
+		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.current(key, now)
-	return w != nil && w.count >= l.limit
+	for _, k := range keys {
+		if w := l.current(k, now); w != nil && w.count >= l.limit {
+			return false
+		}
+	}
+	for _, k := range keys {
+		w := l.current(k, now)
+		if w == nil {
+			w = l.start(k, now)
+		}
+		w.count++
+	}
+	return true
+}
+
+// refund takes back an event reserve counted, for an attempt that turned
+// out not to count against the limit (a right password or secret).
+func (l *rateLimiter) refund(now time.Time, keys ...string) {
+	if l.limit <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if w := l.current(k, now); w != nil && w.count > 0 {
+			w.count--
+		}
+	}
 }
 
 // current returns key's window if it is still running.

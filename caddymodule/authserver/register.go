@@ -1,10 +1,11 @@
 package authserver
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,9 @@ func parseRegistration(body []byte, serverScopes []string) (clientMetadata, *oau
 	for _, s := range []string{m.ClientName, m.ClientURI, m.Scope, m.ApplicationType, m.SoftwareID, m.SoftwareVersion} {
 		if len(s) > maxMetadataString {
 			return m, errClientMetadata("a metadata value is longer than " + strconv.Itoa(maxMetadataString) + " bytes")
+		}
+		if strings.ContainsFunc(s, deceptiveRune) {
+			return m, errClientMetadata("a metadata value contains a control or bidi formatting character: " + strconv.QuoteToASCII(s))
 		}
 	}
 	switch m.TokenEndpointAuthMethod {
@@ -183,37 +187,55 @@ func (s *Server) registrationAllowed(r *http.Request) *oauthError {
 	return nil
 }
 
-// storeNewClient stores c, enforcing the cap on live clients under a lock
-// so concurrent registrations cannot overshoot it.
+// storeNewClient stores c, enforcing the per-address quota of never-used
+// clients and the cap on live clients, the latter under a lock so
+// concurrent registrations cannot overshoot it. At the cap the oldest
+// never-used client is evicted; when every client is in use the answer is
+// 503 temporarily_unavailable with Retry-After.
 func (s *Server) storeNewClient(r *http.Request, c *client) *oauthError {
 	ctx := r.Context()
+	addr := s.clientAddr(r)
+	if e := s.reserveUnused(ctx, addr, c); e != nil {
+		return e
+	}
 	key := s.store.key(nsClients, c.ID+".json")
-	max := s.cfg.Registration.MaxClients
-	if max == 0 {
-		if err := s.store.put(ctx, key, c); err != nil {
-			s.log.Error("storing client", zapClient(c.ID), zapErr(err))
-			return errServer()
-		}
+	capacity := s.cfg.Registration.MaxClients
+	var (
+		full *oauthError
+		err  error
+	)
+	if capacity == 0 {
+		err = s.store.put(ctx, key, c)
+	} else {
+		err = s.store.locked(ctx, "register", func() error {
+			names, err := s.store.list(ctx, nsClients)
+			if err != nil || len(names) < capacity {
+				return cmp.Or(err, s.store.put(ctx, key, c))
+			}
+			victim, nextFree, err := s.evictionCandidate(ctx, names)
+			if err != nil {
+				return err
+			}
+			if victim == "" {
+				full = &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+					Description: "this server has reached its limit of registered clients, all in use; retry later or ask the operator to raise max_clients",
+					retryAfter:  min(max(nextFree, time.Second), time.Hour)}
+				return nil
+			}
+			if err := s.store.remove(ctx, victim); err != nil {
+				return err
+			}
+			s.log.Info("evicted a never-used client to make room for a new one", zapClient(strings.TrimSuffix(path.Base(victim), ".json")))
+			return s.store.put(ctx, key, c)
+		})
+	}
+	if full == nil && err == nil {
 		return nil
 	}
-	errFull := errors.New("full")
-	err := s.store.locked(ctx, "register", func() error {
-		names, err := s.store.list(ctx, nsClients)
-		if err != nil {
-			return err
-		}
-		if len(names) >= max {
-			return errFull
-		}
-		return s.store.put(ctx, key, c)
-	})
-	switch {
-	case errors.Is(err, errFull):
-		return &oauthError{status: http.StatusForbidden, Code: "access_denied",
-			Description: "this server has reached its limit of registered clients; ask the operator"}
-	case err != nil:
+	s.releaseUnused(addr, c.ID)
+	if err != nil {
 		s.log.Error("storing client", zapClient(c.ID), zapErr(err))
 		return errServer()
 	}
-	return nil
+	return full
 }

@@ -20,25 +20,33 @@ import (
 	"sync/atomic"
 
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Server is the authorization server. Create it with New; it is safe for
 // concurrent use, and several Servers (processes) may share one Storage.
 type Server struct {
-	cfg         Config
-	store       *store
-	log         *zap.Logger
-	keys        *keyring
-	cookieKey   atomic.Pointer[[]byte] // see cookieSecret
-	cookieKeyMu sync.Mutex
-	static      map[string]*client
-	limiter     *rateLimiter // registrations
-	logins      *rateLimiter // password login attempts
-	clientAuth  *rateLimiter // failed bcrypt client secrets, per address and per client
-	revoked     *revocationCache
-	routes      map[string]http.Handler // see Routes
+	cfg          Config
+	store        *store
+	log          *zap.Logger
+	keys         *keyring
+	cookieKey    atomic.Pointer[[]byte] // see cookieSecret
+	cookieKeyMu  sync.Mutex
+	static       map[string]*client
+	limiter      *rateLimiter // registrations
+	unused       *unusedQuota // never-used clients per address
+	logins       *rateLimiter // failed password logins
+	secretChecks *secretChecks
+	revoked      *revocationCache
+	routes       map[string]http.Handler // see Routes
 	// operatorView marks a server made by NewOperatorView.
 	operatorView bool
+
+	// compareHash is bcrypt.CompareHashAndPassword; tests observe it.
+	compareHash func(hash, password []byte) error
+	// dummyHash is what an unknown user name's password is checked
+	// against (see newDummyHash).
+	dummyHash []byte
 }
 
 // Endpoint paths, at the origin root: several clients skip discovery and
@@ -88,14 +96,20 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:        cfg,
-		store:      newStore(store, cfg.StoragePrefix),
-		log:        logger,
-		static:     staticClients(cfg),
-		limiter:    newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
-		logins:     newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
-		clientAuth: newRateLimiter(cfg.ClientAuthFailures, cfg.ClientAuthFailureWindow),
-		revoked:    newRevocationCache(),
+		cfg:          cfg,
+		store:        newStore(store, cfg.StoragePrefix),
+		log:          logger,
+		static:       staticClients(cfg),
+		limiter:      newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
+		unused:       newUnusedQuota(cfg.Registration.UnusedClientsPerAddress),
+		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
+		secretChecks: newSecretChecks(cfg),
+		revoked:      newRevocationCache(),
+		compareHash:  bcrypt.CompareHashAndPassword,
+	}
+	var err error
+	if s.dummyHash, err = newDummyHash(cfg.Users); err != nil {
+		return nil, fmt.Errorf("authserver: hashing the dummy password: %w", err)
 	}
 	s.keys = newKeyring(s.store, cfg, logger)
 	s.routes = s.buildRoutes()
