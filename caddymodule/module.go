@@ -4,8 +4,12 @@
 // proxied, through Caddy's own reverse_proxy, to a plain JSON-RPC backend.
 //
 // The protocol logic lives in packages that do not import Caddy
-// (authserver, guard, transport); this package is the glue: configuration,
-// provisioning, routing, logs and metrics.
+// (authserver, guard, transport, and oauthwire for the wire facts they
+// share); this package is the glue: configuration, provisioning, one
+// routing table per handler built from the routes those packages export
+// (routes.go), logs in Caddy's access log, metrics, the `mcp` operator
+// commands, and the `mcp_auth` app that shares one authorization server
+// per process among handlers of the same settings (authapp.go).
 package caddymodule
 
 import (

@@ -1,6 +1,8 @@
-// Package oauthwire holds the small pieces of the OAuth and MCP wire format
-// that the authorization server, the guard and the transport adapter must
-// agree on, so each has one definition.
+// Package oauthwire holds the pieces of the OAuth and MCP wire format that
+// the authorization server, the guard and the transport adapter must agree
+// on, so each has one definition: the access-token claims and their parse
+// (accesstoken.go), the resource path rule (resourcepath.go), the OAuth JSON
+// error (error.go), CORS, scope tokens and loopback hosts (here).
 package oauthwire
 
 import (
