@@ -5,14 +5,22 @@ import (
 	"slices"
 )
 
-// protocolVersions are the published MCP protocol revisions. An absent
-// header means 2025-03-26 (per the 2025-06-18 transport specification),
-// which is published, so absence is valid.
-var protocolVersions = []string{"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"}
+// protocolVersions are the published MCP protocol revisions the gateway
+// serves, newest first. An absent header means 2025-03-26 (per the
+// 2025-06-18 transport specification), which is published, so absence is
+// valid.
+var protocolVersions = []string{"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
 
-// validProtocolVersion reports whether the MCP-Protocol-Version header is
-// absent (or empty) or a single published revision.
-func validProtocolVersion(h http.Header) bool {
+// checkProtocolVersion refuses an MCP-Protocol-Version header that is not
+// absent (or empty) or a single published revision, with the
+// UnsupportedProtocolVersion error that lists what is served.
+func checkProtocolVersion(h http.Header) *rejection {
 	values := h.Values("MCP-Protocol-Version")
-	return len(values) == 0 || len(values) == 1 && (values[0] == "" || slices.Contains(protocolVersions, values[0]))
+	switch {
+	case len(values) == 0 || len(values) == 1 && (values[0] == "" || slices.Contains(protocolVersions, values[0])):
+		return nil
+	case len(values) == 1:
+		return unsupportedVersion(values[0])
+	}
+	return unsupportedVersion("(more than one MCP-Protocol-Version header)")
 }
