@@ -21,7 +21,14 @@ const (
 	metaPrefix          = "io.modelcontextprotocol/"
 	metaProtocolVersion = metaPrefix + "protocolVersion"
 	metaServerInfo      = metaPrefix + "serverInfo"
+	// metaClientCapabilities is required with the version.
+	metaClientCapabilities = metaPrefix + "clientCapabilities"
 )
+
+// modernVersions are the modern revisions served: the supportedVersions of
+// server/discover, as in the TypeScript SDK v2 (older ones are negotiated
+// with initialize).
+var modernVersions = []string{modernVersion}
 
 // The MCP error codes of 2026-07-28 (schema.ts).
 const (
@@ -68,20 +75,23 @@ func headerMismatch(message string) *rejection {
 }
 
 // unsupportedVersion is the -32022 refusal listing what is served.
-func unsupportedVersion(requested string) *rejection {
+func unsupportedVersion(requested string, supported []string) *rejection {
 	return &rejection{status: http.StatusBadRequest, code: codeUnsupportedVersion,
-		message: "Unsupported protocol version " + requested + " (supported: " + strings.Join(protocolVersions, ", ") + ")",
-		data:    map[string]any{"supported": protocolVersions, "requested": requested}}
+		message: "Unsupported protocol version " + requested + " (supported: " + strings.Join(supported, ", ") + ")",
+		data:    map[string]any{"supported": supported, "requested": requested}}
+}
+
+// invalidEnvelope is the -32602 refusal of a modern request whose _meta
+// lacks a required key.
+func invalidEnvelope(message string) *rejection {
+	return &rejection{status: http.StatusBadRequest, code: jsonrpc.InvalidParams, message: "Invalid params: " + message}
 }
 
 // classify decides the era of req and checks its headers against its body.
 // A request is modern when its params._meta names a modern protocol version
 // (the body decides, as in the TypeScript SDK v2 server: a proxy dropping a
-// header must not change the era). Unlike that server, a modern
-// MCP-Protocol-Version header without the _meta claim is not refused: such
-// a request is relayed as before 2026-07-28, so that a client probing with a
-// bare server/discover (Claude Code does) gets the backend's JSON-RPC reply
-// and falls back to initialize. Mcp-Method and Mcp-Name, when present,
+// header must not change the era); a modern MCP-Protocol-Version header on a
+// request without the claim is refused with -32602. Mcp-Method and Mcp-Name, when present,
 // must match the body in every era, so that nothing routing or deciding on
 // a header (a load balancer, a policy, this gateway's tool scopes) can be
 // shown one call while the backend runs another; on modern requests they are
@@ -89,15 +99,25 @@ func unsupportedVersion(requested string) *rejection {
 func classify(h http.Header, req *jsonrpc.Request) (modern bool, rej *rejection) {
 	headerVersion := strings.Trim(h.Get("MCP-Protocol-Version"), " \t")
 	claimed, hasClaim, rej := envelopeVersion(req.Meta)
-	if rej != nil {
-		return false, rej
-	}
 	switch {
-	case hasClaim && headerVersion != "" && headerVersion != claimed:
+	case rej != nil:
+		return false, rej
+	case !hasClaim:
+		if rej := checkProtocolVersion(h); rej != nil {
+			return false, rej
+		}
+		if headerVersion >= modernVersion && !req.IsNotification() {
+			// A modern client always sends the claim; without it the
+			// request is neither era's (the spec's answer, which a dual-era
+			// client takes as the cue to fall back to initialize).
+			return false, invalidEnvelope("MCP-Protocol-Version " + headerVersion + " needs params._meta[" + quote(metaProtocolVersion) + "] and [" + quote(metaClientCapabilities) + "]")
+		}
+	case headerVersion != "" && headerVersion != claimed:
 		return false, headerMismatch("MCP-Protocol-Version header " + quote(headerVersion) + " does not match params._meta protocol version " + quote(claimed))
-	case hasClaim && !slices.Contains(protocolVersions, claimed):
-		return false, unsupportedVersion(claimed)
-	case hasClaim:
+	case claimed >= modernVersion && claimed != modernVersion, !slices.Contains(protocolVersions, claimed):
+		// Versions in _meta are the modern era's way: list those served.
+		return false, unsupportedVersion(claimed, modernVersions)
+	default:
 		modern = claimed >= modernVersion
 	}
 	if modern && !req.IsNotification() {
@@ -127,8 +147,13 @@ func envelopeVersion(meta json.RawMessage) (version string, claimed bool, rej *r
 		return "", false, nil
 	}
 	if json.Unmarshal(raw, &version) != nil || raw[0] != '"' {
-		return "", true, &rejection{status: http.StatusBadRequest, code: jsonrpc.InvalidParams,
-			message: "Invalid params: params._meta[" + quote(metaProtocolVersion) + "] must be a string"}
+		return "", true, invalidEnvelope("params._meta[" + quote(metaProtocolVersion) + "] must be a string")
+	}
+	if caps := members[metaClientCapabilities]; len(caps) == 0 || caps[0] != '{' {
+		return "", true, invalidEnvelope("params._meta[" + quote(metaClientCapabilities) + "] must be an object (empty when the client has none)")
+	}
+	if info, ok := members[metaPrefix+"clientInfo"]; ok && (len(info) == 0 || info[0] != '{') {
+		return "", true, invalidEnvelope("params._meta[" + quote(metaPrefix+"clientInfo") + "] must be an object")
 	}
 	return version, true, nil
 }

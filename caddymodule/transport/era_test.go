@@ -230,8 +230,14 @@ func TestUnsupportedVersionListsTheSupportedOnes(t *testing.T) {
 		header map[string]string
 	}{
 		"header": {toolsList, map[string]string{"MCP-Protocol-Version": "2099-01-01"}},
-		"_meta":  {`{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}}`, map[string]string{"Mcp-Method": "tools/list"}},
+		"_meta":  {`{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}}`, map[string]string{"Mcp-Method": "tools/list"}},
 	} {
+		// A legacy client learns every version served; a modern one those
+		// of its era, as server/discover lists them.
+		supported := protocolVersions
+		if name == "_meta" {
+			supported = modernVersions
+		}
 		resp, body := rpc(t, url+"/mcp", c.body, c.header)
 		var reply struct {
 			ID    json.RawMessage
@@ -245,7 +251,7 @@ func TestUnsupportedVersionListsTheSupportedOnes(t *testing.T) {
 		}
 		_ = json.Unmarshal([]byte(body), &reply)
 		if resp.StatusCode != http.StatusBadRequest || string(reply.ID) != "2" || reply.Error.Code != codeUnsupportedVersion ||
-			reply.Error.Data.Requested != "2099-01-01" || fmt.Sprint(reply.Error.Data.Supported) != fmt.Sprint(protocolVersions) {
+			reply.Error.Data.Requested != "2099-01-01" || fmt.Sprint(reply.Error.Data.Supported) != fmt.Sprint(supported) {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
 		}
 	}
@@ -319,5 +325,31 @@ func TestToolScopesOnModernRequests(t *testing.T) {
 	_, body = g.call(t, modern(4, "tools/list", ""), modernHeaders("tools/list", ""))
 	if r := result(t, body); r["cacheScope"] != "private" || len(r["tools"].([]any)) != 2 {
 		t.Errorf("filtered tools/list: %s", body)
+	}
+}
+
+// A modern header on a request without the _meta envelope is neither era's:
+// 400 with -32602 (a dual-era client then falls back to initialize), and the
+// backend is not asked.
+func TestModernHeaderWithoutTheClaim(t *testing.T) {
+	b := &backend{}
+	url := gateway(t, Config{}, proxyTo(t, b))
+	for i, body := range []string{
+		request(1, "server/discover"),
+		initialize,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{}}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`,
+	} {
+		resp, out := rpc(t, url+"/mcp", body, modernHeaders("tools/list", ""))
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%d: %d %s", i, resp.StatusCode, out)
+			continue
+		}
+		if id, code, _ := rpcError(t, out); id != "1" || code != jsonrpc.InvalidParams {
+			t.Errorf("%d: %s", i, out)
+		}
+	}
+	if n := b.calls(); n != 0 {
+		t.Errorf("the backend saw %v", b.methodsSeen())
 	}
 }

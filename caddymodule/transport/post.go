@@ -39,10 +39,10 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 	if msg.Err != nil {
 		return writeError(w, http.StatusBadRequest, msg.ID, msg.Err.Code, msg.Err.Message), OutcomeInvalid
 	}
-	if rej := checkProtocolVersion(r.Header); rej != nil {
-		return writeRejection(w, msg.ID, rej), OutcomeInvalid
-	}
 	if msg.Response != nil {
+		if rej := checkProtocolVersion(r.Header); rej != nil {
+			return writeRejection(w, msg.ID, rej), OutcomeInvalid
+		}
 		return h.deliver(w, h.upstreamRequest(r, body, upstreamAccept), ev)
 	}
 	req := msg.Request

@@ -24,13 +24,12 @@
 // params._meta, sends the revision the backend chose, and adds resultType
 // and the caching hints (Config.CacheTTL, Config.CacheScope) to results.
 // Where the specification leaves a choice, the TypeScript SDK v2 server's is
-// taken: the body decides the era; supportedVersions lists only modern
-// revisions; ttlMs 0 and cacheScope "private" by default. Two deliberate
-// differences: a modern header without the _meta claim is relayed as a
-// legacy request (Claude Code probes with a bare server/discover and falls
-// back on the backend's JSON-RPC error), and listChanged and subscribe are
-// not advertised for older backends (no subscriptions/listen stream to feed
-// them). Mcp-Method and Mcp-Name, when sent, are checked in every era, so
+// taken: the body decides the era (a modern header without the _meta claim
+// is a 400 with -32602, the cue for a dual-era client to fall back to
+// initialize); supportedVersions lists only modern revisions; ttlMs 0 and
+// cacheScope "private" by default. One deliberate difference: listChanged
+// and subscribe are not advertised for older backends (no
+// subscriptions/listen stream to feed them). Mcp-Method and Mcp-Name, when sent, are checked in every era, so
 // the tool-scope decision, taken on params.name, is also the header's.
 //
 // One parse decides, and the client's own bytes are forwarded: the

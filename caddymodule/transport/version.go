@@ -20,7 +20,7 @@ func checkProtocolVersion(h http.Header) *rejection {
 	case len(values) == 0 || len(values) == 1 && (values[0] == "" || slices.Contains(protocolVersions, values[0])):
 		return nil
 	case len(values) == 1:
-		return unsupportedVersion(values[0])
+		return unsupportedVersion(values[0], protocolVersions)
 	}
-	return unsupportedVersion("(more than one MCP-Protocol-Version header)")
+	return unsupportedVersion("(more than one MCP-Protocol-Version header)", protocolVersions)
 }
