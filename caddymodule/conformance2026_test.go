@@ -68,6 +68,7 @@ func runModernConformance(t *testing.T, url string) (failures map[string][]strin
 			}
 			failures[m[1]] = []string{}
 			for _, c := range checks {
+				t.Logf("| %s | %s | %s |", m[1], c.ID, c.Status)
 				switch c.Status {
 				case "SUCCESS":
 					passed++
