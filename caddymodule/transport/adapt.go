@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -149,4 +150,48 @@ func then(first, second func([]byte) []byte) func([]byte) []byte {
 		return first
 	}
 	return func(b []byte) []byte { return second(first(b)) }
+}
+
+// plainAnswer returns, for the initialize and ping of a 2025 client, a
+// reply rewrite that answers them in place of a plain JSON-RPC backend that
+// does not know them (its -32601): a 2025 client cannot reach the tools of
+// a /tools server without an initialize result. A backend that answers them
+// itself is relayed unchanged. For other methods it returns nil.
+func plainAnswer(req *jsonrpc.Request) func([]byte) []byte {
+	var result any
+	switch req.Method {
+	case "initialize":
+		var p struct {
+			ProtocolVersion string `json:"protocolVersion"`
+		}
+		_ = json.Unmarshal(req.Params, &p)
+		version := protocolVersions[1] // the newest legacy revision
+		if slices.Contains(protocolVersions[1:], p.ProtocolVersion) {
+			version = p.ProtocolVersion
+		}
+		result = map[string]any{
+			"protocolVersion": version,
+			// As in a probe of such a backend: a tools server.
+			"capabilities": map[string]any{"tools": map[string]any{}},
+			"serverInfo":   map[string]any{"name": "mcpgate", "version": "1"},
+		}
+	case "ping":
+		result = map[string]any{}
+	default:
+		return nil
+	}
+	return func(body []byte) []byte {
+		if !isMethodNotFound(body) {
+			return body
+		}
+		resp, err := jsonrpc.NewResult(req.ID, result)
+		if err != nil {
+			return body
+		}
+		out, err := json.Marshal(resp)
+		if err != nil {
+			return body
+		}
+		return out
+	}
 }

@@ -353,3 +353,38 @@ func TestModernHeaderWithoutTheClaim(t *testing.T) {
 		t.Errorf("the backend saw %v", b.methodsSeen())
 	}
 }
+
+// plainBackend is a JSON-RPC server that knows only tools/call.
+type plainBackend struct{ backend }
+
+func (p *plainBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req jsonrpc.Request
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	p.mu.Lock()
+	p.requests = append(p.requests, seen{method: r.Method, header: r.Header.Clone(), body: req.Method})
+	p.mu.Unlock()
+	resp := jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found")
+	if req.Method == "tools/call" {
+		resp, _ = jsonrpc.NewResult(req.ID, map[string]any{"content": []any{}})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// A 2025 client needs initialize answered before it calls a /tools
+// server's tools; the gateway answers it (and ping) when the backend does
+// not, and relays everything else as the backend said it.
+func TestPlainBackendGetsInitializeAnsweredForLegacyClients(t *testing.T) {
+	b := &plainBackend{}
+	url := gateway(t, Config{}, proxyTo(t, b))
+	resp, out := rpc(t, url+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}`, nil)
+	if r := result(t, out); resp.StatusCode != http.StatusOK || r["protocolVersion"] != "2025-06-18" || r["capabilities"] == nil {
+		t.Fatalf("initialize: %d %s", resp.StatusCode, out)
+	}
+	_, out = rpc(t, url+"/mcp", request(2, "ping"), nil)
+	result(t, out)
+	_, out = rpc(t, url+"/mcp", request(3, "resources/list"), nil)
+	if id, code, _ := rpcError(t, out); id != "3" || code != jsonrpc.MethodNotFound {
+		t.Errorf("resources/list: %s, want the backend's -32601", out)
+	}
+}

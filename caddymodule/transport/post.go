@@ -65,6 +65,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 		c.rewrite = toolsFilter(h.cfg.Gate.ToolFilter(r))
 	}
 	up := h.upstreamRequest(r, body, upstreamAccept)
+	if !modern {
+		c.rewrite = then(c.rewrite, plainAnswer(req))
+	}
 	if modern {
 		var done bool
 		var status int
