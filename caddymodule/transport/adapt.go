@@ -7,18 +7,8 @@ import (
 	"strings"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
-
-// cacheableMethods are the 2026-07-28 operations whose complete results
-// carry ttlMs and cacheScope.
-var cacheableMethods = map[string]bool{
-	"server/discover":          true,
-	"tools/list":               true,
-	"prompts/list":             true,
-	"resources/list":           true,
-	"resources/templates/list": true,
-	"resources/read":           true,
-}
 
 // cacheHints are the caching fields added to cacheable results.
 type cacheHints struct {
@@ -43,7 +33,7 @@ func legacyBody(body []byte, req *jsonrpc.Request) []byte {
 	meta := []byte(req.Meta)
 	stripped := false
 	for key := range members {
-		if strings.HasPrefix(key, metaPrefix) {
+		if strings.HasPrefix(key, mcpwire.MetaPrefix) {
 			meta, stripped = jsonrpc.ReplaceMember(meta, key, nil), true
 		}
 	}
@@ -109,7 +99,7 @@ func completeResult(result json.RawMessage, method string, hints cacheHints) (js
 		}
 	}
 	add("resultType", "complete")
-	if cacheableMethods[method] {
+	if mcpwire.CacheableMethods[method] {
 		add("ttlMs", hints.ttlMs)
 		add("cacheScope", hints.scope)
 	}

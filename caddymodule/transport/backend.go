@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // backendKind is the era of the backend, learnt by probing it.
@@ -102,13 +103,13 @@ var errProbe = errors.New("backend did not answer server/discover or initialize"
 // backend. It asks with r's identity (the admitted request's headers), as
 // backends may serve nobody without one.
 func (h *Handler) probeBackend(r *http.Request) (*backendInfo, error) {
-	discover, rpcErr, _, err := h.backendCall(r, "server/discover", modernVersion,
-		`{"_meta":{"`+metaProtocolVersion+`":"`+modernVersion+`","`+metaPrefix+`clientInfo":{"name":"mcpgate","version":"1"},"`+metaPrefix+`clientCapabilities":{}}}`)
+	discover, rpcErr, _, err := h.backendCall(r, "server/discover", mcpwire.ModernVersion,
+		`{"_meta":{"`+mcpwire.MetaProtocolVersion+`":"`+mcpwire.ModernVersion+`","`+mcpwire.MetaPrefix+`clientInfo":{"name":"mcpgate","version":"1"},"`+mcpwire.MetaPrefix+`clientCapabilities":{}}}`)
 	if err == nil && rpcErr == nil {
 		var d struct {
 			SupportedVersions []string `json:"supportedVersions"`
 		}
-		if json.Unmarshal(discover, &d) == nil && slices.Contains(d.SupportedVersions, modernVersion) {
+		if json.Unmarshal(discover, &d) == nil && slices.Contains(d.SupportedVersions, mcpwire.ModernVersion) {
 			return &backendInfo{kind: backendModern}, nil
 		}
 	}
@@ -123,7 +124,7 @@ func (h *Handler) probeBackend(r *http.Request) (*backendInfo, error) {
 		return &backendInfo{kind: backendSessions}, nil
 	case rpcErr != nil || refused != nil:
 		return &backendInfo{kind: backendPlain, discover: map[string]any{
-			"supportedVersions": []string{modernVersion},
+			"supportedVersions": []string{mcpwire.ModernVersion},
 			// A plain JSON-RPC server is a tools server (tools/list, tools/call).
 			"capabilities": map[string]any{"tools": map[string]any{}},
 		}}, nil
@@ -138,11 +139,11 @@ func (h *Handler) probeBackend(r *http.Request) (*backendInfo, error) {
 		return nil, fmt.Errorf("backend answered initialize with an unusable result: %.200s", result)
 	}
 	d := map[string]any{
-		"supportedVersions": []string{modernVersion},
+		"supportedVersions": []string{mcpwire.ModernVersion},
 		"capabilities":      modernCapabilities(init.Capabilities),
 	}
 	if len(init.ServerInfo) > 0 {
-		d["_meta"] = map[string]any{metaServerInfo: init.ServerInfo}
+		d["_meta"] = map[string]any{mcpwire.MetaServerInfo: init.ServerInfo}
 	}
 	if init.Instructions != "" {
 		d["instructions"] = init.Instructions

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // modernMeta is the _meta of a 2026-07-28 request.
@@ -159,18 +160,18 @@ func TestHeadersMustMatchTheBody(t *testing.T) {
 		header     map[string]string
 		code       int
 	}{
-		{"no Mcp-Method", modern(1, "tools/list", ""), map[string]string{"MCP-Protocol-Version": "2026-07-28"}, codeHeaderMismatch},
-		{"no MCP-Protocol-Version", modern(1, "tools/list", ""), map[string]string{"Mcp-Method": "tools/list"}, codeHeaderMismatch},
-		{"Mcp-Method differs", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/list", "create_entities"), codeHeaderMismatch},
-		{"Mcp-Name differs", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/call", "read_graph"), codeHeaderMismatch},
-		{"no Mcp-Name", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/call", ""), codeHeaderMismatch},
-		{"Mcp-Name not the uri", modern(1, "resources/read", `"uri":"memory://a"`), modernHeaders("resources/read", "memory://b"), codeHeaderMismatch},
-		{"Mcp-Name bad base64", modern(1, "tools/call", `"name":"read_graph"`), modernHeaders("tools/call", "=?base64?cmVhZF9ncmFwaA?="), codeHeaderMismatch},
-		{"Mcp-Name base64 of another", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/call", "=?base64?cmVhZF9ncmFwaA==?="), codeHeaderMismatch},
-		{"version header differs from _meta", modern(1, "tools/list", ""), map[string]string{"MCP-Protocol-Version": "2025-11-25", "Mcp-Method": "tools/list"}, codeHeaderMismatch},
+		{"no Mcp-Method", modern(1, "tools/list", ""), map[string]string{"MCP-Protocol-Version": "2026-07-28"}, mcpwire.CodeHeaderMismatch},
+		{"no MCP-Protocol-Version", modern(1, "tools/list", ""), map[string]string{"Mcp-Method": "tools/list"}, mcpwire.CodeHeaderMismatch},
+		{"Mcp-Method differs", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/list", "create_entities"), mcpwire.CodeHeaderMismatch},
+		{"Mcp-Name differs", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/call", "read_graph"), mcpwire.CodeHeaderMismatch},
+		{"no Mcp-Name", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/call", ""), mcpwire.CodeHeaderMismatch},
+		{"Mcp-Name not the uri", modern(1, "resources/read", `"uri":"memory://a"`), modernHeaders("resources/read", "memory://b"), mcpwire.CodeHeaderMismatch},
+		{"Mcp-Name bad base64", modern(1, "tools/call", `"name":"read_graph"`), modernHeaders("tools/call", "=?base64?cmVhZF9ncmFwaA?="), mcpwire.CodeHeaderMismatch},
+		{"Mcp-Name base64 of another", modern(1, "tools/call", `"name":"create_entities"`), modernHeaders("tools/call", "=?base64?cmVhZF9ncmFwaA==?="), mcpwire.CodeHeaderMismatch},
+		{"version header differs from _meta", modern(1, "tools/list", ""), map[string]string{"MCP-Protocol-Version": "2025-11-25", "Mcp-Method": "tools/list"}, mcpwire.CodeHeaderMismatch},
 		{"_meta repeats the version", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/protocolVersion":"2025-11-25"}}}`, modernHeaders("tools/list", ""), jsonrpc.InvalidRequest},
 		// Legacy clients do not send the headers; when they do, they must match too.
-		{"legacy Mcp-Name differs", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities"}}`, map[string]string{"Mcp-Name": "read_graph"}, codeHeaderMismatch},
+		{"legacy Mcp-Name differs", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities"}}`, map[string]string{"Mcp-Name": "read_graph"}, mcpwire.CodeHeaderMismatch},
 	}
 	for _, c := range cases {
 		b := &backend{}
@@ -236,7 +237,7 @@ func TestUnsupportedVersionListsTheSupportedOnes(t *testing.T) {
 		// of its era, as server/discover lists them.
 		supported := protocolVersions
 		if name == "_meta" {
-			supported = modernVersions
+			supported = mcpwire.ModernVersions
 		}
 		resp, body := rpc(t, url+"/mcp", c.body, c.header)
 		var reply struct {
@@ -250,7 +251,7 @@ func TestUnsupportedVersionListsTheSupportedOnes(t *testing.T) {
 			}
 		}
 		_ = json.Unmarshal([]byte(body), &reply)
-		if resp.StatusCode != http.StatusBadRequest || string(reply.ID) != "2" || reply.Error.Code != codeUnsupportedVersion ||
+		if resp.StatusCode != http.StatusBadRequest || string(reply.ID) != "2" || reply.Error.Code != mcpwire.CodeUnsupportedVersion ||
 			reply.Error.Data.Requested != "2099-01-01" || fmt.Sprint(reply.Error.Data.Supported) != fmt.Sprint(supported) {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
 		}

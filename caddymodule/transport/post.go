@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // upstreamAccept is what the backend is asked for: both reply forms, as the
@@ -86,9 +87,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 // predates 2026-07-28, and a backend it cannot reach; otherwise it returns
 // the request to forward, with c set to adapt the reply.
 func (h *Handler) adaptModern(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, body []byte, c *call) (up *http.Request, done bool, status int) {
-	if removedMethods[req.Method] {
+	if mcpwire.RemovedMethods[req.Method] {
 		return nil, true, writeError(w, http.StatusNotFound, req.ID, jsonrpc.MethodNotFound,
-			"Method not found: "+req.Method+" is not part of MCP "+modernVersion)
+			"Method not found: "+req.Method+" is not part of MCP "+mcpwire.ModernVersion)
 	}
 	info, err := h.backends.get(h.cfg.Now, h.cfg.BackendRefresh, func() (*backendInfo, error) { return h.probeBackend(r) })
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // writeError answers with a JSON-RPC error object (id null when unknown)
@@ -19,17 +20,17 @@ func writeError(w http.ResponseWriter, status int, id json.RawMessage, code int,
 }
 
 // writeRejection answers a refusal decided before the backend was called.
-func writeRejection(w http.ResponseWriter, id json.RawMessage, rej *rejection) int {
-	resp := jsonrpc.NewError(id, rej.code, rej.message)
-	if rej.data != nil {
-		resp.Error.Data, _ = json.Marshal(rej.data)
+func writeRejection(w http.ResponseWriter, id json.RawMessage, rej *mcpwire.Rejection) int {
+	resp := jsonrpc.NewError(id, rej.Code, rej.Message)
+	if rej.Data != nil {
+		resp.Error.Data, _ = json.Marshal(rej.Data)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
-	w.WriteHeader(rej.status)
+	w.WriteHeader(rej.Status)
 	_ = json.NewEncoder(w).Encode(resp)
-	return rej.status
+	return rej.Status
 }
 
 // isMethodNotFound reports whether body is a JSON-RPC error reply with
