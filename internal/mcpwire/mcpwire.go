@@ -117,7 +117,7 @@ func InvalidEnvelope(message string) *Rejection {
 // first.
 func Classify(h http.Header, req *jsonrpc.Request, served []string) (modern bool, rej *Rejection) {
 	headerVersion := strings.Trim(h.Get("MCP-Protocol-Version"), " \t")
-	claimed, hasClaim, rej := envelopeVersion(req.Meta)
+	claimed, hasClaim, rej := EnvelopeVersion(req.Meta)
 	switch {
 	case rej != nil:
 		return false, rej
@@ -150,10 +150,10 @@ func Classify(h http.Header, req *jsonrpc.Request, served []string) (modern bool
 	return modern, checkStandardHeaders(h, req, modern)
 }
 
-// envelopeVersion reads params._meta's protocol version claim. A _meta with
+// EnvelopeVersion reads params._meta's protocol version claim. A _meta with
 // a repeated key is refused: the gateway and the backend could read
 // different versions (or client capabilities) from it.
-func envelopeVersion(meta json.RawMessage) (version string, claimed bool, rej *Rejection) {
+func EnvelopeVersion(meta json.RawMessage) (version string, claimed bool, rej *Rejection) {
 	if len(meta) == 0 || meta[0] != '{' {
 		return "", false, nil
 	}
