@@ -279,8 +279,12 @@ func (m *modernBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	result := map[string]any{"resultType": "complete", "from": "backend"}
-	if req.Method == "server/discover" {
+	switch req.Method {
+	case "server/discover":
 		result["supportedVersions"] = []string{"2026-07-28"}
+	case "tools/list":
+		result["tools"] = []any{map[string]any{"name": "read_graph"}, map[string]any{"name": "create_entities"}}
+		result["ttlMs"], result["cacheScope"] = 60000, "public"
 	}
 	out, _ := jsonrpc.NewResult(req.ID, result)
 	_ = json.NewEncoder(w).Encode(out)
@@ -387,5 +391,16 @@ func TestPlainBackendGetsInitializeAnsweredForLegacyClients(t *testing.T) {
 	_, out = rpc(t, url+"/mcp", request(3, "resources/list"), nil)
 	if id, code, _ := rpcError(t, out); id != "3" || code != jsonrpc.MethodNotFound {
 		t.Errorf("resources/list: %s, want the backend's -32601", out)
+	}
+}
+
+// A 2026-07-28 backend's public tool list, once filtered for a token, is
+// that token's own: cacheScope private.
+func TestFilteredToolListOfAModernBackendIsPrivate(t *testing.T) {
+	b := &modernBackend{}
+	g := newGuardedHandler(t, &b.backend, b)
+	_, body := g.call(t, modern(1, "tools/list", ""), modernHeaders("tools/list", ""))
+	if r := result(t, body); r["cacheScope"] != "private" || len(r["tools"].([]any)) != 1 || r["ttlMs"] != float64(60000) {
+		t.Errorf("filtered tools/list: %s", body)
 	}
 }
