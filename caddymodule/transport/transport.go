@@ -29,8 +29,15 @@
 // initialize); supportedVersions lists only modern revisions; ttlMs 0 and
 // cacheScope "private" by default. One deliberate difference: listChanged
 // and subscribe are not advertised for older backends (no
-// subscriptions/listen stream to feed them). Mcp-Method and Mcp-Name, when sent, are checked in every era, so
-// the tool-scope decision, taken on params.name, is also the header's.
+// subscriptions/listen stream to feed them). Mcp-Method and Mcp-Name, when
+// sent, are checked in every era, so the tool-scope decision, taken on
+// params.name, is also the header's; a tools/list filtered per token is
+// marked cacheScope "private". The probe asks with the first caller's
+// identity and its answer is shared by every caller: it describes the
+// backend, not the user. A legacy backend that opens sessions is left to
+// 2025 clients (modern requests are relayed as they are: one gateway-held
+// session would mix users' state), and for a plain JSON-RPC backend without
+// initialize the gateway answers a 2025 client's initialize and ping itself.
 //
 // One parse decides, and the client's own bytes are forwarded: the
 // decision (method, params.name) and the backend must read the same
