@@ -19,16 +19,12 @@ import (
 // front of any backend.
 var modernScenarios = []string{"server-stateless", "caching", "http-header-validation"}
 
-// conformance2026 returns the command running conformance 0.2.0-alpha.12
-// (installed as conformance-2026 beside the 0.1.16 the 2025 tests use).
+// conformance2026 returns the arguments of node running conformance
+// 0.2.0-alpha.12 (installed as conformance-2026 beside the 0.1.16 the
+// 2025-11-25 tests use, which keeps the conformance executable).
 func conformance2026(t *testing.T, args ...string) []string {
 	t.Helper()
-	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
-	cli := filepath.Join(modules, "conformance-2026", "dist", "index.js")
-	if _, err := os.Stat(cli); err != nil {
-		testenv.Bin(t, "conformance-2026-missing") // skips, or fails under MCPGATE_CI=1
-	}
-	return append([]string{cli}, args...)
+	return append([]string{testenv.File(t, "conformance-2026/dist/index.js")}, args...)
 }
 
 // notApplicable are the 2026-07-28 checks that need what a backend does not
