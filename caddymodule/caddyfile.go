@@ -39,6 +39,8 @@ func init() {
 //	    revocation_check_interval <duration>
 //	    timeout <duration>
 //	    stream_get
+//	    cache_hints <ttl> [public|private]
+//	    backend_refresh <duration>
 //
 //	    # more resources under the same origin and authorization server
 //	    resource <path> {
@@ -281,6 +283,24 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 			return true, d.ArgErr()
 		}
 		res.StreamGET = true
+	case "cache_hints":
+		args := d.RemainingArgs()
+		if len(args) != 1 && len(args) != 2 {
+			return true, d.Errf("cache_hints needs a time to live and optionally public or private, for example: cache_hints 5m public")
+		}
+		ttl, err := caddy.ParseDuration(args[0])
+		if err != nil || ttl < 0 {
+			return true, d.Errf("cache_hints time to live %q is not a duration such as 5m", args[0])
+		}
+		res.CacheTTL = caddy.Duration(ttl)
+		if len(args) == 2 {
+			if args[1] != "public" && args[1] != "private" {
+				return true, d.Errf("cache_hints scope %q must be public (the same for every user) or private", args[1])
+			}
+			res.CacheScope = args[1]
+		}
+	case "backend_refresh":
+		return true, durationArg(d, &res.BackendRefresh)
 	default:
 		return false, nil
 	}

@@ -86,6 +86,8 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n max_body huge\n}", "is not a size"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n timeout -5s\n}", "timeout: \"-5s\" must be longer than zero"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n tool_scope memory.read\n}", "tool_scope needs a scope and the tools"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n cache_hints 5m shared\n}", "cache_hints scope \"shared\" must be public (the same for every user) or private"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n cache_hints\n}", "cache_hints needs a time to live"},
 		{"mcp_gateway {\n resource {\n }\n}", "resource needs the MCP path"},
 		{"mcp_gateway {\n resource /x {\n  users\n }\n}", "unrecognized resource option 'users'"},
 		{"mcp_gateway {\n resource /notes/ {\n  upstream 127.0.0.1:1\n }\n}", "must start with / and not end with one"},

@@ -74,12 +74,19 @@ func TestUnauthenticatedProbesGetTheChallenge(t *testing.T) {
 			}
 		}
 	}
-	// With a token, server/discover (unknown to the backend) comes back as
-	// the backend's JSON-RPC error, so Claude Code falls back to initialize.
+	// With a token, a bare server/discover under 2026-07-28 (no _meta
+	// envelope) gets the specification's 400 with -32602, not a modern
+	// error, which tells a dual-era client to fall back to initialize; with
+	// the envelope, the gateway answers it for the memory server.
 	gr := authorize(t, g, "claude-code-like")
 	resp, body := post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":1,"method":"server/discover"}`, "MCP-Protocol-Version", "2026-07-28")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "-32601") {
-		t.Fatalf("server/discover: %d %s, want a 200 JSON-RPC -32601 error", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "-32602") {
+		t.Fatalf("bare server/discover: %d %s, want 400 with JSON-RPC -32602", resp.StatusCode, body)
+	}
+	resp, body = post(t, g, "/mcp", gr.accessToken, `{"jsonrpc":"2.0","id":2,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`,
+		"MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "server/discover")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"supportedVersions":["2026-07-28"]`) {
+		t.Fatalf("server/discover: %d %s, want the gateway's answer", resp.StatusCode, body)
 	}
 }
 

@@ -144,6 +144,9 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		MaxBodyBytes:   res.MaxBodyBytes,
 		Timeout:        time.Duration(res.Timeout),
 		StreamGET:      res.StreamGET,
+		CacheTTL:       time.Duration(res.CacheTTL),
+		CacheScope:     res.CacheScope,
+		BackendRefresh: time.Duration(res.BackendRefresh),
 		Observe:        g.requestObserver(res.Path),
 	}, proxyHandler{proxy: proxy})
 	if err != nil {

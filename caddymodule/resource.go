@@ -78,6 +78,23 @@ type Resource struct {
 	// Default false: GET gets 405 with Allow: POST.
 	StreamGET bool `json:"stream_get,omitempty"`
 
+	// CacheTTL is the ttlMs hint the gateway adds for 2026-07-28 clients to
+	// the cacheable results (server/discover, tools/list, prompts/list,
+	// resources/list, resources/templates/list, resources/read) of a backend
+	// older than 2026-07-28. Default 0: clients refetch every time.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// CacheScope is the cacheScope hint added with CacheTTL: "public" when
+	// those results are the same for every user, else "private". A
+	// tools/list filtered by tool scopes is always "private". Default
+	// "private".
+	CacheScope string `json:"cache_scope,omitempty"`
+
+	// BackendRefresh is how long what the gateway learnt by probing the
+	// backend (its era, and its initialize result for server/discover) is
+	// reused; a backend failure drops it sooner. Default 1m.
+	BackendRefresh caddy.Duration `json:"backend_refresh,omitempty"`
+
 	// RevocationCheckInterval bounds how long a revoked token keeps working
 	// on this resource. Default 30s, at most 5m.
 	RevocationCheckInterval caddy.Duration `json:"revocation_check_interval,omitempty"`

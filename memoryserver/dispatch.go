@@ -51,9 +51,16 @@ func (s *Server) respond(ctx context.Context, owner string, p jsonrpc.Payload) [
 	return out
 }
 
-// call runs one request.
+// call runs one request, of either era (see modernRequest).
 func (s *Server) call(ctx context.Context, owner string, req *jsonrpc.Request) jsonrpc.Response {
+	modern, refused := modernRequest(req)
+	if refused != nil {
+		return *refused
+	}
 	m, ok := methods[req.Method]
+	if modern && req.Method == "server/discover" {
+		m, ok = constant(discoverResult), true
+	}
 	if !ok {
 		return jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found: "+req.Method)
 	}
@@ -62,6 +69,9 @@ func (s *Server) call(ctx context.Context, owner string, req *jsonrpc.Request) j
 		return jsonrpc.Response{JSONRPC: jsonrpc.Version, ID: req.ID, Error: rpcErr}
 	}
 	resp, err := jsonrpc.NewResult(req.ID, result)
+	if err == nil && modern {
+		resp.Result, err = modernResult(req.Method, resp.Result)
+	}
 	if err != nil {
 		return s.internal(req.Method, err, req.ID)
 	}

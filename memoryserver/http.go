@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // ServeHTTP serves plain JSON-RPC over HTTP at /mcp and at the legacy
@@ -16,7 +17,11 @@ import (
 // one message or a batch; requests are answered with application/json, a
 // batch with an array of responses, and a body needing no answer
 // (notifications, responses) with 202 and no body. Other methods get 405.
-// There are no sessions, no SSE and no Accept requirements.
+// There are no sessions, no SSE and no Accept requirements. A request whose
+// params._meta names 2026-07-28 is served by that revision's rules: its
+// Mcp-Method, Mcp-Name and MCP-Protocol-Version headers must match the body
+// (400, -32020), a method it lacks or removed is a 404 (-32601), and its
+// results carry resultType, caching hints and the server's identity.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch strings.TrimSuffix(r.URL.Path, "/") {
 	case "/mcp", "/tools":
@@ -50,6 +55,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, perr.Code, perr.Message)
 		return
 	}
+	modern := false
+	if req := payload.Messages[0].Request; !payload.Batch && req != nil {
+		var rej *mcpwire.Rejection
+		if modern, rej = mcpwire.Classify(r.Header, req, servedVersions); rej != nil {
+			reply := jsonrpc.NewError(req.ID, rej.Code, rej.Message)
+			if rej.Data != nil {
+				reply.Error.Data, _ = json.Marshal(rej.Data)
+			}
+			writeJSON(w, rej.Status, reply)
+			return
+		}
+	}
 	replies := s.respond(r.Context(), owner, payload)
 	switch {
 	case len(replies) == 0:
@@ -59,8 +76,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case payload.Messages[0].Err != nil:
 		writeJSON(w, http.StatusBadRequest, replies[0])
 	default:
-		writeJSON(w, http.StatusOK, replies[0])
+		writeJSON(w, modernStatus(modern, replies[0]), replies[0])
 	}
+}
+
+// modernStatus is the HTTP status of a reply to a request: 2026-07-28
+// answers a method the server does not have with 404 and an unsupported
+// version with 400; everything else, and every older request, with 200.
+func modernStatus(modern bool, reply jsonrpc.Response) int {
+	switch {
+	case !modern || reply.Error == nil:
+		return http.StatusOK
+	case reply.Error.Code == jsonrpc.MethodNotFound:
+		return http.StatusNotFound
+	case reply.Error.Code == mcpwire.CodeUnsupportedVersion:
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
 }
 
 // owner returns the graph owner of a request: the subject header's value in

@@ -11,6 +11,9 @@ const (
 	DefaultMaxBodyBytes int64 = 4 << 20
 	// DefaultTimeout is how long the backend may take to start answering.
 	DefaultTimeout = 30 * time.Second
+	// DefaultBackendRefresh is how long a probe of the backend is reused
+	// when Config.BackendRefresh is zero.
+	DefaultBackendRefresh = time.Minute
 )
 
 // Config describes one MCP endpoint and its backend.
@@ -51,6 +54,27 @@ type Config struct {
 	// backend. Default false: GET gets 405 with Allow: POST, as plain
 	// JSON-RPC backends cannot push.
 	StreamGET bool
+
+	// CacheTTL is the ttlMs the gateway adds to the cacheable results
+	// (server/discover, the lists, resources/read) that a backend older
+	// than 2026-07-28 returns to 2026-07-28 clients. Default 0: immediately
+	// stale, as the TypeScript SDK v2 server does.
+	CacheTTL time.Duration
+
+	// CacheScope is the cacheScope added with CacheTTL, "public" (the same
+	// for every user) or "private"; a tools/list filtered per token is
+	// always "private". Default "private", as the TypeScript SDK v2 server.
+	CacheScope string
+
+	// BackendRefresh is how long the backend's era and initialize result,
+	// learnt by probing it (server/discover, else initialize), are reused
+	// for 2026-07-28 clients. A backend failure (no reply, 5xx, timeout)
+	// drops them at once, so a restarted or replaced backend is probed
+	// again. Default 1m.
+	BackendRefresh time.Duration
+
+	// Now is the clock of BackendRefresh. Default time.Now.
+	Now func() time.Time
 
 	// Observe, when set, is called once per request to the endpoint, after
 	// the answer is written (for logs and metrics). Default nil.

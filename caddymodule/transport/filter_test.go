@@ -32,7 +32,7 @@ func TestSSEFilterRewritesOnlyToolLists(t *testing.T) {
 		"data: \"result\":{\"tools\":[{\"name\":\"read_graph\"},{\"name\":\"delete_entities\"}]}}\n\n" +
 		": comment without end"
 	var out bytes.Buffer
-	f := newSSEFilter(&out, onlyRead)
+	f := newSSEFilter(&out, toolsFilter(onlyRead))
 	f.Write([]byte(stream))
 	f.close()
 	got := out.String()
@@ -53,10 +53,10 @@ func FuzzSSEFilter(f *testing.F) {
 	f.Add("data: \n\n\n\n", 1)
 	f.Fuzz(func(t *testing.T, stream string, cut int) {
 		var whole, split bytes.Buffer
-		a := newSSEFilter(&whole, onlyRead)
+		a := newSSEFilter(&whole, toolsFilter(onlyRead))
 		a.Write([]byte(stream))
 		a.close()
-		b := newSSEFilter(&split, onlyRead)
+		b := newSSEFilter(&split, toolsFilter(onlyRead))
 		if cut < 0 {
 			cut = -cut
 		}

@@ -24,6 +24,12 @@ type guarded struct {
 
 func newGuarded(t *testing.T, b *backend) *guarded {
 	t.Helper()
+	return newGuardedHandler(t, b, b)
+}
+
+// newGuardedHandler is newGuarded in front of upstream, which b records.
+func newGuardedHandler(t *testing.T, b *backend, upstream http.Handler) *guarded {
+	t.Helper()
 	issuer := guardtest.NewIssuer(t, "k1")
 	g := &guarded{backend: b, events: make(chan Event, 1)}
 	origin := func(r *http.Request) string { return "http://" + r.Host }
@@ -35,7 +41,7 @@ func newGuarded(t *testing.T, b *backend) *guarded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.url = gateway(t, Config{Origin: origin, Gate: gd, Observe: func(e Event) { g.events <- e }}, proxyTo(t, b))
+	g.url = gateway(t, Config{Origin: origin, Gate: gd, Observe: func(e Event) { g.events <- e }}, proxyTo(t, upstream))
 	c := guardtest.Claims(g.url, "/mcp", time.Now())
 	c["scope"] = "memory.read"
 	g.token = issuer.Mint(t, c)

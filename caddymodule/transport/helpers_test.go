@@ -78,7 +78,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Mcp-Session-Id", b.sessionID)
 		}
 		reply(map[string]any{"protocolVersion": "2025-06-18"})
-	case "server/discover":
+	case "server/discover", "widgets/frob":
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
 	case "tools/list":

@@ -1,12 +1,14 @@
 package transport
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // upstreamAccept is what the backend is asked for: both reply forms, as the
@@ -38,11 +40,19 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 	if msg.Err != nil {
 		return writeError(w, http.StatusBadRequest, msg.ID, msg.Err.Code, msg.Err.Message), OutcomeInvalid
 	}
-	up := h.upstreamRequest(r, body, upstreamAccept)
 	if msg.Response != nil {
-		return h.deliver(w, up, ev)
+		if rej := checkProtocolVersion(r.Header); rej != nil {
+			return writeRejection(w, msg.ID, rej), OutcomeInvalid
+		}
+		return h.deliver(w, h.upstreamRequest(r, body, upstreamAccept), ev)
 	}
 	req := msg.Request
+	// Headers are checked against the body before anything decides on
+	// either: a mismatch never reaches the Gate or the backend.
+	modern, rej := classify(r.Header, req)
+	if rej != nil {
+		return writeRejection(w, req.ID, rej), OutcomeInvalid
+	}
 	ev.Method, ev.Tool = req.Method, toolName(req)
 	if h.cfg.Gate != nil {
 		// Notifications are gated too: a tools/call without an id still runs.
@@ -51,14 +61,102 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 			return sw.status, OutcomeRefused
 		}
 	}
+	c := call{id: req.ID, session: r.Header.Get("Mcp-Session-Id") != ""}
+	if h.cfg.Gate != nil && req.Method == "tools/list" {
+		c.rewrite = toolsFilter(h.cfg.Gate.ToolFilter(r))
+	}
+	up := h.upstreamRequest(r, body, upstreamAccept)
+	if !modern {
+		c.rewrite = then(c.rewrite, plainAnswer(req))
+	}
+	if modern {
+		var done bool
+		var status int
+		if up, done, status = h.adaptModern(w, r, req, body, &c); done {
+			return status, outcomeOf(status)
+		}
+	}
 	if req.IsNotification() {
 		return h.deliver(w, up, ev)
 	}
-	c := call{id: req.ID, session: r.Header.Get("Mcp-Session-Id") != ""}
-	if h.cfg.Gate != nil && req.Method == "tools/list" {
-		c.filter = h.cfg.Gate.ToolFilter(r)
-	}
 	return h.relay(w, up, c, ev)
+}
+
+// adaptModern prepares a 2026-07-28 request for the backend. It answers
+// itself (done) a removed method, server/discover for a backend that
+// predates 2026-07-28, and a backend it cannot reach; otherwise it returns
+// the request to forward, with c set to adapt the reply.
+func (h *Handler) adaptModern(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, body []byte, c *call) (up *http.Request, done bool, status int) {
+	if mcpwire.RemovedMethods[req.Method] {
+		return nil, true, writeError(w, http.StatusNotFound, req.ID, jsonrpc.MethodNotFound,
+			"Method not found: "+req.Method+" is not part of MCP "+mcpwire.ModernVersion)
+	}
+	info, err := h.backends.get(h.cfg.Now, h.cfg.BackendRefresh, func() (*backendInfo, error) { return h.probeBackend(r) })
+	if err != nil {
+		return nil, true, writeError(w, http.StatusBadGateway, req.ID, jsonrpc.InternalError, "backend unavailable: "+err.Error())
+	}
+	c.modern = true
+	c.onFailure = h.backends.forget
+	if info.kind == backendSessions {
+		c.modern = false // the backend's own answer, as it gave it
+		return h.upstreamRequest(r, body, upstreamAccept), false, 0
+	}
+	if info.kind == backendModern {
+		// Passed through unchanged; only a per-token tool list is made
+		// private.
+		if c.rewrite != nil {
+			c.rewrite = then(c.rewrite, privateScope)
+		}
+		return h.upstreamRequest(r, body, upstreamAccept), false, 0
+	}
+	hints := h.hints()
+	if c.rewrite != nil {
+		hints.scope = "private"
+	}
+	if req.Method == "server/discover" {
+		return nil, true, h.answerDiscover(w, req.ID, info, hints)
+	}
+	c.rewrite = then(c.rewrite, modernReply(req.Method, hints))
+	up = h.upstreamRequest(r, legacyBody(body, req), upstreamAccept)
+	up.Header = up.Header.Clone()
+	legacyHeaders(up.Header, info)
+	return up, false, 0
+}
+
+// answerDiscover answers server/discover for a backend that predates
+// 2026-07-28 from its cached initialize result.
+func (h *Handler) answerDiscover(w http.ResponseWriter, id json.RawMessage, info *backendInfo, hints cacheHints) int {
+	result := make(map[string]any, len(info.discover)+3)
+	for k, v := range info.discover {
+		result[k] = v
+	}
+	result["resultType"] = "complete"
+	result["ttlMs"] = hints.ttlMs
+	result["cacheScope"] = hints.scope
+	resp, err := jsonrpc.NewResult(id, result)
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, id, jsonrpc.InternalError, "Internal error: encoding server/discover")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(resp)
+	return http.StatusOK
+}
+
+// hints are the configured caching hints.
+func (h *Handler) hints() cacheHints {
+	return cacheHints{ttlMs: h.cfg.CacheTTL.Milliseconds(), scope: h.cfg.CacheScope}
+}
+
+// outcomeOf classifies an answer the adapter wrote itself.
+func outcomeOf(status int) string {
+	switch {
+	case status == http.StatusOK:
+		return OutcomeOK
+	case status >= 500:
+		return OutcomeUpstreamError
+	}
+	return OutcomeInvalid
 }
 
 // deliver forwards a notification or a response, whose sender expects no

@@ -14,8 +14,14 @@ import (
 type call struct {
 	// id is the JSON-RPC request id, for error replies.
 	id json.RawMessage
-	// filter, when set, limits the tools of a tools/list reply.
-	filter func(tool string) bool
+	// rewrite, when set, edits each JSON-RPC message of the reply (the
+	// JSON body, or each SSE event's data): tools/list filtering, modern
+	// result fields.
+	rewrite func([]byte) []byte
+	// modern is set for a 2026-07-28 request: a -32601 reply gets 404.
+	modern bool
+	// onFailure, when set, runs when the backend fails (no reply, 5xx).
+	onFailure func()
 	// raw relays the backend's answer as is (GET stream, DELETE).
 	raw bool
 	// session is set when the request carried an Mcp-Session-Id.
@@ -43,9 +49,17 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, c call, ev *Even
 	if w == nil {
 		return 0, ""
 	}
+	var status int
+	outcome := OutcomeTimeout
 	if timedOut {
-		return writeError(w, http.StatusGatewayTimeout, c.id, jsonrpc.InternalError,
-			fmt.Sprintf("backend did not answer within %v", h.cfg.Timeout)), OutcomeTimeout
+		status = writeError(w, http.StatusGatewayTimeout, c.id, jsonrpc.InternalError,
+			fmt.Sprintf("backend did not answer within %v", h.cfg.Timeout))
+	} else {
+		code, out := rw.finish()
+		status, outcome = code, out
 	}
-	return rw.finish()
+	if c.onFailure != nil && (outcome == OutcomeTimeout || outcome == OutcomeUpstreamError) {
+		c.onFailure()
+	}
+	return status, outcome
 }

@@ -90,10 +90,10 @@ func (rw *replyWriter) WriteHeader(code int) {
 	case rw.call.raw || code/100 == 2 && isSSE:
 		rw.mode = modeStream
 		rw.commit(code)
-		if rw.call.filter != nil && !rw.call.raw {
-			rw.sse = newSSEFilter(rw.out, rw.call.filter)
+		if rw.call.rewrite != nil && !rw.call.raw {
+			rw.sse = newSSEFilter(rw.out, rw.call.rewrite)
 		}
-	case code/100 == 2 && rw.call.filter == nil && declaresJSON(rw.header.Get("Content-Type")):
+	case code/100 == 2 && rw.call.rewrite == nil && declaresJSON(rw.header.Get("Content-Type")):
 		rw.mode = modeDirect
 		rw.header.Set("Content-Type", "application/json")
 		rw.out = &flushWriter{w: rw.client, rc: http.NewResponseController(rw.client), onFirst: func() { rw.commitHeader(code) }}
@@ -168,14 +168,20 @@ func (rw *replyWriter) finish() (int, string) {
 func (rw *replyWriter) finishBuffered() (int, string) {
 	body := rw.body.Bytes()
 	if !rw.overrun && isJSONRPCReply(body) {
-		if rw.status/100 == 2 {
-			body = filterToolsReply(body, rw.call.filter)
+		if rw.status/100 == 2 && rw.call.rewrite != nil {
+			body = rw.call.rewrite(body)
+		}
+		status := rw.status
+		if rw.call.modern && isMethodNotFound(body) {
+			// 2026-07-28: a method the server does not have is a 404 with
+			// -32601; the JSON-RPC body tells it from a missing endpoint.
+			status = http.StatusNotFound
 		}
 		if rw.status != http.StatusUnauthorized {
 			rw.header.Set("Content-Type", "application/json")
-			rw.commitHeader(rw.status)
+			rw.commitHeader(status)
 			_, _ = rw.client.Write(body)
-			return rw.status, OutcomeOK
+			return status, OutcomeOK
 		}
 	}
 	status, what := rw.status, "backend unavailable"

@@ -5,19 +5,20 @@ import (
 	"io"
 )
 
-// sseFilter rewrites a text/event-stream event by event, applying
-// filterToolsReply to each event's data, and flushes each event through.
-// Events without a tools/list result pass unchanged. An event longer than
-// maxBuffered is passed through unfiltered (tools/call stays gated by the
-// Gate; the filter only trims what a client is shown).
+// sseFilter rewrites a text/event-stream event by event, applying a
+// rewrite (tools/list filtering, modern result fields) to each event's data,
+// and flushes each event through. Events the rewrite leaves alone pass
+// unchanged. An event longer than maxBuffered is passed through unfiltered
+// (tools/call stays gated by the Gate; the filter only trims what a client
+// is shown).
 type sseFilter struct {
 	out     io.Writer
-	visible func(tool string) bool
+	rewrite func([]byte) []byte
 	pending []byte // bytes of the event being read
 }
 
-func newSSEFilter(out io.Writer, visible func(tool string) bool) *sseFilter {
-	return &sseFilter{out: out, visible: visible}
+func newSSEFilter(out io.Writer, rewrite func([]byte) []byte) *sseFilter {
+	return &sseFilter{out: out, rewrite: rewrite}
 }
 
 // Write consumes stream bytes and emits every event they complete.
@@ -28,7 +29,7 @@ func (f *sseFilter) Write(p []byte) (int, error) {
 		if end < 0 {
 			break
 		}
-		if _, err := f.out.Write(f.rewrite(f.pending[:end])); err != nil {
+		if _, err := f.out.Write(f.rewriteEvent(f.pending[:end])); err != nil {
 			return len(p), err
 		}
 		f.pending = f.pending[end:]
@@ -65,9 +66,9 @@ func eventEnd(b []byte) int {
 	return -1
 }
 
-// rewrite returns event with its data filtered, as a single data line
+// rewriteEvent returns event with its data rewritten, as a single data line
 // after the event's other fields.
-func (f *sseFilter) rewrite(event []byte) []byte {
+func (f *sseFilter) rewriteEvent(event []byte) []byte {
 	var fields, data [][]byte
 	for line := range bytes.Lines(event) {
 		line = bytes.TrimRight(line, "\r\n")
@@ -81,7 +82,7 @@ func (f *sseFilter) rewrite(event []byte) []byte {
 		return event
 	}
 	joined := bytes.Join(data, []byte("\n"))
-	filtered := filterToolsReply(joined, f.visible)
+	filtered := f.rewrite(joined)
 	if bytes.Equal(filtered, joined) {
 		return event
 	}

@@ -2,13 +2,19 @@ package transport
 
 import "encoding/json"
 
+// toolsFilter returns a reply rewrite limiting a tools/list result to the
+// tools visible allows, or nil when visible is nil (show all).
+func toolsFilter(visible func(tool string) bool) func([]byte) []byte {
+	if visible == nil {
+		return nil
+	}
+	return func(body []byte) []byte { return filterToolsReply(body, visible) }
+}
+
 // filterToolsReply returns body with result.tools of a JSON-RPC tools/list
 // response limited to the tools visible allows. Bodies that are not such a
 // response (errors, other shapes) come back unchanged.
 func filterToolsReply(body []byte, visible func(tool string) bool) []byte {
-	if visible == nil {
-		return body
-	}
 	resp, ok := decodeReply(body)
 	if !ok || resp.Result == nil {
 		return body

@@ -10,6 +10,35 @@
 // here, where the body is parsed anyway: a refused call never reaches the
 // backend, and tools/list replies, JSON or SSE, are filtered.
 //
+// Both client eras are served (a dual-era adapter). A request whose
+// params._meta names 2026-07-28 is modern: Mcp-Method, Mcp-Name and
+// MCP-Protocol-Version are required and must match the body (400, -32020;
+// Mcp-Name may use the =?base64?...?= form), a removed method (initialize,
+// ping, logging/setLevel, resources/subscribe...) or one the backend lacks
+// is a 404 with -32601, an unknown version a 400 with -32022 listing the
+// served ones, and every error keeps the request id. The backend's era is
+// probed once per Config.BackendRefresh (server/discover, then initialize)
+// and forgotten when it fails: a 2026-07-28 backend gets modern requests
+// unchanged; for an older one the gateway answers server/discover from the
+// backend's initialize result, strips the io.modelcontextprotocol/ keys of
+// params._meta, sends the revision the backend chose, and adds resultType
+// and the caching hints (Config.CacheTTL, Config.CacheScope) to results.
+// Where the specification leaves a choice, the TypeScript SDK v2 server's is
+// taken: the body decides the era (a modern header without the _meta claim
+// is a 400 with -32602, the cue for a dual-era client to fall back to
+// initialize); supportedVersions lists only modern revisions; ttlMs 0 and
+// cacheScope "private" by default. One deliberate difference: listChanged
+// and subscribe are not advertised for older backends (no
+// subscriptions/listen stream to feed them). Mcp-Method and Mcp-Name, when
+// sent, are checked in every era, so the tool-scope decision, taken on
+// params.name, is also the header's; a tools/list filtered per token is
+// marked cacheScope "private". The probe asks with the first caller's
+// identity and its answer is shared by every caller: it describes the
+// backend, not the user. A legacy backend that opens sessions is left to
+// 2025 clients (modern requests are relayed as they are: one gateway-held
+// session would mix users' state), and for a plain JSON-RPC backend without
+// initialize the gateway answers a 2025 client's initialize and ping itself.
+//
 // One parse decides, and the client's own bytes are forwarded: the
 // decision (method, params.name) and the backend must read the same
 // message, so jsonrpc.Parse refuses with 400 and -32600 any message that
@@ -17,6 +46,8 @@
 // "NAME" of a member decided on). Forwarding the bytes unchanged is safe only
 // because of that refusal; a canonical re-encoding was not chosen, as it
 // would reorder members and rewrite numbers of arguments the backend owns.
+// The one edit (params._meta for an older backend) is a splice of that
+// member, the rest byte for byte.
 package transport
 
 import (
@@ -33,6 +64,7 @@ import (
 type Handler struct {
 	cfg      Config
 	upstream http.Handler
+	backends backendCache
 }
 
 // New returns a Handler for cfg with defaults applied, relaying to upstream.
@@ -60,6 +92,22 @@ func New(cfg Config, upstream http.Handler) (*Handler, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.BackendRefresh <= 0 {
+		cfg.BackendRefresh = DefaultBackendRefresh
+	}
+	switch cfg.CacheScope {
+	case "":
+		cfg.CacheScope = "private"
+	case "public", "private":
+	default:
+		return nil, errors.New(`transport: Config.CacheScope must be "public" or "private", not ` + quote(cfg.CacheScope))
+	}
+	if cfg.CacheTTL < 0 {
+		return nil, errors.New("transport: Config.CacheTTL must not be negative")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Handler{cfg: cfg, upstream: upstream}, nil
 }
@@ -105,13 +153,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ev *Event) (int,
 		r = admitted
 		ev.Request = r
 	}
-	if !validProtocolVersion(r.Header) {
-		return writeError(w, http.StatusBadRequest, nil, jsonrpc.InvalidRequest,
-			"Bad Request: unsupported MCP-Protocol-Version (supported: "+strings.Join(protocolVersions, ", ")+")"), OutcomeInvalid
+	if r.Method == http.MethodPost {
+		return h.post(w, r, ev) // checks the version once the id is known
+	}
+	if rej := checkProtocolVersion(r.Header); rej != nil {
+		return writeRejection(w, nil, rej), OutcomeInvalid
 	}
 	switch {
-	case r.Method == http.MethodPost:
-		return h.post(w, r, ev)
 	case r.Method == http.MethodGet && h.cfg.StreamGET:
 		return h.relay(w, h.upstreamRequest(r, nil, "text/event-stream"), call{raw: true}, ev)
 	case r.Method == http.MethodDelete && r.Header.Get("Mcp-Session-Id") != "":

@@ -8,7 +8,8 @@
 // One reading for every parser: Parse refuses (InvalidRequest, per message)
 // a message whose top-level object or params object repeats a key, or holds
 // a case variant ("Method", "NAME") of a member a gateway decides on
-// (jsonrpc, id, method, params, result, error; params.name, params._meta).
+// (jsonrpc, id, method, params, result, error; params.name, params.uri,
+// params._meta).
 // Parsers disagree on such input (first or last duplicate wins; Go's struct
 // decoding folds case), so a gateway that checked one reading could forward
 // bytes its backend reads another way. Because Parse refuses them, the

@@ -13,7 +13,7 @@ import (
 // JavaScript and Python read it as another member and take "name".
 var (
 	messageMembers = []string{"jsonrpc", "id", "method", "params", "result", "error"}
-	paramsMembers  = []string{"name", "_meta"}
+	paramsMembers  = []string{"name", "uri", "_meta"}
 )
 
 // smallObject is how many keys an object may have before duplicate
@@ -24,9 +24,10 @@ const smallObject = 16
 // (parsers disagree on which copy wins: Go and JavaScript take the last,
 // others the first or refuse) or when a key is a case variant of one of
 // decided. where names the object in the error ("message", "params").
-// It returns the raw value of the member named exactly want, if any, and
-// when refusing, the ambiguous key.
-func checkMembers(obj []byte, where string, decided []string, want string) (found json.RawMessage, bad string, err *Error) {
+// It stores in found[i] the raw value of the member named exactly decided[i]
+// (found may be nil, or as long as decided), and when refusing, returns the
+// ambiguous key.
+func checkMembers(obj []byte, where string, decided []string, found []json.RawMessage) (bad string, err *Error) {
 	var (
 		small [smallObject][]byte
 		n     int
@@ -34,8 +35,11 @@ func checkMembers(obj []byte, where string, decided []string, want string) (foun
 	)
 	eachMember(obj, func(rawKey, value []byte) bool {
 		key := decodeKey(rawKey)
-		for _, d := range decided {
+		for i, d := range decided {
 			if len(key) == len(d) && string(key) == d {
+				if found != nil {
+					found[i] = value
+				}
 				break
 			}
 			if strings.EqualFold(string(key), d) {
@@ -65,12 +69,74 @@ func checkMembers(obj []byte, where string, decided []string, want string) (foun
 			big[string(key)] = struct{}{}
 		}
 		n++
-		if string(key) == want {
-			found = value
-		}
 		return true
 	})
-	return found, bad, err
+	return bad, err
+}
+
+// Object decodes the JSON object obj (such as params._meta) into its
+// members, refusing (InvalidRequest) a key that occurs twice, where
+// parsers disagree on which copy wins. where names the object in the error.
+func Object(obj json.RawMessage, where string) (map[string]json.RawMessage, *Error) {
+	var m map[string]json.RawMessage
+	if len(obj) == 0 || obj[0] != '{' || json.Unmarshal(obj, &m) != nil {
+		return nil, Errorf(InvalidRequest, "Invalid Request: the %s must be a JSON object", where)
+	}
+	if _, err := checkMembers(obj, where, nil, nil); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ReplaceMember returns the JSON object obj with the value of its member
+// key (by exact key) replaced by value, or the member removed when value is
+// nil. Other members keep their bytes and order; obj comes back unchanged
+// when it has no such member. obj must be a valid object in which key
+// occurs at most once (as Parse and Object guarantee).
+func ReplaceMember(obj []byte, key string, value []byte) []byte {
+	start, end := -1, -1
+	var valStart, valEnd int
+	i := skipSpace(obj, 1)
+	for i < len(obj) && obj[i] != '}' {
+		memberStart := i
+		keyEnd := skipString(obj, i)
+		k := decodeKey(obj[i+1 : keyEnd-1])
+		i = skipSpace(obj, skipSpace(obj, keyEnd)+1) // past the colon
+		vs := i
+		i = skipValue(obj, i)
+		ve := i
+		i = skipSpace(obj, i)
+		if string(k) == key {
+			start, end, valStart, valEnd = memberStart, i, vs, ve
+			if i < len(obj) && obj[i] == ',' {
+				end = skipSpace(obj, i+1) // the member and its comma
+			}
+			break
+		}
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+	if start < 0 {
+		return obj
+	}
+	out := make([]byte, 0, len(obj)+len(value))
+	if value != nil {
+		out = append(out, obj[:valStart]...)
+		out = append(out, value...)
+		return append(out, obj[valEnd:]...)
+	}
+	if end < len(obj) && obj[end] == '}' {
+		// The last member: drop the comma before it, if any.
+		before := bytes.TrimRight(obj[:start], " \t\r\n")
+		if before[len(before)-1] == ',' {
+			before = before[:len(before)-1]
+		}
+		out = append(out, before...)
+		return append(out, obj[end:]...)
+	}
+	out = append(out, obj[:start]...)
+	return append(out, obj[end:]...)
 }
 
 // ambiguous is the InvalidRequest error naming the ambiguous member.

@@ -19,6 +19,13 @@ type Request struct {
 	// exact key) is a string: the tool of an MCP tools/call, the prompt of a
 	// prompts/get. Else empty.
 	Name string `json:"-"`
+	// URI is params.uri when params is an object whose "uri" member (by
+	// exact key) is a string: the resource of an MCP resources/read. Else
+	// empty.
+	URI string `json:"-"`
+	// Meta is the raw params._meta (by exact key) when params is an object
+	// that has one, else nil.
+	Meta json.RawMessage `json:"-"`
 }
 
 // IsNotification reports whether r carries no id and so expects no reply.

@@ -111,7 +111,7 @@ func parseElement(raw json.RawMessage) Message {
 // its members.
 func parseObject(raw []byte, m map[string]json.RawMessage) Message {
 	id, hasID := m["id"]
-	if _, bad, err := checkMembers(raw, "message", messageMembers, ""); err != nil {
+	if bad, err := checkMembers(raw, "message", messageMembers, nil); err != nil {
 		if strings.EqualFold(bad, "id") || !validID(id) {
 			id = nil // which id to answer is in doubt
 		}
@@ -146,13 +146,18 @@ func parseRequest(m map[string]json.RawMessage, method, id json.RawMessage) Mess
 	}
 	req := &Request{JSONRPC: Version, ID: id, Method: name, Params: params}
 	if len(params) > 0 && params[0] == '{' {
-		rawName, _, err := checkMembers(params, "params", paramsMembers, "name")
-		if err != nil {
+		var found [3]json.RawMessage // paramsMembers: name, uri, _meta
+		if _, err := checkMembers(params, "params", paramsMembers, found[:]); err != nil {
 			return Message{ID: id, Err: err}
 		}
-		if len(rawName) > 0 && rawName[0] == '"' {
-			_ = json.Unmarshal(rawName, &req.Name) // valid JSON string: cannot fail
+		// Valid JSON strings: Unmarshal cannot fail.
+		if len(found[0]) > 0 && found[0][0] == '"' {
+			_ = json.Unmarshal(found[0], &req.Name)
 		}
+		if len(found[1]) > 0 && found[1][0] == '"' {
+			_ = json.Unmarshal(found[1], &req.URI)
+		}
+		req.Meta = found[2]
 	}
 	return Message{ID: id, Request: req}
 }

@@ -41,6 +41,27 @@ func Bin(t testing.TB, name string) string {
 	return ""
 }
 
+// File returns the path of a file inside the npm packages, such as
+// "conformance-2026/dist/index.js" (a package whose executable's name
+// another package already takes in .bin). It skips the test when the file
+// is missing, or fails it when MCPGATE_CI=1, like Bin.
+func File(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := Dir()
+	if err == nil {
+		path := filepath.Join(filepath.Dir(dir), filepath.FromSlash(rel))
+		if _, err = os.Stat(path); err == nil {
+			return path
+		}
+	}
+	msg := "testenv: " + rel + " not available (" + err.Error() + "); run bash .ci/run to install the Node tools"
+	if os.Getenv("MCPGATE_CI") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
 // Cmd returns an exec.Cmd running the npm-installed executable name with args
 // and the environment of Env. It skips or fails the test like Bin.
 func Cmd(t testing.TB, name string, args ...string) *exec.Cmd {

@@ -15,6 +15,7 @@
 // target, and the throughput ratios a/b and b/c.
 //
 //	go run ./caddymodule/cmd/gatewaybench -duration 10s -concurrency 16
+//	go run ./caddymodule/cmd/gatewaybench -protocol 2026-07-28   # a 2026-07-28 tools/call
 //
 // Everything listens on 127.0.0.1 ports chosen at start, the load generator
 // shares the machine's cores with the servers, and all state lives in a
@@ -39,6 +40,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 1, "times to repeat the sequence of targets; results are pooled")
 	flag.IntVar(&c.entities, "entities", 100, "entities in the seeded graph (at least 3)")
 	targets := flag.String("targets", "gateway,proxy,backend", "comma-separated targets to measure, in order")
+	flag.StringVar(&c.protocol, "protocol", legacyProtocol, "MCP protocol version of the measured request: "+legacyProtocol+" or "+modernProtocol+" (per-request _meta, Mcp-Method and Mcp-Name)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phases, warm-ups included (whole process), to this file")
 	flag.Parse()
 	c.targets = strings.Split(*targets, ",")
@@ -61,6 +63,7 @@ type config struct {
 	entities    int
 	targets     []string
 	cpuProfile  string
+	protocol    string
 	// args are the command-line arguments, quoted in the report.
 	args []string
 }
@@ -78,6 +81,8 @@ func (c config) check() error {
 		return fmt.Errorf("-rounds must be at least 1")
 	case c.entities < 3:
 		return fmt.Errorf("-entities must be at least 3")
+	case c.protocol != legacyProtocol && c.protocol != modernProtocol:
+		return fmt.Errorf("-protocol must be %s or %s", legacyProtocol, modernProtocol)
 	}
 	for _, name := range c.targets {
 		if _, ok := targetLabels[name]; !ok {

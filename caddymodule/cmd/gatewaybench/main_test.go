@@ -13,7 +13,13 @@ func TestRunReportsEveryTarget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Caddy and runs load for a few seconds")
 	}
-	c := config{duration: 300 * time.Millisecond, concurrency: 2, rounds: 2, entities: 3, targets: []string{"gateway", "proxy", "backend"}}
+	for _, protocol := range []string{legacyProtocol, modernProtocol} {
+		t.Run(protocol, func(t *testing.T) { runBriefly(t, protocol) })
+	}
+}
+
+func runBriefly(t *testing.T, protocol string) {
+	c := config{duration: 300 * time.Millisecond, concurrency: 2, rounds: 2, entities: 3, targets: []string{"gateway", "proxy", "backend"}, protocol: protocol}
 	var out strings.Builder
 	if err := run(t.Context(), c, &out); err != nil {
 		t.Fatal(err)
@@ -60,7 +66,7 @@ func TestPercentileIsNearestRank(t *testing.T) {
 }
 
 func TestCheckRejectsUnknownTarget(t *testing.T) {
-	c := config{duration: time.Second, concurrency: 1, rounds: 1, entities: 3, targets: []string{"gateway", "nginx"}}
+	c := config{duration: time.Second, concurrency: 1, rounds: 1, entities: 3, targets: []string{"gateway", "nginx"}, protocol: legacyProtocol}
 	if err := c.check(); err == nil || !strings.Contains(err.Error(), "nginx") {
 		t.Errorf("check() = %v, want an error naming nginx", err)
 	}

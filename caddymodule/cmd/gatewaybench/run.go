@@ -33,7 +33,7 @@ func run(ctx context.Context, c config, out io.Writer) (err error) {
 	client := newClient(c.concurrency)
 	defer client.CloseIdleConnections()
 
-	body, err := measuredCall()
+	body, err := measuredCall(c.protocol)
 	if err != nil {
 		return err
 	}
@@ -76,19 +76,19 @@ func run(ctx context.Context, c config, out io.Writer) (err error) {
 // gateway is measured, and checks that every target answers body with a
 // tool result.
 func prepare(ctx context.Context, client *http.Client, st *stack, c config, body []byte) ([]target, error) {
-	backend := newTarget("backend", st.backend, "")
+	seeder := newTarget("backend", st.backend, "", legacyProtocol)
 	seed, err := seedCalls(c.entities)
 	if err != nil {
 		return nil, err
 	}
 	for _, call := range seed {
-		if err := backend.callTool(ctx, client, call); err != nil {
+		if err := seeder.callTool(ctx, client, call); err != nil {
 			return nil, fmt.Errorf("seeding the graph: %v", err)
 		}
 	}
 	var targets []target
 	for _, name := range c.targets {
-		t := backend
+		t := newTarget(name, st.backend, "", c.protocol)
 		switch name {
 		case "gateway":
 			progress.Printf("obtaining an access token from %s", st.gateway)
@@ -96,9 +96,9 @@ func prepare(ctx context.Context, client *http.Client, st *stack, c config, body
 			if err != nil {
 				return nil, err
 			}
-			t = newTarget(name, st.gateway, token)
+			t = newTarget(name, st.gateway, token, c.protocol)
 		case "proxy":
-			t = newTarget(name, st.proxy, "")
+			t = newTarget(name, st.proxy, "", c.protocol)
 		}
 		if err := t.callTool(ctx, client, body); err != nil {
 			return nil, err

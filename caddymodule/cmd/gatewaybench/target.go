@@ -26,13 +26,24 @@ type target struct {
 	header http.Header
 }
 
-// newTarget returns the target name at origin's /mcp; a non-empty token
-// is sent as a Bearer token.
-func newTarget(name, origin, token string) target {
+// The protocol versions -protocol takes.
+const (
+	legacyProtocol = "2025-06-18"
+	modernProtocol = "2026-07-28"
+)
+
+// newTarget returns the target name at origin's /mcp, spoken to in
+// protocol; a non-empty token is sent as a Bearer token. Under 2026-07-28
+// every request carries Mcp-Method and Mcp-Name of the measured call.
+func newTarget(name, origin, token, protocol string) target {
 	h := http.Header{
 		"Content-Type":         {"application/json"},
 		"Accept":               {"application/json, text/event-stream"},
-		"Mcp-Protocol-Version": {"2025-06-18"},
+		"Mcp-Protocol-Version": {protocol},
+	}
+	if protocol == modernProtocol {
+		h.Set("Mcp-Method", "tools/call")
+		h.Set("Mcp-Name", measuredTool)
 	}
 	if token != "" {
 		h.Set("Authorization", "Bearer "+token)

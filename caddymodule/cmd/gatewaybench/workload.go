@@ -44,8 +44,20 @@ func seedCalls(n int) ([][]byte, error) {
 	return [][]byte{ents, rels}, nil
 }
 
+// measuredTool is the tool of the measured request.
+const measuredTool = "open_nodes"
+
 // measuredCall is the request every target gets: open_nodes on three
-// entities, a read that returns them and the relations among them.
-func measuredCall() ([]byte, error) {
-	return toolCall("open_nodes", map[string]any{"names": []string{entityName(0), entityName(1), entityName(2)}})
+// entities, a read that returns them and the relations among them. Under
+// 2026-07-28 its params carry the per-request _meta envelope.
+func measuredCall(protocol string) ([]byte, error) {
+	params := map[string]any{"name": measuredTool, "arguments": map[string]any{"names": []string{entityName(0), entityName(1), entityName(2)}}}
+	if protocol == modernProtocol {
+		params["_meta"] = map[string]any{
+			"io.modelcontextprotocol/protocolVersion":    modernProtocol,
+			"io.modelcontextprotocol/clientInfo":         map[string]string{"name": "gatewaybench", "version": "1"},
+			"io.modelcontextprotocol/clientCapabilities": map[string]any{},
+		}
+	}
+	return json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
 }

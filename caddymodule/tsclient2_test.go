@@ -1,0 +1,102 @@
+package caddymodule_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
+	"github.com/mcpgate/mcpgate/internal/testenv"
+)
+
+// runTSClientV2 runs testdata/tsclient2.mjs (the TypeScript SDK v2 client)
+// against the gateway in negotiation mode, calling tool with args, playing
+// its browser, and returns its results by step.
+func runTSClientV2(t *testing.T, g *gateway, name, mode, tool, args string) map[string]map[string]any {
+	t.Helper()
+	cmd := testenv.Cmd(t, "node", "testdata/tsclient2.mjs", g.base+"/mcp", name, mode, tool, args)
+	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
+	cmd.Env = append(cmd.Env,
+		"CLIENT_DIR="+filepath.Join(modules, "@modelcontextprotocol", "client"),
+		"NODE_EXTRA_CA_CERTS="+filepath.Join(g.data, "caddy", "pki", "authorities", "local", "root.crt"))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	browser := browsertest.New(g.client.Transport)
+	results := map[string]map[string]any{}
+	scanner := bufio.NewScanner(stdout)
+	for scanner.Scan() {
+		line := scanner.Text()
+		switch {
+		case strings.HasPrefix(line, "AUTHORIZE "):
+			back, err := browser.Authorize(strings.TrimPrefix(line, "AUTHORIZE "), testUser, testPassword, "approve")
+			if err != nil {
+				t.Fatalf("%s: browser step: %v", name, err)
+			}
+			io.WriteString(stdin, back.String()+"\n")
+		case strings.HasPrefix(line, "RESULT "):
+			var r map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "RESULT ")), &r); err != nil {
+				t.Fatal(err)
+			}
+			results[fmt.Sprint(r["step"])] = r
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, stderr.String())
+	}
+	return results
+}
+
+// TestTypeScriptSDKv2ClientInEveryNegotiationMode runs the v2 client
+// through the whole OAuth flow and tool calls, in its three negotiation
+// modes, against memoryserver and a plain JSON-RPC /tools backend: legacy
+// speaks 2025-11-25 (initialize), auto and the pinned 2026-07-28 get the
+// gateway's server/discover and speak 2026-07-28.
+func TestTypeScriptSDKv2ClientInEveryNegotiationMode(t *testing.T) {
+	backends := []struct {
+		name, upstream, tool, args, want string
+	}{
+		{"memoryserver", "", "create_entities", `{"entities":[{"name":"v2-note-%[1]s","entityType":"note","observations":["from the v2 SDK"]}]}`, "v2-note-%[1]s"},
+		{"tools-backend", "tools", "echo", `{"text":"through the gateway in %[1]s mode"}`, "through the gateway in %[1]s mode"},
+	}
+	// The memory server's create_entities answers with the entities it
+	// created, so each mode creates its own.
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			upstream := ""
+			if b.upstream == "tools" {
+				upstream = toolsBackend(t) + "\n\t\tupstream_path /tools"
+			}
+			g := startGateway(t, gatewayOptions{tls: true, upstream: upstream})
+			for _, mode := range []string{"legacy", "auto", "2026-07-28"} {
+				r := runTSClientV2(t, g, "ts-v2-"+mode, mode, b.tool, fmt.Sprintf(b.args, mode))
+				want := fmt.Sprintf(b.want, mode)
+				wantEra, wantVersion := "modern", "2026-07-28"
+				if mode == "legacy" {
+					wantEra, wantVersion = "legacy", "2025-11-25"
+				}
+				if c := r["connected"]; c["era"] != wantEra || c["version"] != wantVersion {
+					t.Errorf("%s: connected %v, want era %s version %s", mode, c, wantEra, wantVersion)
+				}
+				if names := fmt.Sprint(r["tools"]["names"]); !strings.Contains(names, b.tool) {
+					t.Errorf("%s: tools/list %s", mode, names)
+				}
+				if c := r["call"]; c["isError"] != false || !strings.Contains(fmt.Sprint(c["text"]), want) {
+					t.Errorf("%s: %s: %v", mode, b.tool, c)
+				}
+				if ref := r["refreshed"]; ref["askedUserAgain"] != false || ref["isError"] != false {
+					t.Errorf("%s: after refresh: %v", mode, ref)
+				}
+			}
+		})
+	}
+}
