@@ -20,6 +20,10 @@ const upstreamAccept = "application/json, text/event-stream"
 // sends them, and answering them would mean splitting one HTTP exchange into
 // many backend calls whose partial failures could not be reported cleanly.
 func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, string) {
+	if !acceptableContentType(r.Header.Get("Content-Type")) || len(r.Header.Values("Content-Type")) > 1 {
+		return writeError(w, http.StatusUnsupportedMediaType, nil, jsonrpc.InvalidRequest,
+			"Unsupported Media Type: send one JSON-RPC message as Content-Type: application/json (UTF-8)"), OutcomeInvalid
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {

@@ -139,3 +139,37 @@ func TestProtocolVersionForwarded(t *testing.T) {
 		t.Errorf("backend saw version %q", got)
 	}
 }
+
+// The backend must read the body as the gateway did: a charset other than
+// UTF-8 (in UTF-7, "nam+AGU-" is a second "name") or another media type is
+// refused with 415 before anything decides, and what is forwarded is
+// labelled application/json.
+func TestContentTypeIsJSONInUTF8(t *testing.T) {
+	var got string
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Content-Type")
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`))
+	})
+	url := gateway(t, Config{}, proxyTo(t, backend)) + "/mcp"
+	for ct, want := range map[string]int{
+		"application/json":                 http.StatusOK,
+		"application/json; charset=utf-8":  http.StatusOK,
+		"Application/JSON; Charset=UTF-8":  http.StatusOK,
+		"application/json; charset=utf-7":  http.StatusUnsupportedMediaType,
+		"application/json; charset=utf-16": http.StatusUnsupportedMediaType,
+		"application/json; boundary=x":     http.StatusUnsupportedMediaType,
+		"text/plain":                       http.StatusUnsupportedMediaType,
+		"application/json;;":               http.StatusUnsupportedMediaType,
+	} {
+		got = ""
+		resp, body := rpc(t, url, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph","nam+AGU-":"delete_entities"}}`,
+			map[string]string{"Content-Type": ct})
+		if resp.StatusCode != want {
+			t.Errorf("Content-Type %q: %d %s, want %d", ct, resp.StatusCode, body, want)
+		}
+		if want == http.StatusOK && got != "application/json" {
+			t.Errorf("Content-Type %q reached the backend as %q", ct, got)
+		}
+	}
+}

@@ -7,7 +7,8 @@ import (
 )
 
 // upstreamRequest prepares r for the backend: the path becomes
-// UpstreamPath (query kept), the body is replaced by the bytes already read,
+// UpstreamPath (query kept), the body is replaced by the bytes already read
+// and labelled application/json (see acceptableContentType),
 // Accept, when given, replaces the client's (clients send varying Accept
 // headers; backends such as the MCP SDKs insist on exact ones), and
 // Accept-Encoding is dropped so that replies the adapter inspects arrive
@@ -26,6 +27,8 @@ func (h *Handler) upstreamRequest(r *http.Request, body []byte, accept string) *
 	out.Header.Del("Accept-Encoding")
 	out.Body, out.ContentLength, out.GetBody = http.NoBody, 0, nil
 	if body != nil {
+		// The bytes the gateway parsed, labelled as it read them.
+		out.Header.Set("Content-Type", jsonContentType)
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.ContentLength = int64(len(body))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
