@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mcpgate/mcpgate/internal/testenv"
 )
@@ -98,5 +101,58 @@ func TestReviewBehindProxyPrivateClientSpoofsForwardedFor(t *testing.T) {
 	}
 	if statuses[10] != http.StatusTooManyRequests || statuses[11] != http.StatusTooManyRequests {
 		t.Fatalf("a client on a private network, new spoofed X-Forwarded-For each time: %v, want 10 x 201 then 429", statuses)
+	}
+}
+
+// Rule 1 (the backend learns that the caller is a client): a token without
+// a user carries the client id as its subject, and the gateway's own
+// backend, the memory server, keys data by X-MCP-Subject alone and ignores
+// X-MCP-Subject-Type. A client whose id equals a user name (a client block
+// named like a user, or a trusted_identity user named like a client) reads
+// and writes that user's graph with its client_credentials token.
+func TestReviewClientTokenSharesTheGraphOfTheUserWithItsName(t *testing.T) {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("client-secret"), bcrypt.MinCost)
+	g := startGateway(t, gatewayOptions{gateway: `allow_client_tokens
+		client ` + testUser + ` {
+			secret_hash ` + string(hash) + `
+		}`})
+	user := authorize(t, g, "users-own-client")
+	if resp, body := post(t, g, "/mcp", user.accessToken, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"users-secret","entityType":"note","observations":["only for the user"]}]}}}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("create_entities as the user: %d %s", resp.StatusCode, body)
+	}
+
+	resp, err := g.client.PostForm(g.base+"/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {testUser}, "client_secret": {"client-secret"}, "resource": {g.base + "/mcp"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("client_credentials for the client %q: %d %v", testUser, resp.StatusCode, err)
+	}
+	resp, body := post(t, g, "/mcp", tok.AccessToken, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}`)
+	if resp.StatusCode == http.StatusOK && strings.Contains(body, "users-secret") {
+		t.Fatalf("the client %q read the graph of the user %q with a token without a user: %s", testUser, testUser, body)
+	}
+}
+
+// Rule 10 (refuse what is not its own) in the deployment examples: the
+// loopback examples answer unknown paths with 404, but examples/behind-proxy
+// and examples/public end their site with mcp_gateway alone, so an unknown
+// path (/.well-known/anything) gets Caddy's empty 200 again.
+func TestReviewBehindProxyUnknownPathIsNotFound(t *testing.T) {
+	exampleEnv(t)
+	startExample(t, "behind-proxy")
+	g := &gateway{base: "http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"), client: &http.Client{Timeout: 30 * time.Second}}
+	g.waitReady(t)
+	for _, path := range []string{"/.well-known/anything", "/admin", "/mcp/anything"} {
+		if resp, body := get(t, g, path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d %q, want 404", path, resp.StatusCode, body)
+		}
 	}
 }
