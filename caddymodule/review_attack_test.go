@@ -156,3 +156,24 @@ func TestReviewBehindProxyUnknownPathIsNotFound(t *testing.T) {
 		}
 	}
 }
+
+// Rule 2 (one reading of every request), design §3b: Mcp-Method and
+// Mcp-Name are a second statement of what a request does, and whatever
+// routes or logs by them behind the gateway (a per-tool router, a WAF, a
+// 2026-07-28 backend that trusts them) reads another request than the one
+// the gateway decided on. The gateway forwards them unchecked; the design
+// wants a mismatch answered 400 with JSON-RPC -32020.
+func TestReviewMcpNameHeaderDisagreeingWithTheBodyIsRefused(t *testing.T) {
+	backend := startBackend(t)
+	g := startGateway(t, gatewayOptions{upstream: backend.addr, gateway: `scopes memory.read memory.write
+		tool_scope memory.read read_graph
+		tool_scope memory.write *`})
+	reader := authorize(t, g, "header-client", "memory.read")
+	resp, body := post(t, g, "/mcp", reader.accessToken,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}`,
+		"Mcp-Method", "tools/call", "Mcp-Name", "delete_entities")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "-32020") {
+		h, _ := backend.lastRequest()
+		t.Fatalf("Mcp-Name delete_entities on a read_graph call: %d %s; the backend got Mcp-Name %q", resp.StatusCode, body, h.Get("Mcp-Name"))
+	}
+}
