@@ -69,3 +69,44 @@ func TestReviewGuessesHoldingTheSlotsRefuseTheRightSecret(t *testing.T) {
 		t.Fatalf("the real client's right secret while two guesses compare: %d, want 200", resp.StatusCode)
 	}
 }
+
+// Rule 9 (no user-name oracle): the dummy hash has the highest cost among
+// users, so when costs differ every user below it answers faster than an
+// unknown name. Mixed costs are the common case, not an edge: first_user
+// hashes at bcrypt.DefaultCost (10), `caddy hash-password` at 14,
+// `htpasswd -B` at 5. With first_user admin and one user added by
+// hash-password, "admin" answers about sixteen times faster than any
+// name that does not exist.
+func TestReviewUsersBelowTheHighestCostStandOut(t *testing.T) {
+	costlier, err := bcrypt.GenerateFromPassword([]byte("another"), bcrypt.MinCost+2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) {
+		c.Users = map[string]string{testUser: testUserHash, "bob": string(costlier)}
+	})
+	work := 0 // bcrypt rounds spent on the attempt, 2^cost per comparison
+	e.srv.compareHash = func(hash, password []byte) error {
+		cost, _ := bcrypt.Cost(hash)
+		work += 1 << cost
+		return bcrypt.CompareHashAndPassword(hash, password)
+	}
+	attempt := func(user string) int {
+		work = 0
+		c := e.publicClient()
+		_, challenge := pkce()
+		b := e.browser()
+		_, page := b.get(authParams(c, challenge))
+		form := formOf(t, page)
+		form.Set("username", user)
+		form.Set("password", "wrong")
+		if resp, _ := b.post(form); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s with a wrong password: %d, want 401", user, resp.StatusCode)
+		}
+		return work
+	}
+	unknown, known := attempt("mallory"), attempt(testUser)
+	if known != unknown {
+		t.Fatalf("a wrong password costs %d bcrypt rounds for the user %q and %d for an unknown name: the timing tells which names exist", known, testUser, unknown)
+	}
+}
