@@ -95,8 +95,9 @@ func modernStatus(modern bool, reply jsonrpc.Response) int {
 	return http.StatusOK
 }
 
-// owner returns the graph owner of a request: the subject header's value in
-// per-user mode, else the default graph "".
+// owner returns the graph owner of a request: in per-user mode the subject
+// header's value, prefixed with clientOwnerPrefix when SubjectTypeHeader
+// says the caller is a client; else the default graph "".
 func (s *Server) owner(r *http.Request) (string, error) {
 	if s.opts.SubjectHeader == "" {
 		return "", nil
@@ -108,7 +109,17 @@ func (s *Server) owner(r *http.Request) (string, error) {
 	case len(owner) > maxOwnerBytes:
 		return "", fmt.Errorf("%s header too long: the limit is %d bytes", s.opts.SubjectHeader, maxOwnerBytes)
 	}
-	return owner, nil
+	switch kind := r.Header.Get(SubjectTypeHeader); kind {
+	case "client":
+		return clientOwnerPrefix + owner, nil
+	case "", "user":
+		if strings.HasPrefix(owner, clientOwnerPrefix) {
+			return "", fmt.Errorf("a user named %q cannot have a graph here: the prefix %q is kept for clients", owner, clientOwnerPrefix)
+		}
+		return owner, nil
+	default:
+		return "", fmt.Errorf("%s %q is neither user nor client", SubjectTypeHeader, kind)
+	}
 }
 
 func writeError(w http.ResponseWriter, status, code int, msg string) {

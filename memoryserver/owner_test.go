@@ -42,3 +42,23 @@ func TestSubjectHeaderIgnoredWhenOff(t *testing.T) {
 		t.Errorf("default graph = %+v: the header must be ignored unless configured", g)
 	}
 }
+
+// A client caller (X-MCP-Subject-Type: client, its id as the subject) has
+// a graph of its own, never the graph of the user of the same name; a user
+// cannot take a client's graph by a name with the client prefix.
+func TestClientCallersAreKeptApartFromUsers(t *testing.T) {
+	ts := newTestServer(t, Options{SubjectHeader: DefaultSubjectHeader})
+	user := []string{DefaultSubjectHeader, "alice", SubjectTypeHeader, "user"}
+	client := []string{DefaultSubjectHeader, "alice", SubjectTypeHeader, "client"}
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []any{ent("Secret", "note", "the user's")}}, user...)
+	if g := ts.graphOf(t, client...); len(g.Entities) != 0 {
+		t.Errorf("the client alice sees the user alice's graph: %+v", g)
+	}
+	readGraph := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}`
+	if status, v := ts.post(t, readGraph, DefaultSubjectHeader, "client:alice"); status != 400 {
+		t.Errorf("a user named client:alice (the client alice's graph): %d %v", status, v)
+	}
+	if status, v := ts.post(t, readGraph, DefaultSubjectHeader, "alice", SubjectTypeHeader, "robot"); status != 400 {
+		t.Errorf("an unknown subject type: %d %v", status, v)
+	}
+}

@@ -13,6 +13,16 @@ const DefaultMaxBodyBytes int64 = 4 << 20
 // pass it as Options.SubjectHeader to turn per-user graphs on.
 const DefaultSubjectHeader = "X-MCP-Subject"
 
+// SubjectTypeHeader is where the gateway says whether the subject is a
+// "user" or a "client" (a token without a user, whose subject is the
+// client id). Per-user graphs keep the two apart, so a client named like a
+// user never reads that user's graph.
+const SubjectTypeHeader = "X-MCP-Subject-Type"
+
+// clientOwnerPrefix starts the graph owner of a client caller; a user
+// subject that starts with it is refused, so the two never meet.
+const clientOwnerPrefix = "client:"
+
 // DefaultListen is the standalone server's default listen address.
 const DefaultListen = "127.0.0.1:17800"
 

@@ -25,6 +25,10 @@ func (h *Handler) upstreamRequest(r *http.Request, body []byte, accept string) *
 	}
 	out.Header.Del("Content-Length")
 	out.Header.Del("Accept-Encoding")
+	// The body was read whole: no chunking, and no trailers, which some
+	// servers fold into headers (a client's X-MCP-Subject trailer would
+	// then stand beside the verified one).
+	out.Trailer, out.TransferEncoding = nil, nil
 	out.Body, out.ContentLength, out.GetBody = http.NoBody, 0, nil
 	if body != nil {
 		// The bytes the gateway parsed, labelled as it read them.
