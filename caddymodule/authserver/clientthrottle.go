@@ -12,22 +12,32 @@ import (
 // secretChecks bounds the bcrypt work that secrets of pre-registered
 // confidential clients cost. bcrypt is slow on purpose (up to about a
 // second of CPU at the costs operators pick), so an attacker who sends
-// wrong secrets in parallel could otherwise keep every core busy, and a
-// limit counted per client id would let them lock the real client out.
+// wrong secrets in parallel could otherwise keep every core busy; and a
+// bound counted per client id alone would let guessers hold the client's
+// slots and lock the real client out. So:
+//   - one comparison at a time per source address;
+//   - an address with a wrong secret in the current window is suspect: the
+//     suspect addresses of one client share perClient slots, and all
+//     suspects together at most half of the server's slots;
+//   - an address without failures competes only for the other half, so the
+//     real client is not refused because others guessed wrong (short of an
+//     attacker with a fresh address for every guess, who still gets one
+//     guess per address per window);
+//   - beyond a bound the answer comes at once, never queued;
+//   - the secret last verified passes without bcrypt (verifiedSecret).
 type secretChecks struct {
-	// perClient and global bound the comparisons running at once for one
-	// client and in all; beyond them a request is answered at once, never
-	// queued, so a flood costs memory for nothing but its own connections.
 	perClient int
-	global    chan struct{}
+	global    chan struct{} // every comparison holds one
+	suspect   chan struct{} // comparisons for suspect addresses hold one too
 	// failures counts wrong secrets per source address and per (client,
 	// source address): the flooding address is throttled, the real client
 	// elsewhere is not.
 	failures *rateLimiter
 
-	mu       sync.Mutex
-	inFlight map[string]int
-	verified map[string]verifiedSecret
+	mu        sync.Mutex
+	perAddr   map[string]bool // addresses with a comparison running
+	suspectOf map[string]int  // running suspect comparisons per client
+	verified  map[string]verifiedSecret
 }
 
 // verifiedSecret is the SHA-256 of the last secret that bcrypt accepted for
@@ -41,15 +51,18 @@ type verifiedSecret struct {
 }
 
 // secretChecksPerClient is how many bcrypt comparisons may run at once for
-// one client: enough for a client that starts two requests together.
+// one client from suspect addresses.
 const secretChecksPerClient = 2
 
 func newSecretChecks(cfg Config) *secretChecks {
+	slots := max(4, 2*runtime.GOMAXPROCS(0))
 	return &secretChecks{
 		perClient: secretChecksPerClient,
-		global:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		global:    make(chan struct{}, slots),
+		suspect:   make(chan struct{}, slots/2),
 		failures:  newRateLimiter(cfg.ClientAuthFailures, cfg.ClientAuthFailureWindow),
-		inFlight:  map[string]int{},
+		perAddr:   map[string]bool{},
+		suspectOf: map[string]int{},
 		verified:  map[string]verifiedSecret{},
 	}
 }
@@ -72,13 +85,14 @@ func (s *Server) checkStaticSecret(r *http.Request, c *client, secret string) (m
 	now := s.cfg.Now()
 	addr := s.clientAddr(r)
 	keys := []string{"addr:" + addr, "client:" + c.ID + "\x00" + addr}
+	suspect := sc.failures.count(keys[0], now) > 0
 	if !sc.failures.reserve(now, keys...) {
 		s.log.Warn("client authentication throttled", zapClient(c.ID))
 		return false, &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
 			Description: "too many wrong client secrets from this address; retry later",
 			retryAfter:  s.cfg.ClientAuthFailureWindow}
 	}
-	release, busy := sc.acquire(c.ID)
+	release, busy := sc.acquire(c.ID, addr, suspect)
 	if busy != nil {
 		sc.failures.refund(now, keys...)
 		return false, busy
@@ -109,28 +123,50 @@ func (sc *secretChecks) remember(c *client, sum [sha256.Size]byte) {
 	sc.mu.Unlock()
 }
 
-// acquire takes a slot for one comparison for clientID, or answers why
-// there is none without waiting.
-func (sc *secretChecks) acquire(clientID string) (release func(), busy *oauthError) {
+// acquire takes the slots for one comparison for clientID from addr, or
+// answers why there are none without waiting (see secretChecks).
+func (sc *secretChecks) acquire(clientID, addr string, suspect bool) (release func(), busy *oauthError) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	if sc.inFlight[clientID] >= sc.perClient {
+	switch {
+	case sc.perAddr[addr]:
+		return nil, &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
+			Description: "one client secret check at a time from this address; retry in a second", retryAfter: time.Second}
+	case suspect && sc.suspectOf[clientID] >= sc.perClient:
 		return nil, &oauthError{status: http.StatusTooManyRequests, Code: "temporarily_unavailable",
 			Description: "too many secret checks for this client at once; retry in a second", retryAfter: time.Second}
+	}
+	busyServer := &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+		Description: "the server is busy checking client secrets; retry in a second", retryAfter: time.Second}
+	if suspect {
+		select {
+		case sc.suspect <- struct{}{}:
+		default:
+			return nil, busyServer
+		}
 	}
 	select {
 	case sc.global <- struct{}{}:
 	default:
-		return nil, &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-			Description: "the server is busy checking client secrets; retry in a second", retryAfter: time.Second}
+		if suspect {
+			<-sc.suspect
+		}
+		return nil, busyServer
 	}
-	sc.inFlight[clientID]++
+	sc.perAddr[addr] = true
+	if suspect {
+		sc.suspectOf[clientID]++
+	}
 	return func() {
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
 		<-sc.global
-		if sc.inFlight[clientID]--; sc.inFlight[clientID] == 0 {
-			delete(sc.inFlight, clientID)
+		delete(sc.perAddr, addr)
+		if suspect {
+			<-sc.suspect
+			if sc.suspectOf[clientID]--; sc.suspectOf[clientID] == 0 {
+				delete(sc.suspectOf, clientID)
+			}
 		}
 	}, nil
 }

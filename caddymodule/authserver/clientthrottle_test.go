@@ -81,13 +81,16 @@ func TestWrongClientSecretsThrottleTheAddressNotTheClient(t *testing.T) {
 // answered at once with 429 or 503 and Retry-After instead of waiting.
 func TestClientSecretChecksAreBoundedAndNeverQueue(t *testing.T) {
 	for _, tc := range []struct {
-		name              string
-		perClient, global int
-		clients           []string
-		admitted          int
+		name                       string
+		perClient, global, suspect int
+		clients                    []string
+		oneAddress, suspects       bool
+		admitted                   int
 	}{
-		{"per client", 2, 100, []string{"ci"}, 2},
-		{"in all", 100, 3, []string{"ci", "ci2"}, 3},
+		{"per client, from suspect addresses", 2, 100, 100, []string{"ci"}, false, true, 2},
+		{"suspects in all", 100, 100, 3, []string{"ci", "ci2"}, false, true, 3},
+		{"in all", 100, 3, 3, []string{"ci", "ci2"}, false, false, 3},
+		{"per address", 100, 100, 100, []string{"ci"}, true, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) {
@@ -97,6 +100,18 @@ func TestClientSecretChecksAreBoundedAndNeverQueue(t *testing.T) {
 			})
 			e.srv.secretChecks.perClient = tc.perClient
 			e.srv.secretChecks.global = make(chan struct{}, tc.global)
+			e.srv.secretChecks.suspect = make(chan struct{}, tc.suspect)
+			addrOf := func(i int) string {
+				if tc.oneAddress {
+					return "203.0.113.1"
+				}
+				return "203.0.113." + strconv.Itoa(i+1)
+			}
+			if tc.suspects { // each address has guessed wrong before
+				for i := range 30 {
+					e.srv.secretChecks.failures.reserve(e.clock.Now(), "addr:"+addrOf(i))
+				}
+			}
 			entered, hold := make(chan struct{}, 100), make(chan struct{})
 			e.srv.compareHash = func(hash, password []byte) error {
 				entered <- struct{}{}
@@ -119,7 +134,7 @@ func TestClientSecretChecksAreBoundedAndNeverQueue(t *testing.T) {
 						form := url.Values{"grant_type": {"client_credentials"}}
 						req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/token", strings.NewReader(form.Encode()))
 						req.Header = formHeader.Clone()
-						req.Header.Set("X-Test-Addr", "203.0.113."+strconv.Itoa(i+1))
+						req.Header.Set("X-Test-Addr", addrOf(i))
 						req.SetBasicAuth(id, "guess")
 						resp, err := http.DefaultClient.Do(req)
 						if err != nil {

@@ -1,7 +1,11 @@
 package authserver
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"maps"
 	"net/http"
+	"slices"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -37,31 +41,57 @@ func (s *Server) identify(r *http.Request) (sub, login string, ok bool) {
 }
 
 // checkPassword verifies a login against Config.Users. An unknown user
-// costs the same bcrypt comparison as a known one, against s.dummyHash, so
-// the response time does not tell an attacker which user names exist.
+// costs one bcrypt comparison against a dummy hash (see dummyHashes), never
+// a real user's hash, so the response time does not tell an attacker which
+// user names exist.
 func (s *Server) checkPassword(user, password string) bool {
 	hash, known := s.cfg.Users[user]
 	if !known {
-		// Not a real user's hash: users' costs may differ, and comparing
-		// against one chosen user's hash times the unknown path at that
-		// user's cost, so the others' names would stand out.
-		hash = string(s.dummyHash)
+		hash = string(s.dummies.forName(user))
 	}
 	ok := s.compareHash([]byte(hash), []byte(password)) == nil
 	return ok && known
 }
 
-// newDummyHash returns a bcrypt hash of a random password at the highest
-// cost among users (bcrypt.MinCost without users, when no login form
-// exists): an unknown user name is checked against it, so it takes as long
-// as the slowest known user, whose hash would otherwise stand out by its
-// timing.
-func newDummyHash(users map[string]string) ([]byte, error) {
-	cost := bcrypt.MinCost
-	for _, h := range users {
-		if c, err := bcrypt.Cost([]byte(h)); err == nil && c > cost {
-			cost = c
+// dummyHashes make an unknown user name cost what a known one does. Users'
+// bcrypt costs may differ (first_user, `caddy hash-password` and htpasswd
+// each pick their own), and one dummy at any single cost would set every
+// user of another cost apart. So there is a dummy per cost in use, and an
+// unknown name is checked against the dummy of the cost of the user its
+// SHA-256 picks: each name's timing is that of some real user, and whether
+// a name exists cannot be told from it.
+type dummyHashes struct {
+	byCost map[int][]byte
+	costs  []int // the users' costs, in the order of their names
+}
+
+func newDummyHashes(users map[string]string) (dummyHashes, error) {
+	d := dummyHashes{byCost: map[int][]byte{}}
+	for _, name := range slices.Sorted(maps.Keys(users)) {
+		cost, err := bcrypt.Cost([]byte(users[name]))
+		if err != nil {
+			continue // refused by Validate
+		}
+		d.costs = append(d.costs, cost)
+		if d.byCost[cost] == nil {
+			h, err := bcrypt.GenerateFromPassword([]byte(randomToken()), cost)
+			if err != nil {
+				return d, err
+			}
+			d.byCost[cost] = h
 		}
 	}
-	return bcrypt.GenerateFromPassword([]byte(randomToken()), cost)
+	return d, nil
 }
+
+// forName returns the dummy hash an unknown name is checked against.
+func (d dummyHashes) forName(name string) []byte {
+	if len(d.costs) == 0 {
+		return nil // no users: no login form, every name is unknown
+	}
+	sum := sha256.Sum256([]byte(name))
+	return d.byCost[d.costs[binary.BigEndian.Uint64(sum[:8])%uint64(len(d.costs))]]
+}
+
+// mixedCosts reports whether users' hashes have different bcrypt costs.
+func (d dummyHashes) mixedCosts() bool { return len(d.byCost) > 1 }

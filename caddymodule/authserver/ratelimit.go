@@ -88,6 +88,19 @@ func (l *rateLimiter) refund(now time.Time, keys ...string) {
 	}
 }
 
+// count returns the events counted for key in its running window.
+func (l *rateLimiter) count(key string, now time.Time) int {
+	if l.limit <= 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.current(key, now); w != nil {
+		return w.count
+	}
+	return 0
+}
+
 // current returns key's window if it is still running.
 func (l *rateLimiter) current(key string, now time.Time) *rateWindow {
 	if w := l.windows[key]; w != nil && now.Sub(w.start) < l.window {

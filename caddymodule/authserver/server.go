@@ -44,9 +44,8 @@ type Server struct {
 
 	// compareHash is bcrypt.CompareHashAndPassword; tests observe it.
 	compareHash func(hash, password []byte) error
-	// dummyHash is what an unknown user name's password is checked
-	// against (see newDummyHash).
-	dummyHash []byte
+	// dummies are what an unknown user name's password is checked against.
+	dummies dummyHashes
 }
 
 // Endpoint paths, at the origin root: several clients skip discovery and
@@ -108,8 +107,11 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		compareHash:  bcrypt.CompareHashAndPassword,
 	}
 	var err error
-	if s.dummyHash, err = newDummyHash(cfg.Users); err != nil {
+	if s.dummies, err = newDummyHashes(cfg.Users); err != nil {
 		return nil, fmt.Errorf("authserver: hashing the dummy password: %w", err)
+	}
+	if s.dummies.mixedCosts() {
+		logger.Warn("the users' password hashes have different bcrypt costs; an unknown name costs what some user does, so names stay hidden, but one cost for all is simpler to reason about: re-hash them with `caddy hash-password` (cost 14)")
 	}
 	s.keys = newKeyring(s.store, cfg, logger)
 	s.routes = s.buildRoutes()

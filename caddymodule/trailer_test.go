@@ -19,7 +19,7 @@ import (
 // fold trailers into headers (Apache httpd with MergeTrailers on, older
 // Tomcat with allowedTrailerHeaders, any framework that reads trailers as
 // headers) then see the client's subject; the gateway never looked at it.
-func TestReviewTrailerCarriesIdentityToBackend(t *testing.T) {
+func TestTrailerCannotCarryIdentityToBackend(t *testing.T) {
 	var mu sync.Mutex
 	var got http.Header
 	l, _ := net.Listen("tcp", "127.0.0.1:0")

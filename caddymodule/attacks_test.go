@@ -19,16 +19,16 @@ import (
 	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
-// Holes found by the review of issue 8. Each test fails on the code it was
-// written against and passes once the hole is closed.
+// Attacks an outside review of the security hardening found to work, each
+// kept as a regression test: it failed on the code it was written against.
 
-// startExpressBackend runs testdata/review/expressbackend.mjs, an MCP server
+// startExpressBackend runs testdata/expressbackend.mjs, an MCP server
 // built as the TypeScript SDK documents (createMcpExpressApp, so
 // express.json() parses the body), and returns its address.
 func startExpressBackend(t *testing.T) string {
 	t.Helper()
 	port := freePort(t)
-	cmd := testenv.Cmd(t, "node", "testdata/review/expressbackend.mjs", port)
+	cmd := testenv.Cmd(t, "node", "testdata/expressbackend.mjs", port)
 	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
 	cmd.Env = append(cmd.Env, "SDK_DIR="+filepath.Join(modules, "@modelcontextprotocol", "sdk"))
 	return startNodeServer(t, cmd, "127.0.0.1:"+port)
@@ -40,7 +40,7 @@ func startExpressBackend(t *testing.T) string {
 // any "utf-*" that iconv-lite knows, UTF-7 included. In UTF-7, "nam+AGU-"
 // is "name": the gateway sees two different keys and decides on the first,
 // the backend sees a duplicate "name" and takes the last.
-func TestReviewUTF7CharsetSmugglesToolName(t *testing.T) {
+func TestCharsetCannotSmuggleASecondToolName(t *testing.T) {
 	backend := startExpressBackend(t)
 	g := startGateway(t, gatewayOptions{upstream: backend, gateway: `scopes memory.read memory.write
 		tool_scope memory.read read_graph
@@ -69,7 +69,7 @@ func TestReviewUTF7CharsetSmugglesToolName(t *testing.T) {
 // address": a new one per request resets the registration limit, the
 // failed-login lockout and the secret-guessing throttle. The same holds
 // for anyone on the private network who connects to :8080 directly.
-func TestReviewBehindProxyPrivateClientSpoofsForwardedFor(t *testing.T) {
+func TestBehindProxyPrivateClientCannotSpoofForwardedFor(t *testing.T) {
 	exampleEnv(t)
 	startExample(t, "behind-proxy")
 	inner, _ := url.Parse("http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"))
@@ -110,7 +110,7 @@ func TestReviewBehindProxyPrivateClientSpoofsForwardedFor(t *testing.T) {
 // X-MCP-Subject-Type. A client whose id equals a user name (a client block
 // named like a user, or a trusted_identity user named like a client) reads
 // and writes that user's graph with its client_credentials token.
-func TestReviewClientTokenSharesTheGraphOfTheUserWithItsName(t *testing.T) {
+func TestClientTokenDoesNotShareTheGraphOfTheUserWithItsName(t *testing.T) {
 	hash, _ := bcrypt.GenerateFromPassword([]byte("client-secret"), bcrypt.MinCost)
 	g := startGateway(t, gatewayOptions{gateway: `allow_client_tokens
 		client ` + testUser + ` {
@@ -145,7 +145,7 @@ func TestReviewClientTokenSharesTheGraphOfTheUserWithItsName(t *testing.T) {
 // loopback examples answer unknown paths with 404, but examples/behind-proxy
 // and examples/public end their site with mcp_gateway alone, so an unknown
 // path (/.well-known/anything) gets Caddy's empty 200 again.
-func TestReviewBehindProxyUnknownPathIsNotFound(t *testing.T) {
+func TestBehindProxyUnknownPathIsNotFound(t *testing.T) {
 	exampleEnv(t)
 	startExample(t, "behind-proxy")
 	g := &gateway{base: "http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"), client: &http.Client{Timeout: 30 * time.Second}}
@@ -163,7 +163,7 @@ func TestReviewBehindProxyUnknownPathIsNotFound(t *testing.T) {
 // 2026-07-28 backend that trusts them) reads another request than the one
 // the gateway decided on. The gateway forwards them unchecked; the design
 // wants a mismatch answered 400 with JSON-RPC -32020.
-func TestReviewMcpNameHeaderDisagreeingWithTheBodyIsRefused(t *testing.T) {
+func TestMcpNameHeaderDisagreeingWithTheBodyIsRefused(t *testing.T) {
 	backend := startBackend(t)
 	g := startGateway(t, gatewayOptions{upstream: backend.addr, gateway: `scopes memory.read memory.write
 		tool_scope memory.read read_graph
