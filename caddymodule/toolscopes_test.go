@@ -63,9 +63,17 @@ func TestToolScopesCoverTheData(t *testing.T) {
 			t.Errorf("%s with memory.search: %d %s", body, resp.StatusCode, out)
 		}
 	}
+	// Lists show what the token may use: no resources to a search-only token.
+	listResources := `{"jsonrpc":"2.0","id":11,"method":"resources/list"}`
+	if _, out := post(t, g, "/mcp", searcher.accessToken, listResources); !strings.Contains(out, `"resources":[]`) {
+		t.Errorf("resources/list with memory.search, which may not read them: %s", out)
+	}
 	reader := authorize(t, g, "reader", "memory.read")
 	resp, out := post(t, g, "/mcp", reader.accessToken, `{"jsonrpc":"2.0","id":10,"method":"resources/read","params":{"uri":"memory://knowledge-graph"}}`)
 	if resp.StatusCode != http.StatusOK || strings.Contains(out, `"error"`) {
 		t.Errorf("resources/read with memory.read, which lists it: %d %s", resp.StatusCode, out)
+	}
+	if _, out := post(t, g, "/mcp", reader.accessToken, listResources); !strings.Contains(out, "memory://knowledge-graph") {
+		t.Errorf("resources/list with memory.read: %s", out)
 	}
 }

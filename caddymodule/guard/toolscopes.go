@@ -114,15 +114,33 @@ func (g *Guard) AdmitCall(w http.ResponseWriter, r *http.Request, method, tool s
 	return false
 }
 
-// ToolFilter returns the predicate that tools/list results are filtered
-// with for r's token, or nil when every tool is visible.
-func (g *Guard) ToolFilter(r *http.Request) func(tool string) bool {
+// ListFilter returns the predicate a list reply of r's caller is filtered
+// with (by item name), or nil when everything is visible: tools/list shows
+// the tools the token may call; resources/list and resources/templates/list
+// show resources only to a token that may call resources/read, prompts/list
+// prompts only to one that may call prompts/get (tool scopes name methods,
+// not single resources or prompts). Other methods are not filtered.
+func (g *Guard) ListFilter(r *http.Request, method string) func(name string) bool {
 	if !g.tools.enabled {
 		return nil
 	}
 	id, _ := IdentityFrom(r.Context())
-	return func(tool string) bool {
-		_, ok := g.tools.allowed(id.Scopes, "tools/call", tool)
-		return ok
+	var use string
+	switch method {
+	case "tools/list":
+		return func(tool string) bool {
+			_, ok := g.tools.allowed(id.Scopes, "tools/call", tool)
+			return ok
+		}
+	case "resources/list", "resources/templates/list":
+		use = "resources/read"
+	case "prompts/list":
+		use = "prompts/get"
+	default:
+		return nil
 	}
+	if _, ok := g.tools.allowed(id.Scopes, use, ""); ok {
+		return nil
+	}
+	return func(string) bool { return false }
 }

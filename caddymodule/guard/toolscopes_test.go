@@ -106,14 +106,31 @@ func TestAdmitCallLeavesLifecycleAndListsOpen(t *testing.T) {
 	}
 }
 
+// Lists show only what the token may use: resources to a token that may
+// read them, prompts to one that may get them; other methods are not lists.
+func TestListFilterCoversResourcesAndPrompts(t *testing.T) {
+	search, rs := toolFixture(t, "memory.search")
+	for _, method := range []string{"resources/list", "resources/templates/list", "prompts/list"} {
+		if visible := search.guard.ListFilter(rs, method); visible == nil || visible("graph") {
+			t.Errorf("%s shows items to a token that may not use them", method)
+		}
+	}
+	read, rr := toolFixture(t, "memory.read")
+	for method, want := range map[string]bool{"resources/list": false, "resources/templates/list": false, "prompts/list": true, "ping": false} {
+		if got := read.guard.ListFilter(rr, method) != nil; got != want {
+			t.Errorf("%s filtered for a memory.read token: %v, want %v", method, got, want)
+		}
+	}
+}
+
 func TestToolFilter(t *testing.T) {
 	f, r := toolFixture(t, "memory.read")
-	visible := f.guard.ToolFilter(r)
+	visible := f.guard.ListFilter(r, "tools/list")
 	if visible == nil || !visible("search_nodes") || visible("delete_entities") {
 		t.Fatal("filter does not follow the token's scopes")
 	}
 	plain := newFixture(t, nil)
-	if plain.guard.ToolFilter(r) != nil {
+	if plain.guard.ListFilter(r, "tools/list") != nil {
 		t.Error("filter set without ToolScopes")
 	}
 }

@@ -11,7 +11,7 @@ func onlyRead(tool string) bool { return strings.HasPrefix(tool, "read") }
 
 func TestFilterToolsReply(t *testing.T) {
 	in := `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"read_graph"},{"name":"delete_entities"}],"nextCursor":"c"}}`
-	out := string(filterToolsReply([]byte(in), onlyRead))
+	out := string(filterListReply([]byte(in), "tools", onlyRead))
 	if strings.Contains(out, "delete_entities") || !strings.Contains(out, "read_graph") || !strings.Contains(out, `"nextCursor":"c"`) {
 		t.Fatalf("filtered %s", out)
 	}
@@ -20,7 +20,7 @@ func TestFilterToolsReply(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"result":{}}`,
 		`not json`,
 	} {
-		if got := string(filterToolsReply([]byte(same), onlyRead)); got != same {
+		if got := string(filterListReply([]byte(same), "tools", onlyRead)); got != same {
 			t.Errorf("%s changed to %s", same, got)
 		}
 	}
@@ -32,7 +32,7 @@ func TestSSEFilterRewritesOnlyToolLists(t *testing.T) {
 		"data: \"result\":{\"tools\":[{\"name\":\"read_graph\"},{\"name\":\"delete_entities\"}]}}\n\n" +
 		": comment without end"
 	var out bytes.Buffer
-	f := newSSEFilter(&out, toolsFilter(onlyRead))
+	f := newSSEFilter(&out, listFilter("tools/list", onlyRead))
 	f.Write([]byte(stream))
 	f.close()
 	got := out.String()
@@ -53,10 +53,10 @@ func FuzzSSEFilter(f *testing.F) {
 	f.Add("data: \n\n\n\n", 1)
 	f.Fuzz(func(t *testing.T, stream string, cut int) {
 		var whole, split bytes.Buffer
-		a := newSSEFilter(&whole, toolsFilter(onlyRead))
+		a := newSSEFilter(&whole, listFilter("tools/list", onlyRead))
 		a.Write([]byte(stream))
 		a.close()
-		b := newSSEFilter(&split, toolsFilter(onlyRead))
+		b := newSSEFilter(&split, listFilter("tools/list", onlyRead))
 		if cut < 0 {
 			cut = -cut
 		}
@@ -77,7 +77,7 @@ func FuzzFilterToolsReply(f *testing.F) {
 	f.Add(`{"jsonrpc":"2.0","id":"a","result":{"tools":[1,{"name":2},{"name":"read"}]}}`)
 	f.Add(`{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}`)
 	f.Fuzz(func(t *testing.T, body string) {
-		out := filterToolsReply([]byte(body), onlyRead)
+		out := filterListReply([]byte(body), "tools", onlyRead)
 		if string(out) == body {
 			return
 		}

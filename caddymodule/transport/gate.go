@@ -12,7 +12,8 @@ type Gate interface {
 	// method (tool is the tool name of a tools/call, else empty). When it
 	// refuses, it has written the answer and returns false.
 	AdmitCall(w http.ResponseWriter, r *http.Request, method, tool string) bool
-	// ToolFilter returns which tools a tools/list reply may show to r's
-	// caller, or nil to show all.
-	ToolFilter(r *http.Request) func(tool string) bool
+	// ListFilter returns which items (by name) a list reply of method
+	// (tools/list, resources/list, ...) may show to r's caller, or nil to
+	// show all.
+	ListFilter(r *http.Request, method string) func(name string) bool
 }

@@ -65,4 +65,4 @@ func (refuseAll) Admit(w http.ResponseWriter, _ *http.Request) (*http.Request, b
 	return nil, false
 }
 func (refuseAll) AdmitCall(http.ResponseWriter, *http.Request, string, string) bool { return false }
-func (refuseAll) ToolFilter(*http.Request) func(string) bool                        { return nil }
+func (refuseAll) ListFilter(*http.Request, string) func(string) bool                { return nil }

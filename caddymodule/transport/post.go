@@ -66,8 +66,8 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 		}
 	}
 	c := call{id: req.ID, session: r.Header.Get("Mcp-Session-Id") != ""}
-	if h.cfg.Gate != nil && req.Method == "tools/list" {
-		c.rewrite = toolsFilter(h.cfg.Gate.ToolFilter(r))
+	if h.cfg.Gate != nil {
+		c.rewrite = listFilter(req.Method, h.cfg.Gate.ListFilter(r, req.Method))
 	}
 	up := h.upstreamRequest(r, body, upstreamAccept)
 	if !modern {

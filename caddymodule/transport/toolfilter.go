@@ -2,19 +2,30 @@ package transport
 
 import "encoding/json"
 
-// toolsFilter returns a reply rewrite limiting a tools/list result to the
-// tools visible allows, or nil when visible is nil (show all).
-func toolsFilter(visible func(tool string) bool) func([]byte) []byte {
-	if visible == nil {
-		return nil
-	}
-	return func(body []byte) []byte { return filterToolsReply(body, visible) }
+// listKeys are the list methods whose replies a Gate may filter, with the
+// result member that holds the items.
+var listKeys = map[string]string{
+	"tools/list":               "tools",
+	"resources/list":           "resources",
+	"resources/templates/list": "resourceTemplates",
+	"prompts/list":             "prompts",
 }
 
-// filterToolsReply returns body with result.tools of a JSON-RPC tools/list
-// response limited to the tools visible allows. Bodies that are not such a
-// response (errors, other shapes) come back unchanged.
-func filterToolsReply(body []byte, visible func(tool string) bool) []byte {
+// listFilter returns a reply rewrite limiting the items of a list method's
+// result to those visible allows (by name), or nil when visible is nil
+// (show all) or method is not a list method.
+func listFilter(method string, visible func(name string) bool) func([]byte) []byte {
+	key, isList := listKeys[method]
+	if visible == nil || !isList {
+		return nil
+	}
+	return func(body []byte) []byte { return filterListReply(body, key, visible) }
+}
+
+// filterListReply returns body with result[key] of a JSON-RPC response
+// limited to the items visible allows. Bodies that are not such a response
+// (errors, other shapes) come back unchanged.
+func filterListReply(body []byte, key string, visible func(name string) bool) []byte {
 	resp, ok := decodeReply(body)
 	if !ok || resp.Result == nil {
 		return body
@@ -23,24 +34,24 @@ func filterToolsReply(body []byte, visible func(tool string) bool) []byte {
 	if json.Unmarshal(resp.Result, &result) != nil {
 		return body
 	}
-	var tools []json.RawMessage
-	if json.Unmarshal(result["tools"], &tools) != nil {
+	var items []json.RawMessage
+	if json.Unmarshal(result[key], &items) != nil {
 		return body
 	}
-	kept := make([]json.RawMessage, 0, len(tools))
-	for _, t := range tools {
+	kept := make([]json.RawMessage, 0, len(items))
+	for _, item := range items {
 		var named struct {
 			Name string `json:"name"`
 		}
-		if json.Unmarshal(t, &named) == nil && visible(named.Name) {
-			kept = append(kept, t)
+		if json.Unmarshal(item, &named) == nil && visible(named.Name) {
+			kept = append(kept, item)
 		}
 	}
-	if len(kept) == len(tools) {
+	if len(kept) == len(items) {
 		return body
 	}
 	var err error
-	if result["tools"], err = json.Marshal(kept); err != nil {
+	if result[key], err = json.Marshal(kept); err != nil {
 		return body
 	}
 	if resp.Result, err = json.Marshal(result); err != nil {

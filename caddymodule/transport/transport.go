@@ -6,7 +6,7 @@
 // plain net/http; in Caddy the upstream handler is reverse_proxy.
 //
 // Choices: JSON-RPC batches are refused with -32600 (see post). Scope-based
-// tool gating is decided by the Gate (AdmitCall, ToolFilter) and enforced
+// tool gating is decided by the Gate (AdmitCall, ListFilter) and enforced
 // here, where the body is parsed anyway: a refused call never reaches the
 // backend, and tools/list replies, JSON or SSE, are filtered.
 //
