@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -51,6 +52,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 		return h.deliver(w, h.upstreamRequest(r, body, upstreamAccept), ev)
 	}
 	req := msg.Request
+	if strings.HasPrefix(req.Method, "notifications/") && !req.IsNotification() {
+		// notifications/* pass tool scopes as notifications; with an id
+		// they would be requests the backend answers, past the scopes.
+		return writeError(w, http.StatusBadRequest, req.ID, jsonrpc.InvalidRequest,
+			"Invalid Request: notifications/* methods are notifications and carry no id"), OutcomeInvalid
+	}
 	// Headers are checked against the body before anything decides on
 	// either: a mismatch never reaches the Gate or the backend.
 	modern, rej := classify(r.Header, req)

@@ -173,3 +173,17 @@ func TestContentTypeIsJSONInUTF8(t *testing.T) {
 		}
 	}
 }
+
+// A notifications/* method with an id is a request the backend would
+// answer; it passes tool scopes only as a notification, so it is refused.
+func TestNotificationMethodWithAnIDIsRefused(t *testing.T) {
+	b := &backend{}
+	url := gateway(t, Config{}, proxyTo(t, b)) + "/mcp"
+	resp, body := rpc(t, url, `{"jsonrpc":"2.0","id":7,"method":"notifications/initialized"}`, nil)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"id":7`) || b.calls() != 0 {
+		t.Fatalf("notifications/initialized with an id: %d %s, backend called %d times", resp.StatusCode, body, b.calls())
+	}
+	if resp, _ := rpc(t, url, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, nil); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("the notification itself: %d, want 202", resp.StatusCode)
+	}
+}
