@@ -115,7 +115,7 @@ func TestRegisterRefusesDeceptiveMetadataStrings(t *testing.T) {
 	for _, field := range []string{"client_name", "client_uri", "software_id", "software_version", "application_type", "scope"} {
 		for _, v := range []string{
 			`Cl\u202eedua`, `a\u202ab`, `a\u202db`, `a\u2066b`, `a\u2067b`, `a\u2068b`, `a\u2069b`,
-			`a\u200eb`, `a\u200fb`, `a\u001b[31mred`, `a\nb`, `a\rb`, `a\u0000b`, `a\u007fb`, `a\u009bb`,
+			`a\u200eb`, `a\u200fb`, `a\u061cb`, `a\u001b[31mred`, `a\nb`, `a\rb`, `a\u0000b`, `a\u007fb`, `a\u009bb`,
 		} {
 			body := `{"redirect_uris":["https://a.example/cb"],"` + field + `":"` + v + `"}`
 			if resp, m := postJSON(e, body, nil); resp.StatusCode != http.StatusBadRequest || m["error"] != "invalid_client_metadata" {
