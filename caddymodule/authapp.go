@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
@@ -42,6 +44,16 @@ type AuthApp struct {
 	servers *sharedServers
 	logger  *zap.Logger
 	stop    context.CancelFunc
+	ctx     caddy.Context
+
+	// gateways are the handlers that use this app, for the banner.
+	gateways *gatewayList
+}
+
+// gatewayList is a list of handlers, added to while they provision.
+type gatewayList struct {
+	mu   sync.Mutex
+	list []*Gateway
 }
 
 // sharedServers are the app's authorization servers, by sharedServerKey.
@@ -58,10 +70,20 @@ func (AuthApp) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision applies the defaults.
+// Provision applies the defaults and asks to hear when the configuration
+// has started, to print the startup banner.
 func (a *AuthApp) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.ctx = ctx
+	events, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("loading the events app: %v", err)
+	}
+	if err := events.(*caddyevents.App).On("started", startedHook{a}); err != nil {
+		return fmt.Errorf("subscribing to the started event: %v", err)
+	}
 	a.servers = &sharedServers{by: map[string]*authserver.Server{}}
+	a.gateways = &gatewayList{}
 	if a.SweepInterval == 0 {
 		a.SweepInterval = caddy.Duration(DefaultSweepInterval)
 	}
@@ -91,6 +113,13 @@ func (a *AuthApp) Stop() error {
 		a.stop()
 	}
 	return nil
+}
+
+// addGateway records a handler that uses this app.
+func (a *AuthApp) addGateway(g *Gateway) {
+	a.gateways.mu.Lock()
+	defer a.gateways.mu.Unlock()
+	a.gateways.list = append(a.gateways.list, g)
 }
 
 // server returns the authorization server for key, building it with build

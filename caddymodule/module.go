@@ -40,10 +40,11 @@ type Gateway struct {
 	// first_user or trusted_identity) must be configured.
 	Auth AuthConfig `json:"auth,omitempty"`
 
-	server  *authserver.Server
-	routes  routeTable
-	metrics *gatewayMetrics
-	logger  *zap.Logger
+	server    *authserver.Server
+	firstUser string
+	routes    routeTable
+	metrics   *gatewayMetrics
+	logger    *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.

@@ -47,6 +47,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		if _, declared := users[name]; !declared {
 			users[name] = hash
 		}
+		g.firstUser = name
 	}
 
 	app, err := ctx.App("mcp_auth")
@@ -63,6 +64,8 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("mcp_gateway authorization server: %w", err)
 	}
+
+	app.(*AuthApp).addGateway(g)
 
 	if err := g.routes.add("the authorization server", g.server.Routes()); err != nil {
 		return err

@@ -116,6 +116,15 @@ func (a *App) Validate() error {
 	return nil
 }
 
+// DatabasePath is the absolute path of the database, for the gateway's
+// startup banner.
+func (a *App) DatabasePath() string {
+	if abs, err := filepath.Abs(a.DB); err == nil {
+		return abs
+	}
+	return a.DB
+}
+
 // Start opens the database and begins serving. The listener comes from
 // Caddy's listener pool, so a config reload that keeps the address does not
 // fail with "address already in use" while the old config still runs.
