@@ -45,6 +45,8 @@ type AuthApp struct {
 	logger  *zap.Logger
 	stop    context.CancelFunc
 	ctx     caddy.Context
+	// lockPath is the data folder's lock file this app holds, if any.
+	lockPath string
 
 	// gateways are the handlers that use this app, for the banner.
 	gateways *gatewayList
@@ -98,19 +100,29 @@ func (a *AuthApp) Validate() error {
 	return nil
 }
 
-// Start runs the sweeper. (Provisioning alone, as in `caddy validate`,
-// starts nothing and writes nothing.)
+// Start locks the data folder (see dataLockPath) and runs the sweeper.
+// (Provisioning alone, as in `caddy validate`, starts nothing and writes
+// nothing.)
 func (a *AuthApp) Start() error {
+	if path := dataLockPath(a.ctx.Storage()); path != "" {
+		if err := lockDataFolder(path); err != nil {
+			return err
+		}
+		a.lockPath = path
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	go a.sweep(ctx)
 	return nil
 }
 
-// Stop ends the sweeper.
+// Stop ends the sweeper and releases the data folder.
 func (a *AuthApp) Stop() error {
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.lockPath != "" {
+		unlockDataFolder(a.lockPath)
 	}
 	return nil
 }

@@ -137,6 +137,10 @@ func (a *App) Start() error {
 	if err != nil {
 		return fmt.Errorf("opening %s: %v", a.DB, err)
 	}
+	if err := a.checkAddressFree(); err != nil {
+		server.Close()
+		return err
+	}
 	ln, err := a.addr.Listen(context.Background(), 0, net.ListenConfig{})
 	if err != nil {
 		server.Close()
