@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "mcp",
-		Usage: "clients|grants|revoke|token [--config <path>] [--adapter <name>]",
+		Usage: "clients|grants|revoke|token|passwd [--config <path>] [--adapter <name>]",
 		Short: "Lists and revokes mcp_gateway clients and grants, and mints tokens",
 		Long: `
 Works on the storage of the configured mcp_gateway (the config's "storage"
@@ -38,6 +38,9 @@ what every instance sharing that storage sees.
                                           mint an access token for a
                                           pre-registered confidential client
                                           (CI, scripts)
+  caddy mcp passwd <user>                 set a new generated password for the
+                                          first user (printed once; its
+                                          grants are revoked)
 
 Generated ids may start with "-": put -- before them, as in
 caddy mcp revoke client -- -Xy3...
@@ -135,7 +138,7 @@ func configureMCPCommand(cmd *cobra.Command) {
 				return []string{c.ID, c.Name, c.AuthMethod, strings.Join(c.RedirectURIs, " "), registered, lastUsed}
 			})
 		}),
-	}, grants, revoke, token)
+	}, grants, revoke, token, passwdCommand())
 }
 
 // revokeCommand is `caddy mcp revoke <kind> <id>`.
@@ -186,9 +189,7 @@ func printList[T any](cmd *cobra.Command, items []T, header string, row func(T) 
 // its storage for the duration of one command.
 func withAuthServer(run func(context.Context, *cobra.Command, *authserver.Server, []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		configFile, _ := cmd.Flags().GetString("config")
-		adapter, _ := cmd.Flags().GetString("adapter")
-		cfgJSON, _, _, err := caddycmd.LoadConfig(configFile, adapter)
+		cfgJSON, err := loadOperatorConfig(cmd)
 		if err != nil {
 			return err
 		}

@@ -137,3 +137,35 @@ localhost:8443 {
 		t.Errorf("opening the operator view wrote to storage: %v", entries)
 	}
 }
+
+func TestMCPPasswdRefusesWhatItCannotChange(t *testing.T) {
+	dir := t.TempDir()
+	write := func(firstUser string) string {
+		path := filepath.Join(dir, "Caddyfile")
+		os.WriteFile(path, []byte(`{
+	storage file_system `+dir+`/storage
+}
+localhost:8443 {
+	mcp_gateway {
+		upstream 127.0.0.1:17800
+		`+firstUser+`
+	}
+}
+`), 0o600)
+		return path
+	}
+	for _, c := range []struct{ firstUser, user, want string }{
+		{"first_user admin", "alice", `"alice" is not the first user of this configuration (first_user admin)`},
+		{"first_user admin {env.MCPGATE_TEST_PASSWD}", "admin", "the first user's password comes from the configuration"},
+		{"users {\n\t\t\tadmin $2a$04$abcdefghijklmnopqrstuuMhRbpjwsDdYkmJ3xt1MRK7o5TNd9yXa\n\t\t}", "admin", "the configuration has no first_user"},
+	} {
+		t.Setenv("MCPGATE_TEST_PASSWD", "chosen")
+		_, err := runMCP(t, write(c.firstUser), "passwd", c.user)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s, passwd %s: %v, want %q", c.firstUser, c.user, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "storage", firstUserKey)); err == nil {
+		t.Error("a refused passwd stored a first user")
+	}
+}

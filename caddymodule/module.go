@@ -42,9 +42,12 @@ type Gateway struct {
 
 	server    *authserver.Server
 	firstUser string
-	routes    routeTable
-	metrics   *gatewayMetrics
-	logger    *zap.Logger
+	// oneTimePassword is the first user's generated password while it
+	// has not been used to log in, for the banner.
+	oneTimePassword string
+	routes          routeTable
+	metrics         *gatewayMetrics
+	logger          *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.

@@ -40,14 +40,14 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		users[name] = repl.ReplaceAll(hash, "")
 	}
 	if fu := g.Auth.FirstUser; fu != nil {
-		name, hash, err := ensureFirstUser(ctx, ctx.Storage(), repl.ReplaceAll(fu.Name, ""), repl.ReplaceAll(fu.Password, ""))
+		u, err := ensureFirstUser(ctx, ctx.Storage(), repl.ReplaceAll(fu.Name, ""), repl.ReplaceAll(fu.Password, ""))
 		if err != nil {
 			return err
 		}
-		if _, declared := users[name]; !declared {
-			users[name] = hash
+		if _, declared := users[u.Name]; !declared {
+			users[u.Name] = u.Hash
 		}
-		g.firstUser = name
+		g.firstUser, g.oneTimePassword = u.Name, u.OneTimePassword
 	}
 
 	app, err := ctx.App("mcp_auth")
@@ -59,7 +59,11 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.server, err = app.(*AuthApp).server(key, func() (*authserver.Server, error) {
-		return authserver.New(g.authserverConfig(repl, users), ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
+		cfg := g.authserverConfig(repl, users)
+		if g.oneTimePassword != "" {
+			cfg.OnPasswordLogin = forgetOneTimePassword(ctx.Storage(), g.firstUser, g.logger)
+		}
+		return authserver.New(cfg, ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
 	})
 	if err != nil {
 		return fmt.Errorf("mcp_gateway authorization server: %w", err)

@@ -192,6 +192,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.checkPassword(user, q.Get("password")) {
 			s.startSession(w, r, user)
+			if s.cfg.OnPasswordLogin != nil {
+				s.cfg.OnPasswordLogin(user)
+			}
 			sub, login, known = user, loginPassword, true
 		} else {
 			loginFailed = true
