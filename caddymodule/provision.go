@@ -35,6 +35,10 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	g.metrics = m
 
+	if err := g.checkSecrets(repl); err != nil {
+		return err
+	}
+
 	users := make(map[string]string, len(g.Auth.Users)+1)
 	for name, hash := range g.Auth.Users {
 		users[name] = repl.ReplaceAll(hash, "")
