@@ -25,6 +25,7 @@ func init() {
 //
 //	mcp_gateway {
 //	    public_origin <origin>
+//	    home_page
 //
 //	    # the resource at /mcp
 //	    upstream <addresses...>                 # or: reverse_proxy <addresses...> { ... }
@@ -118,6 +119,11 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		if !d.AllArgs(&g.PublicOrigin) {
 			return d.ArgErr()
 		}
+	case "home_page":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		g.HomePage = true
 	case "resource":
 		res := &Resource{}
 		if !d.NextArg() {

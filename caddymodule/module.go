@@ -31,6 +31,14 @@ type Gateway struct {
 	// it forwarded in X-Forwarded-Proto and X-Forwarded-Host.
 	PublicOrigin string `json:"public_origin,omitempty"`
 
+	// HomePage serves a page for people at / (what this server is, its MCP
+	// URL, how to connect Claude Code, Claude Desktop and VS Code, the
+	// operator's next steps), and the same page to a browser's GET of an
+	// MCP endpoint (Accept: text/html, no Authorization); MCP clients keep
+	// getting JSON. Turn it on for a site that serves nothing else at /.
+	// Default: off.
+	HomePage bool `json:"home_page,omitempty"`
+
 	// Resources are the protected MCP endpoints, each with its own backend.
 	// At least one is required.
 	Resources []*Resource `json:"resources,omitempty"`

@@ -92,6 +92,20 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		paths[i] = res.Path
 	}
 
+	if g.HomePage {
+		page := homePage{g}
+		if err := g.routes.add("the home page", map[string]http.Handler{"/": page}); err != nil {
+			return err
+		}
+		for _, res := range g.Resources {
+			for _, p := range []string{res.Path, res.Path + "/"} {
+				if h := g.routes.exact[p]; h != nil {
+					g.routes.exact[p] = browserAware(page, h)
+				}
+			}
+		}
+	}
+
 	origin := g.PublicOrigin
 	if origin == "" {
 		origin = "each site's own address"
