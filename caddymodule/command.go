@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +25,7 @@ func init() {
 		Name:  "mcp",
 		Usage: "clients|grants|revoke|token|passwd [--config <path>] [--adapter <name>]",
 		Short: "Lists and revokes mcp_gateway clients and grants, and mints tokens",
-		Long: `
+		Long: strings.ReplaceAll(`
 Works on the storage of the configured mcp_gateway (the config's "storage"
 global option, or Caddy's default), so it needs no running server and sees
 what every instance sharing that storage sees.
@@ -46,7 +48,7 @@ Generated ids may start with "-": put -- before them, as in
 caddy mcp revoke client -- -Xy3...
 
 Revoked grants stop refreshing at once; their access tokens stop working
-within the gateway's revocation_check_interval (default 30s).`,
+within the gateway's revocation_check_interval (default 30s).`, "caddy mcp", commandName()+" mcp"),
 		CobraFunc: configureMCPCommand,
 	})
 }
@@ -110,7 +112,13 @@ func configureMCPCommand(cmd *cobra.Command) {
 			return srv.RevokeClient(ctx, id)
 		}),
 		revokeCommand("user", "Revoke every grant of a user", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
-			return srv.RevokeUser(ctx, id)
+			n, err := srv.RevokeUser(ctx, id)
+			if err == nil && n == 0 {
+				// A typo must not read as success: the operator would
+				// believe a departed user's access ended.
+				return 0, fmt.Errorf("user %q has no live grants: nothing was revoked (%s mcp grants lists them)", terminalSafe(id), commandName())
+			}
+			return n, err
 		}),
 		revokeCommand("grant", "Revoke one grant (refresh-token family)", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
 			return 1, srv.RevokeGrant(ctx, id)
@@ -248,6 +256,16 @@ func loadGateway(cfgJSON []byte) (g *Gateway, storage certmagic.Storage, cleanup
 		if storage, err = mod.(caddy.StorageConverter).CertMagicStorage(); err != nil {
 			cancel()
 			return nil, nil, nil, fmt.Errorf("opening storage: %v", err)
+		}
+	}
+	// A command pointed at the wrong folder (another working directory
+	// for ./data, MCPGATE_DATA unset) would list nothing and create the
+	// folder as it went: say so instead, and touch nothing.
+	if fs, ok := storage.(*certmagic.FileStorage); ok {
+		if _, err := os.Stat(fs.Path); errors.Is(err, os.ErrNotExist) {
+			cancel()
+			abs, _ := filepath.Abs(fs.Path)
+			return nil, nil, nil, fmt.Errorf("the data folder %s does not exist: run the command with the server's configuration and environment (the same working directory for relative paths, the same MCPGATE_DATA for the default Caddyfile), or start the server once", abs)
 		}
 	}
 	return g, storage, func() { cancel() }, nil

@@ -2,8 +2,10 @@ package caddymodule_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 )
 
@@ -14,6 +16,7 @@ const runAsCaddyEnv = "MCPGATE_TEST_RUN_AS_CADDY"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsCaddyEnv) == "1" {
+		caddy.CustomBinaryName = filepath.Base(os.Args[0]) // as main.go does
 		caddycmd.Main()
 		return
 	}

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -69,5 +70,12 @@ func loadOperatorConfig(cmd *cobra.Command) ([]byte, error) {
 	configFile, _ := cmd.Flags().GetString("config")
 	adapter, _ := cmd.Flags().GetString("adapter")
 	cfgJSON, _, _, err := caddycmd.LoadConfig(configFile, adapter)
+	if err == nil && len(cfgJSON) == 0 {
+		if configFile == "" {
+			wd, _ := os.Getwd()
+			return nil, fmt.Errorf("no Caddyfile in %s: run the command in the server's folder, or name its configuration with --config <path>", wd)
+		}
+		return nil, fmt.Errorf("the configuration %s is empty", configFile)
+	}
 	return cfgJSON, err
 }
