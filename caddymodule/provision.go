@@ -170,7 +170,7 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		Timeout:        time.Duration(res.Timeout),
 		StreamGET:      res.StreamGET,
 		Observe:        g.requestObserver(res.Path),
-	}, proxyHandler{proxy: proxy})
+	}, proxyHandler{proxy: proxy, outage: newOutageWarning(g.logger, res.Path)})
 	if err != nil {
 		return nil, nil, err
 	}
