@@ -40,6 +40,9 @@ type bannerFacts struct {
 	// Password is the first user's generated password while it is still
 	// to be used for a first login; "" once it was.
 	Password string
+	// PasswordConfigured says the first user's password comes from the
+	// configuration (MCPGATE_PASSWORD), so `mcp passwd` does not apply.
+	PasswordConfigured bool
 	// Storage is the absolute path of the file storage, "" for other
 	// storages.
 	Storage string
@@ -79,6 +82,8 @@ func (f bannerFacts) String() string {
 	}
 	if f.FirstUser != "" {
 		switch {
+		case f.PasswordConfigured:
+			line("  First user:     %s (password from the configuration)", terminalSafe(f.FirstUser))
 		case f.Password != "":
 			line("  First user:     %s, password %s", terminalSafe(f.FirstUser), f.Password)
 			line("                  (shown until it is first used to log in; `%s mcp passwd %s` sets a new one)", commandName(), terminalSafe(f.FirstUser))

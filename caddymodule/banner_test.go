@@ -39,7 +39,7 @@ func TestBannerSaysWhereToConnectOnce(t *testing.T) {
 		"http://127.0.0.1:" + site.httpPort + "/mcp",
 		"https://localhost:" + site.httpsPort + "/mcp",
 		"https://127.0.0.1:" + site.httpsPort + "/mcp",
-		"First user:     " + testUser,
+		"First user:     " + testUser + " (password from the configuration)",
 		filepath.Join(data, "caddy") + " ",
 		filepath.Join(data, "memory.db"),
 		"NODE_EXTRA_CA_CERTS=" + rootCert + "\n",

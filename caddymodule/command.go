@@ -306,3 +306,19 @@ func findHandler(cfgJSON []byte) json.RawMessage {
 	}
 	return walk(cfgJSON)
 }
+
+// loadOperatorConfig loads the configuration an operator command names
+// with --config and --adapter.
+func loadOperatorConfig(cmd *cobra.Command) ([]byte, error) {
+	configFile, _ := cmd.Flags().GetString("config")
+	adapter, _ := cmd.Flags().GetString("adapter")
+	cfgJSON, _, _, err := caddycmd.LoadConfig(configFile, adapter)
+	if err == nil && len(cfgJSON) == 0 {
+		if configFile == "" {
+			wd, _ := os.Getwd()
+			return nil, fmt.Errorf("no Caddyfile in %s: run the command in the server's folder, or name its configuration with --config <path>", wd)
+		}
+		return nil, fmt.Errorf("the configuration %s is empty", configFile)
+	}
+	return cfgJSON, err
+}

@@ -53,9 +53,11 @@ type Gateway struct {
 	// oneTimePassword is the first user's generated password while it
 	// has not been used to log in, for the banner.
 	oneTimePassword string
-	routes          routeTable
-	metrics         *gatewayMetrics
-	logger          *zap.Logger
+	// firstUserPasswordSet: the first user's password is configured.
+	firstUserPasswordSet bool
+	routes               routeTable
+	metrics              *gatewayMetrics
+	logger               *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.

@@ -52,6 +52,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 			users[u.Name] = u.Hash
 		}
 		g.firstUser, g.oneTimePassword = u.Name, u.OneTimePassword
+		g.firstUserPasswordSet = repl.ReplaceAll(fu.Password, "") != ""
 	}
 
 	app, err := ctx.App("mcp_auth")

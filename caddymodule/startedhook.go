@@ -26,6 +26,7 @@ func (h startedHook) Handle(context.Context, caddy.Event) error {
 	for _, g := range gws {
 		if g.firstUser != "" {
 			f.FirstUser, f.Password = g.firstUser, g.oneTimePassword
+			f.PasswordConfigured = g.firstUserPasswordSet
 			break
 		}
 	}
