@@ -93,8 +93,10 @@ func lockDataFolder(path string) error {
 		return fmt.Errorf("another mcpgate, %s, is using the data folder %s (lock %s): stop it first, or give this copy a folder and ports of its own (MCPGATE_DATA, MCPGATE_HTTP_PORT, MCPGATE_HTTPS_PORT, MCPGATE_MEMORY_ADDR, MCPGATE_ADMIN)",
 			holder, filepath.Dir(path), filepath.Base(path))
 	}
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	// The pid is only a hint for the message a second copy prints; the
+	// lock holds without it.
+	if f.Truncate(0) == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0) //nolint:errcheck // a hint, see above
 	}
 	dataLocks.held[path] = &heldLock{file: f, refs: 1}
 	return nil
