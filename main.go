@@ -6,6 +6,10 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -14,5 +18,8 @@ import (
 )
 
 func main() {
+	// Usage lines name the command as the operator runs it (mcpgate), not
+	// caddy.
+	caddy.CustomBinaryName = filepath.Base(os.Args[0])
 	caddycmd.Main()
 }

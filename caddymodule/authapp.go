@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
@@ -42,6 +44,18 @@ type AuthApp struct {
 	servers *sharedServers
 	logger  *zap.Logger
 	stop    context.CancelFunc
+	ctx     caddy.Context
+	// lockPath is the data folder's lock file this app holds, if any.
+	lockPath string
+
+	// gateways are the handlers that use this app, for the banner.
+	gateways *gatewayList
+}
+
+// gatewayList is a list of handlers, added to while they provision.
+type gatewayList struct {
+	mu   sync.Mutex
+	list []*Gateway
 }
 
 // sharedServers are the app's authorization servers, by sharedServerKey.
@@ -58,10 +72,20 @@ func (AuthApp) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision applies the defaults.
+// Provision applies the defaults and asks to hear when the configuration
+// has started, to print the startup banner.
 func (a *AuthApp) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.ctx = ctx
+	events, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("loading the events app: %v", err)
+	}
+	if err := events.(*caddyevents.App).On("started", startedHook{a}); err != nil {
+		return fmt.Errorf("subscribing to the started event: %v", err)
+	}
 	a.servers = &sharedServers{by: map[string]*authserver.Server{}}
+	a.gateways = &gatewayList{}
 	if a.SweepInterval == 0 {
 		a.SweepInterval = caddy.Duration(DefaultSweepInterval)
 	}
@@ -76,21 +100,38 @@ func (a *AuthApp) Validate() error {
 	return nil
 }
 
-// Start runs the sweeper. (Provisioning alone, as in `caddy validate`,
-// starts nothing and writes nothing.)
+// Start locks the data folder (see dataLockPath) and runs the sweeper.
+// (Provisioning alone, as in `caddy validate`, starts nothing and writes
+// nothing.)
 func (a *AuthApp) Start() error {
+	if path := dataLockPath(a.ctx.Storage()); path != "" {
+		if err := lockDataFolder(path); err != nil {
+			return err
+		}
+		a.lockPath = path
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	go a.sweep(ctx)
 	return nil
 }
 
-// Stop ends the sweeper.
+// Stop ends the sweeper and releases the data folder.
 func (a *AuthApp) Stop() error {
 	if a.stop != nil {
 		a.stop()
 	}
+	if a.lockPath != "" {
+		unlockDataFolder(a.lockPath)
+	}
 	return nil
+}
+
+// addGateway records a handler that uses this app.
+func (a *AuthApp) addGateway(g *Gateway) {
+	a.gateways.mu.Lock()
+	defer a.gateways.mu.Unlock()
+	a.gateways.list = append(a.gateways.list, g)
 }
 
 // server returns the authorization server for key, building it with build

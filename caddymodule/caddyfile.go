@@ -25,6 +25,7 @@ func init() {
 //
 //	mcp_gateway {
 //	    public_origin <origin>
+//	    home_page
 //
 //	    # the resource at /mcp
 //	    upstream <addresses...>                 # or: reverse_proxy <addresses...> { ... }
@@ -121,6 +122,11 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		if !d.AllArgs(&g.PublicOrigin) {
 			return d.ArgErr()
 		}
+	case "home_page":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		g.HomePage = true
 	case "resource":
 		res := &Resource{}
 		if !d.NextArg() {
@@ -153,8 +159,8 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
 			name := d.Val()
 			var hash string
-			if !d.AllArgs(&hash) {
-				return d.Errf("user %q needs exactly one bcrypt hash (make one with 'caddy hash-password')", name)
+			if !d.AllArgs(&hash) || hash == "" {
+				return d.Errf("user %q needs exactly one bcrypt hash (make one with 'caddy hash-password'); when it comes from {$VAR}, that variable is unset or empty", name)
 			}
 			if _, dup := a.Users[name]; dup {
 				return d.Errf("user %q is declared twice", name)
@@ -256,8 +262,8 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 		}
 		res.AllowClientTokens = true
 	case "backend_authorization":
-		if !d.AllArgs(&res.BackendAuthorization) {
-			return true, d.ArgErr()
+		if !d.AllArgs(&res.BackendAuthorization) || res.BackendAuthorization == "" {
+			return true, d.Errf("backend_authorization needs the value of the backend's Authorization header, for example \"Bearer {env.BACKEND_TOKEN}\"")
 		}
 	case "allowed_origins":
 		res.AllowedOrigins = append(res.AllowedOrigins, d.RemainingArgs()...)
@@ -315,8 +321,8 @@ func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
 	switch reg.Mode {
 	case "open", "closed":
 	case "token":
-		if !d.NextArg() {
-			return d.Errf("registration token needs the initial access token, for example {env.MCPGATE_REGISTRATION_TOKEN}")
+		if !d.NextArg() || d.Val() == "" {
+			return d.Errf("registration token needs the initial access token, for example {env.MCPGATE_REGISTRATION_TOKEN}; when it comes from {$VAR}, that variable is unset or empty")
 		}
 		reg.InitialAccessToken = d.Val()
 	default:
@@ -386,8 +392,8 @@ func parseClient(d *caddyfile.Dispenser, a *AuthConfig) error {
 				return d.ArgErr()
 			}
 		case "secret_hash":
-			if !d.AllArgs(&c.SecretHash) {
-				return d.ArgErr()
+			if !d.AllArgs(&c.SecretHash) || c.SecretHash == "" {
+				return d.Errf("client %s: secret_hash needs the bcrypt hash of the client's secret (caddy hash-password), or remove the line for a public client; when it comes from {$VAR}, that variable is unset or empty", c.ID)
 			}
 		case "redirect_uris":
 			c.RedirectURIs = append(c.RedirectURIs, d.RemainingArgs()...)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -21,9 +23,9 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "mcp",
-		Usage: "clients|grants|revoke|token [--config <path>] [--adapter <name>]",
+		Usage: "clients|grants|revoke|token|passwd [--config <path>] [--adapter <name>]",
 		Short: "Lists and revokes mcp_gateway clients and grants, and mints tokens",
-		Long: `
+		Long: strings.ReplaceAll(`
 Works on the storage of the configured mcp_gateway (the config's "storage"
 global option, or Caddy's default), so it needs no running server and sees
 what every instance sharing that storage sees.
@@ -38,12 +40,15 @@ what every instance sharing that storage sees.
                                           mint an access token for a
                                           pre-registered confidential client
                                           (CI, scripts)
+  caddy mcp passwd <user>                 set a new generated password for the
+                                          first user (printed once; its
+                                          grants are revoked)
 
 Generated ids may start with "-": put -- before them, as in
 caddy mcp revoke client -- -Xy3...
 
 Revoked grants stop refreshing at once; their access tokens stop working
-within the gateway's revocation_check_interval (default 30s).`,
+within the gateway's revocation_check_interval (default 30s).`, "caddy mcp", commandName()+" mcp"),
 		CobraFunc: configureMCPCommand,
 	})
 }
@@ -107,7 +112,13 @@ func configureMCPCommand(cmd *cobra.Command) {
 			return srv.RevokeClient(ctx, id)
 		}),
 		revokeCommand("user", "Revoke every grant of a user", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
-			return srv.RevokeUser(ctx, id)
+			n, err := srv.RevokeUser(ctx, id)
+			if err == nil && n == 0 {
+				// A typo must not read as success: the operator would
+				// believe a departed user's access ended.
+				return 0, fmt.Errorf("user %q has no live grants: nothing was revoked (%s mcp grants lists them)", terminalSafe(id), commandName())
+			}
+			return n, err
 		}),
 		revokeCommand("grant", "Revoke one grant (refresh-token family)", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
 			return 1, srv.RevokeGrant(ctx, id)
@@ -135,7 +146,7 @@ func configureMCPCommand(cmd *cobra.Command) {
 				return []string{c.ID, c.Name, c.AuthMethod, strings.Join(c.RedirectURIs, " "), registered, lastUsed}
 			})
 		}),
-	}, grants, revoke, token)
+	}, grants, revoke, token, passwdCommand())
 }
 
 // revokeCommand is `caddy mcp revoke <kind> <id>`.
@@ -186,9 +197,7 @@ func printList[T any](cmd *cobra.Command, items []T, header string, row func(T) 
 // its storage for the duration of one command.
 func withAuthServer(run func(context.Context, *cobra.Command, *authserver.Server, []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		configFile, _ := cmd.Flags().GetString("config")
-		adapter, _ := cmd.Flags().GetString("adapter")
-		cfgJSON, _, _, err := caddycmd.LoadConfig(configFile, adapter)
+		cfgJSON, err := loadOperatorConfig(cmd)
 		if err != nil {
 			return err
 		}
@@ -249,6 +258,16 @@ func loadGateway(cfgJSON []byte) (g *Gateway, storage certmagic.Storage, cleanup
 			return nil, nil, nil, fmt.Errorf("opening storage: %v", err)
 		}
 	}
+	// A command pointed at the wrong folder (another working directory
+	// for ./data, MCPGATE_DATA unset) would list nothing and create the
+	// folder as it went: say so instead, and touch nothing.
+	if fs, ok := storage.(*certmagic.FileStorage); ok {
+		if _, err := os.Stat(fs.Path); errors.Is(err, os.ErrNotExist) {
+			cancel()
+			abs, _ := filepath.Abs(fs.Path)
+			return nil, nil, nil, fmt.Errorf("the data folder %s does not exist: run the command with the server's configuration and environment (the same working directory for relative paths, the same MCPGATE_DATA for the default Caddyfile), or start the server once", abs)
+		}
+	}
 	return g, storage, func() { cancel() }, nil
 }
 
@@ -286,4 +305,20 @@ func findHandler(cfgJSON []byte) json.RawMessage {
 		return nil
 	}
 	return walk(cfgJSON)
+}
+
+// loadOperatorConfig loads the configuration an operator command names
+// with --config and --adapter.
+func loadOperatorConfig(cmd *cobra.Command) ([]byte, error) {
+	configFile, _ := cmd.Flags().GetString("config")
+	adapter, _ := cmd.Flags().GetString("adapter")
+	cfgJSON, _, _, err := caddycmd.LoadConfig(configFile, adapter)
+	if err == nil && len(cfgJSON) == 0 {
+		if configFile == "" {
+			wd, _ := os.Getwd()
+			return nil, fmt.Errorf("no Caddyfile in %s: run the command in the server's folder, or name its configuration with --config <path>", wd)
+		}
+		return nil, fmt.Errorf("the configuration %s is empty", configFile)
+	}
+	return cfgJSON, err
 }

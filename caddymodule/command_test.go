@@ -3,10 +3,12 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,6 +39,7 @@ func TestMCPCommandListsRevokesAndMints(t *testing.T) {
 	dir := t.TempDir()
 	secretHash, _ := bcrypt.GenerateFromPassword([]byte("ci-secret"), bcrypt.MinCost)
 	caddyfile := filepath.Join(dir, "Caddyfile")
+	os.Mkdir(filepath.Join(dir, "storage"), 0o700) // the server ran once
 	os.WriteFile(caddyfile, []byte(`{
 	storage file_system `+dir+`/storage
 }
@@ -81,6 +84,14 @@ localhost:8443 {
 	if err != nil || !strings.Contains(out, "ci ") || !strings.Contains(out, reg.ClientID) || !strings.Contains(out, "Laptop") {
 		t.Fatalf("mcp clients: %v\n%s", err, out)
 	}
+	// The AUTH column says how each client authenticates, the
+	// pre-registered confidential one included.
+	if !regexp.MustCompile(`(?m)^ci +client_secret_basic `).MatchString(out) || !regexp.MustCompile(`(?m)^\S+ +Laptop +none `).MatchString(out) {
+		t.Errorf("mcp clients: the AUTH column is wrong:\n%s", out)
+	}
+	if out, err := runMCP(t, caddyfile, "revoke", "user", "admni"); err == nil || !strings.Contains(err.Error(), `user "admni" has no live grants: nothing was revoked`) {
+		t.Errorf("revoke user with a typo: %v\n%s", err, out)
+	}
 
 	out, err = runMCP(t, caddyfile, "token", "ci", "--resource", "https://localhost:8443/mcp")
 	if err != nil || strings.Count(strings.TrimSpace(out), ".") != 2 {
@@ -108,6 +119,7 @@ localhost:8443 {
 func TestOperatorViewServesNoRequests(t *testing.T) {
 	dir := t.TempDir()
 	caddyfile := filepath.Join(dir, "Caddyfile")
+	os.Mkdir(filepath.Join(dir, "storage"), 0o700) // the server ran once
 	os.WriteFile(caddyfile, []byte(`{
 	storage file_system `+dir+`/storage
 }
@@ -135,5 +147,75 @@ localhost:8443 {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "storage")); len(entries) != 0 {
 		t.Errorf("opening the operator view wrote to storage: %v", entries)
+	}
+}
+
+func TestMCPPasswdRefusesWhatItCannotChange(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "storage"), 0o700) // the server ran once
+	write := func(firstUser string) string {
+		path := filepath.Join(dir, "Caddyfile")
+		os.WriteFile(path, []byte(`{
+	storage file_system `+dir+`/storage
+}
+localhost:8443 {
+	mcp_gateway {
+		upstream 127.0.0.1:17800
+		`+firstUser+`
+	}
+}
+`), 0o600)
+		return path
+	}
+	for _, c := range []struct{ firstUser, user, want string }{
+		{"first_user admin", "alice", `"alice" is not the first user of this configuration (first_user admin)`},
+		{"first_user admin {env.MCPGATE_TEST_PASSWD}", "admin", "the first user's password comes from the configuration"},
+		{"users {\n\t\t\tadmin $2a$04$abcdefghijklmnopqrstuuMhRbpjwsDdYkmJ3xt1MRK7o5TNd9yXa\n\t\t}", "admin", "the configuration has no first_user"},
+	} {
+		t.Setenv("MCPGATE_TEST_PASSWD", "chosen")
+		_, err := runMCP(t, write(c.firstUser), "passwd", c.user)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s, passwd %s: %v, want %q", c.firstUser, c.user, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "storage", firstUserKey)); err == nil {
+		t.Error("a refused passwd stored a first user")
+	}
+}
+
+// TestMCPCommandsNeedTheServersDataFolder: a command pointed at a data
+// folder the server never used says so, and creates nothing.
+func TestMCPCommandsNeedTheServersDataFolder(t *testing.T) {
+	dir := t.TempDir()
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	os.WriteFile(caddyfile, []byte(`{
+	storage file_system `+dir+`/not-the-data
+}
+localhost:8443 {
+	mcp_gateway {
+		upstream 127.0.0.1:17800
+		first_user admin
+	}
+}
+`), 0o600)
+	for _, args := range [][]string{{"clients"}, {"grants"}, {"revoke", "user", "admin"}, {"passwd", "admin"}} {
+		out, err := runMCP(t, caddyfile, args...)
+		if err == nil || !strings.Contains(err.Error(), "the data folder "+dir+"/not-the-data does not exist") {
+			t.Errorf("mcp %v: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "not-the-data")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a command created the data folder: %v", err)
+	}
+}
+
+// TestMCPCommandsWithoutACaddyfile: run in a folder without a Caddyfile
+// and without --config, a command says what is missing.
+func TestMCPCommandsWithoutACaddyfile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	out, err := runMCP(t, "", "clients")
+	if err == nil || !strings.Contains(err.Error(), "no Caddyfile in "+dir+": run the command in the server's folder, or name its configuration with --config <path>") {
+		t.Errorf("mcp clients without a Caddyfile: %v\n%s", err, out)
 	}
 }

@@ -179,7 +179,7 @@ func TestExampleBehindProxyEndToEnd(t *testing.T) {
 // localhost, 127.0.0.1 and [::1] over HTTPS, each as its own origin, and
 // refuse any other Host (DNS rebinding) and any other path.
 func TestLoopbackExamplesServeOnlyTheirOwnNames(t *testing.T) {
-	for _, name := range []string{"local", "legacy-tools", "third-party"} {
+	for _, name := range []string{"local", "legacy-tools", "third-party", "docker"} {
 		t.Run(name, func(t *testing.T) {
 			data := exampleEnv(t)
 			startExample(t, name)

@@ -2,10 +2,8 @@ package caddymodule
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -13,66 +11,73 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// captureStderr runs f and returns what it wrote to standard error.
-func captureStderr(t *testing.T, f func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := os.Stderr
-	os.Stderr = w
-	f()
-	os.Stderr = saved
-	w.Close()
-	out, _ := io.ReadAll(r)
-	return string(out)
-}
-
-func TestFirstUserPasswordIsGeneratedPrintedOnceAndOnlyItsHashKept(t *testing.T) {
+func TestFirstUserPasswordIsKeptUntilItsFirstLoginThenOnlyItsHash(t *testing.T) {
 	dir := t.TempDir()
 	store := &certmagic.FileStorage{Path: dir}
 	ctx := context.Background()
 
-	var hash string
-	printed := captureStderr(t, func() {
-		var err error
-		if _, hash, err = ensureFirstUser(ctx, store, "admin", ""); err != nil {
-			t.Fatal(err)
-		}
-	})
-	password := regexp.MustCompile(`(?m)^    (\S+)$`).FindStringSubmatch(printed)
-	if password == nil {
-		t.Fatalf("no password printed:\n%s", printed)
+	u, err := ensureFirstUser(ctx, store, "admin", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password[1])) != nil {
-		t.Fatal("the printed password does not match the kept hash")
+	if u.OneTimePassword == "" || bcrypt.CompareHashAndPassword([]byte(u.Hash), []byte(u.OneTimePassword)) != nil {
+		t.Fatal("no generated password matching the kept hash")
+	}
+
+	// A start that failed after generating it has not lost it: the next
+	// start gets the same password and hash.
+	again, err := ensureFirstUser(ctx, store, "admin", "")
+	if err != nil || again != u {
+		t.Fatalf("second start: %v, got %+v, want %+v", err, again, u)
+	}
+
+	if err := clearOneTimePassword(ctx, store, "admin"); err != nil {
+		t.Fatal(err)
 	}
 	stored, err := os.ReadFile(filepath.Join(dir, firstUserKey))
-	if err != nil || strings.Contains(string(stored), password[1]) {
-		t.Fatalf("storage holds the password or nothing: %v %s", err, stored)
+	if err != nil || strings.Contains(string(stored), u.OneTimePassword) {
+		t.Fatalf("after the first login storage still holds the password, or nothing: %v %s", err, stored)
+	}
+	after, err := ensureFirstUser(ctx, store, "admin", "")
+	if err != nil || after.OneTimePassword != "" || after.Hash != u.Hash {
+		t.Fatalf("after the first login: %v %+v", err, after)
 	}
 
-	again := captureStderr(t, func() {
-		_, hash2, err := ensureFirstUser(ctx, store, "admin", "")
-		if err != nil || hash2 != hash {
-			t.Errorf("second start: %v, hash changed %v", err, hash2 != hash)
-		}
-	})
-	if again != "" {
-		t.Errorf("the second start printed again:\n%s", again)
-	}
-
-	_, chosen, err := ensureFirstUser(ctx, store, "admin", "my own password")
-	if err != nil || bcrypt.CompareHashAndPassword([]byte(chosen), []byte("my own password")) != nil {
-		t.Fatalf("a configured password is not the one used: %v", err)
+	chosen, err := ensureFirstUser(ctx, store, "admin", "my own password")
+	if err != nil || chosen.OneTimePassword != "" || bcrypt.CompareHashAndPassword([]byte(chosen.Hash), []byte("my own password")) != nil {
+		t.Fatalf("a configured password is not the one used, or is kept: %v %+v", err, chosen)
 	}
 	// The same password keeps its hash across starts (a new salt would end
 	// the user's grants at every reload); another password gets a new one.
-	if _, h, err := ensureFirstUser(ctx, store, "admin", "my own password"); err != nil || h != chosen {
+	if u, err := ensureFirstUser(ctx, store, "admin", "my own password"); err != nil || u.Hash != chosen.Hash {
 		t.Fatalf("restart with the same password changed the hash: %v", err)
 	}
-	if _, h, err := ensureFirstUser(ctx, store, "admin", "changed"); err != nil || h == chosen || bcrypt.CompareHashAndPassword([]byte(h), []byte("changed")) != nil {
+	if u, err := ensureFirstUser(ctx, store, "admin", "changed"); err != nil || u.Hash == chosen.Hash || bcrypt.CompareHashAndPassword([]byte(u.Hash), []byte("changed")) != nil {
 		t.Fatalf("a changed password kept the old hash: %v", err)
+	}
+}
+
+func TestResetFirstUserPasswordKeepsOnlyTheHash(t *testing.T) {
+	dir := t.TempDir()
+	store := &certmagic.FileStorage{Path: dir}
+	ctx := context.Background()
+	old, err := ensureFirstUser(ctx, store, "admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resetFirstUserPassword(ctx, store, "alice"); err == nil || !strings.Contains(err.Error(), `"alice" is not the first user (that is "admin")`) {
+		t.Fatalf("a user who is not the first user: %v", err)
+	}
+	password, err := resetFirstUserPassword(ctx, store, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := os.ReadFile(filepath.Join(dir, firstUserKey))
+	if strings.Contains(string(stored), password) || strings.Contains(string(stored), old.OneTimePassword) {
+		t.Fatalf("storage holds a password: %s", stored)
+	}
+	u, err := ensureFirstUser(ctx, store, "admin", "")
+	if err != nil || u.OneTimePassword != "" || bcrypt.CompareHashAndPassword([]byte(u.Hash), []byte(password)) != nil {
+		t.Fatalf("the next start does not use the new password: %v %+v", err, u)
 	}
 }

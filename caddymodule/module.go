@@ -35,6 +35,14 @@ type Gateway struct {
 	// it forwarded in X-Forwarded-Proto and X-Forwarded-Host.
 	PublicOrigin string `json:"public_origin,omitempty"`
 
+	// HomePage serves a page for people at / (what this server is, its MCP
+	// URL, how to connect Claude Code, Claude Desktop and VS Code, the
+	// operator's next steps), and the same page to a browser's GET of an
+	// MCP endpoint (Accept: text/html, no Authorization); MCP clients keep
+	// getting JSON. Turn it on for a site that serves nothing else at /.
+	// Default: off.
+	HomePage bool `json:"home_page,omitempty"`
+
 	// Resources are the protected MCP endpoints, each with its own backend.
 	// At least one is required.
 	Resources []*Resource `json:"resources,omitempty"`
@@ -44,10 +52,16 @@ type Gateway struct {
 	// first_user or trusted_identity) must be configured.
 	Auth AuthConfig `json:"auth,omitempty"`
 
-	server  *authserver.Server
-	routes  routeTable
-	metrics *gatewayMetrics
-	logger  *zap.Logger
+	server    *authserver.Server
+	firstUser string
+	// oneTimePassword is the first user's generated password while it
+	// has not been used to log in, for the banner.
+	oneTimePassword string
+	// firstUserPasswordSet: the first user's password is configured.
+	firstUserPasswordSet bool
+	routes               routeTable
+	metrics              *gatewayMetrics
+	logger               *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.

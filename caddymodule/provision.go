@@ -35,18 +35,24 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	g.metrics = m
 
+	if err := g.checkSecrets(repl); err != nil {
+		return err
+	}
+
 	users := make(map[string]string, len(g.Auth.Users)+1)
 	for name, hash := range g.Auth.Users {
 		users[name] = repl.ReplaceAll(hash, "")
 	}
 	if fu := g.Auth.FirstUser; fu != nil {
-		name, hash, err := ensureFirstUser(ctx, ctx.Storage(), repl.ReplaceAll(fu.Name, ""), repl.ReplaceAll(fu.Password, ""))
+		u, err := ensureFirstUser(ctx, ctx.Storage(), repl.ReplaceAll(fu.Name, ""), repl.ReplaceAll(fu.Password, ""))
 		if err != nil {
 			return err
 		}
-		if _, declared := users[name]; !declared {
-			users[name] = hash
+		if _, declared := users[u.Name]; !declared {
+			users[u.Name] = u.Hash
 		}
+		g.firstUser, g.oneTimePassword = u.Name, u.OneTimePassword
+		g.firstUserPasswordSet = repl.ReplaceAll(fu.Password, "") != ""
 	}
 
 	app, err := ctx.App("mcp_auth")
@@ -58,11 +64,17 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.server, err = app.(*AuthApp).server(key, func() (*authserver.Server, error) {
-		return authserver.New(g.authserverConfig(repl, users), ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
+		cfg := g.authserverConfig(repl, users)
+		if g.oneTimePassword != "" {
+			cfg.OnPasswordLogin = forgetOneTimePassword(ctx.Storage(), g.firstUser, g.logger)
+		}
+		return authserver.New(cfg, ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
 	})
 	if err != nil {
 		return fmt.Errorf("mcp_gateway authorization server: %w", err)
 	}
+
+	app.(*AuthApp).addGateway(g)
 
 	if err := g.routes.add("the authorization server", g.server.Routes()); err != nil {
 		return err
@@ -79,6 +91,20 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 			}
 		}
 		paths[i] = res.Path
+	}
+
+	if g.HomePage {
+		page := homePage{g}
+		if err := g.routes.add("the home page", map[string]http.Handler{"/": page}); err != nil {
+			return err
+		}
+		for _, res := range g.Resources {
+			for _, p := range []string{res.Path, res.Path + "/"} {
+				if h := g.routes.exact[p]; h != nil {
+					g.routes.exact[p] = browserAware(page, h)
+				}
+			}
+		}
 	}
 
 	origin := g.PublicOrigin
@@ -148,7 +174,7 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		CacheScope:     res.CacheScope,
 		BackendRefresh: time.Duration(res.BackendRefresh),
 		Observe:        g.requestObserver(res.Path),
-	}, proxyHandler{proxy: proxy})
+	}, proxyHandler{proxy: proxy, outage: newOutageWarning(g.logger, res.Path)})
 	if err != nil {
 		return nil, nil, err
 	}

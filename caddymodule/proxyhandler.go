@@ -10,9 +10,10 @@ import (
 // proxyHandler adapts Caddy's reverse_proxy to the http.Handler the
 // transport adapter calls. When the proxy fails before answering (backend
 // down, timeouts) it writes only the status line; the adapter turns that
-// into a JSON-RPC error for the client.
+// into a JSON-RPC error for the client, and the cause goes to the log.
 type proxyHandler struct {
-	proxy caddyhttp.MiddlewareHandler
+	proxy  caddyhttp.MiddlewareHandler
+	outage *outageWarning
 }
 
 func (p proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -22,10 +23,16 @@ func (p proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		return
 	}
-	status := http.StatusBadGateway
+	status, cause := http.StatusBadGateway, err
 	var he caddyhttp.HandlerError
-	if errors.As(err, &he) && he.StatusCode >= 500 {
-		status = he.StatusCode
+	if errors.As(err, &he) {
+		if he.StatusCode >= 500 {
+			status = he.StatusCode
+		}
+		if he.Err != nil {
+			cause = he.Err
+		}
 	}
+	p.outage.failed(status, cause)
 	w.WriteHeader(status)
 }

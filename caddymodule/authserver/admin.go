@@ -24,8 +24,9 @@ type ClientInfo struct {
 	Name string `json:"client_name,omitempty"`
 	// RedirectURIs are its registered redirect URIs.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
-	// AuthMethod is its token_endpoint_auth_method (empty for
-	// pre-registered clients).
+	// AuthMethod is its token_endpoint_auth_method; for pre-registered
+	// clients client_secret_basic when they have a secret (they accept
+	// client_secret_post too), else none.
 	AuthMethod string `json:"token_endpoint_auth_method,omitempty"`
 	// IssuedAt is when it registered (zero for pre-registered clients).
 	IssuedAt time.Time `json:"issued_at,omitzero"`
@@ -82,9 +83,16 @@ func (s *Server) Clients(ctx context.Context) ([]ClientInfo, error) {
 }
 
 func clientInfo(c *client) ClientInfo {
+	method := c.TokenEndpointAuthMethod
+	if method == "" {
+		method = "none"
+		if c.confidential() {
+			method = "client_secret_basic"
+		}
+	}
 	return ClientInfo{
 		ID: c.ID, Name: c.ClientName, RedirectURIs: c.RedirectURIs,
-		AuthMethod: c.TokenEndpointAuthMethod, IssuedAt: c.IssuedAt, LastUsed: c.LastUsed, Static: c.static,
+		AuthMethod: method, IssuedAt: c.IssuedAt, LastUsed: c.LastUsed, Static: c.static,
 	}
 }
 

@@ -196,6 +196,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		if s.checkPassword(user, q.Get("password")) {
 			s.logins.refund(now, addr)
 			s.startSession(w, r, user)
+			if s.cfg.OnPasswordLogin != nil {
+				s.cfg.OnPasswordLogin(user)
+			}
 			sub, login, known = user, loginPassword, true
 		} else {
 			loginFailed = true

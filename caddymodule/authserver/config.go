@@ -90,6 +90,11 @@ type Config struct {
 	// form (inputs "username" and "password") to unidentified visitors.
 	Users map[string]string
 
+	// OnPasswordLogin, when set, is called after a user of Users logged in
+	// with the form (the Caddy glue forgets the first user's one-time
+	// password then). Default: nothing is called.
+	OnPasswordLogin func(user string)
+
 	// TrustedIdentity, when set, returns the subject already established
 	// for r by an earlier handler (the Caddy glue reads
 	// {http.auth.user.id}). It is consulted before the login session.

@@ -116,6 +116,15 @@ func (a *App) Validate() error {
 	return nil
 }
 
+// DatabasePath is the absolute path of the database, for the gateway's
+// startup banner.
+func (a *App) DatabasePath() string {
+	if abs, err := filepath.Abs(a.DB); err == nil {
+		return abs
+	}
+	return a.DB
+}
+
 // Start opens the database and begins serving. The listener comes from
 // Caddy's listener pool, so a config reload that keeps the address does not
 // fail with "address already in use" while the old config still runs.
@@ -127,6 +136,10 @@ func (a *App) Start() error {
 	})
 	if err != nil {
 		return fmt.Errorf("opening %s: %v", a.DB, err)
+	}
+	if err := a.checkAddressFree(); err != nil {
+		server.Close()
+		return err
 	}
 	ln, err := a.addr.Listen(context.Background(), 0, net.ListenConfig{})
 	if err != nil {
