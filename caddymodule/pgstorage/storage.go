@@ -138,13 +138,13 @@ func (s *Storage) wrap(op string, err error) error {
 }
 
 // redact drops the connection string from a parse error: it may hold the
-// password.
+// password, which pgx masks only as far as it can parse the string.
 func redact(err error) error {
-	var pe *pgconn.ParseConfigError
-	if errors.As(err, &pe) {
-		return errors.New(strings.ReplaceAll(pe.Error(), pe.ConnString, "<dsn>"))
+	msg := err.Error()
+	if i, j := strings.Index(msg, "`"), strings.LastIndex(msg, "`"); i < j {
+		msg = msg[:i] + "<dsn>" + msg[j+1:]
 	}
-	return err
+	return errors.New(msg)
 }
 
 // querier is what the pool and a transaction have in common.
