@@ -26,8 +26,8 @@ func open(t *testing.T, dsn string, cfg Config) *Storage {
 	return s
 }
 
-// TestConformance runs the storage suite the file storage passes too.
-func TestConformance(t *testing.T) {
+// TestStorageSuite runs the storage suite the file storage passes too.
+func TestStorageSuite(t *testing.T) {
 	dsn := testenv.PostgresDatabase(t)
 	storagetest.RunTests(t, func(t *testing.T) certmagic.Storage { return open(t, dsn, Config{}) })
 }
