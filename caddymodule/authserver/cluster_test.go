@@ -23,15 +23,15 @@ import (
 // in front of them presents it.
 const clusterOrigin = "http://gateway.test"
 
-// cluster returns two instances over one fresh storage.
-type clusterStorage func(t *testing.T) (a, b certmagic.Storage)
+// clusterStorage returns two instances over one fresh storage.
+type clusterStorage func(t testing.TB) (a, b certmagic.Storage)
 
-func fileCluster(t *testing.T) (a, b certmagic.Storage) {
+func fileCluster(t testing.TB) (a, b certmagic.Storage) {
 	dir := t.TempDir()
 	return &certmagic.FileStorage{Path: dir}, &certmagic.FileStorage{Path: dir}
 }
 
-func postgresCluster(t *testing.T) (a, b certmagic.Storage) {
+func postgresCluster(t testing.TB) (a, b certmagic.Storage) {
 	dsn := testenv.PostgresDatabase(t)
 	open := func() certmagic.Storage {
 		s, err := pgstorage.New(pgstorage.Config{DSN: dsn})
