@@ -170,6 +170,9 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		refresh := g.newRefreshToken()
+		// Outside the transaction (ctx, not tx): a signing key this creates
+		// must be visible to the other instances at once, whatever becomes
+		// of the exchange.
 		if resp, err = s.mintAccessToken(ctx, g.issued()); err != nil {
 			return err
 		}
