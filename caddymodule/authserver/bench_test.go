@@ -21,13 +21,27 @@ import (
 // in-process (no network), with one public and one confidential client.
 func benchServer(b *testing.B) (s *Server, public, confidential registered) {
 	b.Helper()
+	s = benchServerOn(b, &certmagic.FileStorage{Path: b.TempDir()})
+	public, confidential = benchClients(b, s)
+	return s, public, confidential
+}
+
+// benchServerOn is a Server on storage, as benchServer configures it.
+func benchServerOn(b *testing.B, storage Storage) *Server {
+	b.Helper()
 	cfg := testConfig(&clock{t: time.Now()})
 	cfg.Now = time.Now
 	allowClientCredentials(&cfg)
-	s, err := New(cfg, &certmagic.FileStorage{Path: b.TempDir()}, nil)
+	s, err := New(cfg, storage, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return s
+}
+
+// benchClients registers a public and a confidential client on s.
+func benchClients(b *testing.B, s *Server) (public, confidential registered) {
+	b.Helper()
 	reg := func(body string) registered {
 		rec := serve(s, http.MethodPost, "/register", "application/json", body, func(r *http.Request) {
 			r.Header.Set("Authorization", "Bearer "+testInitialAccessToken)
@@ -39,7 +53,7 @@ func benchServer(b *testing.B) (s *Server, public, confidential registered) {
 	}
 	public = reg(`{"redirect_uris":["http://127.0.0.1:1/cb"],"token_endpoint_auth_method":"none"}`)
 	confidential = reg(`{"redirect_uris":["http://127.0.0.1:1/cb"],"grant_types":["client_credentials"]}`)
-	return s, public, confidential
+	return public, confidential
 }
 
 func serve(s *Server, method, path, contentType, body string, mutate func(*http.Request)) *httptest.ResponseRecorder {
@@ -77,8 +91,9 @@ func BenchmarkCodeExchange(b *testing.B) {
 	for range 20000 {
 		code := randomToken()
 		s.store.put(ctx, s.codeKey(code), codeRecord{
-			ClientID: pub.id, RedirectURI: pub.redirect, Challenge: challenge, Resource: "http://gw.example/mcp",
-			Scopes: []string{"mcp"}, Subject: "alice", GrantID: randomID(), ExpiresAt: time.Now().Add(time.Hour),
+			ClientID: pub.id, RedirectURI: pub.redirect, Challenge: challenge, Resource: "http://gw.example/mcp", Issuer: "http://gw.example",
+			Scopes: []string{"mcp"}, Subject: "alice", Login: loginPassword, Credential: s.credentialOf("alice", loginPassword),
+			GrantID: randomID(), ExpiresAt: time.Now().Add(time.Hour),
 		})
 		bodies = append(bodies, codeForm(pub, code, verifier).Encode())
 	}
@@ -95,7 +110,8 @@ func BenchmarkCodeExchange(b *testing.B) {
 // token the previous one returned (rotation under the family's lock).
 func BenchmarkRefresh(b *testing.B) {
 	s, pub, _ := benchServer(b)
-	g := grant{ID: randomID(), ClientID: pub.id, Subject: "alice", Resource: "http://gw.example/mcp", Scopes: []string{"mcp"}, ExpiresAt: time.Now().Add(time.Hour)}
+	g := grant{ID: randomID(), ClientID: pub.id, Subject: "alice", Resource: "http://gw.example/mcp", Issuer: "http://gw.example", Scopes: []string{"mcp"},
+		Login: loginPassword, Credential: s.credentialOf("alice", loginPassword), ExpiresAt: time.Now().Add(time.Hour)}
 	refresh := g.newRefreshToken()
 	s.store.put(context.Background(), s.grantKey(g.ID), g)
 	for b.Loop() {

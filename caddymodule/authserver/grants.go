@@ -86,9 +86,9 @@ func (g *grant) find(token string) *refreshEntry {
 func (s *Server) revokeGrant(ctx context.Context, id, reason string) error {
 	now := s.cfg.Now()
 	var expires time.Time
-	err := s.store.locked(ctx, "grant-"+id, func() error {
+	err := s.store.atomically(ctx, "grant-"+id, func(tx context.Context) error {
 		g := grant{ID: id}
-		found, err := s.store.get(ctx, s.grantKey(id), &g)
+		found, err := s.store.get(tx, s.grantKey(id), &g)
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (s *Server) revokeGrant(ctx context.Context, id, reason string) error {
 			g.ExpiresAt = now.Add(s.cfg.RefreshTokenLifetime)
 		}
 		g.Revoked, g.Tokens, expires = true, nil, g.ExpiresAt
-		return s.store.put(ctx, s.grantKey(id), g)
+		return s.store.put(tx, s.grantKey(id), g)
 	})
 	if err != nil {
 		return err

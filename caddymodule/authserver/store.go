@@ -27,6 +27,20 @@ type Storage interface {
 	List(ctx context.Context, path string, recursive bool) ([]string, error)
 }
 
+// Transactor is optionally implemented by a Storage that offers
+// transactions (the PostgreSQL storage does, the file storage does not).
+// What must happen exactly once across instances (a code redeemed, a
+// refresh token rotated) then runs as one transaction under one
+// statement's lock, instead of lock round trips whose writes can be cut in
+// half by a crash.
+type Transactor interface {
+	// Transact runs fn holding the named lock exclusively across every
+	// instance sharing the storage. Storage calls made with the context fn
+	// receives belong to one transaction: its writes apply together when fn
+	// returns nil, and not at all when it returns an error.
+	Transact(ctx context.Context, name string, fn func(ctx context.Context) error) error
+}
+
 // store wraps Storage with a key prefix, JSON encoding and locks that hold
 // both within the process and across instances.
 type store struct {
@@ -122,6 +136,32 @@ func (s *store) list(ctx context.Context, ns string) ([]string, error) {
 // (storage locks may poll slowly under contention), then the storage lock,
 // so instances sharing the storage serialize too.
 func (s *store) locked(ctx context.Context, name string, fn func() error) error {
+	defer s.localLock(name)()
+	lock := path.Join(s.prefix, nsLocks, name)
+	if err := s.Lock(ctx, lock); err != nil {
+		return err
+	}
+	defer s.Unlock(context.WithoutCancel(ctx), lock)
+	return fn()
+}
+
+// atomically runs fn exclusively under the named lock, like locked, and
+// when the storage is a Transactor as one transaction: fn must then make
+// its storage calls with the context it receives (tx), and calls made
+// with another context run outside the transaction.
+func (s *store) atomically(ctx context.Context, name string, fn func(tx context.Context) error) error {
+	t, ok := s.Storage.(Transactor)
+	if !ok {
+		return s.locked(ctx, name, func() error { return fn(ctx) })
+	}
+	// The local mutex keeps waiters of one instance from each holding a
+	// database connection while they wait.
+	defer s.localLock(name)()
+	return t.Transact(ctx, path.Join(s.prefix, nsLocks, name), fn)
+}
+
+// localLock takes the process-local mutex of name and returns its release.
+func (s *store) localLock(name string) (unlock func()) {
 	s.mu.Lock()
 	m := s.locks[name]
 	if m == nil {
@@ -130,20 +170,13 @@ func (s *store) locked(ctx context.Context, name string, fn func() error) error 
 	}
 	m.refs++
 	s.mu.Unlock()
-	defer func() {
+	m.Lock()
+	return func() {
+		m.Unlock()
 		s.mu.Lock()
 		if m.refs--; m.refs == 0 {
 			delete(s.locks, name)
 		}
 		s.mu.Unlock()
-	}()
-	m.Lock()
-	defer m.Unlock()
-
-	lock := path.Join(s.prefix, nsLocks, name)
-	if err := s.Lock(ctx, lock); err != nil {
-		return err
 	}
-	defer s.Unlock(context.WithoutCancel(ctx), lock)
-	return fn()
 }

@@ -125,8 +125,8 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		rec  codeRecord
 		oerr *oauthError
 	)
-	err := s.store.locked(ctx, "code-"+hashToken(req.code), func() error {
-		found, err := s.store.get(ctx, key, &rec)
+	err := s.store.atomically(ctx, "code-"+hashToken(req.code), func(tx context.Context) error {
+		found, err := s.store.get(tx, key, &rec)
 		switch {
 		case err != nil:
 			return err
@@ -161,7 +161,7 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 			return nil
 		}
 		rec.Used = true
-		if err := s.store.put(ctx, key, rec); err != nil {
+		if err := s.store.put(tx, key, rec); err != nil {
 			return err
 		}
 		g := grant{
@@ -170,11 +170,14 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		refresh := g.newRefreshToken()
+		// Outside the transaction (ctx, not tx): a signing key this creates
+		// must be visible to the other instances at once, whatever becomes
+		// of the exchange.
 		if resp, err = s.mintAccessToken(ctx, g.issued()); err != nil {
 			return err
 		}
 		resp.RefreshToken = refresh
-		return s.store.put(ctx, s.grantKey(g.ID), g)
+		return s.store.put(tx, s.grantKey(g.ID), g)
 	})
 	if errors.Is(err, errCodeReplay) {
 		if err := s.revokeGrant(ctx, rec.GrantID, "authorization code replayed"); err != nil {
@@ -213,8 +216,8 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		oerr  *oauthError
 		reuse bool
 	)
-	err := s.store.locked(ctx, "grant-"+id, func() error {
-		found, err := s.store.get(ctx, s.grantKey(id), &g)
+	err := s.store.atomically(ctx, "grant-"+id, func(tx context.Context) error {
+		found, err := s.store.get(tx, s.grantKey(id), &g)
 		if err != nil {
 			return err
 		}
@@ -270,7 +273,7 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			return err
 		}
 		resp.RefreshToken = refresh
-		return s.store.put(ctx, s.grantKey(id), g)
+		return s.store.put(tx, s.grantKey(id), g)
 	})
 	if reuse {
 		if err := s.revokeGrant(ctx, id, "refresh token reused after rotation"); err != nil {

@@ -36,7 +36,7 @@ const caddyfileTemplate = `{
 	admin off
 	persist_config off
 	auto_https off
-	storage file_system %[1]s/caddy
+	%[7]s
 	log {
 		output file %[1]s/caddy.log
 	}
@@ -62,9 +62,10 @@ http://%[4]s {
 }
 `
 
-// startCaddy runs the stack in this process with its state under dir. Stop
-// it with caddy.Stop.
-func startCaddy(dir string) (*stack, error) {
+// startCaddy runs the stack in this process with its state under dir, or
+// Caddy's storage in the PostgreSQL database at dsn when set. Stop it with
+// caddy.Stop.
+func startCaddy(dir, dsn string) (*stack, error) {
 	var addrs [3]string
 	for i := range addrs {
 		a, err := testenv.FreeAddr()
@@ -79,7 +80,11 @@ func startCaddy(dir string) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	text := fmt.Sprintf(caddyfileTemplate, filepath.ToSlash(dir), backend, gateway, proxy, benchUser, hash)
+	storage := "storage file_system " + filepath.ToSlash(dir) + "/caddy"
+	if dsn != "" {
+		storage = fmt.Sprintf("storage postgres %q", dsn)
+	}
+	text := fmt.Sprintf(caddyfileTemplate, filepath.ToSlash(dir), backend, gateway, proxy, benchUser, hash, storage)
 	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format([]byte(text)), nil)
 	if err != nil {
 		return nil, fmt.Errorf("adapting the Caddyfile: %v", err)

@@ -16,6 +16,7 @@
 //
 //	go run ./caddymodule/cmd/gatewaybench -duration 10s -concurrency 16
 //	go run ./caddymodule/cmd/gatewaybench -protocol 2026-07-28   # a 2026-07-28 tools/call
+//	go run ./caddymodule/cmd/gatewaybench -storage-dsn postgres://...  # state in PostgreSQL
 //
 // Everything listens on 127.0.0.1 ports chosen at start, the load generator
 // shares the machine's cores with the servers, and all state lives in a
@@ -41,6 +42,7 @@ func main() {
 	flag.IntVar(&c.entities, "entities", 100, "entities in the seeded graph (at least 3)")
 	targets := flag.String("targets", "gateway,proxy,backend", "comma-separated targets to measure, in order")
 	flag.StringVar(&c.protocol, "protocol", legacyProtocol, "MCP protocol version of the measured request: "+legacyProtocol+" or "+modernProtocol+" (per-request _meta, Mcp-Method and Mcp-Name)")
+	flag.StringVar(&c.storageDSN, "storage-dsn", "", "keep Caddy's storage (the authorization server's state) in this PostgreSQL database (caddy.storage.postgres) instead of the temporary directory")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phases, warm-ups included (whole process), to this file")
 	flag.Parse()
 	c.targets = strings.Split(*targets, ",")
@@ -64,6 +66,7 @@ type config struct {
 	targets     []string
 	cpuProfile  string
 	protocol    string
+	storageDSN  string
 	// args are the command-line arguments, quoted in the report.
 	args []string
 }

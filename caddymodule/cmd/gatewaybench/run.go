@@ -25,7 +25,7 @@ func run(ctx context.Context, c config, out io.Writer) (err error) {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	st, err := startCaddy(dir)
+	st, err := startCaddy(dir, c.storageDSN)
 	if err != nil {
 		return err
 	}
