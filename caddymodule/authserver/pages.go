@@ -92,7 +92,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, cs
 	s.renderPage(w, http.StatusOK, "consent", pageData{
 		Title: "Allow access?", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
 		Client: name, ClientHost: clientHost(req.client),
-		Unverified: !req.client.static && !req.client.document, Subject: sub,
+		Unverified: !req.client.static, Subject: sub, // documents are headlined by host instead
 		RedirectHost: redirectHost(req.redirectURI),
 		Resource:     req.resource, Scopes: scopes,
 	})
