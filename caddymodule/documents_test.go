@@ -1,0 +1,138 @@
+package caddymodule_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
+	"github.com/mcpgate/mcpgate/internal/testenv"
+)
+
+// testCA signs the certificates of the client metadata document hosts. The
+// process trusts it through SSL_CERT_FILE, set before anything reads the
+// system roots, so the gateway's fetcher verifies their certificates
+// exactly as it verifies a public site's.
+var testCA *testenv.CA
+
+func TestMain(m *testing.M) {
+	ca, err := testenv.TrustThrowawayCA()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the test CA:", err)
+		os.Exit(1)
+	}
+	testCA = ca
+	code := m.Run()
+	ca.Close()
+	os.Exit(code)
+}
+
+// publishDocument serves a client metadata document at path on host, whose
+// client_id is its URL at 127.0.0.1, redirecting to any loopback port.
+func publishDocument(host *testenv.DocumentHost, path string) string {
+	id := "https://127.0.0.1:" + host.Port() + path
+	doc, _ := json.Marshal(map[string]any{
+		"client_id": id, "client_name": "Document Agent",
+		"redirect_uris":              []string{"http://127.0.0.1/callback"},
+		"grant_types":                []string{"authorization_code", "refresh_token"},
+		"token_endpoint_auth_method": "none",
+	})
+	host.JSON(path, string(doc))
+	return id
+}
+
+// A client whose client_id is its metadata document's URL goes through the
+// whole flow: authorization, token, MCP call, refresh, revocation.
+func TestMetadataDocumentClientThroughCaddy(t *testing.T) {
+	host := testCA.NewDocumentHost(t)
+	g := startGateway(t, gatewayOptions{gateway: "client_metadata_documents {\n\t\t\tallow_private_addresses\n\t\t}"})
+	clientID := publishDocument(host, "/oauth/agent.json")
+
+	_, body := get(t, g, "/.well-known/oauth-authorization-server")
+	if !strings.Contains(body, `"client_id_metadata_document_supported":true`) {
+		t.Fatalf("metadata does not advertise documents: %s", body)
+	}
+	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
+	conf := &oauth2.Config{
+		ClientID: clientID, RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: g.base + "/authorize", TokenURL: g.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
+	}
+	verifier := oauth2.GenerateVerifier()
+	back, err := browsertest.New(g.client.Transport).Authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), testUser, testPassword, "approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, g.client)
+	tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchanging the code: %v", err)
+	}
+	if resp, body := post(t, g, "/mcp", tok.AccessToken, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`); resp.StatusCode != http.StatusOK || !strings.Contains(body, "create_entities") {
+		t.Fatalf("tools/list with the document client's token: %d %s", resp.StatusCode, body)
+	}
+	access := refresh(t, g, tok.RefreshToken, clientID)
+	if resp, _ := post(t, g, "/mcp", access, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("tools/list after refresh: %d", resp.StatusCode)
+	}
+	resp, err := g.client.PostForm(g.base+"/revoke", url.Values{"token": {access}, "client_id": {clientID}})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if n := host.Hits("/oauth/agent.json"); n != 1 {
+		t.Errorf("the document was fetched %d times, want once", n)
+	}
+}
+
+// By default the gateway refuses a document on a loopback address before
+// connecting to it, and says why on a page, never a redirect.
+func TestDefaultGatewayRefusesLoopbackDocumentWithoutConnecting(t *testing.T) {
+	host := testCA.NewDocumentHost(t)
+	g := startGateway(t, gatewayOptions{})
+	for _, id := range []string{publishDocument(host, "/agent.json"), "https://localhost:" + host.Port() + "/agent.json"} {
+		q := url.Values{
+			"response_type": {"code"}, "client_id": {id}, "redirect_uri": {"http://127.0.0.1:1234/callback"},
+			"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"},
+		}
+		resp, err := browsertest.New(g.client.Transport).Get(g.base + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(string(page), "not a public address") {
+			t.Errorf("%s: %d %q\n%s", id, resp.StatusCode, resp.Header.Get("Location"), page)
+		}
+	}
+	if n := host.Connections(); n != 0 {
+		t.Errorf("the document host got %d connections, want none", n)
+	}
+}
+
+// The TypeScript SDK uses its document URL as client_id on its own when the
+// gateway advertises documents, and never registers.
+func TestTypeScriptSDKChoosesMetadataDocument(t *testing.T) {
+	host := testCA.NewDocumentHost(t)
+	clientID := publishDocument(host, "/ts-client.json")
+	g := startGateway(t, gatewayOptions{tls: true, gateway: "client_metadata_documents {\n\t\t\tallow_private_addresses\n\t\t}"})
+	t.Setenv("CLIENT_METADATA_URL", clientID)
+	r := runTSClient(t, g, "ts-sdk-cimd")
+	// A registered client would have a random id.
+	if got := r["client"]["client_id"]; got != clientID {
+		t.Errorf("the SDK's client_id is %v, want its document URL %s", got, clientID)
+	}
+	if r["create"]["isError"] != false || r["refreshed"]["rotated"] != true || r["refreshed"]["askedUserAgain"] != false {
+		t.Errorf("results: %v", r)
+	}
+	if n := host.Hits("/ts-client.json"); n != 1 {
+		t.Errorf("the document was fetched %d times, want once", n)
+	}
+}
