@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -134,5 +136,66 @@ func TestTypeScriptSDKChoosesMetadataDocument(t *testing.T) {
 	}
 	if n := host.Hits("/ts-client.json"); n != 1 {
 		t.Errorf("the document was fetched %d times, want once", n)
+	}
+}
+
+// The conformance suite's authorization server scenarios, with the
+// document URL as --client-id: the suite's client plays a CIMD client.
+func TestConformanceAuthorizationWithMetadataDocument(t *testing.T) {
+	host := testCA.NewDocumentHost(t)
+	clientID := publishDocument(host, "/conformance-client.json")
+	g := startGateway(t, gatewayOptions{gateway: "client_metadata_documents {\n\t\t\tallow_private_addresses\n\t\t}"})
+	out := t.TempDir()
+	cmd := testenv.Cmd(t, "conformance", "authorization", "--url", g.base, "--client-id", clientID,
+		"--resource", g.base+"/mcp", "--port", freePort(t), "-o", out)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The suite prints the authorization URL and waits for its callback:
+	// play the user's browser, then deliver the redirect.
+	var log strings.Builder
+	scanner := bufio.NewScanner(stdout)
+	for scanner.Scan() {
+		line := strings.TrimSpace(scanner.Text())
+		log.WriteString(line + "\n")
+		if !strings.HasPrefix(line, g.base+"/authorize?") {
+			continue
+		}
+		back, err := browsertest.New(g.client.Transport).Authorize(line, testUser, testPassword, "approve")
+		if err != nil {
+			t.Fatalf("browser step: %v", err)
+		}
+		resp, err := http.Get(back.String())
+		if err != nil {
+			t.Fatalf("delivering the callback to the suite: %v", err)
+		}
+		resp.Body.Close()
+	}
+	err := cmd.Wait()
+	files, _ := filepath.Glob(filepath.Join(out, "*", "checks.json"))
+	if len(files) == 0 {
+		t.Fatalf("conformance authorization: %v, no results\n%s\n%s", err, log.String(), stderr.String())
+	}
+	passed := map[string]bool{}
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		var checks []struct{ ID, Status, ErrorMessage string }
+		if err := json.Unmarshal(data, &checks); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, c := range checks {
+			if c.Status != "SUCCESS" {
+				t.Errorf("%s: %s %s", c.ID, c.Status, c.ErrorMessage)
+			}
+			passed[c.ID] = c.Status == "SUCCESS"
+		}
+	}
+	for _, id := range []string{"authorization-server-metadata", "authorization-server-metadata-cimd", "authorization-code-grant"} {
+		if !passed[id] {
+			t.Errorf("check %s did not pass (results in %v)\n%s", id, files, log.String())
+		}
 	}
 }
