@@ -66,7 +66,22 @@ func TrustThrowawayCA() (*CA, error) {
 	}
 	os.Setenv("SSL_CERT_FILE", file)
 	os.Setenv("SSL_CERT_DIR", dir) // holds only ca.pem: no system certificates
-	return &CA{cert: cert, key: key, dir: dir}, nil
+	trusted = &CA{cert: cert, key: key, dir: dir}
+	return trusted, nil
+}
+
+// trusted is the CA TrustThrowawayCA made in this process.
+var trusted *CA
+
+// TrustedCA returns the CA the process trusts since TrustThrowawayCA (for
+// tests in another package of the same test binary than its TestMain), or
+// fails the test when there is none.
+func TrustedCA(t testing.TB) *CA {
+	t.Helper()
+	if trusted == nil {
+		t.Fatal("no throwaway CA: call testenv.TrustThrowawayCA from TestMain")
+	}
+	return trusted
 }
 
 // Close removes the CA's files.
