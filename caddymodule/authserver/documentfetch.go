@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,8 +23,10 @@ import (
 // Fetch limits of client metadata documents that are not configurable.
 const (
 	// hostFetchLimit is how many documents (and JWK sets) are fetched from
-	// one host per hostFetchWindow: a client_id names any URL, so without
-	// it this server could be made to hammer someone else's site.
+	// one host name, and how many connections are made to one address,
+	// per hostFetchWindow: a client_id names any URL, so without it this
+	// server could be made to hammer someone else's site, under one name
+	// or under many names pointing at it.
 	hostFetchLimit  = 20
 	hostFetchWindow = time.Minute
 	// failureCache is how long a failed fetch is answered from memory, so
@@ -92,7 +95,10 @@ func newDocumentFetcher(cfg ClientMetadataDocuments, now func() time.Time, log *
 	if err != nil {
 		return nil, fmt.Errorf("client metadata documents: loading the system's root certificates: %w", err)
 	}
-	dialer := newGuardedDialer(cfg.Resolve, cfg.AllowPrivateAddresses)
+	hosts := newRateLimiter(hostFetchLimit, hostFetchWindow)
+	dialer := newGuardedDialer(cfg.Resolve, cfg.AllowPrivateAddresses, func(ip netip.Addr) bool {
+		return hosts.allow("address "+ip.Unmap().String(), now())
+	})
 	transport := &http.Transport{
 		// No Proxy: HTTPS_PROXY would carry the request past the guard,
 		// and the proxy would then connect wherever the name points.
@@ -113,7 +119,7 @@ func newDocumentFetcher(cfg ClientMetadataDocuments, now func() time.Time, log *
 			// and would make the document's URL differ from its client_id.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		hosts:    newRateLimiter(hostFetchLimit, hostFetchWindow),
+		hosts:    hosts,
 		failures: map[string]failedFetch{},
 		logged:   map[string]bool{},
 	}, nil
@@ -158,6 +164,9 @@ func (f *documentFetcher) get(ctx context.Context, u *url.URL, now time.Time) ([
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if errors.Is(err, errTooManyConnections) {
+			return fail(false, "too many documents were fetched from the address of %s in the last minute; try again shortly", host)
+		}
 		if errors.Is(err, errForbiddenAddress) {
 			return fail(false, "%s is not a public address, and documents are fetched only from public addresses (%v)", host, unwrapURLError(err))
 		}

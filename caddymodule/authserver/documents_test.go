@@ -3,7 +3,9 @@ package authserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -11,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mcpgate/mcpgate/internal/testenv"
 )
@@ -419,6 +425,19 @@ func TestDocumentFetchesLimitedPerHost(t *testing.T) {
 	}
 }
 
+// Many names pointing at one address share its limit.
+func TestDocumentConnectionsLimitedPerAddress(t *testing.T) {
+	d := newDocEnv(t, nil)
+	for i := range hostFetchLimit {
+		id := fmt.Sprintf("https://n%d.client.example:%s/c.json", i, d.host.Port())
+		d.authorizePage(registered{id: id, redirect: "http://localhost/callback"})
+	}
+	status, page, _ := d.authorizePage(d.publish("/c.json", nil))
+	if status != http.StatusBadRequest || !strings.Contains(page, "from the address of client.example") || d.host.Connections() != hostFetchLimit {
+		t.Fatalf("connection %d to one address: %d after %d connections:\n%s", hostFetchLimit+1, status, d.host.Connections(), page)
+	}
+}
+
 func TestDocumentsDisabled(t *testing.T) {
 	d := newDocEnv(t, func(c *Config) { c.ClientMetadataDocuments.Disabled = true })
 	resp, body := d.do(http.MethodGet, "/.well-known/oauth-authorization-server", nil, "")
@@ -547,5 +566,44 @@ func TestDocumentConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
+	}
+}
+
+// An unreachable document host is logged once, with what the operator of a
+// gateway without internet access can do; the page says the same.
+func TestUnreachableDocumentHostLoggedOnce(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	storage := &certmagic.FileStorage{Path: t.TempDir()}
+	e := startLoggedEnv(t, &clock{t: e0}, storage, zap.New(core), func(c *Config) {
+		c.ClientMetadataDocuments.AllowPrivateAddresses = true
+		c.ClientMetadataDocuments.Resolve = resolveTo("127.0.0.1")
+	})
+	d := &docEnv{env: e}
+	closed, err := testenv.FreeAddr() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(closed)
+	for _, id := range []string{"https://claude.example:" + port + "/a.json", "https://claude.example:" + port + "/b.json"} {
+		status, page, _ := d.authorizePage(registered{id: id, redirect: "http://localhost/callback"})
+		if status != http.StatusBadRequest || !strings.Contains(page, "cannot reach claude.example") || !strings.Contains(page, "client_metadata_documents off") {
+			t.Errorf("%s: %d\n%s", id, status, page)
+		}
+	}
+	entries := logs.FilterMessageSnippet("client_metadata_documents off").All()
+	if len(entries) != 1 || entries[0].ContextMap()["host"] != "claude.example" {
+		t.Errorf("log entries %v, want one naming claude.example", entries)
+	}
+}
+
+// A name with one internal address among public ones is refused before
+// any address is dialed: dialing the public one first would still let a
+// rebinding name probe, and time, the internal one.
+func TestGuardRefusesMixedNameBeforeDialing(t *testing.T) {
+	dials := 0
+	g := newGuardedDialer(resolveTo("93.184.216.34", "10.0.0.1"), false, func(netip.Addr) bool { dials++; return false })
+	_, err := g.DialContext(context.Background(), "tcp", "mixed.example:443")
+	if !errors.Is(err, errForbiddenAddress) || dials != 0 {
+		t.Errorf("err %v after %d dial attempts, want the guard's refusal before any", err, dials)
 	}
 }

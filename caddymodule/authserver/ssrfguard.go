@@ -67,15 +67,21 @@ func forbiddenAddress(ip netip.Addr) string {
 type guardedDialer struct {
 	resolve      func(ctx context.Context, host string) ([]netip.Addr, error)
 	allowPrivate bool
-	dialer       net.Dialer
+	// admit counts a connection to an address and reports whether it is
+	// within the rate limit: any number of names can point at one victim.
+	admit  func(netip.Addr) bool
+	dialer net.Dialer
 }
 
 // errForbiddenAddress marks a refusal of the guard, as opposed to a host
-// that could not be reached.
-var errForbiddenAddress = errors.New("forbidden address")
+// that could not be reached; errTooManyConnections one of the rate limit.
+var (
+	errForbiddenAddress   = errors.New("forbidden address")
+	errTooManyConnections = errors.New("too many connections to this address")
+)
 
-func newGuardedDialer(resolve func(ctx context.Context, host string) ([]netip.Addr, error), allowPrivate bool) *guardedDialer {
-	g := &guardedDialer{resolve: resolve, allowPrivate: allowPrivate}
+func newGuardedDialer(resolve func(ctx context.Context, host string) ([]netip.Addr, error), allowPrivate bool, admit func(netip.Addr) bool) *guardedDialer {
+	g := &guardedDialer{resolve: resolve, allowPrivate: allowPrivate, admit: admit}
 	// The last line of defence: whatever address the connection is made
 	// to, it is checked again right before connect(2).
 	g.dialer.Control = func(network, address string, _ syscall.RawConn) error {
@@ -126,6 +132,10 @@ func (g *guardedDialer) DialContext(ctx context.Context, network, hostport strin
 	}
 	var errs []error
 	for _, ip := range addrs {
+		if !g.admit(ip) {
+			errs = append(errs, fmt.Errorf("%w (%s)", errTooManyConnections, ip.Unmap()))
+			continue
+		}
 		conn, err := g.dialer.DialContext(ctx, network, netip.AddrPortFrom(ip.Unmap(), uint16(port)).String())
 		if err == nil {
 			return conn, nil
