@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -197,5 +199,57 @@ func TestConformanceAuthorizationWithMetadataDocument(t *testing.T) {
 		if !passed[id] {
 			t.Errorf("check %s did not pass (results in %v)\n%s", id, files, log.String())
 		}
+	}
+}
+
+// client_metadata_documents off: nothing advertised, URL client ids refused
+// with a page that says so, and nothing fetched.
+func TestCaddyfileCIMDOff(t *testing.T) {
+	host := testCA.NewDocumentHost(t)
+	g := startGateway(t, gatewayOptions{gateway: "client_metadata_documents off"})
+	if _, body := get(t, g, "/.well-known/oauth-authorization-server"); strings.Contains(body, "client_id_metadata_document_supported") {
+		t.Errorf("metadata advertises documents: %s", body)
+	}
+	id := publishDocument(host, "/agent.json")
+	resp, err := browsertest.New(g.client.Transport).Get(g.base + "/authorize?" + url.Values{
+		"response_type": {"code"}, "client_id": {id}, "redirect_uri": {"http://127.0.0.1:1234/callback"},
+		"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"},
+	}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(page), "client_metadata_documents off") || host.Connections() != 0 {
+		t.Errorf("%d, %d connections\n%s", resp.StatusCode, host.Connections(), page)
+	}
+}
+
+// The consent page describes a tool_scope scope by its tools.
+func TestConsentPageDescribesToolScopes(t *testing.T) {
+	g := startGateway(t, gatewayOptions{gateway: "scopes memory.read\n\t\ttool_scope memory.read read_graph search_nodes"})
+	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
+	clientID := registerClient(t, g, "Scoped", redirect)
+	conf := &oauth2.Config{ClientID: clientID, RedirectURL: redirect, Scopes: []string{"memory.read"},
+		Endpoint: oauth2.Endpoint{AuthURL: g.base + "/authorize"}}
+	b := browsertest.New(g.client.Transport)
+	resp, err := b.Get(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	form := url.Values{"username": {testUser}, "password": {testPassword}}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(string(page), -1) {
+		form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	resp, err = b.PostForm(g.base+"/authorize", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "Use the tools read_graph, search_nodes <span class=\"muted\"><code>memory.read</code>") {
+		t.Errorf("consent page:\n%s", page)
 	}
 }

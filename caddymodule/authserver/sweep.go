@@ -7,9 +7,10 @@ import (
 
 // Sweep deletes what has expired from storage: codes, grants (refresh-token
 // families), revocation records, remembered consents, idle or never used
-// dynamically registered clients, cached client metadata documents
-// no longer in use, used client assertions and signing keys whose tokens have all expired. The
-// glue calls it every few minutes; several instances may sweep at once.
+// dynamically registered clients, cached client metadata documents no
+// longer in use, used client assertions and signing keys whose tokens have
+// all expired. The glue calls it every few minutes; several instances may
+// sweep at once.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.cfg.Now()
 	return errors.Join(
