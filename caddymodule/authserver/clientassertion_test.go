@@ -204,3 +204,27 @@ func TestAssertionOnlyForKeyClients(t *testing.T) {
 		wantError(t, status, m, http.StatusUnauthorized, "invalid_client")
 	}
 }
+
+// Keys at a jwks_uri that cannot be used authenticate no one.
+func TestPrivateKeyJWTUnusableKeySet(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"empty set", `{"keys":[]}`, "not a JSON Web Key Set with keys"},
+		{"not JSON", `keys`, "not a JSON Web Key Set with keys"},
+		{"missing", "", "answered HTTP 404"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDocEnv(t, nil)
+			key := newSigningKey(t)
+			if tc.body != "" {
+				d.host.JSON("/agent.jwks", tc.body)
+			}
+			c := keyClient{registered: d.publish("/agent.json", map[string]any{
+				"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example:" + d.host.Port() + "/agent.jwks",
+			}), key: key, kid: "k1"}
+			status, m, _ := d.postForm("/token", assertionForm(d.assertion(t, c, nil), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}), "", "")
+			if status != http.StatusUnauthorized || !strings.Contains(m["error_description"].(string), tc.want) {
+				t.Errorf("got %d %v, want invalid_client saying %q", status, m, tc.want)
+			}
+		})
+	}
+}

@@ -460,6 +460,9 @@ func TestConsentPageHeadlinesDocumentHost(t *testing.T) {
 	b := d.browser()
 	_, challenge := pkce()
 	_, page := b.get(authParams(c, challenge))
+	if !strings.Contains(page, "<strong>client.example</strong> wants to connect") {
+		t.Errorf("login page does not headline the host:\n%s", page)
+	}
 	_, page = b.login(page)
 	for _, want := range []string{
 		"<strong>client.example</strong> wants access",
