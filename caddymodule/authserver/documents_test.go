@@ -610,3 +610,17 @@ func TestGuardRefusesMixedNameBeforeDialing(t *testing.T) {
 		t.Errorf("err %v after %d dial attempts, want the guard's refusal before any", err, dials)
 	}
 }
+
+// A document without client_name is named by its host alone, not by its
+// URL posing as a name.
+func TestConsentPageDocumentWithoutName(t *testing.T) {
+	d := newDocEnv(t, nil)
+	c := d.publish("/c.json", map[string]any{"client_name": nil})
+	b := d.browser()
+	_, challenge := pkce()
+	_, page := b.get(authParams(c, challenge))
+	_, page = b.login(page)
+	if !strings.Contains(page, "<strong>client.example</strong> wants access") || strings.Contains(page, "calls itself") {
+		t.Errorf("consent page:\n%s", page)
+	}
+}
