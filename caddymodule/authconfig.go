@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,12 +238,17 @@ func (g *Gateway) allScopes() []string {
 }
 
 // scopeDescriptions describes in words, for the consent page, the scopes
-// that tool_scope maps to tools: "Use the tools a, b".
+// that tool_scope maps to tools: "Use the tools a, b", or "Use every tool"
+// for *.
 func (g *Gateway) scopeDescriptions() map[string]string {
 	out := map[string]string{}
 	for _, res := range g.Resources {
 		for scope, tools := range res.ToolScopes {
-			if _, done := out[scope]; !done && len(tools) > 0 {
+			switch _, done := out[scope]; {
+			case done || len(tools) == 0:
+			case slices.Contains(tools, "*"):
+				out[scope] = "Use every tool"
+			default:
 				out[scope] = "Use the tools " + strings.Join(tools, ", ")
 			}
 		}
