@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -34,6 +36,12 @@ type AuthConfig struct {
 
 	// Clients are pre-registered OAuth clients. Default: none.
 	Clients []StaticClient `json:"clients,omitempty"`
+
+	// ClientMetadataDocuments configures client ids that are https URLs
+	// of the client's metadata document (CIMD), which the gateway fetches
+	// behind an SSRF guard. Default: accepted, fetched from public
+	// addresses only.
+	ClientMetadataDocuments ClientMetadataDocuments `json:"client_metadata_documents,omitzero"`
 
 	// AccessTokenLifetime is how long access tokens are valid. Default 1h.
 	AccessTokenLifetime caddy.Duration `json:"access_token_lifetime,omitempty"`
@@ -108,6 +116,28 @@ type Registration struct {
 	UnusedClientLifetime caddy.Duration `json:"unused_client_lifetime,omitempty"`
 }
 
+// ClientMetadataDocuments configures Client ID Metadata Documents.
+type ClientMetadataDocuments struct {
+	// Off refuses URL client ids, so clients register instead: for a
+	// gateway without direct internet access. Default false.
+	Off bool `json:"off,omitempty"`
+	// AllowPrivateAddresses lets documents be fetched from loopback,
+	// private and link-local addresses (tests, intranets). Default false.
+	AllowPrivateAddresses bool `json:"allow_private_addresses,omitempty"`
+	// AllowHosts, when set, are the only hosts whose URLs may be client
+	// ids. Default: any public host.
+	AllowHosts []string `json:"allow_hosts,omitempty"`
+	// DenyHosts are hosts whose URLs may not be client ids. Default: none.
+	DenyHosts []string `json:"deny_hosts,omitempty"`
+	// MaxSize caps a document in bytes. Default 5KiB.
+	MaxSize int64 `json:"max_size,omitempty"`
+	// Timeout bounds one fetch. Default 5s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// MaxCache caps how long a document is used before it is fetched
+	// again, whatever its own Cache-Control says. Default 24h.
+	MaxCache caddy.Duration `json:"max_cache,omitempty"`
+}
+
 // StaticClient is a pre-registered OAuth client.
 type StaticClient struct {
 	// ID is the client_id. Required.
@@ -156,6 +186,13 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 			UnusedClientLifetime:    time.Duration(a.Registration.UnusedClientLifetime),
 		},
 	}
+	cmd := a.ClientMetadataDocuments
+	cfg.ClientMetadataDocuments = authserver.ClientMetadataDocuments{
+		Disabled: cmd.Off, AllowPrivateAddresses: cmd.AllowPrivateAddresses,
+		AllowHosts: cmd.AllowHosts, DenyHosts: cmd.DenyHosts, MaxSize: cmd.MaxSize,
+		Timeout: time.Duration(cmd.Timeout), MaxCache: time.Duration(cmd.MaxCache),
+	}
+	cfg.ScopeDescriptions = g.scopeDescriptions()
 	for _, res := range g.Resources {
 		cfg.ResourcePaths = append(cfg.ResourcePaths, res.Path)
 	}
@@ -198,6 +235,25 @@ func (g *Gateway) allScopes() []string {
 		return []string{defaultScope}
 	}
 	return all
+}
+
+// scopeDescriptions describes in words, for the consent page, the scopes
+// that tool_scope maps to tools: "Use the tools a, b", or "Use every tool"
+// for *.
+func (g *Gateway) scopeDescriptions() map[string]string {
+	out := map[string]string{}
+	for _, res := range g.Resources {
+		for scope, tools := range res.ToolScopes {
+			switch _, done := out[scope]; {
+			case done || len(tools) == 0:
+			case slices.Contains(tools, "*"):
+				out[scope] = "Use every tool"
+			default:
+				out[scope] = "Use the tools " + strings.Join(tools, ", ")
+			}
+		}
+	}
+	return out
 }
 
 // defaultScope is the only scope of a gateway that declares none.

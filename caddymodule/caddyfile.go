@@ -61,6 +61,14 @@ func init() {
 //	        unused_client_lifetime <duration>
 //	        allow_client_credentials
 //	    }
+//	    client_metadata_documents [off] {
+//	        allow_private_addresses
+//	        allow_hosts <hosts...>
+//	        deny_hosts <hosts...>
+//	        max_size <size>
+//	        timeout <duration>
+//	        max_cache <duration>
+//	    }
 //	    client <id> {
 //	        name <display-name>
 //	        secret_hash <bcrypt-hash>
@@ -185,6 +193,8 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		return parseRegistration(d, &a.Registration)
 	case "client":
 		return parseClient(d, a)
+	case "client_metadata_documents":
+		return parseClientMetadataDocuments(d, &a.ClientMetadataDocuments)
 	case "access_token_lifetime":
 		return durationArg(d, &a.AccessTokenLifetime)
 	case "refresh_token_lifetime":
@@ -375,6 +385,59 @@ func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {
 			reg.MaxClients = n
 		default:
 			return d.Errf("unrecognized registration option '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+func parseClientMetadataDocuments(d *caddyfile.Dispenser, c *ClientMetadataDocuments) error {
+	if d.NextArg() {
+		if d.Val() != "off" || d.NextArg() {
+			return d.Errf("client_metadata_documents takes only 'off' (clients then register instead), got %q", d.Val())
+		}
+		c.Off = true
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if c.Off {
+			return d.Errf("client_metadata_documents off takes no options; remove 'off' to configure %q", d.Val())
+		}
+		switch d.Val() {
+		case "allow_private_addresses":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			c.AllowPrivateAddresses = true
+		case "allow_hosts", "deny_hosts":
+			option := d.Val()
+			hosts := d.RemainingArgs()
+			if len(hosts) == 0 {
+				return d.Errf("%s needs host names, such as claude.ai vscode.dev", option)
+			}
+			if option == "allow_hosts" {
+				c.AllowHosts = append(c.AllowHosts, hosts...)
+			} else {
+				c.DenyHosts = append(c.DenyHosts, hosts...)
+			}
+		case "max_size":
+			var size string
+			if !d.AllArgs(&size) {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(size)
+			if err != nil || n == 0 {
+				return d.Errf("max_size %q is not a size such as 5KiB", size)
+			}
+			c.MaxSize = int64(n)
+		case "timeout":
+			if err := durationArg(d, &c.Timeout); err != nil {
+				return err
+			}
+		case "max_cache":
+			if err := durationArg(d, &c.MaxCache); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized client_metadata_documents option '%s' (known: allow_private_addresses, allow_hosts, deny_hosts, max_size, timeout, max_cache)", d.Val())
 		}
 	}
 	return nil

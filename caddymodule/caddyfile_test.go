@@ -96,6 +96,11 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n allow_client_tokens yes\n}", "wrong argument count"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n first_user\n}", "first_user takes a user name"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n login_attempts many\n}", "login_attempts count \"many\" is not a positive number"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents on\n}", "client_metadata_documents takes only 'off'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents off {\n  max_size 1KiB\n }\n}", "client_metadata_documents off takes no options"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  max_size big\n }\n}", "max_size \"big\" is not a size such as 5KiB"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  allow_hosts\n }\n}", "allow_hosts needs host names"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  fetch_anything\n }\n}", "unrecognized client_metadata_documents option 'fetch_anything'"},
 	} {
 		_, err := adaptHandler(t, tc.block)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -23,14 +23,17 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "mcp",
-		Usage: "clients|grants|revoke|token|passwd [--config <path>] [--adapter <name>]",
+		Usage: "clients|grants|revoke|token|passwd|drop-document [--config <path>] [--adapter <name>]",
 		Short: "Lists and revokes mcp_gateway clients and grants, and mints tokens",
 		Long: strings.ReplaceAll(`
 Works on the storage of the configured mcp_gateway (the config's "storage"
 global option, or Caddy's default), so it needs no running server and sees
 what every instance sharing that storage sees.
 
-  caddy mcp clients                       registered and pre-registered clients
+  caddy mcp clients                       registered, pre-registered and metadata
+                                          document (URL) clients, with their host
+  caddy mcp drop-document <client_id_url> drop a cached client metadata document,
+                                          so it is fetched again on its next use
   caddy mcp grants [--user U] [--client C] grants (refresh-token families)
   caddy mcp revoke client <client_id>     delete a client, revoke its grants and
                                           its own (client_credentials) tokens
@@ -134,17 +137,35 @@ func configureMCPCommand(cmd *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			return printList(cmd, clients, "CLIENT\tNAME\tAUTH\tREDIRECT URIS\tREGISTERED\tLAST USED", func(c authserver.ClientInfo) []string {
+			return printList(cmd, clients, "CLIENT\tHOST\tNAME\tAUTH\tREDIRECT URIS\tREGISTERED\tLAST USED", func(c authserver.ClientInfo) []string {
 				registered := "static"
-				if !c.Static {
+				switch {
+				case c.Host != "":
+					registered = "document, fetched " + c.IssuedAt.Format(time.RFC3339)
+				case !c.Static:
 					registered = c.IssuedAt.Format(time.RFC3339)
 				}
 				lastUsed := ""
 				if !c.LastUsed.IsZero() {
 					lastUsed = c.LastUsed.Format(time.RFC3339)
 				}
-				return []string{c.ID, c.Name, c.AuthMethod, strings.Join(c.RedirectURIs, " "), registered, lastUsed}
+				return []string{c.ID, c.Host, c.Name, c.AuthMethod, strings.Join(c.RedirectURIs, " "), registered, lastUsed}
 			})
+		}),
+	}, &cobra.Command{
+		Use:   "drop-document <client_id_url>",
+		Short: "Drop a cached client metadata document, so it is fetched again on its next use",
+		Args:  cobra.ExactArgs(1),
+		RunE: withAuthServer(func(ctx context.Context, cmd *cobra.Command, srv *authserver.Server, args []string) error {
+			dropped, err := srv.DropDocument(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if !dropped {
+				return fmt.Errorf("no cached document for %s; `mcp clients` lists the cached ones", terminalSafe(args[0]))
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "dropped the cached document of %s; it is fetched again on its next use\n", terminalSafe(args[0]))
+			return err
 		}),
 	}, grants, revoke, token, passwdCommand())
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // runMCP runs `caddy mcp <args...> --config caddyfile` and returns its output.
@@ -217,5 +219,64 @@ func TestMCPCommandsWithoutACaddyfile(t *testing.T) {
 	out, err := runMCP(t, "", "clients")
 	if err == nil || !strings.Contains(err.Error(), "no Caddyfile in "+dir+": run the command in the server's folder, or name its configuration with --config <path>") {
 		t.Errorf("mcp clients without a Caddyfile: %v\n%s", err, out)
+	}
+}
+
+// mcp clients lists document clients with their host, and mcp drop-document
+// drops a cached document.
+func TestMCPCommandListsAndDropsDocuments(t *testing.T) {
+	host := testenv.TrustedCA(t).NewDocumentHost(t)
+	clientID := "https://127.0.0.1:" + host.Port() + "/agent.json"
+	host.JSON("/agent.json", `{"client_id":"`+clientID+`","client_name":"Agent","redirect_uris":["http://127.0.0.1/cb"]}`)
+	dir := t.TempDir()
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	os.WriteFile(caddyfile, []byte(`{
+	storage file_system `+dir+`/storage
+}
+localhost:8443 {
+	mcp_gateway {
+		upstream 127.0.0.1:17800
+		first_user admin
+		client_metadata_documents {
+			allow_private_addresses
+		}
+	}
+}
+`), 0o600)
+	cfgJSON, _, _, err := caddycmd.LoadConfig(caddyfile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, storage, cleanup, err := loadGateway(cfgJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	srv, err := authserver.New(g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(hash)}), storage, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://localhost:8443/authorize?"+url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://127.0.0.1:5/cb"},
+		"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"},
+	}.Encode(), nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("authorize with the document client: %d %s", rec.Code, rec.Body)
+	}
+
+	out, err := runMCP(t, caddyfile, "clients")
+	if err != nil || !strings.Contains(out, clientID+"  127.0.0.1  Agent") || !strings.Contains(out, "document, fetched") {
+		t.Fatalf("mcp clients: %v\n%s", err, out)
+	}
+	if out, err = runMCP(t, caddyfile, "drop-document", clientID); err != nil || !strings.Contains(out, "dropped the cached document") {
+		t.Fatalf("mcp drop-document: %v\n%s", err, out)
+	}
+	if out, err = runMCP(t, caddyfile, "drop-document", clientID); err == nil || !strings.Contains(err.Error(), "no cached document") {
+		t.Fatalf("mcp drop-document of a dropped document: %v\n%s", err, out)
+	}
+	if out, err = runMCP(t, caddyfile, "clients", "--json"); err != nil || strings.Contains(out, clientID) {
+		t.Fatalf("the dropped document is still listed: %v\n%s", err, out)
 	}
 }

@@ -1,12 +1,15 @@
 package caddymodule_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // runAsCaddyEnv, set in a child's environment, makes this test binary the
@@ -20,5 +23,13 @@ func TestMain(m *testing.M) {
 		caddycmd.Main()
 		return
 	}
-	os.Exit(m.Run())
+	ca, err := testenv.TrustThrowawayCA()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the test CA:", err)
+		os.Exit(1)
+	}
+	testCA = ca
+	code := m.Run()
+	ca.Close()
+	os.Exit(code)
 }

@@ -35,6 +35,12 @@ type ClientInfo struct {
 	LastUsed time.Time `json:"last_used,omitzero"`
 	// Static marks a client declared in the configuration.
 	Static bool `json:"static,omitempty"`
+	// Host is the host of a client whose ID is the URL of its metadata
+	// document (in punycode); empty for other clients.
+	Host string `json:"host,omitempty"`
+	// CachedUntil is when a metadata document's cached copy expires and
+	// it is fetched again.
+	CachedUntil time.Time `json:"cached_until,omitzero"`
 }
 
 // GrantInfo describes one grant: a user's authorization of a client, with
@@ -79,7 +85,60 @@ func (s *Server) Clients(ctx context.Context) ([]ClientInfo, error) {
 		}
 	}
 	sort.Slice(stored, func(i, j int) bool { return stored[i].IssuedAt.Before(stored[j].IssuedAt) })
-	return append(out, stored...), nil
+	docs, err := s.documentClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(out, stored...), docs...), nil
+}
+
+// documentClients lists the clients whose metadata documents are cached,
+// by URL. A document that no longer validates is listed with what its
+// record says.
+func (s *Server) documentClients(ctx context.Context) ([]ClientInfo, error) {
+	keys, err := s.store.list(ctx, nsDocuments)
+	if err != nil {
+		return nil, err
+	}
+	var out []ClientInfo
+	for _, k := range keys {
+		var rec documentRecord
+		found, err := s.store.get(ctx, k, &rec)
+		if err != nil {
+			return nil, err
+		}
+		u, derr := s.checkDocumentURL(rec.ClientID)
+		if !found || derr != nil {
+			continue
+		}
+		info := ClientInfo{ID: rec.ClientID, IssuedAt: rec.FetchedAt, LastUsed: rec.LastUsed, CachedUntil: rec.ExpiresAt, Host: displayHost(u.Hostname())}
+		if c, derr := s.parseDocument(u, rec.ClientID, rec.Document); derr == nil {
+			info.Name, info.RedirectURIs, info.AuthMethod = c.ClientName, c.RedirectURIs, c.TokenEndpointAuthMethod
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// DropDocument deletes the cached metadata document of a URL client id,
+// so every instance fetches it again on the client's next request (within
+// a minute where a fetch of it failed just before). It reports whether a
+// document was cached.
+func (s *Server) DropDocument(ctx context.Context, id string) (bool, error) {
+	if !urlClientID(id) {
+		return false, fmt.Errorf("%q is not a client id URL such as https://claude.ai/oauth/claude-code-client-metadata", id)
+	}
+	if s.documents != nil {
+		s.documents.forget(id)
+	}
+	key := s.documentKey(id)
+	var rec documentRecord
+	found, err := s.store.get(ctx, key, &rec)
+	if err != nil || !found {
+		return false, err
+	}
+	return true, s.store.remove(ctx, key)
 }
 
 func clientInfo(c *client) ClientInfo {
@@ -148,6 +207,16 @@ func (s *Server) RevokeUser(ctx context.Context, subject string) (int, error) {
 func (s *Server) RevokeClient(ctx context.Context, id string) (int, error) {
 	if s.static[id] != nil {
 		return 0, fmt.Errorf("client %q is declared in the configuration: remove it there and reload", id)
+	}
+	if urlClientID(id) {
+		// A document client cannot be deleted, only its grants revoked
+		// and its cached document dropped: it comes back when it is used.
+		n, err := s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.ClientID == id })
+		if err != nil {
+			return n, err
+		}
+		_, err = s.DropDocument(ctx, id)
+		return n, err
 	}
 	c, err := s.loadClient(ctx, id)
 	if err != nil {

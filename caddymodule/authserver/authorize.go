@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -68,6 +69,12 @@ func (s *Server) parseAuthorization(r *http.Request, q url.Values) (*authzReques
 		return page(http.StatusBadRequest, "The request must name exactly one client_id and at most one redirect_uri.")
 	}
 	c, err := s.loadClient(r.Context(), q.Get("client_id"))
+	var derr *documentError
+	if errors.As(err, &derr) {
+		// Never redirected: the redirect URIs are the document's, and it
+		// could not be used.
+		return page(http.StatusBadRequest, derr.pageMessage())
+	}
 	if err != nil {
 		s.log.Error("loading client", zapErr(err))
 		return page(http.StatusInternalServerError, "The server could not load the application's registration. Try again later.")
@@ -210,7 +217,11 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, http.StatusForbidden, "You are not signed in, and this server has no login form. The operator must put an authentication handler in front of "+pathAuthorize+".")
 			return
 		}
-		s.renderLogin(w, req, s.csrfToken(nonce, "", req), loginFailed)
+		failedUser := ""
+		if loginFailed {
+			failedUser = q.Get("username")
+		}
+		s.renderLogin(w, req, s.csrfToken(nonce, "", req), loginFailed, failedUser)
 		return
 	}
 

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Token endpoint authentication methods (RFC 7591 §2) and grant types.
@@ -38,6 +40,11 @@ type client struct {
 	static     bool
 	bcryptHash string   // pre-registered confidential clients
 	scopes     []string // scopes the client may obtain
+	// document marks a client whose ID is the URL of its metadata
+	// document; with private_key_jwt its keys are jwks or at jwksURI.
+	document bool
+	jwks     *jose.JSONWebKeySet
+	jwksURI  *url.URL
 }
 
 // expired reports whether the sweep may delete the client at now (see
@@ -86,6 +93,9 @@ func (s *Server) loadClient(ctx context.Context, id string) (*client, error) {
 	if c := s.static[id]; c != nil {
 		return c, nil
 	}
+	if urlClientID(id) {
+		return s.loadDocumentClient(ctx, id)
+	}
 	if !validID(id) {
 		return nil, nil
 	}
@@ -102,6 +112,10 @@ func (s *Server) loadClient(ctx context.Context, id string) (*client, error) {
 // then at most once a day, so the sweep keeps it. Failures only delay that
 // and are not reported.
 func (s *Server) touchClient(ctx context.Context, c *client) {
+	if c.document {
+		s.touchDocument(ctx, c)
+		return
+	}
 	now := s.cfg.Now()
 	if c.static || !c.LastUsed.IsZero() && now.Sub(c.LastUsed) < 24*time.Hour {
 		return
@@ -116,6 +130,12 @@ func (s *Server) touchClient(ctx context.Context, c *client) {
 // some libraries send Basic with an empty password for public clients.
 func (s *Server) authenticateClient(r *http.Request) (*client, *oauthError) {
 	id, secret, basic := r.BasicAuth()
+	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		if basic || r.PostForm.Has("client_secret") {
+			return nil, errInvalidRequest("use one client authentication method, not a client assertion and a secret")
+		}
+		return s.authenticateAssertion(r)
+	}
 	if basic {
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(id)
@@ -143,13 +163,19 @@ func (s *Server) authenticateClient(r *http.Request) (*client, *oauthError) {
 		return fail("no client_id: authenticate the client")
 	}
 	c, err := s.loadClient(r.Context(), id)
-	if err != nil {
-		s.log.Error("loading client", zapClient(id), zapErr(err))
-		return nil, errServer()
+	if oerr := s.clientLoadError(id, err); oerr != nil {
+		if basic {
+			oerr = basicChallenge(oerr)
+		}
+		return nil, oerr
 	}
 	switch {
 	case c == nil:
 		return fail("unknown client; register again")
+	case c.TokenEndpointAuthMethod == authPrivateKeyJWT:
+		// Its document names keys, not a secret: without the assertion
+		// anyone who knows the URL would pass as the client.
+		return fail("this client authenticates with a client assertion (private_key_jwt); send client_assertion and client_assertion_type")
 	case !c.confidential() && secret != "":
 		return fail("this client is public and has no secret")
 	case c.confidential() && secret == "":

@@ -48,6 +48,11 @@ type Config struct {
 	// regardless).
 	Scopes []string
 
+	// ScopeDescriptions describe scopes in words for the consent page
+	// (the raw name is shown small beside them). Default: words for "mcp"
+	// and "offline_access", a generic phrase for others.
+	ScopeDescriptions map[string]string
+
 	// DefaultScopes are granted when an authorization request names no
 	// scope. Each must be in Scopes. Default: all of Scopes.
 	DefaultScopes []string
@@ -84,6 +89,11 @@ type Config struct {
 	// Clients are pre-registered clients. They work under every
 	// registration policy.
 	Clients []StaticClient
+
+	// ClientMetadataDocuments configures client ids that are https URLs
+	// of the client's metadata. Default: accepted, fetched from public
+	// addresses only.
+	ClientMetadataDocuments ClientMetadataDocuments
 
 	// Users maps user names to bcrypt password hashes, as printed by
 	// `caddy hash-password` ($2a$...). When set, /authorize shows a login
@@ -281,6 +291,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	c.ClientMetadataDocuments = c.ClientMetadataDocuments.withDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -382,6 +393,7 @@ func (c Config) validate(needIdentity bool) error {
 			}
 		}
 	}
+	errs = append(errs, c.ClientMetadataDocuments.validate()...)
 	for user, hash := range c.Users {
 		if user == "" {
 			add("users: empty user name")

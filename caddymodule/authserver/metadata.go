@@ -22,6 +22,10 @@ type metadata struct {
 	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	AuthorizationResponseIssSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	// ClientIDMetadataDocumentSupported announces that client_id may be
+	// the https URL of a metadata document (MCP 2025-11-25).
+	ClientIDMetadataDocumentSupported bool     `json:"client_id_metadata_document_supported,omitempty"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 }
 
 // metadataFor builds the metadata for the origin r arrived at.
@@ -42,6 +46,14 @@ func (s *Server) metadataFor(r *http.Request) metadata {
 		RevocationEndpointAuthMethods:     authMethods,
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		AuthorizationResponseIssSupported: true,
+	}
+	if !s.cfg.ClientMetadataDocuments.Disabled {
+		m.ClientIDMetadataDocumentSupported = true
+		authMethods = append(authMethods, authPrivateKeyJWT)
+		m.TokenEndpointAuthMethodsSupported, m.RevocationEndpointAuthMethods = authMethods, authMethods
+		for _, alg := range assertionAlgorithms {
+			m.TokenEndpointAuthSigningAlgs = append(m.TokenEndpointAuthSigningAlgs, string(alg))
+		}
 	}
 	if s.clientCredentialsAdvertised() {
 		m.GrantTypesSupported = append(m.GrantTypesSupported, grantClientCredentials)

@@ -29,6 +29,7 @@ func TestMetadataServedAtEveryDiscoveryPath(t *testing.T) {
 			"issuer": iss, "authorization_endpoint": iss + "/authorize", "token_endpoint": iss + "/token",
 			"registration_endpoint": iss + "/register", "revocation_endpoint": iss + "/revoke", "jwks_uri": iss + "/jwks",
 			"authorization_response_iss_parameter_supported": true,
+			"client_id_metadata_document_supported":          true,
 		}
 		for k, v := range want {
 			if m[k] != v {
@@ -38,7 +39,7 @@ func TestMetadataServedAtEveryDiscoveryPath(t *testing.T) {
 		for k, v := range map[string][]string{
 			"code_challenge_methods_supported":      {"S256"},
 			"response_types_supported":              {"code"},
-			"token_endpoint_auth_methods_supported": {"none", "client_secret_post", "client_secret_basic"},
+			"token_endpoint_auth_methods_supported": {"none", "client_secret_post", "client_secret_basic", "private_key_jwt"},
 			"grant_types_supported":                 {"authorization_code", "refresh_token"}, // no client may use client_credentials here
 			"scopes_supported":                      {"mcp", "mcp:admin", "offline_access"},
 		} {

@@ -26,18 +26,28 @@ var pages = template.Must(template.ParseFS(pageFiles, "templates/pages.html"))
 
 // pageData is what every page template gets.
 type pageData struct {
-	Title        string
-	Action       string
-	Params       url.Values
-	CSRF         string
-	Client       string
+	Title  string
+	Action string
+	Params url.Values
+	CSRF   string
+	Client string
+	// ClientHost is the host of a metadata document's URL, the headline
+	// of the consent page: unlike a name, a host cannot be chosen freely.
+	ClientHost   string
 	Unverified   bool // the client named itself (dynamic registration)
 	Subject      string
 	RedirectHost string
 	Resource     string
-	Scopes       []string
+	Scopes       []scopeWords
 	Failed       bool
+	Username     string // kept in the login form after a wrong password
 	Message      string
+}
+
+// scopeWords is a scope as the consent page shows it: in words, with the
+// raw name small.
+type scopeWords struct {
+	Name, Words string
 }
 
 func (s *Server) renderPage(w http.ResponseWriter, status int, name string, data pageData) {
@@ -57,24 +67,63 @@ func (s *Server) renderError(w http.ResponseWriter, status int, message string) 
 	s.renderPage(w, status, "error", pageData{Title: "Cannot continue", Message: message})
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, req *authzRequest, csrf string, failed bool) {
+// renderLogin shows the login form; after a wrong password (failedUser is
+// the name that was tried) it says so and keeps the name.
+func (s *Server) renderLogin(w http.ResponseWriter, req *authzRequest, csrf string, failed bool, failedUser string) {
 	status := http.StatusOK
 	if failed {
 		status = http.StatusUnauthorized
 	}
 	s.renderPage(w, status, "login", pageData{
 		Title: "Sign in", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
-		Client: req.client.displayName(), Failed: failed,
+		Client: req.client.displayName(), ClientHost: clientHost(req.client), Failed: failed, Username: failedUser,
 	})
 }
 
 func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, csrf string) {
+	scopes := make([]scopeWords, 0, len(req.scopes))
+	for _, sc := range req.scopes {
+		scopes = append(scopes, scopeWords{Name: sc, Words: s.scopeWords(sc)})
+	}
+	name := req.client.displayName()
+	if req.client.document && req.client.ClientName == "" {
+		name = ""
+	}
 	s.renderPage(w, http.StatusOK, "consent", pageData{
 		Title: "Allow access?", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
-		Client: req.client.displayName(), Unverified: !req.client.static, Subject: sub,
+		Client: name, ClientHost: clientHost(req.client),
+		Unverified: !req.client.static, Subject: sub, // documents are headlined by host instead
 		RedirectHost: redirectHost(req.redirectURI),
-		Resource:     req.resource, Scopes: req.scopes,
+		Resource:     req.resource, Scopes: scopes,
 	})
+}
+
+// clientHost is the host of a document client's URL as pages show it; ""
+// for other clients.
+func clientHost(c *client) string {
+	if !c.document {
+		return ""
+	}
+	u, err := url.Parse(c.ID)
+	if err != nil {
+		return c.ID
+	}
+	return displayHost(u.Hostname())
+}
+
+// scopeWords describes a scope for the consent page: the operator's words
+// (Config.ScopeDescriptions), else the known ones, else a generic phrase.
+func (s *Server) scopeWords(scope string) string {
+	if d := s.cfg.ScopeDescriptions[scope]; d != "" {
+		return d
+	}
+	switch scope {
+	case offlineAccessScope:
+		return "Stay connected: renew its access without asking you again, until you revoke it"
+	case "mcp":
+		return "Use this MCP server: its tools, resources and prompts"
+	}
+	return "Access that the operator named " + strconv.Quote(scope)
 }
 
 // redirectHost names where the browser goes after consent. The host is
@@ -91,14 +140,22 @@ func redirectHost(redirectURI string) string {
 	case u.Scheme == "http" && oauthwire.LoopbackHost(u.Hostname()):
 		return u.Host + " (an application on this computer)"
 	}
-	host, err := idna.Punycode.ToASCII(u.Hostname())
+	host := displayHost(u.Hostname())
+	if port := u.Port(); port != "" {
+		return net.JoinHostPort(host, port)
+	}
+	return host
+}
+
+// displayHost is a host name as pages show it: in punycode, so that a
+// look-alike in another script (аpple.example with a Cyrillic а) reads as
+// xn--pple-43d.example, not as the real one.
+func displayHost(hostname string) string {
+	host, err := idna.Punycode.ToASCII(hostname)
 	if err != nil {
 		// Not a name IDNA can encode: show it escaped rather than as it
 		// would render.
-		host = strings.Trim(strconv.QuoteToASCII(u.Hostname()), `"`)
-	}
-	if port := u.Port(); port != "" {
-		return net.JoinHostPort(host, port)
+		host = strings.Trim(strconv.QuoteToASCII(hostname), `"`)
 	}
 	return host
 }

@@ -45,6 +45,20 @@ func errClientMetadata(desc string) *oauthError {
 	return &oauthError{status: http.StatusBadRequest, Code: "invalid_client_metadata", Description: desc}
 }
 
+// stringProblem describes a free-text value of m that is too long or holds
+// a control or bidi character; "" when there is none.
+func (m *clientMetadata) stringProblem() string {
+	for _, s := range []string{m.ClientName, m.ClientURI, m.Scope, m.ApplicationType, m.SoftwareID, m.SoftwareVersion} {
+		if len(s) > maxMetadataString {
+			return "a metadata value is longer than " + strconv.Itoa(maxMetadataString) + " bytes"
+		}
+		if strings.ContainsFunc(s, deceptiveRune) {
+			return "a metadata value contains a control or bidi formatting character: " + strconv.QuoteToASCII(s)
+		}
+	}
+	return ""
+}
+
 // parseRegistration parses and normalizes a registration request body:
 // RFC 7591 defaults are filled in, refresh_token accompanies
 // authorization_code (this server always issues refresh tokens with codes),
@@ -54,13 +68,8 @@ func parseRegistration(body []byte, serverScopes []string) (clientMetadata, *oau
 	if err := json.Unmarshal(body, &m); err != nil {
 		return m, errClientMetadata("the body is not a JSON object of client metadata: " + err.Error())
 	}
-	for _, s := range []string{m.ClientName, m.ClientURI, m.Scope, m.ApplicationType, m.SoftwareID, m.SoftwareVersion} {
-		if len(s) > maxMetadataString {
-			return m, errClientMetadata("a metadata value is longer than " + strconv.Itoa(maxMetadataString) + " bytes")
-		}
-		if strings.ContainsFunc(s, deceptiveRune) {
-			return m, errClientMetadata("a metadata value contains a control or bidi formatting character: " + strconv.QuoteToASCII(s))
-		}
+	if problem := m.stringProblem(); problem != "" {
+		return m, errClientMetadata(problem)
 	}
 	switch m.TokenEndpointAuthMethod {
 	case "":

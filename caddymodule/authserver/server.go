@@ -38,7 +38,11 @@ type Server struct {
 	logins       *rateLimiter // failed password logins
 	secretChecks *secretChecks
 	revoked      *revocationCache
-	routes       map[string]http.Handler // see Routes
+	// documents fetches client metadata documents and their JWK sets;
+	// nil when they are disabled and in the operator's view.
+	documents *documentFetcher
+	jwksCache *jwksCache
+	routes    map[string]http.Handler // see Routes
 	// operatorView marks a server made by NewOperatorView.
 	operatorView bool
 
@@ -68,7 +72,14 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return newServer(cfg, store, logger)
+	s, err := newServer(cfg, store, logger)
+	if err != nil || s.cfg.ClientMetadataDocuments.Disabled {
+		return s, err
+	}
+	if s.documents, err = newDocumentFetcher(s.cfg.ClientMetadataDocuments, s.cfg.Now, s.log); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // NewOperatorView returns a Server over store for an operator's commands
@@ -104,6 +115,7 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
 		secretChecks: newSecretChecks(cfg),
 		revoked:      newRevocationCache(),
+		jwksCache:    newJWKSCache(),
 		compareHash:  bcrypt.CompareHashAndPassword,
 	}
 	var err error

@@ -72,6 +72,11 @@ const (
 	nsKeys    = "keys"
 	nsLocks   = "locks"
 	nsSecrets = "secrets"
+	// nsDocuments caches client metadata documents, by the hash of the URL.
+	nsDocuments = "client-documents"
+	// nsAssertions remembers the jti of used client assertions until they
+	// expire (replay protection).
+	nsAssertions = "client-assertions"
 )
 
 // key returns the storage key of id in namespace ns. ids are generated

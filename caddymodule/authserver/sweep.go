@@ -7,8 +7,10 @@ import (
 
 // Sweep deletes what has expired from storage: codes, grants (refresh-token
 // families), revocation records, remembered consents, idle or never used
-// dynamically registered clients and signing keys whose tokens have all expired. The
-// glue calls it every few minutes; several instances may sweep at once.
+// dynamically registered clients, cached client metadata documents no
+// longer in use, used client assertions and signing keys whose tokens have
+// all expired. The glue calls it every few minutes; several instances may
+// sweep at once.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.cfg.Now()
 	return errors.Join(
@@ -17,6 +19,8 @@ func (s *Server) Sweep(ctx context.Context) error {
 		sweepNamespace(ctx, s.store, nsRevoked, func(r *revocation) bool { return now.After(r.ExpiresAt) }),
 		sweepNamespace(ctx, s.store, nsConsent, func(c *consent) bool { return len(c.live(now)) == 0 }),
 		sweepNamespace(ctx, s.store, nsClients, func(c *client) bool { return c.expired(now, s.cfg.Registration) }),
+		sweepNamespace(ctx, s.store, nsDocuments, func(d *documentRecord) bool { return d.sweepable(now, s.cfg.Registration) }),
+		sweepNamespace(ctx, s.store, nsAssertions, func(a *usedAssertion) bool { return now.After(a.ExpiresAt) }),
 		s.keys.sweep(ctx, now),
 	)
 }

@@ -5,6 +5,9 @@
 //
 // Usage: node tsclient.mjs <mcp-url> <client-name>
 // Env:   SDK_DIR  the @modelcontextprotocol/sdk package directory
+//        CLIENT_METADATA_URL  optional: the https URL of the client's
+//        metadata document, which the SDK uses as its client_id instead of
+//        registering when the server advertises client_id_metadata_document_supported
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 
@@ -21,6 +24,7 @@ const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const store = {};
 const provider = {
   get redirectUrl() { return redirectUrl; },
+  get clientMetadataUrl() { return process.env.CLIENT_METADATA_URL || undefined; },
   get clientMetadata() {
     return {
       client_name: clientName,

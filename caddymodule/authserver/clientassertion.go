@@ -1,0 +1,227 @@
+package authserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// RFC 7523 client assertions (private_key_jwt) of clients whose metadata
+// documents publish their keys.
+
+// jwtBearerAssertion is the client_assertion_type of RFC 7523 §2.2.
+const jwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// Bounds of client assertions.
+const (
+	// maxAssertionLifetime bounds exp from now: a long-lived assertion
+	// that leaks works as a client secret until it expires, and its jti
+	// must be remembered that long.
+	maxAssertionLifetime = 5 * time.Minute
+	// assertionLeeway tolerates clocks slightly ahead (iat, nbf).
+	assertionLeeway = 30 * time.Second
+)
+
+// assertionAlgorithms are the asymmetric signatures accepted: never "none",
+// never HMAC (a public key would then be the secret).
+var assertionAlgorithms = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+}
+
+// usedAssertion is the record of a used jti, kept until the assertion
+// expires.
+type usedAssertion struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// authenticateAssertion authenticates a token or revocation request by its
+// client_assertion: signed by a key of the client's document, iss and sub
+// the client_id, aud this server's token endpoint or issuer, exp at most
+// maxAssertionLifetime ahead, and a jti not seen before.
+func (s *Server) authenticateAssertion(r *http.Request) (*client, *oauthError) {
+	form := r.PostForm
+	if form.Get("client_assertion_type") != jwtBearerAssertion {
+		return nil, errInvalidClient("client_assertion_type must be " + jwtBearerAssertion)
+	}
+	tok, err := jwt.ParseSigned(form.Get("client_assertion"), assertionAlgorithms)
+	if err != nil {
+		return nil, errInvalidClient("client_assertion is not a JWT signed with an asymmetric algorithm (" + err.Error() + ")")
+	}
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, errInvalidClient("client_assertion has unreadable claims")
+	}
+	id := unverified.Issuer
+	switch {
+	case id == "" || unverified.Subject != id:
+		return nil, errInvalidClient("client_assertion: iss and sub must both be the client_id")
+	case form.Get("client_id") != "" && form.Get("client_id") != id:
+		return nil, errInvalidClient("client_id differs from the client_assertion's issuer")
+	}
+	c, err := s.loadClient(r.Context(), id)
+	if oerr := s.clientLoadError(id, err); oerr != nil {
+		return nil, oerr
+	}
+	if c == nil || c.TokenEndpointAuthMethod != authPrivateKeyJWT {
+		return nil, errInvalidClient("this client does not authenticate with private_key_jwt")
+	}
+	keys, derr := s.clientKeys(r.Context(), c)
+	if derr != nil {
+		return nil, errInvalidClient("the client's keys cannot be used: " + derr.reason)
+	}
+	var claims jwt.Claims
+	if !verifyWithAny(tok, keys, &claims) {
+		return nil, errInvalidClient("client_assertion is not signed by a key of the client's jwks")
+	}
+	now := s.cfg.Now()
+	origin := s.cfg.Origin(r)
+	switch {
+	case claims.Expiry == nil:
+		return nil, errInvalidClient("client_assertion has no exp")
+	case !now.Before(claims.Expiry.Time()):
+		return nil, errInvalidClient("client_assertion has expired")
+	case claims.Expiry.Time().After(now.Add(maxAssertionLifetime + assertionLeeway)):
+		return nil, errInvalidClient("client_assertion's exp is more than " + maxAssertionLifetime.String() + " ahead")
+	case claims.NotBefore != nil && claims.NotBefore.Time().After(now.Add(assertionLeeway)):
+		return nil, errInvalidClient("client_assertion is not valid yet (nbf)")
+	case claims.IssuedAt != nil && claims.IssuedAt.Time().After(now.Add(assertionLeeway)):
+		return nil, errInvalidClient("client_assertion is issued in the future (iat)")
+	case !slices.ContainsFunc(claims.Audience, func(a string) bool { return a == origin+pathToken || a == origin }):
+		// An assertion made for another server must not log in here.
+		return nil, errInvalidClient("client_assertion's aud must be " + origin + pathToken + " or " + origin)
+	case claims.ID == "":
+		return nil, errInvalidClient("client_assertion has no jti")
+	}
+	fresh, err := s.useAssertion(r.Context(), c.ID, claims.ID, claims.Expiry.Time())
+	if err != nil {
+		s.log.Error("recording a client assertion", zapClient(c.ID), zapErr(err))
+		return nil, errServer()
+	}
+	if !fresh {
+		// A captured assertion replayed within its lifetime.
+		return nil, errInvalidClient("client_assertion was already used (jti replayed)")
+	}
+	return c, nil
+}
+
+// verifyWithAny checks tok against the signing keys of set that match its
+// kid (all of them when it names none).
+func verifyWithAny(tok *jwt.JSONWebToken, set *jose.JSONWebKeySet, out *jwt.Claims) bool {
+	kid := ""
+	if len(tok.Headers) == 1 {
+		kid = tok.Headers[0].KeyID
+	}
+	for _, k := range set.Keys {
+		pub := k.Public() // a symmetric key has none, and is skipped
+		if k.Use == "enc" || kid != "" && k.KeyID != kid || pub.Key == nil {
+			continue
+		}
+		if tok.Claims(pub, out) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// useAssertion records the jti of a client's assertion and reports whether
+// it was new, under the storage lock so two instances cannot both accept
+// one assertion.
+func (s *Server) useAssertion(ctx context.Context, clientID, jti string, exp time.Time) (bool, error) {
+	h := hashToken(clientID + "\x00" + jti)
+	key := s.store.key(nsAssertions, h+".json")
+	fresh := false
+	err := s.store.locked(ctx, "assertion-"+h, func() error {
+		var rec usedAssertion
+		found, err := s.store.get(ctx, key, &rec)
+		if err != nil || found && s.cfg.Now().Before(rec.ExpiresAt) {
+			return err
+		}
+		fresh = true
+		return s.store.put(ctx, key, usedAssertion{ExpiresAt: exp})
+	})
+	return fresh, err
+}
+
+// clientKeys returns the keys of a private_key_jwt client: its inline jwks,
+// or the set at its jwks_uri, fetched behind the same guard as documents
+// and cached like one.
+func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet, *documentError) {
+	if c.jwks != nil {
+		return c.jwks, nil
+	}
+	raw := c.jwksURI.String()
+	if set := s.jwksCache.get(raw, s.cfg.Now()); set != nil {
+		return set, nil
+	}
+	if s.documents == nil {
+		return nil, &documentError{url: raw, reason: "documents are not fetched here"}
+	}
+	body, until, derr := s.documents.fetch(ctx, c.jwksURI)
+	if derr != nil {
+		return nil, derr
+	}
+	set := new(jose.JSONWebKeySet)
+	if err := json.Unmarshal(body, set); err != nil || len(set.Keys) == 0 {
+		derr := &documentError{url: raw, host: displayHost(c.jwksURI.Hostname()), reason: "it is not a JSON Web Key Set with keys"}
+		s.documents.remember(raw, derr, s.cfg.Now())
+		return nil, derr
+	}
+	s.jwksCache.put(raw, set, until)
+	return set, nil
+}
+
+// jwksCache keeps fetched JWK sets in memory until their cache lifetime
+// ends; bounded, since any document may name a jwks_uri.
+type jwksCache struct {
+	mu   sync.Mutex
+	sets map[string]cachedJWKS
+}
+
+type cachedJWKS struct {
+	set   *jose.JSONWebKeySet
+	until time.Time
+}
+
+const maxCachedJWKS = 1000
+
+func newJWKSCache() *jwksCache { return &jwksCache{sets: map[string]cachedJWKS{}} }
+
+func (j *jwksCache) get(uri string, now time.Time) *jose.JSONWebKeySet {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if e, ok := j.sets[uri]; ok && now.Before(e.until) {
+		return e.set
+	}
+	return nil
+}
+
+func (j *jwksCache) put(uri string, set *jose.JSONWebKeySet, until time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.sets) >= maxCachedJWKS {
+		clear(j.sets)
+	}
+	j.sets[uri] = cachedJWKS{set: set, until: until}
+}
+
+// clientLoadError turns a failure to load a client into the token
+// endpoint's answer; nil when there was none.
+func (s *Server) clientLoadError(id string, err error) *oauthError {
+	if err == nil {
+		return nil
+	}
+	var derr *documentError
+	if errors.As(err, &derr) {
+		return errInvalidClient(derr.Error())
+	}
+	s.log.Error("loading client", zapClient(id), zapErr(err))
+	return errServer()
+}

@@ -1,0 +1,270 @@
+package authserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Fetch limits of client metadata documents that are not configurable.
+const (
+	// hostFetchLimit is how many documents (and JWK sets) are fetched from
+	// one host name, and how many connections are made to one address,
+	// per hostFetchWindow: a client_id names any URL, so without it this
+	// server could be made to hammer someone else's site, under one name
+	// or under many names pointing at it.
+	hostFetchLimit  = 20
+	hostFetchWindow = time.Minute
+	// failureCache is how long a failed fetch is answered from memory, so
+	// a flood of requests naming an unreachable document costs one fetch.
+	failureCache = time.Minute
+	// minDocumentCache and defaultDocumentCache bound a document's own
+	// cache lifetime from below and fill it in when it states none.
+	minDocumentCache     = time.Minute
+	defaultDocumentCache = time.Hour
+	// maxRememberedFailures bounds the negative cache and the hosts logged.
+	maxRememberedFailures = 10_000
+)
+
+// documentError is a client metadata document that could not be used: the
+// page and the token endpoint say what was wrong.
+type documentError struct {
+	url    string
+	host   string
+	reason string
+	// unreachable marks a network failure (no route, DNS, TLS, timeout),
+	// as opposed to a document that was fetched and found wrong.
+	unreachable bool
+}
+
+func (e *documentError) Error() string {
+	return "client metadata document " + e.url + ": " + e.reason
+}
+
+// pageMessage is what the error page says: for an unreachable host, what the
+// operator can do about a gateway without direct internet access.
+func (e *documentError) pageMessage() string {
+	msg := "This application identifies itself by the client metadata document " + e.url + ", which cannot be used: " + e.reason + "."
+	if e.unreachable {
+		msg += " If this gateway has no direct internet access, it cannot reach " + e.host +
+			"; the operator can set `client_metadata_documents off` in the Caddyfile so that applications register instead."
+	}
+	return msg
+}
+
+// documentFetcher fetches client metadata documents and JWK sets behind
+// the SSRF guard: https only, the checked address dialed, no redirects, a
+// size cap, a total timeout, JSON only, a per-host rate limit and a
+// negative cache.
+type documentFetcher struct {
+	cfg    ClientMetadataDocuments
+	client *http.Client
+	now    func() time.Time
+	log    *zap.Logger
+	hosts  *rateLimiter
+
+	mu       sync.Mutex
+	failures map[string]failedFetch // by URL
+	logged   map[string]bool        // hosts whose unreachability was logged
+}
+
+type failedFetch struct {
+	err   *documentError
+	until time.Time
+}
+
+// newDocumentFetcher builds the fetcher. The root certificates are the
+// system's, read here (so SSL_CERT_FILE and SSL_CERT_DIR apply, set before
+// the first use in the process).
+func newDocumentFetcher(cfg ClientMetadataDocuments, now func() time.Time, log *zap.Logger) (*documentFetcher, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		return nil, fmt.Errorf("client metadata documents: loading the system's root certificates: %w", err)
+	}
+	hosts := newRateLimiter(hostFetchLimit, hostFetchWindow)
+	dialer := newGuardedDialer(cfg.Resolve, cfg.AllowPrivateAddresses, func(ip netip.Addr) bool {
+		return hosts.allow("address "+ip.Unmap().String(), now())
+	})
+	transport := &http.Transport{
+		// No Proxy: HTTPS_PROXY would carry the request past the guard,
+		// and the proxy would then connect wherever the name points.
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           16,
+		IdleConnTimeout:        30 * time.Second,
+		MaxResponseHeaderBytes: 16 << 10,
+		DisableCompression:     true, // the size cap counts the bytes received
+	}
+	return &documentFetcher{
+		cfg: cfg, now: now, log: log,
+		client: &http.Client{
+			Transport: transport,
+			// A redirect could lead anywhere, an internal host included,
+			// and would make the document's URL differ from its client_id.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		hosts:    hosts,
+		failures: map[string]failedFetch{},
+		logged:   map[string]bool{},
+	}, nil
+}
+
+// fetch GETs the JSON document at u (already checked by checkDocumentURL)
+// and returns it with the time until which it may be cached.
+func (f *documentFetcher) fetch(ctx context.Context, u *url.URL) ([]byte, time.Time, *documentError) {
+	raw := u.String()
+	now := f.now()
+	f.mu.Lock()
+	failed, ok := f.failures[raw]
+	f.mu.Unlock()
+	if ok && now.Before(failed.until) {
+		return nil, time.Time{}, failed.err
+	}
+	body, until, derr := f.get(ctx, u, now)
+	if derr != nil {
+		f.remember(raw, derr, now)
+		return nil, time.Time{}, derr
+	}
+	return body, until, nil
+}
+
+func (f *documentFetcher) get(ctx context.Context, u *url.URL, now time.Time) ([]byte, time.Time, *documentError) {
+	host := displayHost(u.Hostname())
+	fail := func(unreachable bool, format string, args ...any) ([]byte, time.Time, *documentError) {
+		return nil, time.Time{}, &documentError{url: u.String(), host: host, reason: fmt.Sprintf(format, args...), unreachable: unreachable}
+	}
+	if !f.hosts.allow(strings.ToLower(u.Hostname()), now) {
+		return fail(false, "too many documents were fetched from %s in the last minute; try again shortly", host)
+	}
+	// One deadline for everything: resolving, connecting, the handshake,
+	// the headers and the body, so a host that trickles bytes cannot hold
+	// a request (and a goroutine) open.
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return fail(false, "%v", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		if errors.Is(err, errTooManyConnections) {
+			return fail(false, "too many documents were fetched from the address of %s in the last minute; try again shortly", host)
+		}
+		if errors.Is(err, errForbiddenAddress) {
+			return fail(false, "%s is not a public address, and documents are fetched only from public addresses (%v)", host, unwrapURLError(err))
+		}
+		return fail(true, "%s could not be reached (%v)", host, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return fail(false, "%s answered with a redirect (%d), and redirects are not followed: the client_id must be the document's own URL", host, resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return fail(false, "%s answered HTTP %d", host, resp.StatusCode)
+	}
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || !jsonMediaType(mt) {
+		return fail(false, "it is not JSON (Content-Type %q)", resp.Header.Get("Content-Type"))
+	}
+	// Content-Length is not trusted: the cap counts what arrives.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxSize+1))
+	switch {
+	case err != nil:
+		return fail(true, "reading it from %s failed (%v)", host, unwrapURLError(err))
+	case int64(len(body)) > f.cfg.MaxSize:
+		return fail(false, "it is larger than %d bytes", f.cfg.MaxSize)
+	}
+	return body, now.Add(cacheLifetime(resp.Header, now, f.cfg.MaxCache)), nil
+}
+
+// remember keeps a failure for failureCache, and logs an unreachable host
+// once: the operator of a gateway without internet access learns what to
+// change without a line per sign-in.
+func (f *documentFetcher) remember(raw string, derr *documentError, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.failures) >= maxRememberedFailures {
+		for k, v := range f.failures {
+			if !now.Before(v.until) {
+				delete(f.failures, k)
+			}
+		}
+		if len(f.failures) >= maxRememberedFailures {
+			clear(f.failures)
+		}
+	}
+	f.failures[raw] = failedFetch{err: derr, until: now.Add(failureCache)}
+	if derr.unreachable && !f.logged[derr.host] && len(f.logged) < maxRememberedFailures {
+		f.logged[derr.host] = true
+		f.log.Warn("cannot reach the host of a client metadata document; without direct internet access, `client_metadata_documents off` makes clients register instead",
+			zap.String("host", derr.host), zap.String("url", raw), zap.String("reason", derr.reason))
+	}
+}
+
+// forget drops the remembered failure of a document (the operator asked
+// for a fresh fetch).
+func (f *documentFetcher) forget(raw string) {
+	f.mu.Lock()
+	delete(f.failures, raw)
+	f.mu.Unlock()
+}
+
+// jsonMediaType accepts application/json and application/<something>+json.
+func jsonMediaType(mt string) bool {
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
+// cacheLifetime reads Cache-Control max-age (or no-store, no-cache) and
+// Expires, bounded to [minDocumentCache, maxCache]: a document that asks
+// not to be cached is still kept a minute, so one sign-in fetches it once,
+// and none is trusted longer than the operator allows.
+func cacheLifetime(h http.Header, now time.Time, maxCache time.Duration) time.Duration {
+	d, stated := defaultDocumentCache, false
+	for _, directive := range strings.Split(h.Get("Cache-Control"), ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(directive), "=")
+		switch strings.ToLower(name) {
+		case "no-store", "no-cache":
+			d, stated = 0, true
+		case "max-age":
+			if secs, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64); err == nil && !stated {
+				d, stated = time.Duration(min(max(secs, 0), int64(maxCache/time.Second)+1))*time.Second, true
+			}
+		}
+	}
+	if !stated {
+		if exp, err := http.ParseTime(h.Get("Expires")); err == nil {
+			d = exp.Sub(now)
+		}
+	}
+	return min(max(d, minDocumentCache), maxCache)
+}
+
+// unwrapURLError drops the "Get \"https://...\":" prefix the URL is
+// already named by.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
