@@ -229,6 +229,7 @@ func TestMCPCommandListsAndDropsDocuments(t *testing.T) {
 	clientID := "https://127.0.0.1:" + host.Port() + "/agent.json"
 	host.JSON("/agent.json", `{"client_id":"`+clientID+`","client_name":"Agent","redirect_uris":["http://127.0.0.1/cb"]}`)
 	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "storage"), 0o700) // the server ran once
 	caddyfile := filepath.Join(dir, "Caddyfile")
 	os.WriteFile(caddyfile, []byte(`{
 	storage file_system `+dir+`/storage
