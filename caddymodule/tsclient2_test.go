@@ -1,16 +1,9 @@
 package caddymodule_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mcpgate/mcpgate/caddymodule/internal/browsertest"
-	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
 // runTSClientV2 runs testdata/tsclient2.mjs (the TypeScript SDK v2 client)
@@ -18,42 +11,8 @@ import (
 // its browser, and returns its results by step.
 func runTSClientV2(t *testing.T, g *gateway, name, mode, tool, args string) map[string]map[string]any {
 	t.Helper()
-	cmd := testenv.Cmd(t, "node", "testdata/tsclient2.mjs", g.base+"/mcp", name, mode, tool, args)
-	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
-	cmd.Env = append(cmd.Env,
-		"CLIENT_DIR="+filepath.Join(modules, "@modelcontextprotocol", "client"),
-		"NODE_EXTRA_CA_CERTS="+filepath.Join(g.data, "caddy", "pki", "authorities", "local", "root.crt"))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	browser := browsertest.New(g.client.Transport)
-	results := map[string]map[string]any{}
-	scanner := bufio.NewScanner(stdout)
-	for scanner.Scan() {
-		line := scanner.Text()
-		switch {
-		case strings.HasPrefix(line, "AUTHORIZE "):
-			back, err := browser.Authorize(strings.TrimPrefix(line, "AUTHORIZE "), testUser, testPassword, "approve")
-			if err != nil {
-				t.Fatalf("%s: browser step: %v", name, err)
-			}
-			io.WriteString(stdin, back.String()+"\n")
-		case strings.HasPrefix(line, "RESULT "):
-			var r map[string]any
-			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "RESULT ")), &r); err != nil {
-				t.Fatal(err)
-			}
-			results[fmt.Sprint(r["step"])] = r
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, stderr.String())
-	}
-	return results
+	return runNodeClient(t, g, name, "CLIENT_DIR="+nodePackage(t, "@modelcontextprotocol", "client"),
+		"testdata/tsclient2.mjs", g.base+"/mcp", name, mode, tool, args)
 }
 
 // TestTypeScriptSDKv2ClientInEveryNegotiationMode runs the v2 client

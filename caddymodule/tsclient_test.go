@@ -17,10 +17,25 @@ import (
 // the gateway, playing its browser, and returns its results by step.
 func runTSClient(t *testing.T, g *gateway, name string) map[string]map[string]any {
 	t.Helper()
-	cmd := testenv.Cmd(t, "node", "testdata/tsclient.mjs", g.base+"/mcp", name)
+	return runNodeClient(t, g, name, "SDK_DIR="+nodePackage(t, "@modelcontextprotocol", "sdk"),
+		"testdata/tsclient.mjs", g.base+"/mcp", name)
+}
+
+// nodePackage returns the folder of an installed npm package.
+func nodePackage(t *testing.T, path ...string) string {
+	t.Helper()
 	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
-	cmd.Env = append(cmd.Env,
-		"SDK_DIR="+filepath.Join(modules, "@modelcontextprotocol", "sdk"),
+	return filepath.Join(append([]string{modules}, path...)...)
+}
+
+// runNodeClient runs a Node.js client script with args and env (one
+// NAME=value, trusting the gateway's local CA too), plays the browser when
+// it prints "AUTHORIZE <url>" (answering the redirect on its stdin), and
+// returns what it printed as "RESULT <json>" lines, by their "step".
+func runNodeClient(t *testing.T, g *gateway, name, env, script string, args ...string) map[string]map[string]any {
+	t.Helper()
+	cmd := testenv.Cmd(t, "node", append([]string{script}, args...)...)
+	cmd.Env = append(cmd.Env, env,
 		"NODE_EXTRA_CA_CERTS="+filepath.Join(g.data, "caddy", "pki", "authorities", "local", "root.crt"))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
