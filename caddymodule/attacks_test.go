@@ -2,14 +2,10 @@ package caddymodule_test
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,50 +53,6 @@ func TestCharsetCannotSmuggleASecondToolName(t *testing.T) {
 		"Content-Type", "application/json; charset=utf-7")
 	if strings.Contains(body, "ran delete_entities") {
 		t.Fatalf("a memory.read token ran delete_entities by declaring charset=utf-7: %d %s", resp.StatusCode, body)
-	}
-}
-
-// Rule 6 (limits that a header cannot reset), examples/behind-proxy: the
-// example trusts every private address as a proxy (trusted_proxies static
-// private_ranges). Strict mode skips trusted addresses from the right, so
-// when the real client is itself on a private network (an office, a VPN,
-// another container or pod next to the gateway) its own address is
-// skipped too and the client's made-up leftmost value becomes "the client
-// address": a new one per request resets the registration limit, the
-// failed-login lockout and the secret-guessing throttle. The same holds
-// for anyone on the private network who connects to :8080 directly.
-func TestBehindProxyPrivateClientCannotSpoofForwardedFor(t *testing.T) {
-	exampleEnv(t)
-	startExample(t, "behind-proxy")
-	inner, _ := url.Parse("http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"))
-	front := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(inner)
-		// The proxy appends the address it saw, as nginx does: here a
-		// client on the company network (10.20.30.x), not on the internet.
-		host, _, _ := net.SplitHostPort(pr.In.RemoteAddr)
-		seen := "10.20.30." + host[strings.LastIndex(host, ".")+1:]
-		pr.Out.Header["X-Forwarded-For"] = append(pr.In.Header.Values("X-Forwarded-For"), seen)
-	}})
-	t.Cleanup(front.Close)
-	g := &gateway{base: front.URL, client: &http.Client{Timeout: 30 * time.Second}}
-	g.waitReady(t)
-
-	attacker := clientFrom("127.0.0.2")
-	var statuses []int
-	for i := range 12 { // the example allows 10 per minute
-		req, _ := http.NewRequest(http.MethodPost, front.URL+"/register",
-			strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Forwarded-For", "198.51.100."+strconv.Itoa(i+1))
-		resp, err := attacker.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		statuses = append(statuses, resp.StatusCode)
-	}
-	if statuses[10] != http.StatusTooManyRequests || statuses[11] != http.StatusTooManyRequests {
-		t.Fatalf("a client on a private network, new spoofed X-Forwarded-For each time: %v, want 10 x 201 then 429", statuses)
 	}
 }
 

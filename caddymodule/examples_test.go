@@ -201,51 +201,58 @@ func TestLoopbackExamplesServeOnlyTheirOwnNames(t *testing.T) {
 // address it saw, as nginx and load balancers do) cannot reset the
 // registration limit with a new made-up address each time: with
 // trusted_proxies_strict Caddy takes the proxy's value, not the client's.
+// Also for a client on a private network: the example trusts only its
+// proxy's address, not a private range, which would skip that client's own
+// address and land on the one it wrote.
 func TestExampleBehindProxyLimitsIgnoreSpoofedForwardedFor(t *testing.T) {
-	exampleEnv(t)
-	startExample(t, "behind-proxy")
-	inner, _ := url.Parse("http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"))
-	front := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(inner)
-		// The test's clients connect from 127.0.0.x; stand in a public
-		// address for each, as a proxy on the internet would see.
-		host, _, _ := net.SplitHostPort(pr.In.RemoteAddr)
-		seen := "203.0.113." + host[strings.LastIndex(host, ".")+1:]
-		pr.Out.Header["X-Forwarded-For"] = append(pr.In.Header.Values("X-Forwarded-For"), seen)
-	}})
-	t.Cleanup(front.Close)
-	g := &gateway{base: front.URL, client: &http.Client{Timeout: 30 * time.Second}}
-	g.waitReady(t)
+	for _, seenFrom := range []string{"203.0.113.", "10.20.30."} { // the internet, a company network
+		t.Run(seenFrom+"x", func(t *testing.T) {
+			exampleEnv(t)
+			startExample(t, "behind-proxy")
+			inner, _ := url.Parse("http://127.0.0.1:" + os.Getenv("MCPGATE_HTTP_PORT"))
+			front := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(inner)
+				// The test's clients connect from 127.0.0.x; the proxy
+				// appends the address it saw, in the network under test.
+				host, _, _ := net.SplitHostPort(pr.In.RemoteAddr)
+				seen := seenFrom + host[strings.LastIndex(host, ".")+1:]
+				pr.Out.Header["X-Forwarded-For"] = append(pr.In.Header.Values("X-Forwarded-For"), seen)
+			}})
+			t.Cleanup(front.Close)
+			g := &gateway{base: front.URL, client: &http.Client{Timeout: 30 * time.Second}}
+			g.waitReady(t)
 
-	register := func(c *http.Client, spoofed string) int {
-		req, _ := http.NewRequest(http.MethodPost, front.URL+"/register",
-			strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`))
-		req.Header.Set("Content-Type", "application/json")
-		if spoofed != "" {
-			req.Header.Set("X-Forwarded-For", spoofed)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	attacker, other := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")
-	var statuses []int
-	for i := range 12 { // the example allows 10 per minute
-		statuses = append(statuses, register(attacker, "198.51.100."+strconv.Itoa(i+1)))
-	}
-	for i, s := range statuses {
-		want := http.StatusCreated
-		if i >= 10 {
-			want = http.StatusTooManyRequests
-		}
-		if s != want {
-			t.Fatalf("registrations with a new spoofed X-Forwarded-For each: %v, want 10 x 201 then 429", statuses)
-		}
-	}
-	if s := register(other, ""); s != http.StatusCreated {
-		t.Fatalf("another client behind the same proxy: %d, want 201", s)
+			register := func(c *http.Client, spoofed string) int {
+				req, _ := http.NewRequest(http.MethodPost, front.URL+"/register",
+					strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`))
+				req.Header.Set("Content-Type", "application/json")
+				if spoofed != "" {
+					req.Header.Set("X-Forwarded-For", spoofed)
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			attacker, other := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")
+			var statuses []int
+			for i := range 12 { // the example allows 10 per minute
+				statuses = append(statuses, register(attacker, "198.51.100."+strconv.Itoa(i+1)))
+			}
+			for i, s := range statuses {
+				want := http.StatusCreated
+				if i >= 10 {
+					want = http.StatusTooManyRequests
+				}
+				if s != want {
+					t.Fatalf("registrations with a new spoofed X-Forwarded-For each: %v, want 10 x 201 then 429", statuses)
+				}
+			}
+			if s := register(other, ""); s != http.StatusCreated {
+				t.Fatalf("another client behind the same proxy: %d, want 201", s)
+			}
+		})
 	}
 }
