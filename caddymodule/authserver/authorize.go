@@ -170,11 +170,11 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nonce := s.browserNonce(w, r)
-	sub, login, known := s.identify(r)
+	who, known := s.identify(r)
 	if r.Method == http.MethodPost {
 		shownTo := "" // the login form
 		if q.Has("decision") {
-			shownTo = sub // the consent form, shown to whoever is signed in
+			shownTo = who.Subject // the consent form, shown to whoever is signed in
 		}
 		if !s.validCSRF(q.Get("csrf"), nonce, shownTo, req) {
 			s.renderError(w, http.StatusForbidden, "This form has expired or did not come from this server. Go back to the application and start signing in again.")
@@ -196,14 +196,14 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		if s.checkPassword(user, q.Get("password")) {
 			s.logins.refund(now, addr)
 			s.startSession(w, r, user)
-			sub, login, known = user, loginPassword, true
+			who, known = person{Subject: user, Login: loginPassword, Username: user}, true
 		} else {
 			loginFailed = true
 			s.log.Info("login failed", zapClient(req.client.ID), zap.String("username", user))
 		}
 	}
 	if !known {
-		if len(s.cfg.Users) == 0 {
+		if len(s.cfg.Users) == 0 && len(s.cfg.Upstreams) == 0 {
 			s.renderError(w, http.StatusForbidden, "You are not signed in, and this server has no login form. The operator must put an authentication handler in front of "+pathAuthorize+".")
 			return
 		}
@@ -211,6 +211,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	sub, login := who.Subject, who.Login
 	switch decision := q.Get("decision"); {
 	case r.Method == http.MethodPost && decision == "deny":
 		s.log.Info("authorization denied", zapClient(req.client.ID), zapSubject(sub))
@@ -223,7 +224,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case s.consentRemembered(r.Context(), sub, req):
 		s.issueCode(w, r, req, sub, login)
 	default:
-		s.renderConsent(w, req, sub, s.csrfToken(nonce, sub, req))
+		s.renderConsent(w, req, who, s.csrfToken(nonce, sub, req))
 	}
 }
 
@@ -240,7 +241,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // person saw the page that names the redirect host and chose to go there.
 func (s *Server) refuseAuthorization(w http.ResponseWriter, r *http.Request, req *authzRequest, aerr *authzError) {
 	if !aerr.page {
-		if sub, _, known := s.identify(r); known && s.clientApproved(r.Context(), sub, req.client.ID) {
+		if who, known := s.identify(r); known && s.clientApproved(r.Context(), who.Subject, req.client.ID) {
 			s.redirectToClient(w, r, req, url.Values{"error": {aerr.Code}, "error_description": {aerr.Description}})
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -99,6 +100,10 @@ type Config struct {
 	// TrustedIdentity and the login session (the seam for an upstream
 	// OIDC login).
 	IdentitySources []IdentitySource
+
+	// Upstreams are identity providers people sign in with instead of a
+	// password: the login page offers a button per provider. Default: none.
+	Upstreams []UpstreamLogin
 
 	// StoragePrefix is the key prefix of everything this server keeps in
 	// Storage. Default: "mcpgate/authserver".
@@ -381,18 +386,38 @@ func (c Config) validate(needIdentity bool) error {
 		if user == "" {
 			add("users: empty user name")
 		}
+		// An upstream user's subject is its issuer, '#' and the provider's
+		// subject: a password user of that name would share its data at
+		// the backend.
+		if strings.Contains(user, "#") {
+			add("user %q: '#' is kept for users of upstream sign-in providers (issuer#subject); rename the user", user)
+		}
 		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 			add("user %q: password hash is not a bcrypt hash (use `caddy hash-password`)", user)
 		}
 	}
-	if needIdentity && len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 {
-		add("no identity source: configure users, a trusted identity, or both, so people can log in at /authorize")
+	if needIdentity && len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 && len(c.Upstreams) == 0 {
+		add("no identity source: configure users, a sign-in provider (oidc, github) or a trusted identity, so people can log in at /authorize")
+	}
+	names := map[string]bool{}
+	for _, u := range c.Upstreams {
+		switch name := u.Name(); {
+		case !upstreamName.MatchString(name):
+			add("sign-in provider %q: the name appears in URLs, use letters, digits, '-' and '_'", name)
+		case names[name]:
+			add("sign-in provider %q: declared twice", name)
+		default:
+			names[name] = true
+		}
 	}
 	if p := c.StoragePrefix; strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
 		add("storage prefix %q: must not start or end with '/'", p)
 	}
 	return errors.Join(errs...)
 }
+
+// upstreamName is the form of an upstream provider's name.
+var upstreamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // resourceURL reports whether resource names one of the configured MCP
 // endpoints under origin, and returns the canonical resource for "" (the

@@ -20,24 +20,36 @@ type IdentitySource interface {
 	Identify(r *http.Request) (subject string, ok bool)
 }
 
-// identify finds the subject of r and how it was identified (loginPassword,
-// loginExternal): the trusted identity of an earlier handler, then this
-// server's login session, then the further sources.
-func (s *Server) identify(r *http.Request) (sub, login string, ok bool) {
+// person is who is in front of the browser.
+type person struct {
+	Subject string
+	// Login is how they were identified (loginPassword, loginExternal,
+	// or loginUpstreamPrefix and the provider's name).
+	Login string
+	// Username is how they are shown; Groups are their groups at an
+	// upstream provider.
+	Username string
+	Groups   []string
+}
+
+// identify finds who r comes from and how they were identified: the
+// trusted identity of an earlier handler, then this server's login session
+// (password or upstream), then the further sources.
+func (s *Server) identify(r *http.Request) (person, bool) {
 	if s.cfg.TrustedIdentity != nil {
 		if sub, ok := s.cfg.TrustedIdentity(r); ok && sub != "" {
-			return sub, loginExternal, true
+			return person{Subject: sub, Login: loginExternal, Username: sub}, true
 		}
 	}
-	if sub, ok := s.sessionSubject(r); ok {
-		return sub, loginPassword, true
+	if p, ok := s.session(r); ok {
+		return p, true
 	}
 	for _, src := range s.cfg.IdentitySources {
 		if sub, ok := src.Identify(r); ok && sub != "" {
-			return sub, loginExternal, true
+			return person{Subject: sub, Login: loginExternal, Username: sub}, true
 		}
 	}
-	return "", "", false
+	return person{}, false
 }
 
 // checkPassword verifies a login against Config.Users. An unknown user

@@ -38,6 +38,17 @@ type pageData struct {
 	Scopes       []string
 	Failed       bool
 	Message      string
+	// Upstreams are the login page's buttons, one per upstream provider;
+	// Passwords says whether it shows the password form.
+	Upstreams []upstreamButton
+	Passwords bool
+}
+
+// upstreamButton starts a sign-in at an upstream provider for the
+// authorization request in Params.
+type upstreamButton struct {
+	Label  string
+	Action string
 }
 
 func (s *Server) renderPage(w http.ResponseWriter, status int, name string, data pageData) {
@@ -62,16 +73,20 @@ func (s *Server) renderLogin(w http.ResponseWriter, req *authzRequest, csrf stri
 	if failed {
 		status = http.StatusUnauthorized
 	}
-	s.renderPage(w, status, "login", pageData{
+	data := pageData{
 		Title: "Sign in", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
-		Client: req.client.displayName(), Failed: failed,
-	})
+		Client: req.client.displayName(), Failed: failed, Passwords: len(s.cfg.Users) > 0,
+	}
+	for _, u := range s.cfg.Upstreams {
+		data.Upstreams = append(data.Upstreams, upstreamButton{Label: u.Label(), Action: pathLogin + u.Name()})
+	}
+	s.renderPage(w, status, "login", data)
 }
 
-func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, csrf string) {
+func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, who person, csrf string) {
 	s.renderPage(w, http.StatusOK, "consent", pageData{
 		Title: "Allow access?", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
-		Client: req.client.displayName(), Unverified: !req.client.static, Subject: sub,
+		Client: req.client.displayName(), Unverified: !req.client.static, Subject: who.Username,
 		RedirectHost: redirectHost(req.redirectURI),
 		Resource:     req.resource, Scopes: req.scopes,
 	})

@@ -58,6 +58,8 @@ const (
 	nsKeys    = "keys"
 	nsLocks   = "locks"
 	nsSecrets = "secrets"
+	// nsUpstream holds sign-ins in progress at upstream providers.
+	nsUpstream = "upstream"
 )
 
 // key returns the storage key of id in namespace ns. ids are generated

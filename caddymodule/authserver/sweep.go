@@ -6,7 +6,7 @@ import (
 )
 
 // Sweep deletes what has expired from storage: codes, grants (refresh-token
-// families), revocation records, remembered consents, idle or never used
+// families), revocation records, remembered consents, abandoned upstream sign-ins, idle or never used
 // dynamically registered clients and signing keys whose tokens have all expired. The
 // glue calls it every few minutes; several instances may sweep at once.
 func (s *Server) Sweep(ctx context.Context) error {
@@ -17,6 +17,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 		sweepNamespace(ctx, s.store, nsRevoked, func(r *revocation) bool { return now.After(r.ExpiresAt) }),
 		sweepNamespace(ctx, s.store, nsConsent, func(c *consent) bool { return len(c.live(now)) == 0 }),
 		sweepNamespace(ctx, s.store, nsClients, func(c *client) bool { return c.expired(now, s.cfg.Registration) }),
+		sweepNamespace(ctx, s.store, nsUpstream, func(p *pendingLogin) bool { return now.After(p.ExpiresAt) }),
 		s.keys.sweep(ctx, now),
 	)
 }
