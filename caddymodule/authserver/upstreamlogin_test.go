@@ -259,3 +259,36 @@ func TestUpstreamConfigMistakes(t *testing.T) {
 		}
 	}
 }
+
+func TestAnUpstreamSessionEndsWithItsProvider(t *testing.T) {
+	u := corp()
+	e := upstreamEnv(t, u)
+	c := e.publicClient()
+	b := e.browser()
+	_, challenge := pkce()
+	q := authParams(c, challenge)
+	if resp, _ := b.callback(u, b.startUpstream(u, q), "good-code"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback: %d", resp.StatusCode)
+	}
+	if _, page := b.get(q); !strings.Contains(page, `name="decision"`) {
+		t.Fatalf("signed in, want the consent page:\n%s", page)
+	}
+	// The same storage (cookie key, client) after a reload without corp.
+	e2 := startEnv(t, e.clock, e.storage, func(c *Config) {
+		c.Users = nil
+		c.Upstreams = []UpstreamLogin{&fakeUpstream{name: "other"}}
+	})
+	b.e = e2
+	b.client.Jar.SetCookies(mustURL(t, e2.ts.URL+"/authorize"), b.client.Jar.Cookies(mustURL(t, e.ts.URL+"/authorize")))
+	if _, page := b.get(q); strings.Contains(page, `name="decision"`) || !strings.Contains(page, "Sign in with") {
+		t.Fatalf("a session of a removed provider was honoured:\n%s", page)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

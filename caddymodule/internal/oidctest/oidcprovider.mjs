@@ -1,6 +1,6 @@
 // A real OpenID provider for the tests: panva's oidc-provider (certified),
 // on a loopback port, with a user database of the tests' own and the users'
-// groups in a custom claim (team_groups).
+// groups in a custom claim (team_groups), requiring PKCE of every client.
 //
 // Usage: node oidcprovider.mjs <config.json>, with
 //   { "clients": [{ "client_id", "client_secret", "redirect_uris": [...] }],
@@ -40,6 +40,8 @@ const provider = new Provider(issuer, {
   },
   scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
   features: { devInteractions: { enabled: false } },
+  // PKCE for every client, confidential ones too, as OAuth 2.1 has it.
+  pkce: { required: () => true },
   ttl: {
     IdToken: config.id_token_ttl || 3600,
     AccessToken: 3600,
