@@ -28,6 +28,10 @@ type AuthConfig struct {
 	// instead of showing a login form. Default false.
 	TrustedIdentity bool `json:"trusted_identity,omitempty"`
 
+	// OIDC are OpenID Connect providers people sign in with; the login
+	// page offers a button per provider. Default: none.
+	OIDC []OIDCLogin `json:"oidc,omitempty"`
+
 	// Registration is the dynamic client registration policy (RFC 7591).
 	// Default: open to anyone, without limits.
 	Registration Registration `json:"registration,omitempty"`
@@ -127,8 +131,12 @@ type StaticClient struct {
 
 // authserverConfig translates the module configuration into the
 // authorization server's, replacing global placeholders in secrets.
-func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string) authserver.Config {
+func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string) (authserver.Config, error) {
 	a := g.Auth
+	upstreams, err := a.upstreamLogins(repl)
+	if err != nil {
+		return authserver.Config{}, err
+	}
 	cfg := authserver.Config{
 		Origin:                  g.origin,
 		Scopes:                  g.allScopes(),
@@ -144,6 +152,7 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		ClientAuthFailures:      a.ClientAuthFailures,
 		ClientAuthFailureWindow: time.Duration(a.ClientAuthFailureWindow),
 		Users:                   users,
+		Upstreams:               upstreams,
 		ClientIP:                caddyClientIP,
 		Registration: authserver.RegistrationPolicy{
 			Mode:                    a.Registration.Mode,
@@ -171,7 +180,7 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 	if a.TrustedIdentity {
 		cfg.TrustedIdentity = identityFromCaddyAuth
 	}
-	return cfg
+	return cfg, nil
 }
 
 // origin is the public origin of r: the configured one, else the one a

@@ -53,6 +53,16 @@ func init() {
 //	    }
 //	    first_user <name> [<password>]
 //	    trusted_identity
+//	    oidc <name> {                         # any number; redirect URI <origin>/login/<name>/callback
+//	        issuer <url>
+//	        client_id <id>
+//	        client_secret <secret>
+//	        label <text>
+//	        scopes <scopes...>
+//	        username_claim <claim>
+//	        groups_claim <claim>
+//	        allowed_domains <domains...>
+//	    }
 //	    registration open|closed|token [<initial-access-token>] {
 //	        rate_limit <count> [<window>]
 //	        max_clients <count>
@@ -179,6 +189,8 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		return parseRegistration(d, &a.Registration)
 	case "client":
 		return parseClient(d, a)
+	case "oidc":
+		return parseOIDC(d, a)
 	case "access_token_lifetime":
 		return durationArg(d, &a.AccessTokenLifetime)
 	case "refresh_token_lifetime":

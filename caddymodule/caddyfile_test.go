@@ -96,6 +96,11 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n allow_client_tokens yes\n}", "wrong argument count"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n first_user\n}", "first_user takes a user name"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n login_attempts many\n}", "login_attempts count \"many\" is not a positive number"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc {\n }\n}", "oidc needs the provider's name, used in its redirect URI <origin>/login/<name>/callback"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  client_id x\n }\n}", "oidc g needs issuer and client_id (register the gateway at the provider with the redirect URI <origin>/login/g/callback)"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n  tenant y\n }\n}", "unrecognized oidc option 'tenant'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n  allowed_domains\n }\n}", "allowed_domains needs at least one value"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n }\n oidc g {\n  issuer https://b\n  client_id x\n }\n}", "oidc g is declared twice"},
 	} {
 		_, err := adaptHandler(t, tc.block)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -62,7 +62,11 @@ localhost:8443 {
 		t.Fatal(err)
 	}
 	defer cleanup()
-	srv, err := authserver.New(g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(secretHash)}), storage, nil)
+	cfg, err := g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(secretHash)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := authserver.New(cfg, storage, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,11 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.server, err = app.(*AuthApp).server(key, func() (*authserver.Server, error) {
-		return authserver.New(g.authserverConfig(repl, users), ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
+		cfg, err := g.authserverConfig(repl, users)
+		if err != nil {
+			return nil, err
+		}
+		return authserver.New(cfg, ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
 	})
 	if err != nil {
 		return fmt.Errorf("mcp_gateway authorization server: %w", err)

@@ -1,0 +1,135 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+	"github.com/mcpgate/mcpgate/caddymodule/upstreamlogin"
+)
+
+// OIDCLogin is an OpenID Connect provider people sign in with (Google,
+// Entra ID, Okta, Keycloak, ...), found through OpenID discovery. Register
+// the gateway at the provider with the redirect URI
+// <origin>/login/<name>/callback.
+type OIDCLogin struct {
+	// Name is the provider's name in the login paths. Required.
+	Name string `json:"name,omitempty"`
+	// Label names it on the login page's button. Default: the name.
+	Label string `json:"label,omitempty"`
+	// Issuer is the provider's issuer URL: https, or http on a loopback
+	// host only. Required.
+	Issuer string `json:"issuer,omitempty"`
+	// ClientID is the gateway's client id at the provider. Required.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the gateway's client secret at the provider (use
+	// {env.*} or {file.*}). Default: none, a public client.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// Scopes are requested of the provider. Default: openid email profile.
+	Scopes []string `json:"scopes,omitempty"`
+	// UsernameClaim names users on the consent page and in policies.
+	// Default: email.
+	UsernameClaim string `json:"username_claim,omitempty"`
+	// GroupsClaim holds the user's groups. Default: none.
+	GroupsClaim string `json:"groups_claim,omitempty"`
+	// AllowedDomains admits only users whose verified email address is in
+	// one of these domains. Default: anyone the provider signs in.
+	AllowedDomains []string `json:"allowed_domains,omitempty"`
+}
+
+// upstreamLogins builds the configured sign-in providers, replacing global
+// placeholders in their settings.
+func (a *AuthConfig) upstreamLogins(repl *caddy.Replacer) ([]authserver.UpstreamLogin, error) {
+	var out []authserver.UpstreamLogin
+	for _, p := range a.OIDC {
+		o, err := upstreamlogin.NewOIDC(upstreamlogin.OIDCConfig{
+			Name: p.Name, Label: p.Label,
+			Issuer:         repl.ReplaceAll(p.Issuer, ""),
+			ClientID:       repl.ReplaceAll(p.ClientID, ""),
+			ClientSecret:   repl.ReplaceAll(p.ClientSecret, ""),
+			Scopes:         p.Scopes,
+			UsernameClaim:  p.UsernameClaim,
+			GroupsClaim:    p.GroupsClaim,
+			AllowedDomains: append([]string(nil), p.AllowedDomains...),
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// parseOIDC parses
+//
+//	oidc <name> {
+//	    issuer <url>
+//	    client_id <id>
+//	    client_secret <secret>
+//	    label <text>
+//	    scopes <scopes...>
+//	    username_claim <claim>
+//	    groups_claim <claim>
+//	    allowed_domains <domains...>
+//	}
+func parseOIDC(d *caddyfile.Dispenser, a *AuthConfig) error {
+	var p OIDCLogin
+	if !d.AllArgs(&p.Name) {
+		return d.Errf("oidc needs the provider's name, used in its redirect URI <origin>/login/<name>/callback, for example: oidc google { ... }")
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "issuer":
+			err = oneArg(d, &p.Issuer)
+		case "client_id":
+			err = oneArg(d, &p.ClientID)
+		case "client_secret":
+			err = oneArg(d, &p.ClientSecret)
+		case "label":
+			err = oneArg(d, &p.Label)
+		case "username_claim":
+			err = oneArg(d, &p.UsernameClaim)
+		case "groups_claim":
+			err = oneArg(d, &p.GroupsClaim)
+		case "scopes":
+			err = someArgs(d, &p.Scopes)
+		case "allowed_domains":
+			err = someArgs(d, &p.AllowedDomains)
+		default:
+			return d.Errf("unrecognized oidc option '%s' (known: issuer, client_id, client_secret, label, scopes, username_claim, groups_claim, allowed_domains)", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if p.Issuer == "" || p.ClientID == "" {
+		return d.Errf("oidc %s needs issuer and client_id (register the gateway at the provider with the redirect URI <origin>/login/%s/callback)", p.Name, p.Name)
+	}
+	for _, q := range a.OIDC {
+		if q.Name == p.Name {
+			return d.Errf("oidc %s is declared twice; give each provider its own name", p.Name)
+		}
+	}
+	a.OIDC = append(a.OIDC, p)
+	return nil
+}
+
+// oneArg reads exactly one argument of the current option into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.AllArgs(dst) {
+		return d.Errf("%s takes exactly one value", d.Val())
+	}
+	return nil
+}
+
+// someArgs appends the current option's arguments, at least one, to dst.
+func someArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.Errf("%s needs at least one value", name)
+	}
+	*dst = append(*dst, args...)
+	return nil
+}
