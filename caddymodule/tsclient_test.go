@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,14 @@ import (
 // runTSClient runs testdata/tsclient.mjs (the TypeScript SDK client) against
 // the gateway, playing its browser, and returns its results by step.
 func runTSClient(t *testing.T, g *gateway, name string) map[string]map[string]any {
+	t.Helper()
+	return runTSClientAs(t, g, name, func(b *browsertest.Browser, authURL string) (*url.URL, error) {
+		return b.Authorize(authURL, testUser, testPassword, "approve")
+	})
+}
+
+// runTSClientAs is runTSClient with the browser's part played by authorize.
+func runTSClientAs(t *testing.T, g *gateway, name string, authorize func(b *browsertest.Browser, authURL string) (*url.URL, error)) map[string]map[string]any {
 	t.Helper()
 	cmd := testenv.Cmd(t, "node", "testdata/tsclient.mjs", g.base+"/mcp", name)
 	modules := filepath.Dir(filepath.Dir(testenv.Bin(t, "node")))
@@ -36,7 +45,7 @@ func runTSClient(t *testing.T, g *gateway, name string) map[string]map[string]an
 		line := scanner.Text()
 		switch {
 		case strings.HasPrefix(line, "AUTHORIZE "):
-			back, err := browser.Authorize(strings.TrimPrefix(line, "AUTHORIZE "), testUser, testPassword, "approve")
+			back, err := authorize(browser, strings.TrimPrefix(line, "AUTHORIZE "))
 			if err != nil {
 				t.Fatalf("%s: browser step: %v", name, err)
 			}

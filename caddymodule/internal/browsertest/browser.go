@@ -122,7 +122,7 @@ func (b *Browser) AuthorizeUpstream(authURL, provider, label, login, password, d
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: status %d: %s", resp.Request.URL, resp.StatusCode, snippet(body))
+			return nil, fmt.Errorf("%s: status %d: %s", resp.Request.URL, resp.StatusCode, alertOrSnippet(body))
 		}
 		forms, err := parseForms(body)
 		if err != nil {
@@ -221,6 +221,16 @@ func attr(n *html.Node, name string) string {
 		}
 	}
 	return ""
+}
+
+// alertOrSnippet returns the text of the page's alert (role="alert"), the
+// message of an error page, or else its start.
+func alertOrSnippet(body []byte) string {
+	_, rest, ok := strings.Cut(string(body), `role="alert">`)
+	if msg, _, closed := strings.Cut(rest, "</"); ok && closed {
+		return html.UnescapeString(msg)
+	}
+	return snippet(body)
 }
 
 func snippet(body []byte) string {
