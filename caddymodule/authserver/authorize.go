@@ -171,6 +171,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	nonce := s.browserNonce(w, r)
 	who, known := s.identify(r)
+	if known && !s.applyPolicy(w, req, who) {
+		return
+	}
 	if r.Method == http.MethodPost {
 		shownTo := "" // the login form
 		if q.Has("decision") {
@@ -197,6 +200,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			s.logins.refund(now, addr)
 			s.startSession(w, r, user)
 			who, known = person{Subject: user, Login: loginPassword, Username: user}, true
+			if !s.applyPolicy(w, req, who) {
+				return
+			}
 		} else {
 			loginFailed = true
 			s.log.Info("login failed", zapClient(req.client.ID), zap.String("username", user))
@@ -211,7 +217,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sub, login := who.Subject, who.Login
+	sub := who.Subject
 	switch decision := q.Get("decision"); {
 	case r.Method == http.MethodPost && decision == "deny":
 		s.log.Info("authorization denied", zapClient(req.client.ID), zapSubject(sub))
@@ -220,9 +226,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		if err := s.rememberConsent(r.Context(), sub, req); err != nil {
 			s.log.Error("remembering consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
 		}
-		s.issueCode(w, r, req, sub, login)
+		s.issueCode(w, r, req, who)
 	case s.consentRemembered(r.Context(), sub, req):
-		s.issueCode(w, r, req, sub, login)
+		s.issueCode(w, r, req, who)
 	default:
 		s.renderConsent(w, req, who, s.csrfToken(nonce, sub, req))
 	}

@@ -105,6 +105,16 @@ type Config struct {
 	// password: the login page offers a button per provider. Default: none.
 	Upstreams []UpstreamLogin
 
+	// ScopeGrants decide who may hold which scope (policy.go): the consent
+	// page offers, and tokens carry, only scopes a grant gives the user;
+	// refresh decides again. Default: none, every user may hold every
+	// scope.
+	ScopeGrants []ScopeGrant
+
+	// ResourceAccess limits who may use a resource at all, by resource
+	// path. Default: everyone may use every resource.
+	ResourceAccess map[string]AccessRule
+
 	// StoragePrefix is the key prefix of everything this server keeps in
 	// Storage. Default: "mcpgate/authserver".
 	StoragePrefix string
@@ -398,6 +408,27 @@ func (c Config) validate(needIdentity bool) error {
 	}
 	if needIdentity && len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 && len(c.Upstreams) == 0 {
 		add("no identity source: configure users, a sign-in provider (oidc, github) or a trusted identity, so people can log in at /authorize")
+	}
+	for i, g := range c.ScopeGrants {
+		if len(g.Scopes) == 0 {
+			add("grant #%d: names no scope", i+1)
+		}
+		for _, sc := range g.Scopes {
+			if !slices.Contains(c.Scopes, sc) {
+				add("grant %s: scope %q is not one of the server's scopes %v", scopeString(g.Scopes), sc, c.Scopes)
+			}
+		}
+		if len(g.Users)+len(g.Groups)+len(g.Domains) == 0 {
+			add("grant %s: gives the scopes to no one; add users, groups or domains", scopeString(g.Scopes))
+		}
+	}
+	for path, rule := range c.ResourceAccess {
+		if !slices.Contains(c.ResourcePaths, path) {
+			add("allow for %s: not a resource path of this server %v", path, c.ResourcePaths)
+		}
+		if len(rule.Users)+len(rule.Groups) == 0 {
+			add("allow for %s: lets no one in; add users or groups", path)
+		}
 	}
 	names := map[string]bool{}
 	for _, u := range c.Upstreams {

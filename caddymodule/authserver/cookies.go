@@ -124,6 +124,7 @@ type sessionPayload struct {
 	Login    string   `json:"login,omitempty"`
 	Username string   `json:"name,omitempty"`
 	Groups   []string `json:"groups,omitempty"`
+	Domain   string   `json:"domain,omitempty"`
 }
 
 // passwordTag is a short digest of a user's bcrypt hash (not of the
@@ -144,7 +145,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string
 func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, provider string, id *UpstreamIdentity) {
 	s.setSession(w, r, sessionPayload{
 		Subject: id.Subject, ExpiresAt: s.cfg.Now().Add(s.cfg.LoginLifetime).Unix(),
-		Login: loginUpstreamPrefix + provider, Username: id.Username, Groups: id.Groups,
+		Login: loginUpstreamPrefix + provider, Username: id.Username, Groups: id.Groups, Domain: id.Domain,
 	})
 }
 
@@ -171,7 +172,7 @@ func (s *Server) session(r *http.Request) (person, bool) {
 		if s.upstream(provider) == nil {
 			return person{}, false
 		}
-		return person{Subject: p.Subject, Login: p.Login, Username: p.Username, Groups: p.Groups}, true
+		return person{Subject: p.Subject, Login: p.Login, Username: p.Username, Groups: p.Groups, Domain: p.Domain}, true
 	}
 	hash, ok := s.cfg.Users[p.Subject]
 	if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {

@@ -22,8 +22,13 @@ type grant struct {
 	Scopes   []string `json:"scopes"`
 	// Login is how the user was identified (loginPassword, loginExternal),
 	// Credential the passwordTag of a password user's hash: see holder.go.
-	Login      string         `json:"login,omitempty"`
-	Credential string         `json:"credential,omitempty"`
+	Login      string `json:"login,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	// Username, Groups and Domain are what was known of the user at the
+	// authorization, for the policy (policy.go).
+	Username   string         `json:"username,omitempty"`
+	Groups     []string       `json:"groups,omitempty"`
+	Domain     string         `json:"domain,omitempty"`
 	ExpiresAt  time.Time      `json:"expires_at"`
 	Revoked    bool           `json:"revoked,omitempty"`
 	Tokens     []refreshEntry `json:"tokens,omitempty"`

@@ -27,9 +27,10 @@ type person struct {
 	// or loginUpstreamPrefix and the provider's name).
 	Login string
 	// Username is how they are shown; Groups are their groups at an
-	// upstream provider.
+	// upstream provider, Domain that of their verified email address.
 	Username string
 	Groups   []string
+	Domain   string
 }
 
 // identify finds who r comes from and how they were identified: the

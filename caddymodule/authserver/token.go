@@ -156,18 +156,25 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		}
 		// The user may have been removed, or changed password, since the
 		// code was issued (a reload within CodeLifetime).
-		if gone := s.holderGone(&grant{Subject: rec.Subject, Login: rec.Login, Credential: rec.Credential}); gone != "" {
+		g := grant{
+			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
+			Scopes: rec.Scopes, Login: rec.Login, Credential: rec.Credential,
+			Username: rec.Username, Groups: rec.Groups, Domain: rec.Domain,
+			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
+		}
+		if gone := s.holderGone(&g); gone != "" {
 			oerr = errInvalidGrant(gone + "; authorize again")
+			return nil
+		}
+		// The policy may have changed since the code was issued (a reload
+		// within CodeLifetime).
+		if refused := s.policyRefuses(&g); refused != "" {
+			oerr = errInvalidGrant(refused + "; authorize again")
 			return nil
 		}
 		rec.Used = true
 		if err := s.store.put(ctx, key, rec); err != nil {
 			return err
-		}
-		g := grant{
-			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
-			Scopes: rec.Scopes, Login: rec.Login, Credential: rec.Credential,
-			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		refresh := g.newRefreshToken()
 		if resp, err = s.mintAccessToken(ctx, g.issued()); err != nil {
@@ -208,10 +215,11 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		return nil, "", errInvalidGrant("unknown refresh token")
 	}
 	var (
-		resp  *tokenResponse
-		g     grant
-		oerr  *oauthError
-		reuse bool
+		resp         *tokenResponse
+		g            grant
+		oerr         *oauthError
+		reuse        bool
+		wider        *grant // the grant a narrower one replaces
 	)
 	err := s.store.locked(ctx, "grant-"+id, func() error {
 		found, err := s.store.get(ctx, s.grantKey(id), &g)
@@ -244,6 +252,27 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			oerr = errInvalidGrant(gone + "; authorize again")
 			return nil
 		}
+		// The policy decides again: a user who may no longer use the
+		// resource gets nothing more; one who lost a scope (removed from a
+		// group, or from a grant) continues in a narrower family, and the
+		// wider one is revoked, so its access tokens stop passing the
+		// guards at their next revocation check.
+		holder := g.holder()
+		if !s.mayUse(holder, resourcePath(g.Resource, g.Issuer)) {
+			oerr = errInvalidGrant("the user may no longer use this resource")
+			return nil
+		}
+		if held := s.scopesHeldBy(holder, g.Scopes); len(held) != len(g.Scopes) {
+			if !slices.ContainsFunc(held, func(sc string) bool { return sc != offlineAccessScope }) {
+				oerr = errInvalidGrant("the user may no longer hold any scope of this authorization")
+				return nil
+			}
+			narrower := g
+			narrower.ID, narrower.Scopes, narrower.Tokens = randomID(), held, nil
+			retired := g
+			retired.Revoked, retired.Tokens = true, nil // stored once the narrower one is
+			wider, g, entry = &retired, narrower, &refreshEntry{}
+		}
 		// Scopes the server or the client no longer has are not refreshed
 		// into new tokens either.
 		if _, e := s.grantableScopes(c, scopeString(g.Scopes)); e != nil {
@@ -270,8 +299,15 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			return err
 		}
 		resp.RefreshToken = refresh
-		return s.store.put(ctx, s.grantKey(id), g)
+		if err := s.store.put(ctx, s.grantKey(g.ID), g); err != nil || wider == nil {
+			return err
+		}
+		return s.store.put(ctx, s.grantKey(wider.ID), wider)
 	})
+	if wider != nil && err == nil && oerr == nil {
+		s.revoked.set("grant:"+wider.ID, wider.ExpiresAt, s.cfg.Now())
+		s.log.Info("grant narrowed by policy", zapClient(c.ID), zapSubject(g.Subject), zap.String("grant_id", wider.ID), zap.String("new_grant_id", g.ID), zap.Strings("scopes", g.Scopes))
+	}
 	if reuse {
 		if err := s.revokeGrant(ctx, id, "refresh token reused after rotation"); err != nil {
 			s.log.Error("revoking grant of reused refresh token", zapClient(c.ID), zapErr(err))

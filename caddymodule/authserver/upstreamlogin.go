@@ -54,6 +54,9 @@ type UpstreamIdentity struct {
 	Username string
 	// Groups are the user's groups at the provider.
 	Groups []string
+	// Domain is the domain of the user's email address, when the provider
+	// verified it; else empty.
+	Domain string
 }
 
 // UpstreamDenied is the error of a sign-in the provider completed for a

@@ -303,7 +303,20 @@ func (o *OIDC) identity(issuer, sub string, claims map[string]any) (*authserver.
 		Subject:  Subject(issuer, sub),
 		Username: username,
 		Groups:   stringList(claims[o.cfg.GroupsClaim]),
+		Domain:   verifiedDomain(claims),
 	}, nil
+}
+
+// verifiedDomain is the domain of the user's email address when the
+// provider verified it, else "" (policies grant by domain only on a
+// verified address; see checkDomain).
+func verifiedDomain(claims map[string]any) string {
+	email, _ := claims["email"].(string)
+	_, domain, ok := strings.Cut(email, "@")
+	if verified, _ := claims["email_verified"].(bool); !ok || !verified {
+		return ""
+	}
+	return strings.ToLower(domain)
 }
 
 // checkDomain admits an email address of an allowed domain, and only a
@@ -320,7 +333,7 @@ func (o *OIDC) checkDomain(claims map[string]any) error {
 	if !slices.Contains(o.cfg.AllowedDomains, domain) {
 		return &authserver.UpstreamDenied{Reason: "accounts of " + domain + " are not allowed here"}
 	}
-	if verified, _ := claims["email_verified"].(bool); !verified {
+	if verifiedDomain(claims) == "" {
 		return &authserver.UpstreamDenied{Reason: "the provider has not verified your email address " + email}
 	}
 	return nil

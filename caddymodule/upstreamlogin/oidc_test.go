@@ -104,7 +104,7 @@ func TestOIDCSignInReadsTheVerifiedIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.Subject != idp.Issuer+"#ann" || id.Username != "ann@example.com" || strings.Join(id.Groups, ",") != "eng,ops" {
+	if id.Subject != idp.Issuer+"#ann" || id.Username != "ann@example.com" || strings.Join(id.Groups, ",") != "eng,ops" || id.Domain != "example.com" {
 		t.Fatalf("identity %+v", id)
 	}
 }
@@ -156,6 +156,15 @@ func TestOIDCAllowedDomains(t *testing.T) {
 		{"bob", "accounts of other.example are not allowed here"},
 		{"carol", "has not verified your email address"},
 	} {
+		if tc.login == "carol" {
+			// Without allowed_domains carol signs in, but with no domain
+			// a policy could grant by.
+			a := newAttempt()
+			open := newOIDC(t, idp.Issuer, nil)
+			if id, err := open.Complete(context.Background(), a, signIn(t, idp, open, a, "carol", "carol-pw")); err != nil || id.Domain != "" {
+				t.Errorf("carol without allowed_domains: %+v %v, want no domain", id, err)
+			}
+		}
 		a := newAttempt()
 		id, err := o.Complete(context.Background(), a, signIn(t, idp, o, a, tc.login, tc.login+"-pw"))
 		var denied *authserver.UpstreamDenied
