@@ -215,11 +215,11 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		return nil, "", errInvalidGrant("unknown refresh token")
 	}
 	var (
-		resp         *tokenResponse
-		g            grant
-		oerr         *oauthError
-		reuse        bool
-		wider        *grant // the grant a narrower one replaces
+		resp  *tokenResponse
+		g     grant
+		oerr  *oauthError
+		reuse bool
+		wider *grant // the grant a narrower one replaces
 	)
 	err := s.store.locked(ctx, "grant-"+id, func() error {
 		found, err := s.store.get(ctx, s.grantKey(id), &g)
