@@ -204,7 +204,7 @@ func pkceMatches(verifier, challenge string) bool {
 
 // issued describes what the grant's next access token carries.
 func (g *grant) issued() issued {
-	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes}
+	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes, groups: g.Groups}
 }
 
 // refresh rotates a refresh token under its family's lock (see grant).

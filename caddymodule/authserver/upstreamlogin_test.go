@@ -101,8 +101,9 @@ func TestUpstreamLoginStartsASessionAndTheCodeCarriesItsSubject(t *testing.T) {
 		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
 	}, "", "")
 	tok := tokensOf(t, status, m)
-	if sub := e.claimsOf(tok.access).Subject; sub != "https://idp.example#u1" {
-		t.Errorf("token sub %q, want the upstream subject", sub)
+	claims := e.claimsOf(tok.access)
+	if claims.Subject != "https://idp.example#u1" || strings.Join(claims.Groups, ",") != "eng" {
+		t.Errorf("token sub %q groups %q, want the upstream subject and groups", claims.Subject, claims.Groups)
 	}
 }
 
