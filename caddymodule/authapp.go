@@ -135,8 +135,9 @@ func (a *AuthApp) sweep(ctx context.Context) {
 // reads from g (the placeholders unexpanded, which expand alike).
 func (g *Gateway) sharedServerKey() (string, error) {
 	type resourceKey struct {
-		Path   string   `json:"path"`
-		Scopes []string `json:"scopes"`
+		Path   string      `json:"path"`
+		Scopes []string    `json:"scopes"`
+		Allow  *AccessRule `json:"allow"`
 	}
 	key := struct {
 		Auth         AuthConfig    `json:"auth"`
@@ -144,7 +145,7 @@ func (g *Gateway) sharedServerKey() (string, error) {
 		Resources    []resourceKey `json:"resources"`
 	}{Auth: g.Auth, PublicOrigin: g.PublicOrigin}
 	for _, res := range g.Resources {
-		key.Resources = append(key.Resources, resourceKey{res.Path, res.Scopes})
+		key.Resources = append(key.Resources, resourceKey{res.Path, res.Scopes, res.Allow})
 	}
 	b, err := json.Marshal(key)
 	return string(b), err

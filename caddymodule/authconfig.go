@@ -32,6 +32,11 @@ type AuthConfig struct {
 	// page offers a button per provider. Default: none.
 	OIDC []OIDCLogin `json:"oidc,omitempty"`
 
+	// Grants give scopes to users, groups and email domains; once any is
+	// set, a user holds only the scopes a grant gives them. Default: none,
+	// every user may hold every scope.
+	Grants []ScopeGrant `json:"grants,omitempty"`
+
 	// Registration is the dynamic client registration policy (RFC 7591).
 	// Default: open to anyone, without limits.
 	Registration Registration `json:"registration,omitempty"`
@@ -180,6 +185,7 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 	if a.TrustedIdentity {
 		cfg.TrustedIdentity = identityFromCaddyAuth
 	}
+	cfg.ScopeGrants, cfg.ResourceAccess = g.policy()
 	return cfg, nil
 }
 

@@ -32,6 +32,11 @@ func init() {
 //	    scopes <scopes...>
 //	    tool_scope <scope> <tools-or-methods...>
 //	    identity_headers <subject-header> <client-id-header> [<subject-type-header>]
+//	    groups_header <header>
+//	    allow {                                # who may use this resource at all
+//	        users <names...>
+//	        groups <groups...>
+//	    }
 //	    allow_client_tokens
 //	    backend_authorization <value>
 //	    allowed_origins <origins...>
@@ -62,6 +67,11 @@ func init() {
 //	        username_claim <claim>
 //	        groups_claim <claim>
 //	        allowed_domains <domains...>
+//	    }
+//	    grant <scopes...> {                    # any number; once set, users hold only granted scopes
+//	        users <names...>
+//	        groups <groups...>
+//	        domains <domains...>
 //	    }
 //	    registration open|closed|token [<initial-access-token>] {
 //	        rate_limit <count> [<window>]
@@ -191,6 +201,8 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		return parseClient(d, a)
 	case "oidc":
 		return parseOIDC(d, a)
+	case "grant":
+		return parseGrant(d, a)
 	case "access_token_lifetime":
 		return durationArg(d, &a.AccessTokenLifetime)
 	case "refresh_token_lifetime":
@@ -267,6 +279,12 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 			return true, d.ArgErr()
 		}
 		res.AllowClientTokens = true
+	case "groups_header":
+		if !d.AllArgs(&res.GroupsHeader) {
+			return true, d.Errf("groups_header needs the header's name, for example: groups_header X-MCP-Groups")
+		}
+	case "allow":
+		return true, parseAllow(d, res)
 	case "backend_authorization":
 		if !d.AllArgs(&res.BackendAuthorization) {
 			return true, d.ArgErr()

@@ -131,6 +131,7 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		SubjectHeader:        res.SubjectHeader,
 		ClientIDHeader:       res.ClientIDHeader,
 		SubjectTypeHeader:    res.SubjectTypeHeader,
+		GroupsHeader:         res.GroupsHeader,
 		AllowClientTokens:    res.AllowClientTokens,
 		BackendAuthorization: repl.ReplaceAll(res.BackendAuthorization, ""),
 		RevocationCacheTTL:   time.Duration(res.RevocationCheckInterval),

@@ -26,12 +26,13 @@ func idpUsers() map[string]oidctest.User {
 	return map[string]oidctest.User{
 		"ann": {Password: "ann-pw", Email: "ann@example.com", Groups: []string{"eng"}},
 		"bob": {Password: "bob-pw", Email: "bob@elsewhere.example", Groups: []string{"eng"}},
+		"dan": {Password: "dan-pw", Email: "dan@example.com", Groups: []string{"ops"}},
 	}
 }
 
 // startGatewayWithIDP runs a provider and a gateway whose login page offers
 // "Sign in with Corp" beside the password form.
-func startGatewayWithIDP(t *testing.T, tls bool, extra string) (*gateway, *oidctest.Provider) {
+func startGatewayWithIDP(t *testing.T, tls bool, extra string, gatewayExtra ...string) (*gateway, *oidctest.Provider) {
 	t.Helper()
 	port := freePort(t)
 	scheme := "http"
@@ -50,7 +51,8 @@ func startGatewayWithIDP(t *testing.T, tls bool, extra string) (*gateway, *oidct
 			scopes openid email groups
 			groups_claim %s
 			%s
-		}`, idp.Issuer, idpClientID, idpClientSecret, oidctest.GroupsClaim, extra)})
+		}
+		%s`, idp.Issuer, idpClientID, idpClientSecret, oidctest.GroupsClaim, extra, strings.Join(gatewayExtra, "\n"))})
 	return g, idp
 }
 
@@ -162,5 +164,50 @@ func TestOIDCProviderDownShowsAPage(t *testing.T) {
 	// The password form still works.
 	if _, err := browsertest.New(g.client.Transport).Authorize(authURL, testUser, testPassword, "approve"); err != nil {
 		t.Errorf("password sign-in with the provider down: %v", err)
+	}
+}
+
+// TestPolicyForUsersOfTheProvider: grants by domain and group, and a
+// resource only the eng group may use, for users of the real provider.
+func TestPolicyForUsersOfTheProvider(t *testing.T) {
+	g, idp := startGatewayWithIDP(t, false, "", `scopes memory.read memory.write
+		allow {
+			groups eng
+		}
+		grant memory.read {
+			domains example.com
+		}
+		grant memory.write {
+			groups editors
+		}`)
+	redirect, _ := callbackRecorder(t)
+	conf := &oauth2.Config{
+		ClientID: registerClient(t, g, "Policy", redirect), RedirectURL: redirect, Scopes: []string{"memory.read", "memory.write"},
+		Endpoint: oauth2.Endpoint{AuthURL: g.base + "/authorize", TokenURL: g.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
+	}
+	signIn := func(login string) (*url.URL, string, error) {
+		verifier := oauth2.GenerateVerifier()
+		back, err := browsertest.New(g.client.Transport).AuthorizeUpstream(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), idp.Issuer, "Corp", login, login+"-pw", "approve")
+		return back, verifier, err
+	}
+	// ann: eng, example.com, not an editor: memory.read only.
+	back, verifier, err := signIn("ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := conf.Exchange(context.WithValue(context.Background(), oauth2.HTTPClient, g.client), back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scope := tok.Extra("scope"); scope != "memory.read" {
+		t.Errorf("ann's token scope %v, want memory.read alone", scope)
+	}
+	// bob: eng, but of another domain and not an editor: nothing to hold.
+	if _, _, err := signIn("bob"); err == nil || !strings.Contains(err.Error(), "status 403") || !strings.Contains(err.Error(), "may not hold any of what") {
+		t.Errorf("bob: %v", err)
+	}
+	// dan: example.com, but not in eng: kept off the resource.
+	if _, _, err := signIn("dan"); err == nil || !strings.Contains(err.Error(), "status 403") || !strings.Contains(err.Error(), "may not use the MCP server") {
+		t.Errorf("dan: %v", err)
 	}
 }
