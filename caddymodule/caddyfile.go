@@ -67,6 +67,7 @@ func init() {
 //	        username_claim <claim>
 //	        groups_claim <claim>
 //	        allowed_domains <domains...>
+//	        reauthenticate_after <duration>
 //	    }
 //	    grant <scopes...> {                    # any number; once set, users hold only granted scopes
 //	        users <names...>

@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"time"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -35,6 +37,14 @@ type OIDCLogin struct {
 	// AllowedDomains admits only users whose verified email address is in
 	// one of these domains. Default: anyone the provider signs in.
 	AllowedDomains []string `json:"allowed_domains,omitempty"`
+	// ReauthenticateAfter is how long a sign-in holds before a refresh
+	// asks the provider again (with the refresh token it issued, kept
+	// encrypted in storage) whether the user still exists and what their
+	// groups are; a user the provider disabled loses access within it
+	// plus the access token lifetime. Add offline_access to scopes so the
+	// provider issues that token; without one, the user signs in again.
+	// Negative never asks. Default 24h.
+	ReauthenticateAfter caddy.Duration `json:"reauthenticate_after,omitempty"`
 }
 
 // upstreamLogins builds the configured sign-in providers, replacing global
@@ -44,13 +54,14 @@ func (a *AuthConfig) upstreamLogins(repl *caddy.Replacer) ([]authserver.Upstream
 	for _, p := range a.OIDC {
 		o, err := upstreamlogin.NewOIDC(upstreamlogin.OIDCConfig{
 			Name: p.Name, Label: p.Label,
-			Issuer:         repl.ReplaceAll(p.Issuer, ""),
-			ClientID:       repl.ReplaceAll(p.ClientID, ""),
-			ClientSecret:   repl.ReplaceAll(p.ClientSecret, ""),
-			Scopes:         p.Scopes,
-			UsernameClaim:  p.UsernameClaim,
-			GroupsClaim:    p.GroupsClaim,
-			AllowedDomains: append([]string(nil), p.AllowedDomains...),
+			Issuer:              repl.ReplaceAll(p.Issuer, ""),
+			ClientID:            repl.ReplaceAll(p.ClientID, ""),
+			ClientSecret:        repl.ReplaceAll(p.ClientSecret, ""),
+			Scopes:              p.Scopes,
+			UsernameClaim:       p.UsernameClaim,
+			GroupsClaim:         p.GroupsClaim,
+			AllowedDomains:      append([]string(nil), p.AllowedDomains...),
+			ReauthenticateAfter: time.Duration(p.ReauthenticateAfter),
 		})
 		if err != nil {
 			return nil, err
@@ -71,6 +82,7 @@ func (a *AuthConfig) upstreamLogins(repl *caddy.Replacer) ([]authserver.Upstream
 //	    username_claim <claim>
 //	    groups_claim <claim>
 //	    allowed_domains <domains...>
+//	    reauthenticate_after <duration>
 //	}
 func parseOIDC(d *caddyfile.Dispenser, a *AuthConfig) error {
 	var p OIDCLogin
@@ -96,8 +108,10 @@ func parseOIDC(d *caddyfile.Dispenser, a *AuthConfig) error {
 			err = someArgs(d, &p.Scopes)
 		case "allowed_domains":
 			err = someArgs(d, &p.AllowedDomains)
+		case "reauthenticate_after":
+			err = durationOrOffArg(d, &p.ReauthenticateAfter)
 		default:
-			return d.Errf("unrecognized oidc option '%s' (known: issuer, client_id, client_secret, label, scopes, username_claim, groups_claim, allowed_domains)", opt)
+			return d.Errf("unrecognized oidc option '%s' (known: issuer, client_id, client_secret, label, scopes, username_claim, groups_claim, allowed_domains, reauthenticate_after)", opt)
 		}
 		if err != nil {
 			return err

@@ -23,6 +23,8 @@ type codeRecord struct {
 	Username         string    `json:"username,omitempty"`   // see policy.go
 	Groups           []string  `json:"groups,omitempty"`
 	Domain           string    `json:"domain,omitempty"`
+	UpstreamToken    string    `json:"upstream_token,omitempty"` // see upstreamtoken.go
+	UpstreamChecked  time.Time `json:"upstream_checked_at,omitzero"`
 	GrantID          string    `json:"grant_id"`
 	ExpiresAt        time.Time `json:"expires_at"`
 	Used             bool      `json:"used,omitempty"`
@@ -49,6 +51,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzReq
 		Challenge: req.challenge, Resource: req.resource, Issuer: req.issuer, Scopes: req.scopes, Subject: sub,
 		Login: who.Login, Credential: s.credentialOf(sub, who.Login),
 		Username: who.Username, Groups: who.Groups, Domain: who.Domain,
+		UpstreamToken: who.upstreamToken, UpstreamChecked: who.signedIn,
 		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
 	}
 	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {

@@ -47,7 +47,7 @@ func (s *Server) cookieSecret(ctx context.Context) ([]byte, error) {
 	if k := s.cookieKey.Load(); k != nil {
 		return *k, nil
 	}
-	key, err := loadCookieKey(ctx, s.store)
+	key, err := loadSecretKey(ctx, s.store, "cookie.json")
 	if err != nil {
 		return nil, err
 	}
@@ -55,9 +55,10 @@ func (s *Server) cookieSecret(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
-// loadCookieKey loads the cookie HMAC key, creating it if there is none.
-func loadCookieKey(ctx context.Context, st *store) ([]byte, error) {
-	key := st.key(nsSecrets, "cookie.json")
+// loadSecretKey loads a 32-byte key kept in storage under name (the
+// cookie key, the upstream token key), creating it if there is none.
+func loadSecretKey(ctx context.Context, st *store, name string) ([]byte, error) {
+	key := st.key(nsSecrets, name)
 	var rec cookieKeyRecord
 	err := st.locked(ctx, "secrets", func() error {
 		found, err := st.get(ctx, key, &rec)
@@ -125,6 +126,10 @@ type sessionPayload struct {
 	Username string   `json:"name,omitempty"`
 	Groups   []string `json:"groups,omitempty"`
 	Domain   string   `json:"domain,omitempty"`
+	// Upstream is the provider's refresh token, sealed (upstreamtoken.go);
+	// SignedIn is when the provider last vouched for the user.
+	Upstream string `json:"ut,omitempty"`
+	SignedIn int64  `json:"iat,omitempty"`
 }
 
 // passwordTag is a short digest of a user's bcrypt hash (not of the
@@ -142,11 +147,18 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string
 
 // startUpstreamSession logs the browser in as a user of the provider
 // named provider for LoginLifetime.
-func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, provider string, id *UpstreamIdentity) {
+func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, provider string, id *UpstreamIdentity) error {
+	sealed, err := s.sealUpstreamToken(r.Context(), id.Subject, id.RefreshToken)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
 	s.setSession(w, r, sessionPayload{
-		Subject: id.Subject, ExpiresAt: s.cfg.Now().Add(s.cfg.LoginLifetime).Unix(),
+		Subject: id.Subject, ExpiresAt: now.Add(s.cfg.LoginLifetime).Unix(),
 		Login: loginUpstreamPrefix + provider, Username: id.Username, Groups: id.Groups, Domain: id.Domain,
+		Upstream: sealed, SignedIn: now.Unix(),
 	})
+	return nil
 }
 
 func (s *Server) setSession(w http.ResponseWriter, r *http.Request, p sessionPayload) {
@@ -172,7 +184,8 @@ func (s *Server) session(r *http.Request) (person, bool) {
 		if s.upstream(provider) == nil {
 			return person{}, false
 		}
-		return person{Subject: p.Subject, Login: p.Login, Username: p.Username, Groups: p.Groups, Domain: p.Domain}, true
+		return person{Subject: p.Subject, Login: p.Login, Username: p.Username, Groups: p.Groups, Domain: p.Domain,
+			upstreamToken: p.Upstream, signedIn: time.Unix(p.SignedIn, 0)}, true
 	}
 	hash, ok := s.cfg.Users[p.Subject]
 	if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {

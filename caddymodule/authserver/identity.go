@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -31,6 +32,10 @@ type person struct {
 	Username string
 	Groups   []string
 	Domain   string
+	// upstreamToken is the provider's sealed refresh token and signedIn
+	// when the provider last vouched for the user (upstreamtoken.go).
+	upstreamToken string
+	signedIn      time.Time
 }
 
 // identify finds who r comes from and how they were identified: the

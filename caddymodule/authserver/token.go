@@ -160,6 +160,7 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
 			Scopes: rec.Scopes, Login: rec.Login, Credential: rec.Credential,
 			Username: rec.Username, Groups: rec.Groups, Domain: rec.Domain,
+			UpstreamToken: rec.UpstreamToken, UpstreamCheckedAt: rec.UpstreamChecked,
 			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		if gone := s.holderGone(&g); gone != "" {
@@ -251,6 +252,14 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		if gone := s.holderGone(&g); gone != "" {
 			oerr = errInvalidGrant(gone + "; authorize again")
 			return nil
+		}
+		// A sign-in at a provider holds for its ReauthenticateAfter; past
+		// it, the provider is asked again, with the refresh token it gave,
+		// whether the user still exists and what their groups are now.
+		if u, due := s.reauthenticationDue(&g, now); due {
+			if oerr = s.reauthenticate(ctx, u, &g); oerr != nil {
+				return nil
+			}
 		}
 		// The policy decides again: a user who may no longer use the
 		// resource gets nothing more; one who lost a scope (removed from a

@@ -33,6 +33,17 @@ type UpstreamLogin interface {
 	// may not sign in here; any other error means the provider or its
 	// answer failed.
 	Complete(ctx context.Context, attempt UpstreamAttempt, callback url.Values) (*UpstreamIdentity, error)
+	// ReauthenticateAfter is how long a sign-in holds: a refresh of a
+	// grant whose user was last checked longer ago checks them again
+	// with Reauthenticate. Zero never checks again.
+	ReauthenticateAfter() time.Duration
+	// Reauthenticate asks the provider again who holds refreshToken (the
+	// RefreshToken of an earlier identity) and returns who they are now,
+	// with the refresh token to keep. An *UpstreamDenied error means the
+	// provider refused (the account disabled, the token revoked) or the
+	// person may no longer sign in here; any other error means the
+	// provider could not be asked.
+	Reauthenticate(ctx context.Context, refreshToken string) (*UpstreamIdentity, error)
 }
 
 // UpstreamAttempt is one sign-in at a provider: what the authorization
@@ -57,6 +68,9 @@ type UpstreamIdentity struct {
 	// Domain is the domain of the user's email address, when the provider
 	// verified it; else empty.
 	Domain string
+	// RefreshToken is the provider's refresh token, if it issued one: kept
+	// encrypted in storage for Reauthenticate, never logged.
+	RefreshToken string
 }
 
 // UpstreamDenied is the error of a sign-in the provider completed for a
@@ -240,7 +254,11 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 		s.renderError(w, http.StatusBadGateway, "Signing in with "+u.Label()+" failed: it did not say who you are. "+restart)
 		return
 	}
-	s.startUpstreamSession(w, r, u.Name(), id)
+	if err := s.startUpstreamSession(w, r, u.Name(), id); err != nil {
+		log.Error("sealing the provider's refresh token", zapErr(err))
+		s.renderError(w, http.StatusInternalServerError, "The server could not read its storage; try again later.")
+		return
+	}
 	log.Info("upstream sign-in", zapSubject(id.Subject), zap.String("username", id.Username))
 	w.Header().Set("Location", pathAuthorize+"?"+rec.Params)
 	w.WriteHeader(http.StatusSeeOther)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeUpstream is a provider whose authorization endpoint is a URL of the
@@ -19,6 +20,20 @@ type fakeUpstream struct {
 	startErr error // of AuthCodeURL
 	// attempts are the attempts AuthCodeURL was called with.
 	attempts []UpstreamAttempt
+	// reauthAfter, and what Reauthenticate answers: again (nil: the
+	// provider is asked in vain) or againErr; rechecked are the refresh
+	// tokens it was asked with.
+	reauthAfter time.Duration
+	again       *UpstreamIdentity
+	againErr    error
+	rechecked   []string
+}
+
+func (f *fakeUpstream) ReauthenticateAfter() time.Duration { return f.reauthAfter }
+
+func (f *fakeUpstream) Reauthenticate(_ context.Context, refreshToken string) (*UpstreamIdentity, error) {
+	f.rechecked = append(f.rechecked, refreshToken)
+	return f.again, f.againErr
 }
 
 func (f *fakeUpstream) Name() string  { return f.name }

@@ -54,6 +54,13 @@ type OIDCConfig struct {
 	// address is in one of these domains. Default: anyone the provider
 	// signs in.
 	AllowedDomains []string
+	// ReauthenticateAfter is how long a sign-in holds before a refresh of
+	// the gateway's grant asks the provider again, with the refresh token
+	// it issued, whether the user still exists and what their groups are
+	// (request offline_access in Scopes where the provider wants it). A
+	// user without such a token signs in again. Negative never asks.
+	// Default: 24h.
+	ReauthenticateAfter time.Duration
 	// HTTPClient reaches the provider. Default: a client with a 15s
 	// timeout.
 	HTTPClient *http.Client
@@ -76,6 +83,9 @@ var _ authserver.UpstreamLogin = (*OIDC)(nil)
 // defaultHTTPTimeout bounds each exchange with a provider, so a provider
 // that hangs shows the person an error page instead of holding the request.
 const defaultHTTPTimeout = 15 * time.Second
+
+// defaultReauthenticateAfter is OIDCConfig.ReauthenticateAfter's default.
+const defaultReauthenticateAfter = 24 * time.Hour
 
 // NewOIDC checks cfg and fills its defaults. It does not reach the
 // provider: discovery happens on the first sign-in (and again after a
@@ -111,6 +121,9 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	}
 	if cfg.UsernameClaim == "" {
 		cfg.UsernameClaim = "email"
+	}
+	if cfg.ReauthenticateAfter == 0 {
+		cfg.ReauthenticateAfter = defaultReauthenticateAfter
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout}
@@ -185,7 +198,13 @@ func (o *OIDC) AuthCodeURL(ctx context.Context, a authserver.UpstreamAttempt) (s
 	if err != nil {
 		return "", err
 	}
-	return o.oauth2Config(p, a.RedirectURI).AuthCodeURL(a.State, oauth2.S256ChallengeOption(a.Verifier), oidc.Nonce(a.Nonce)), nil
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(a.Verifier), oidc.Nonce(a.Nonce)}
+	// OpenID Connect Core §11: offline access (the refresh token
+	// Reauthenticate needs) is granted only with prompt=consent.
+	if slices.Contains(o.cfg.Scopes, oidc.ScopeOfflineAccess) {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "consent"))
+	}
+	return o.oauth2Config(p, a.RedirectURI).AuthCodeURL(a.State, opts...), nil
 }
 
 // Complete implements authserver.UpstreamLogin: it redeems the code with
@@ -244,7 +263,71 @@ func (o *OIDC) Complete(ctx context.Context, a authserver.UpstreamAttempt, callb
 			return nil, err
 		}
 	}
-	return o.identity(idt.Issuer, idt.Subject, claims)
+	id, err := o.identity(idt.Issuer, idt.Subject, claims)
+	if err != nil {
+		return nil, err
+	}
+	id.RefreshToken = tok.RefreshToken
+	return id, nil
+}
+
+// ReauthenticateAfter implements authserver.UpstreamLogin.
+func (o *OIDC) ReauthenticateAfter() time.Duration { return max(o.cfg.ReauthenticateAfter, 0) }
+
+// Reauthenticate implements authserver.UpstreamLogin: a refresh token
+// grant at the provider (a disabled account or a revoked token gets
+// invalid_grant there), then who the answer names: its ID token, checked
+// as at sign-in but without a nonce (OpenID Connect Core §12.2), and the
+// UserInfo claims it lacks, which must be about the same subject.
+func (o *OIDC) Reauthenticate(ctx context.Context, refreshToken string) (*authserver.UpstreamIdentity, error) {
+	p, err := o.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cctx := o.clientContext(ctx)
+	tok, err := o.oauth2Config(p, "").TokenSource(cctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	var rerr *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &rerr) && rerr.ErrorCode == "invalid_grant":
+		return nil, &authserver.UpstreamDenied{Reason: "the provider no longer accepts your sign-in (" + rerr.ErrorDescription + ")"}
+	case err != nil:
+		return nil, fmt.Errorf("refreshing at the provider: %w", err)
+	}
+	claims := map[string]any{}
+	issuer, sub := o.cfg.Issuer, ""
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		idt, err := p.Verifier(&oidc.Config{ClientID: o.cfg.ClientID, Now: o.cfg.Now}).Verify(cctx, raw)
+		if err != nil {
+			return nil, fmt.Errorf("checking the refreshed ID token: %w", err)
+		}
+		if err := idt.Claims(&claims); err != nil {
+			return nil, fmt.Errorf("reading the refreshed ID token: %w", err)
+		}
+		issuer, sub = idt.Issuer, idt.Subject
+	}
+	switch {
+	case sub == "" && p.UserInfoEndpoint() == "":
+		return nil, errors.New("the provider's refresh answer has no ID token, and it has no UserInfo endpoint to say who it is for")
+	case sub == "":
+		// No ID token: UserInfo says who the new access token is for.
+		ui, err := p.UserInfo(cctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			return nil, fmt.Errorf("reading UserInfo: %w", err)
+		}
+		if sub = ui.Subject; sub == "" || ui.Claims(&claims) != nil {
+			return nil, errors.New("UserInfo names no subject")
+		}
+	case o.needsUserInfo(claims) && p.UserInfoEndpoint() != "":
+		if err := o.addUserInfo(cctx, p, tok, sub, claims); err != nil {
+			return nil, err
+		}
+	}
+	id, err := o.identity(issuer, sub, claims)
+	if err != nil {
+		return nil, err
+	}
+	id.RefreshToken = tok.RefreshToken
+	return id, nil
 }
 
 // needsUserInfo reports whether claims lack what the configuration reads
