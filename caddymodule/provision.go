@@ -23,6 +23,7 @@ import (
 // builds a guard and transport adapter per resource.
 func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
+	g.audit = g.logger.Named("audit")
 	repl := caddy.NewReplacer()
 	g.PublicOrigin = publicurl.Canonical(repl.ReplaceAll(g.PublicOrigin, ""))
 	for _, res := range g.Resources {
@@ -62,6 +63,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return nil, err
 		}
+		cfg.AuditLog = g.audit
 		return authserver.New(cfg, ctx.Storage(), app.(*AuthApp).logger.Named("authserver"))
 	})
 	if err != nil {

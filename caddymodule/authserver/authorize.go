@@ -221,13 +221,16 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	switch decision := q.Get("decision"); {
 	case r.Method == http.MethodPost && decision == "deny":
 		s.log.Info("authorization denied", zapClient(req.client.ID), zapSubject(sub))
+		s.audit(auditDenied, "", req.client.ID, who, req.resource, req.scopes)
 		s.redirectToClient(w, r, req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied access"}})
 	case r.Method == http.MethodPost && decision == "approve":
 		if err := s.rememberConsent(r.Context(), sub, req); err != nil {
 			s.log.Error("remembering consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
 		}
+		s.audit(auditApproved, "", req.client.ID, who, req.resource, req.scopes)
 		s.issueCode(w, r, req, who)
 	case s.consentRemembered(r.Context(), sub, req):
+		s.audit(auditApproved, "approved before", req.client.ID, who, req.resource, req.scopes)
 		s.issueCode(w, r, req, who)
 	default:
 		s.renderConsent(w, req, who, s.csrfToken(nonce, sub, req))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
@@ -114,6 +115,10 @@ type Config struct {
 	// ResourceAccess limits who may use a resource at all, by resource
 	// path. Default: everyone may use every resource.
 	ResourceAccess map[string]AccessRule
+
+	// AuditLog receives the audit trail: one Info entry per authorization
+	// decision (audit.go). Default: none.
+	AuditLog *zap.Logger
 
 	// StoragePrefix is the key prefix of everything this server keeps in
 	// Storage. Default: "mcpgate/authserver".
@@ -296,6 +301,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClientIP == nil {
 		c.ClientIP = remoteIP
+	}
+	if c.AuditLog == nil {
+		c.AuditLog = zap.NewNop()
 	}
 	return c
 }

@@ -79,6 +79,7 @@ func resourcePath(resource, issuer string) string {
 func (s *Server) applyPolicy(w http.ResponseWriter, req *authzRequest, who person) bool {
 	if !s.mayUse(who, resourcePath(req.resource, req.issuer)) {
 		s.log.Info("authorization refused by policy", zapClient(req.client.ID), zapSubject(who.Subject), zapResource(req.resource))
+		s.audit(auditRefused, "not allowed on the resource", req.client.ID, who, req.resource, req.scopes)
 		s.renderError(w, http.StatusForbidden, "You are signed in as "+who.Username+", who may not use the MCP server "+req.resource+". Ask its operator for access.")
 		return false
 	}
@@ -86,6 +87,7 @@ func (s *Server) applyPolicy(w http.ResponseWriter, req *authzRequest, who perso
 	if len(slices.DeleteFunc(slices.Clone(held), func(sc string) bool { return sc == offlineAccessScope })) == 0 &&
 		slices.ContainsFunc(req.scopes, func(sc string) bool { return sc != offlineAccessScope }) {
 		s.log.Info("authorization refused by policy", zapClient(req.client.ID), zapSubject(who.Subject), zapResource(req.resource))
+		s.audit(auditRefused, "holds none of the scopes asked for", req.client.ID, who, req.resource, req.scopes)
 		s.renderError(w, http.StatusForbidden, "You are signed in as "+who.Username+", who may not hold any of what "+req.client.displayName()+" asks for ("+scopeString(req.scopes)+"). Ask the operator of this server for access.")
 		return false
 	}

@@ -170,6 +170,7 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		// The policy may have changed since the code was issued (a reload
 		// within CodeLifetime).
 		if refused := s.policyRefuses(&g); refused != "" {
+			s.audit(auditRefused, refused, c.ID, g.holder(), g.Resource, g.Scopes)
 			oerr = errInvalidGrant(refused + "; authorize again")
 			return nil
 		}
@@ -258,8 +259,12 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		// whether the user still exists and what their groups are now.
 		if u, due := s.reauthenticationDue(&g, now); due {
 			if oerr = s.reauthenticate(ctx, u, &g); oerr != nil {
+				if oerr.Code == "invalid_grant" {
+					s.audit(auditRefused, oerr.Description, c.ID, g.holder(), g.Resource, g.Scopes)
+				}
 				return nil
 			}
+			s.audit(auditReconfirmed, "", c.ID, g.holder(), g.Resource, g.Scopes)
 		}
 		// The policy decides again: a user who may no longer use the
 		// resource gets nothing more; one who lost a scope (removed from a
@@ -268,11 +273,13 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		// guards at their next revocation check.
 		holder := g.holder()
 		if !s.mayUse(holder, resourcePath(g.Resource, g.Issuer)) {
+			s.audit(auditRefused, "not allowed on the resource", c.ID, holder, g.Resource, g.Scopes)
 			oerr = errInvalidGrant("the user may no longer use this resource")
 			return nil
 		}
 		if held := s.scopesHeldBy(holder, g.Scopes); len(held) != len(g.Scopes) {
 			if !slices.ContainsFunc(held, func(sc string) bool { return sc != offlineAccessScope }) {
+				s.audit(auditRefused, "holds no scope of the grant", c.ID, holder, g.Resource, g.Scopes)
 				oerr = errInvalidGrant("the user may no longer hold any scope of this authorization")
 				return nil
 			}
@@ -315,6 +322,7 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 	})
 	if wider != nil && err == nil && oerr == nil {
 		s.revoked.set("grant:"+wider.ID, wider.ExpiresAt, s.cfg.Now())
+		s.audit(auditNarrowed, "", c.ID, g.holder(), g.Resource, g.Scopes)
 		s.log.Info("grant narrowed by policy", zapClient(c.ID), zapSubject(g.Subject), zap.String("grant_id", wider.ID), zap.String("new_grant_id", g.ID), zap.Strings("scopes", g.Scopes))
 	}
 	if reuse {
