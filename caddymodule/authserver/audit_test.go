@@ -53,7 +53,9 @@ func TestAuditTrailOfAuthorizationDecisions(t *testing.T) {
 }
 
 func TestClientKinds(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Clients = []StaticClient{{ID: "ci", RedirectURIs: []string{"https://ci.example/cb"}}} })
+	e := newEnv(t, func(c *Config) {
+		c.Clients = []StaticClient{{ID: "ci", RedirectURIs: []string{"https://ci.example/cb"}}}
+	})
 	for id, want := range map[string]string{"ci": ClientPreRegistered, "https://app.example/client.json": ClientMetadataURL, "abc123": ClientRegistered} {
 		if kind, _ := e.srv.ClientKind(id); kind != want {
 			t.Errorf("%s: %s, want %s", id, kind, want)
