@@ -32,6 +32,10 @@ type AuthConfig struct {
 	// page offers a button per provider. Default: none.
 	OIDC []OIDCLogin `json:"oidc,omitempty"`
 
+	// GitHub are GitHub sign-ins (by organisation membership). Default:
+	// none.
+	GitHub []GitHubLogin `json:"github,omitempty"`
+
 	// Grants give scopes to users, groups and email domains; once any is
 	// set, a user holds only the scopes a grant gives them. Default: none,
 	// every user may hold every scope.

@@ -69,6 +69,13 @@ func init() {
 //	        allowed_domains <domains...>
 //	        reauthenticate_after <duration>
 //	    }
+//	    github [<name>] {                     # redirect URI <origin>/login/<name>/callback, name default github
+//	        client_id <id>
+//	        client_secret <secret>
+//	        allowed_orgs <orgs...>
+//	        label <text>
+//	        reauthenticate_after <duration>
+//	    }
 //	    grant <scopes...> {                    # any number; once set, users hold only granted scopes
 //	        users <names...>
 //	        groups <groups...>
@@ -204,6 +211,8 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		return parseOIDC(d, a)
 	case "grant":
 		return parseGrant(d, a)
+	case "github":
+		return parseGitHub(d, a)
 	case "access_token_lifetime":
 		return durationArg(d, &a.AccessTokenLifetime)
 	case "refresh_token_lifetime":

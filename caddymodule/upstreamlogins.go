@@ -47,6 +47,29 @@ type OIDCLogin struct {
 	ReauthenticateAfter caddy.Duration `json:"reauthenticate_after,omitempty"`
 }
 
+// GitHubLogin is sign-in with GitHub (plain OAuth; GitHub is not an
+// OpenID provider): the user read from GitHub's API, and active membership
+// of one of AllowedOrgs required. Register an OAuth app at GitHub with the
+// callback URL <origin>/login/<name>/callback.
+type GitHubLogin struct {
+	// Name is the provider's name in the login paths. Default: github.
+	Name string `json:"name,omitempty"`
+	// Label names it on the login page's button. Default: GitHub.
+	Label string `json:"label,omitempty"`
+	// ClientID is the OAuth app's client id. Required.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the OAuth app's secret (use {env.*} or {file.*}).
+	// Required.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// AllowedOrgs are the organisations whose active members may sign in;
+	// each is a group of its members for grant and allow. Required.
+	AllowedOrgs []string `json:"allowed_orgs,omitempty"`
+	// ReauthenticateAfter is how long a sign-in holds before a refresh asks
+	// GitHub again whether the user's authorization stands and which of
+	// AllowedOrgs they are in; negative never asks. Default 24h.
+	ReauthenticateAfter caddy.Duration `json:"reauthenticate_after,omitempty"`
+}
+
 // upstreamLogins builds the configured sign-in providers, replacing global
 // placeholders in their settings.
 func (a *AuthConfig) upstreamLogins(repl *caddy.Replacer) ([]authserver.UpstreamLogin, error) {
@@ -68,7 +91,69 @@ func (a *AuthConfig) upstreamLogins(repl *caddy.Replacer) ([]authserver.Upstream
 		}
 		out = append(out, o)
 	}
+	for _, p := range a.GitHub {
+		gh, err := upstreamlogin.NewGitHub(upstreamlogin.GitHubConfig{
+			Name: p.Name, Label: p.Label,
+			ClientID:            repl.ReplaceAll(p.ClientID, ""),
+			ClientSecret:        repl.ReplaceAll(p.ClientSecret, ""),
+			AllowedOrgs:         p.AllowedOrgs,
+			ReauthenticateAfter: time.Duration(p.ReauthenticateAfter),
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gh)
+	}
 	return out, nil
+}
+
+// parseGitHub parses
+//
+//	github [<name>] {
+//	    client_id <id>
+//	    client_secret <secret>
+//	    allowed_orgs <orgs...>
+//	    label <text>
+//	    reauthenticate_after <duration>
+//	}
+func parseGitHub(d *caddyfile.Dispenser, a *AuthConfig) error {
+	p := GitHubLogin{Name: "github"}
+	if d.NextArg() {
+		p.Name = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "client_id":
+			err = oneArg(d, &p.ClientID)
+		case "client_secret":
+			err = oneArg(d, &p.ClientSecret)
+		case "label":
+			err = oneArg(d, &p.Label)
+		case "allowed_orgs":
+			err = someArgs(d, &p.AllowedOrgs)
+		case "reauthenticate_after":
+			err = durationOrOffArg(d, &p.ReauthenticateAfter)
+		default:
+			return d.Errf("unrecognized github option '%s' (known: client_id, client_secret, allowed_orgs, label, reauthenticate_after)", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(p.AllowedOrgs) == 0 {
+		return d.Errf("github needs allowed_orgs: without it anyone with a GitHub account could sign in")
+	}
+	for _, q := range a.GitHub {
+		if q.Name == p.Name {
+			return d.Errf("github %s is declared twice; give the second a name of its own: github <name> { ... }", p.Name)
+		}
+	}
+	a.GitHub = append(a.GitHub, p)
+	return nil
 }
 
 // parseOIDC parses
