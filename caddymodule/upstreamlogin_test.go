@@ -134,6 +134,13 @@ func TestTypeScriptSDKClientSignsInWithOIDC(t *testing.T) {
 	}
 }
 
+func TestMCPRemoteSignsInWithOIDC(t *testing.T) {
+	g, idp := startGatewayWithIDP(t, true, "")
+	runMCPRemote(t, g, func(b *browsertest.Browser, authURL string) (*url.URL, error) {
+		return b.AuthorizeUpstream(authURL, idp.Issuer, "Corp", "ann", "ann-pw", "approve")
+	})
+}
+
 func TestOIDCSignInRefusalsShowAPage(t *testing.T) {
 	g, idp := startGatewayWithIDP(t, false, "allowed_domains example.com")
 	redirect, _ := callbackRecorder(t)
