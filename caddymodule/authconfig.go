@@ -18,6 +18,10 @@ type AuthConfig struct {
 	// `caddy hash-password`. Default: no users.
 	Users map[string]string `json:"users,omitempty"`
 
+	// UserGroups are the groups of users of Users, for grant and allow.
+	// Default: none.
+	UserGroups map[string][]string `json:"user_groups,omitempty"`
+
 	// FirstUser is a user created on first start. Without a password, one is
 	// generated, only its hash is kept in storage, and it is printed once.
 	// Default: none.
@@ -161,6 +165,7 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		ClientAuthFailures:      a.ClientAuthFailures,
 		ClientAuthFailureWindow: time.Duration(a.ClientAuthFailureWindow),
 		Users:                   users,
+		UserGroups:              a.UserGroups,
 		Upstreams:               upstreams,
 		ClientIP:                caddyClientIP,
 		Registration: authserver.RegistrationPolicy{

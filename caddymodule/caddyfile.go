@@ -54,7 +54,7 @@ func init() {
 //
 //	    # the authorization server
 //	    users {
-//	        <name> <bcrypt-hash>
+//	        <name> <bcrypt-hash> [<groups...>]
 //	    }
 //	    first_user <name> [<password>]
 //	    trusted_identity
@@ -180,14 +180,20 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		}
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
 			name := d.Val()
-			var hash string
-			if !d.AllArgs(&hash) {
-				return d.Errf("user %q needs exactly one bcrypt hash (make one with 'caddy hash-password')", name)
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("user %q needs exactly one bcrypt hash (make one with 'caddy hash-password'), optionally followed by the user's groups", name)
 			}
 			if _, dup := a.Users[name]; dup {
 				return d.Errf("user %q is declared twice", name)
 			}
-			a.Users[name] = hash
+			a.Users[name] = args[0]
+			if len(args) > 1 {
+				if a.UserGroups == nil {
+					a.UserGroups = map[string][]string{}
+				}
+				a.UserGroups[name] = args[1:]
+			}
 		}
 	case "first_user":
 		args := d.RemainingArgs()

@@ -199,7 +199,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		if s.checkPassword(user, q.Get("password")) {
 			s.logins.refund(now, addr)
 			s.startSession(w, r, user)
-			who, known = person{Subject: user, Login: loginPassword, Username: user}, true
+			who, known = person{Subject: user, Login: loginPassword, Username: user, Groups: s.cfg.UserGroups[user]}, true
 			if !s.applyPolicy(w, req, who) {
 				return
 			}

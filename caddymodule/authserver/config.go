@@ -92,6 +92,10 @@ type Config struct {
 	// form (inputs "username" and "password") to unidentified visitors.
 	Users map[string]string
 
+	// UserGroups are the groups of users of Config.Users, for ScopeGrants
+	// and ResourceAccess. Default: none.
+	UserGroups map[string][]string
+
 	// TrustedIdentity, when set, returns the subject already established
 	// for r by an earlier handler (the Caddy glue reads
 	// {http.auth.user.id}). It is consulted before the login session.
@@ -416,6 +420,11 @@ func (c Config) validate(needIdentity bool) error {
 	}
 	if needIdentity && len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 && len(c.Upstreams) == 0 {
 		add("no identity source: configure users, a sign-in provider (oidc, github) or a trusted identity, so people can log in at /authorize")
+	}
+	for user := range c.UserGroups {
+		if _, ok := c.Users[user]; !ok {
+			add("groups of user %q: no such user in users", user)
+		}
 	}
 	for i, g := range c.ScopeGrants {
 		if len(g.Scopes) == 0 {

@@ -191,7 +191,7 @@ func (s *Server) session(r *http.Request) (person, bool) {
 	if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {
 		return person{}, false
 	}
-	return person{Subject: p.Subject, Login: loginPassword, Username: p.Subject}, true
+	return person{Subject: p.Subject, Login: loginPassword, Username: p.Subject, Groups: s.cfg.UserGroups[p.Subject]}, true
 }
 
 // browserNonce returns the browser's nonce, setting a new one if it has

@@ -100,7 +100,7 @@ func (s *Server) applyPolicy(w http.ResponseWriter, req *authzRequest, who perso
 // starts a narrower family (see refresh), so tokens of the wider one stop
 // at the guards' next revocation check.
 func (s *Server) policyRefuses(g *grant) string {
-	p := g.holder()
+	p := s.holderOf(g)
 	if !s.mayUse(p, resourcePath(g.Resource, g.Issuer)) {
 		return "the user may no longer use this resource"
 	}
@@ -110,7 +110,13 @@ func (s *Server) policyRefuses(g *grant) string {
 	return ""
 }
 
-// holder is the person a grant was made for, as it recorded them.
-func (g *grant) holder() person {
-	return person{Subject: g.Subject, Login: g.Login, Username: g.Username, Groups: g.Groups, Domain: g.Domain}
+// holderOf is the person a grant was made for: as it recorded them, with
+// a password user's groups as configured now (UserGroups), so that taking
+// a user out of a group takes effect at the next refresh.
+func (s *Server) holderOf(g *grant) person {
+	p := person{Subject: g.Subject, Login: g.Login, Username: g.Username, Groups: g.Groups, Domain: g.Domain}
+	if g.Login == loginPassword {
+		p.Username, p.Groups = g.Subject, s.cfg.UserGroups[g.Subject]
+	}
+	return p
 }

@@ -201,3 +201,34 @@ func TestACodeIsNotExchangedAfterThePolicyRefusesItsUser(t *testing.T) {
 	}, "", "")
 	wantError(t, status, m, http.StatusBadRequest, "invalid_grant")
 }
+
+// TestAPasswordUsersGroupsComeFromTheConfiguration: alice is in admins
+// through UserGroups; taken out of it, she loses mcp:admin at her next
+// refresh.
+func TestAPasswordUsersGroupsComeFromTheConfiguration(t *testing.T) {
+	policy := func(groups ...string) func(*Config) {
+		return func(c *Config) {
+			c.Origin = sameOrigin
+			c.UserGroups = map[string][]string{testUser: groups}
+			c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Users: []string{testUser}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"admins"}}}
+		}
+	}
+	e := newEnv(t, policy("admins"))
+	c := e.publicClient()
+	verifier, challenge := pkce()
+	q := authParams(c, challenge)
+	q.Set("scope", "mcp mcp:admin")
+	loc := e.browser().authorize(q)
+	status, m, _ := e.postForm("/token", url.Values{
+		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
+		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
+	}, "", "")
+	if tok := tokensOf(t, status, m); tok.scope != "mcp mcp:admin" {
+		t.Fatalf("scope %q", tok.scope)
+	}
+	e2 := startEnv(t, e.clock, e.storage, policy())
+	status, m = e2.refresh(c, m["refresh_token"].(string))
+	if tok := tokensOf(t, status, m); tok.scope != "mcp" {
+		t.Fatalf("scope after leaving admins %q", tok.scope)
+	}
+}

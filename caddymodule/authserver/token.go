@@ -170,7 +170,7 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		// The policy may have changed since the code was issued (a reload
 		// within CodeLifetime).
 		if refused := s.policyRefuses(&g); refused != "" {
-			s.audit(auditRefused, refused, c.ID, g.holder(), g.Resource, g.Scopes)
+			s.audit(auditRefused, refused, c.ID, s.holderOf(&g), g.Resource, g.Scopes)
 			oerr = errInvalidGrant(refused + "; authorize again")
 			return nil
 		}
@@ -260,18 +260,18 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		if u, due := s.reauthenticationDue(&g, now); due {
 			if oerr = s.reauthenticate(ctx, u, &g); oerr != nil {
 				if oerr.Code == "invalid_grant" {
-					s.audit(auditRefused, oerr.Description, c.ID, g.holder(), g.Resource, g.Scopes)
+					s.audit(auditRefused, oerr.Description, c.ID, s.holderOf(&g), g.Resource, g.Scopes)
 				}
 				return nil
 			}
-			s.audit(auditReconfirmed, "", c.ID, g.holder(), g.Resource, g.Scopes)
+			s.audit(auditReconfirmed, "", c.ID, s.holderOf(&g), g.Resource, g.Scopes)
 		}
 		// The policy decides again: a user who may no longer use the
 		// resource gets nothing more; one who lost a scope (removed from a
 		// group, or from a grant) continues in a narrower family, and the
 		// wider one is revoked, so its access tokens stop passing the
 		// guards at their next revocation check.
-		holder := g.holder()
+		holder := s.holderOf(&g)
 		if !s.mayUse(holder, resourcePath(g.Resource, g.Issuer)) {
 			s.audit(auditRefused, "not allowed on the resource", c.ID, holder, g.Resource, g.Scopes)
 			oerr = errInvalidGrant("the user may no longer use this resource")
@@ -322,7 +322,7 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 	})
 	if wider != nil && err == nil && oerr == nil {
 		s.revoked.set("grant:"+wider.ID, wider.ExpiresAt, s.cfg.Now())
-		s.audit(auditNarrowed, "", c.ID, g.holder(), g.Resource, g.Scopes)
+		s.audit(auditNarrowed, "", c.ID, s.holderOf(&g), g.Resource, g.Scopes)
 		s.log.Info("grant narrowed by policy", zapClient(c.ID), zapSubject(g.Subject), zap.String("grant_id", wider.ID), zap.String("new_grant_id", g.ID), zap.Strings("scopes", g.Scopes))
 	}
 	if reuse {
