@@ -120,16 +120,12 @@ type sessionPayload struct {
 	Subject   string `json:"sub"`
 	ExpiresAt int64  `json:"exp"`
 	Password  string `json:"pw,omitempty"` // passwordTag of the hash logged in with
-	// Login is the login kind of an upstream session ("upstream:<name>");
-	// Username and Groups are what the provider said of the user.
-	Login    string   `json:"login,omitempty"`
-	Username string   `json:"name,omitempty"`
-	Groups   []string `json:"groups,omitempty"`
-	Domain   string   `json:"domain,omitempty"`
-	// Upstream is the provider's refresh token, sealed (upstreamtoken.go);
-	// SignedIn is when the provider last vouched for the user.
-	Upstream string `json:"ut,omitempty"`
-	SignedIn int64  `json:"iat,omitempty"`
+	// Login is the login kind of an upstream session ("upstream:<name>"),
+	// Session the id of its record in storage (upstreamSession), which
+	// holds what the provider said of the user: a sealed refresh token
+	// and a few hundred groups do not fit in a cookie.
+	Login   string `json:"login,omitempty"`
+	Session string `json:"sid,omitempty"`
 }
 
 // passwordTag is a short digest of a user's bcrypt hash (not of the
@@ -153,11 +149,15 @@ func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, pr
 		return err
 	}
 	now := s.cfg.Now()
-	s.setSession(w, r, sessionPayload{
-		Subject: id.Subject, ExpiresAt: now.Add(s.cfg.LoginLifetime).Unix(),
-		Login: loginUpstreamPrefix + provider, Username: id.Username, Groups: id.Groups, Domain: id.Domain,
-		Upstream: sealed, SignedIn: now.Unix(),
-	})
+	rec := upstreamSession{
+		Subject: id.Subject, Login: loginUpstreamPrefix + provider, Username: id.Username, Groups: id.Groups, Domain: id.Domain,
+		Sealed: sealed, SignedIn: now, ExpiresAt: now.Add(s.cfg.LoginLifetime),
+	}
+	sid := randomID()
+	if err := s.store.put(r.Context(), s.upstreamSessionKey(sid), rec); err != nil {
+		return err
+	}
+	s.setSession(w, r, sessionPayload{Subject: id.Subject, ExpiresAt: rec.ExpiresAt.Unix(), Login: rec.Login, Session: sid})
 	return nil
 }
 
@@ -180,12 +180,8 @@ func (s *Server) session(r *http.Request) (person, bool) {
 	if err != nil || json.Unmarshal(b, &p) != nil || s.cfg.Now().Unix() >= p.ExpiresAt || p.Subject == "" {
 		return person{}, false
 	}
-	if provider, ok := upstreamOf(p.Login); ok {
-		if s.upstream(provider) == nil {
-			return person{}, false
-		}
-		return person{Subject: p.Subject, Login: p.Login, Username: p.Username, Groups: p.Groups, Domain: p.Domain,
-			upstreamToken: p.Upstream, signedIn: time.Unix(p.SignedIn, 0)}, true
+	if _, ok := upstreamOf(p.Login); ok {
+		return s.upstreamPerson(r.Context(), p)
 	}
 	hash, ok := s.cfg.Users[p.Subject]
 	if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {

@@ -58,7 +58,8 @@ const (
 	nsKeys    = "keys"
 	nsLocks   = "locks"
 	nsSecrets = "secrets"
-	// nsUpstream holds sign-ins in progress at upstream providers.
+	// nsUpstream holds sign-ins in progress at upstream providers and
+	// the sessions they started.
 	nsUpstream = "upstream"
 )
 

@@ -17,6 +17,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 		sweepNamespace(ctx, s.store, nsRevoked, func(r *revocation) bool { return now.After(r.ExpiresAt) }),
 		sweepNamespace(ctx, s.store, nsConsent, func(c *consent) bool { return len(c.live(now)) == 0 }),
 		sweepNamespace(ctx, s.store, nsClients, func(c *client) bool { return c.expired(now, s.cfg.Registration) }),
+		// Pending logins and upstream sessions alike have expires_at.
 		sweepNamespace(ctx, s.store, nsUpstream, func(p *pendingLogin) bool { return now.After(p.ExpiresAt) }),
 		s.keys.sweep(ctx, now),
 	)

@@ -264,6 +264,46 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 	w.WriteHeader(http.StatusSeeOther)
 }
 
+// upstreamSession is what a provider said of a signed-in user, in storage
+// under the SHA-256 of the id the session cookie carries.
+type upstreamSession struct {
+	Subject  string   `json:"sub"`
+	Login    string   `json:"login"`
+	Username string   `json:"username"`
+	Groups   []string `json:"groups,omitempty"`
+	Domain   string   `json:"domain,omitempty"`
+	// Sealed is the provider's refresh token, sealed (upstreamtoken.go);
+	// SignedIn is when the provider vouched for the user.
+	Sealed    string    `json:"upstream_token,omitempty"`
+	SignedIn  time.Time `json:"signed_in"`
+	ExpiresAt time.Time `json:"expires_at"` // swept with the pending logins
+}
+
+func (s *Server) upstreamSessionKey(id string) string {
+	return s.store.key(nsUpstream, "session-"+hashToken(id)+".json")
+}
+
+// upstreamPerson returns the person of a verified upstream session cookie
+// whose record exists and whose provider is still configured.
+func (s *Server) upstreamPerson(ctx context.Context, p sessionPayload) (person, bool) {
+	provider, _ := upstreamOf(p.Login)
+	if s.upstream(provider) == nil || !validID(p.Session) {
+		return person{}, false
+	}
+	var rec upstreamSession
+	found, err := s.store.get(ctx, s.upstreamSessionKey(p.Session), &rec)
+	if err != nil {
+		s.log.Error("loading upstream session", zapErr(err))
+	}
+	// The signed cookie carries the session's subject and expiry, checked
+	// by session; the record is what the provider said.
+	if !found || err != nil {
+		return person{}, false
+	}
+	return person{Subject: rec.Subject, Login: rec.Login, Username: rec.Username, Groups: rec.Groups, Domain: rec.Domain,
+		upstreamToken: rec.Sealed, signedIn: rec.SignedIn}, true
+}
+
 // takePendingLogin loads and deletes the sign-in of state, under its lock,
 // so that of two callbacks with one state only one proceeds.
 func (s *Server) takePendingLogin(ctx context.Context, state string) (pendingLogin, bool) {

@@ -308,3 +308,57 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestUpstreamSessionsStayServerSide: a provider's long refresh token and
+// hundreds of groups (Entra ID has both) stay out of the cookie, which a
+// browser would drop past 4 KiB; the record expires and is swept.
+func TestUpstreamSessionsStayServerSide(t *testing.T) {
+	u := corp()
+	u.id.RefreshToken = strings.Repeat("r", 2000)
+	for i := range 300 {
+		u.id.Groups = append(u.id.Groups, "group-with-a-longish-name-"+strings.Repeat("x", i%7))
+	}
+	e := upstreamEnv(t, u)
+	b := e.browser()
+	_, challenge := pkce()
+	q := authParams(e.publicClient(), challenge)
+	resp, _ := b.callback(u, b.startUpstream(u, q), "good-code")
+	for _, c := range resp.Cookies() {
+		if len(c.String()) > 1024 {
+			t.Errorf("cookie %s is %d bytes", c.Name, len(c.String()))
+		}
+	}
+	if _, page := b.get(q); !strings.Contains(page, `name="decision"`) {
+		t.Fatalf("not signed in:\n%s", page)
+	}
+	e.clock.Advance(e.srv.cfg.LoginLifetime - time.Second)
+	if _, page := b.get(q); !strings.Contains(page, `name="decision"`) {
+		t.Fatal("signed out before the session's end")
+	}
+	e.clock.Advance(2 * time.Second)
+	if _, page := b.get(q); strings.Contains(page, `name="decision"`) {
+		t.Fatal("an expired upstream session still signs in")
+	}
+	if err := e.srv.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := e.srv.store.list(context.Background(), nsUpstream); len(names) != 0 {
+		t.Errorf("left after the sweep: %v", names)
+	}
+}
+
+func TestAnUpstreamSessionWithoutItsRecordIsOver(t *testing.T) {
+	u := corp()
+	e := upstreamEnv(t, u)
+	b := e.browser()
+	_, challenge := pkce()
+	q := authParams(e.publicClient(), challenge)
+	b.callback(u, b.startUpstream(u, q), "good-code")
+	names, _ := e.srv.store.list(context.Background(), nsUpstream)
+	for _, n := range names {
+		e.srv.store.remove(context.Background(), n)
+	}
+	if _, page := b.get(q); strings.Contains(page, `name="decision"`) || !strings.Contains(page, "Sign in with") {
+		t.Fatalf("a session whose record is gone still signs in:\n%s", page)
+	}
+}
