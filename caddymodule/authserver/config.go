@@ -102,8 +102,7 @@ type Config struct {
 	TrustedIdentity func(r *http.Request) (subject string, ok bool)
 
 	// IdentitySources are further identity sources consulted after
-	// TrustedIdentity and the login session (the seam for an upstream
-	// OIDC login).
+	// TrustedIdentity and the login session.
 	IdentitySources []IdentitySource
 
 	// Upstreams are identity providers people sign in with instead of a

@@ -12,10 +12,9 @@ import (
 )
 
 // IdentitySource tells the authorization endpoint who the person in front
-// of the browser is, without interaction of its own: a header set by an
-// earlier handler, or a session established by an upstream login (the seam
-// for OIDC: such a source pairs its own login and callback handlers with an
-// Identify that reads the session they set).
+// of the browser is, without interaction of its own, for example from a
+// header set by an earlier handler. (Sign-in at an upstream provider, which
+// needs this server's state, cookies and session, is UpstreamLogin.)
 type IdentitySource interface {
 	// Identify returns the subject r is authenticated as, if any.
 	Identify(r *http.Request) (subject string, ok bool)
