@@ -131,11 +131,11 @@ func (s *Server) upstream(name string) UpstreamLogin {
 	return nil
 }
 
-// browserCookieFor is the cookie that binds a sign-in at provider to the
-// browser that started it, sent only to the provider's callback.
+// browserCookieFor is the cookie that binds sign-ins at provider to the
+// browser that started them, sent only to the provider's login paths.
 func (s *Server) browserCookieFor(r *http.Request, provider, value string, maxAge time.Duration) *http.Cookie {
 	c := s.cookie(r, cookieUpstream, value, maxAge)
-	c.Path = pathLogin + provider + "/callback"
+	c.Path = pathLogin + provider
 	return c
 }
 
@@ -168,7 +168,12 @@ func (s *Server) serveUpstreamStart(w http.ResponseWriter, r *http.Request, u Up
 		RedirectURI: origin + pathLogin + u.Name() + "/callback",
 		State:       randomToken(), Nonce: randomToken(), Verifier: randomToken(),
 	}
-	browser := randomToken()
+	// A browser keeps its value while it has one, so sign-ins started in
+	// two of its tabs both complete.
+	browser := s.readCookie(r, cookieUpstream)
+	if len(browser) != len(attempt.State) {
+		browser = randomToken()
+	}
 	rec := pendingLogin{
 		Provider: u.Name(), Nonce: attempt.Nonce, Verifier: attempt.Verifier, Browser: hashToken(browser),
 		Params: req.params().Encode(), Issuer: origin, ExpiresAt: s.cfg.Now().Add(upstreamAttemptLifetime),
@@ -231,7 +236,6 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 		s.renderError(w, http.StatusBadRequest, "This sign-in took too long and has expired. "+restart)
 		return
 	}
-	http.SetCookie(w, s.browserCookieFor(r, u.Name(), "", -1))
 	if e := q.Get("error"); e != "" {
 		log.Info("upstream provider refused the sign-in", zap.String("error", e), zap.String("error_description", q.Get("error_description")))
 		s.renderError(w, http.StatusForbidden, u.Label()+" did not sign you in ("+e+"). "+restart)

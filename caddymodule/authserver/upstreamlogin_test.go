@@ -362,3 +362,18 @@ func TestAnUpstreamSessionWithoutItsRecordIsOver(t *testing.T) {
 		t.Fatalf("a session whose record is gone still signs in:\n%s", page)
 	}
 }
+
+func TestTwoSignInsInOneBrowserBothComplete(t *testing.T) {
+	u := corp()
+	e := upstreamEnv(t, u)
+	b := e.browser()
+	_, challenge := pkce()
+	q := authParams(e.publicClient(), challenge)
+	first := b.startUpstream(u, q)
+	second := b.startUpstream(u, q)
+	for _, state := range []string{second, first} {
+		if resp, page := b.callback(u, state, "good-code"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("callback: %d\n%s", resp.StatusCode, page)
+		}
+	}
+}
