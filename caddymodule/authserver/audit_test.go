@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -63,5 +64,35 @@ func TestClientKinds(t *testing.T) {
 	}
 	if _, host := e.srv.ClientKind("https://app.example/client.json"); host != "app.example" {
 		t.Errorf("host %q", host)
+	}
+}
+
+func TestAuditTrailOfRefreshDecisions(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	u := corp()
+	u.id.Groups = []string{"eng", "admins"}
+	u.id.RefreshToken = "rt"
+	u.reauthAfter = time.Hour
+	e := policyEnv(t, u, func(c *Config) {
+		c.AuditLog = zap.New(core)
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"admins"}}}
+	})
+	c, tok := upstreamGrant(t, e, u, "mcp mcp:admin")
+	e.clock.Advance(2 * time.Hour)
+	u.again = &UpstreamIdentity{Subject: u.id.Subject, Username: u.id.Username, Groups: []string{"eng"}}
+	status, m := e.refresh(c, tok.refresh)
+	tok = tokensOf(t, status, m)
+	e.clock.Advance(2 * time.Hour)
+	u.again, u.againErr = nil, &UpstreamDenied{Reason: "the account is disabled"}
+	e.refresh(c, tok.refresh)
+
+	var got []string
+	for _, entry := range logs.FilterMessage("authorization").All() {
+		f := entry.ContextMap()
+		got = append(got, f["decision"].(string)+" "+f["scope"].(string))
+	}
+	want := "approved mcp mcp:admin, reconfirmed mcp mcp:admin, narrowed mcp, refused mcp"
+	if strings.Join(got, ", ") != want {
+		t.Fatalf("decisions %q\nwant %s", strings.Join(got, ", "), want)
 	}
 }
