@@ -179,6 +179,7 @@ func (g *Gateway) sharedServerKey() (string, error) {
 		Path       string              `json:"path"`
 		Scopes     []string            `json:"scopes"`
 		ToolScopes map[string][]string `json:"tool_scopes"` // the consent page's words
+		Allow      *AccessRule         `json:"allow"`
 	}
 	key := struct {
 		Auth         AuthConfig    `json:"auth"`
@@ -186,7 +187,7 @@ func (g *Gateway) sharedServerKey() (string, error) {
 		Resources    []resourceKey `json:"resources"`
 	}{Auth: g.Auth, PublicOrigin: g.PublicOrigin}
 	for _, res := range g.Resources {
-		key.Resources = append(key.Resources, resourceKey{res.Path, res.Scopes, res.ToolScopes})
+		key.Resources = append(key.Resources, resourceKey{res.Path, res.Scopes, res.ToolScopes, res.Allow})
 	}
 	b, err := json.Marshal(key)
 	return string(b), err

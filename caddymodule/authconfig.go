@@ -20,6 +20,10 @@ type AuthConfig struct {
 	// `caddy hash-password`. Default: no users.
 	Users map[string]string `json:"users,omitempty"`
 
+	// UserGroups are the groups of users of Users, for grant and allow.
+	// Default: none.
+	UserGroups map[string][]string `json:"user_groups,omitempty"`
+
 	// FirstUser is a user created on first start. Without a password, one is
 	// generated, only its hash is kept in storage, and it is printed once.
 	// Default: none.
@@ -29,6 +33,19 @@ type AuthConfig struct {
 	// handler (basic_auth, forward_auth, ...) through {http.auth.user.id}
 	// instead of showing a login form. Default false.
 	TrustedIdentity bool `json:"trusted_identity,omitempty"`
+
+	// OIDC are OpenID Connect providers people sign in with; the login
+	// page offers a button per provider. Default: none.
+	OIDC []OIDCLogin `json:"oidc,omitempty"`
+
+	// GitHub are GitHub sign-ins (by organisation membership). Default:
+	// none.
+	GitHub []GitHubLogin `json:"github,omitempty"`
+
+	// Grants give scopes to users, groups and email domains; once any is
+	// set, a user holds only the scopes a grant gives them. Default: none,
+	// every user may hold every scope.
+	Grants []ScopeGrant `json:"grants,omitempty"`
 
 	// Registration is the dynamic client registration policy (RFC 7591).
 	// Default: open to anyone, without limits.
@@ -157,8 +174,12 @@ type StaticClient struct {
 
 // authserverConfig translates the module configuration into the
 // authorization server's, replacing global placeholders in secrets.
-func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string) authserver.Config {
+func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string) (authserver.Config, error) {
 	a := g.Auth
+	upstreams, err := a.upstreamLogins(repl)
+	if err != nil {
+		return authserver.Config{}, err
+	}
 	cfg := authserver.Config{
 		Origin:                  g.origin,
 		Scopes:                  g.allScopes(),
@@ -174,6 +195,8 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		ClientAuthFailures:      a.ClientAuthFailures,
 		ClientAuthFailureWindow: time.Duration(a.ClientAuthFailureWindow),
 		Users:                   users,
+		UserGroups:              a.UserGroups,
+		Upstreams:               upstreams,
 		ClientIP:                caddyClientIP,
 		Registration: authserver.RegistrationPolicy{
 			Mode:                    a.Registration.Mode,
@@ -208,7 +231,8 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 	if a.TrustedIdentity {
 		cfg.TrustedIdentity = identityFromCaddyAuth
 	}
-	return cfg
+	cfg.ScopeGrants, cfg.ResourceAccess = g.policy()
+	return cfg, nil
 }
 
 // origin is the public origin of r: the configured one, else the one a

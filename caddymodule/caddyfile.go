@@ -33,6 +33,11 @@ func init() {
 //	    scopes <scopes...>
 //	    tool_scope <scope> <tools-or-methods...>
 //	    identity_headers <subject-header> <client-id-header> [<subject-type-header>]
+//	    groups_header <header>
+//	    allow {                                # who may use this resource at all
+//	        users <names...>
+//	        groups <groups...>
+//	    }
 //	    allow_client_tokens
 //	    backend_authorization <value>
 //	    allowed_origins <origins...>
@@ -50,10 +55,33 @@ func init() {
 //
 //	    # the authorization server
 //	    users {
-//	        <name> <bcrypt-hash>
+//	        <name> <bcrypt-hash> [<groups...>]
 //	    }
 //	    first_user <name> [<password>]
 //	    trusted_identity
+//	    oidc <name> {                         # any number; redirect URI <origin>/login/<name>/callback
+//	        issuer <url>
+//	        client_id <id>
+//	        client_secret <secret>
+//	        label <text>
+//	        scopes <scopes...>
+//	        username_claim <claim>
+//	        groups_claim <claim>
+//	        allowed_domains <domains...>
+//	        reauthenticate_after <duration>
+//	    }
+//	    github [<name>] {                     # redirect URI <origin>/login/<name>/callback, name default github
+//	        client_id <id>
+//	        client_secret <secret>
+//	        allowed_orgs <orgs...>
+//	        label <text>
+//	        reauthenticate_after <duration>
+//	    }
+//	    grant <scopes...> {                    # any number; once set, users hold only granted scopes
+//	        users <names...>
+//	        groups <groups...>
+//	        domains <domains...>
+//	    }
 //	    registration open|closed|token [<initial-access-token>] {
 //	        rate_limit <count> [<window>]
 //	        max_clients <count>
@@ -166,14 +194,20 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		}
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
 			name := d.Val()
-			var hash string
-			if !d.AllArgs(&hash) || hash == "" {
-				return d.Errf("user %q needs exactly one bcrypt hash (make one with 'caddy hash-password'); when it comes from {$VAR}, that variable is unset or empty", name)
+			args := d.RemainingArgs()
+			if len(args) == 0 || args[0] == "" {
+				return d.Errf("user %q needs exactly one bcrypt hash (make one with 'caddy hash-password'), optionally followed by the user's groups; when it comes from {$VAR}, that variable is unset or empty", name)
 			}
 			if _, dup := a.Users[name]; dup {
 				return d.Errf("user %q is declared twice", name)
 			}
-			a.Users[name] = hash
+			a.Users[name] = args[0]
+			if len(args) > 1 {
+				if a.UserGroups == nil {
+					a.UserGroups = map[string][]string{}
+				}
+				a.UserGroups[name] = args[1:]
+			}
 		}
 	case "first_user":
 		args := d.RemainingArgs()
@@ -195,6 +229,12 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		return parseClient(d, a)
 	case "client_metadata_documents":
 		return parseClientMetadataDocuments(d, &a.ClientMetadataDocuments)
+	case "oidc":
+		return parseOIDC(d, a)
+	case "grant":
+		return parseGrant(d, a)
+	case "github":
+		return parseGitHub(d, a)
 	case "access_token_lifetime":
 		return durationArg(d, &a.AccessTokenLifetime)
 	case "refresh_token_lifetime":
@@ -271,6 +311,12 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 			return true, d.ArgErr()
 		}
 		res.AllowClientTokens = true
+	case "groups_header":
+		if !d.AllArgs(&res.GroupsHeader) {
+			return true, d.Errf("groups_header needs the header's name, for example: groups_header X-MCP-Groups")
+		}
+	case "allow":
+		return true, parseAllow(d, res)
 	case "backend_authorization":
 		if !d.AllArgs(&res.BackendAuthorization) || res.BackendAuthorization == "" {
 			return true, d.Errf("backend_authorization needs the value of the backend's Authorization header, for example \"Bearer {env.BACKEND_TOKEN}\"")

@@ -101,6 +101,20 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  max_size big\n }\n}", "max_size \"big\" is not a size such as 5KiB"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  allow_hosts\n }\n}", "allow_hosts needs host names"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  fetch_anything\n }\n}", "unrecognized client_metadata_documents option 'fetch_anything'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n grant {\n  users a\n }\n}", "grant needs the scopes it gives"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n github {\n  client_id a\n }\n}", "github needs allowed_orgs: without it anyone with a GitHub account could sign in"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n github {\n  allowed_orgs a\n  team x\n }\n}", "unrecognized github option 'team'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n github {\n  allowed_orgs a\n }\n github {\n  allowed_orgs b\n }\n}", "github github is declared twice"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n grant mcp\n}", "grant [mcp] gives its scopes to no one: add users, groups or domains"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n grant mcp {\n  roles x\n }\n}", "unrecognized grant option 'roles'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n allow {\n }\n}", "allow lets no one in"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n allow everyone\n}", "allow takes a block"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n groups_header\n}", "groups_header needs the header's name"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc {\n }\n}", "oidc needs the provider's name, used in its redirect URI <origin>/login/<name>/callback"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  client_id x\n }\n}", "oidc g needs issuer and client_id (register the gateway at the provider with the redirect URI <origin>/login/g/callback)"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n  tenant y\n }\n}", "unrecognized oidc option 'tenant'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n  allowed_domains\n }\n}", "allowed_domains needs at least one value"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n }\n oidc g {\n  issuer https://b\n  client_id x\n }\n}", "oidc g is declared twice"},
 	} {
 		_, err := adaptHandler(t, tc.block)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -240,7 +240,12 @@ func openAuthServer(cfgJSON []byte) (*authserver.Server, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := authserver.NewOperatorView(g.authserverConfig(caddy.NewReplacer(), nil), storage, nil)
+	cfg, err := g.authserverConfig(caddy.NewReplacer(), nil)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	srv, err := authserver.NewOperatorView(cfg, storage, nil)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

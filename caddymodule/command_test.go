@@ -67,7 +67,11 @@ localhost:8443 {
 		t.Fatal(err)
 	}
 	defer cleanup()
-	srv, err := authserver.New(g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(secretHash)}), storage, nil)
+	cfg, err := g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(secretHash)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := authserver.New(cfg, storage, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +258,11 @@ localhost:8443 {
 	}
 	defer cleanup()
 	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
-	srv, err := authserver.New(g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(hash)}), storage, nil)
+	cfg, err := g.authserverConfig(caddy.NewReplacer(), map[string]string{"admin": string(hash)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := authserver.New(cfg, storage, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,8 @@ func TestExampleCaddyfilesValidate(t *testing.T) {
 			t.Setenv("ALICE_HASH", hashedTestPassword)
 			t.Setenv("CI_CLIENT_SECRET_HASH", hashedTestPassword)
 			t.Setenv("MCPGATE_REGISTRATION_TOKEN", "an-initial-access-token-of-some-length")
+			t.Setenv("GOOGLE_CLIENT_ID", "gateway.apps.example")
+			t.Setenv("GOOGLE_CLIENT_SECRET", "a-secret")
 			text, _ := os.ReadFile(path)
 			cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format(text), map[string]any{"filename": path})
 			if err != nil {

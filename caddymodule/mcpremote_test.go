@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,15 @@ func waitForLine(t *testing.T, path string, stderr fmt.Stringer) string {
 
 func TestMCPRemoteThroughOAuthOverTLS(t *testing.T) {
 	g := startGateway(t, gatewayOptions{tls: true})
+	runMCPRemote(t, g, func(b *browsertest.Browser, authURL string) (*url.URL, error) {
+		return b.Authorize(authURL, testUser, testPassword, "approve")
+	})
+}
+
+// runMCPRemote connects mcp-remote to the gateway, plays its browser with
+// authorize, and uses the memory server's tools through it.
+func runMCPRemote(t *testing.T, g *gateway, authorize func(b *browsertest.Browser, authURL string) (*url.URL, error)) {
+	t.Helper()
 	home := t.TempDir()
 	browser, opened := browserScript(t)
 	callbackPort := freePort(t)
@@ -138,7 +148,7 @@ func TestMCPRemoteThroughOAuthOverTLS(t *testing.T) {
 	// callback as the browser would.
 	peer.send(t, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stdio-host","version":"1"}}}`)
 	authURL := waitForLine(t, opened, stderr)
-	back, err := browsertest.New(g.client.Transport).Authorize(authURL, testUser, testPassword, "approve")
+	back, err := authorize(browsertest.New(g.client.Transport), authURL)
 	if err != nil {
 		t.Fatal(err)
 	}

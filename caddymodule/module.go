@@ -65,6 +65,8 @@ type Gateway struct {
 	routes               routeTable
 	metrics              *gatewayMetrics
 	logger               *zap.Logger
+	// audit is the audit trail's logger (audit.go).
+	audit *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.

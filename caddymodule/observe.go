@@ -21,6 +21,9 @@ func (g *Gateway) requestObserver(resource string) func(transport.Event) {
 		if identified {
 			annotateAccessLog(ev.Request, id, ev.Method)
 		}
+		if ev.Method == "tools/call" {
+			g.auditToolCall(resource, ev, id)
+		}
 		method := metricMethod(ev.Method)
 		g.metrics.requests.WithLabelValues(resource, method, ev.Outcome).Inc()
 		if ev.Upstream > 0 {

@@ -47,7 +47,11 @@ func passwdCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv, err := authserver.NewOperatorView(g.authserverConfig(repl, nil), storage, nil)
+			cfg, err := g.authserverConfig(repl, nil)
+			if err != nil {
+				return err
+			}
+			srv, err := authserver.NewOperatorView(cfg, storage, nil)
 			if err != nil {
 				return err
 			}

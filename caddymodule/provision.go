@@ -23,6 +23,7 @@ import (
 // builds a guard and transport adapter per resource.
 func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
+	g.audit = g.logger.Named("audit")
 	repl := caddy.NewReplacer()
 	g.PublicOrigin = publicurl.Canonical(repl.ReplaceAll(g.PublicOrigin, ""))
 	for _, res := range g.Resources {
@@ -64,7 +65,11 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.server, err = app.(*AuthApp).server(key, func() (*authserver.Server, error) {
-		cfg := g.authserverConfig(repl, users)
+		cfg, err := g.authserverConfig(repl, users)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AuditLog = g.audit
 		if g.oneTimePassword != "" {
 			cfg.OnPasswordLogin = forgetOneTimePassword(ctx.Storage(), g.firstUser, g.logger)
 		}
@@ -153,6 +158,7 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		SubjectHeader:        res.SubjectHeader,
 		ClientIDHeader:       res.ClientIDHeader,
 		SubjectTypeHeader:    res.SubjectTypeHeader,
+		GroupsHeader:         res.GroupsHeader,
 		AllowClientTokens:    res.AllowClientTokens,
 		BackendAuthorization: repl.ReplaceAll(res.BackendAuthorization, ""),
 		RevocationCacheTTL:   time.Duration(res.RevocationCheckInterval),

@@ -50,6 +50,16 @@ type Resource struct {
 	// "X-MCP-Subject-Type".
 	SubjectTypeHeader string `json:"subject_type_header,omitempty"`
 
+	// GroupsHeader carries the user's groups (from a sign-in provider's
+	// groups_claim) to the backend, comma-separated and percent-encoded;
+	// an incoming header of that name is removed first. Default
+	// "X-MCP-Groups".
+	GroupsHeader string `json:"groups_header,omitempty"`
+
+	// Allow limits who may use this resource at all. Default: everyone
+	// who can sign in.
+	Allow *AccessRule `json:"allow,omitempty"`
+
 	// AllowClientTokens accepts access tokens minted without a user
 	// (client_credentials grants of scripts and CI). Default false: they
 	// get 401 invalid_token.

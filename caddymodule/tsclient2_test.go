@@ -11,7 +11,7 @@ import (
 // its browser, and returns its results by step.
 func runTSClientV2(t *testing.T, g *gateway, name, mode, tool, args string) map[string]map[string]any {
 	t.Helper()
-	return runNodeClient(t, g, name, "CLIENT_DIR="+nodePackage(t, "@modelcontextprotocol", "client"),
+	return runNodeClient(t, g, name, passwordLogin, "CLIENT_DIR="+nodePackage(t, "@modelcontextprotocol", "client"),
 		"testdata/tsclient2.mjs", g.base+"/mcp", name, mode, tool, args)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,8 +18,23 @@ import (
 // the gateway, playing its browser, and returns its results by step.
 func runTSClient(t *testing.T, g *gateway, name string) map[string]map[string]any {
 	t.Helper()
-	return runNodeClient(t, g, name, "SDK_DIR="+nodePackage(t, "@modelcontextprotocol", "sdk"),
+	return runTSClientAs(t, g, name, passwordLogin)
+}
+
+// runTSClientAs is runTSClient with the browser's part played by authorize.
+func runTSClientAs(t *testing.T, g *gateway, name string, authorize browserStep) map[string]map[string]any {
+	t.Helper()
+	return runNodeClient(t, g, name, authorize, "SDK_DIR="+nodePackage(t, "@modelcontextprotocol", "sdk"),
 		"testdata/tsclient.mjs", g.base+"/mcp", name)
+}
+
+// browserStep plays the browser from the authorization URL to the redirect
+// back to the client.
+type browserStep func(b *browsertest.Browser, authURL string) (*url.URL, error)
+
+// passwordLogin logs in with the test user's password and approves.
+func passwordLogin(b *browsertest.Browser, authURL string) (*url.URL, error) {
+	return b.Authorize(authURL, testUser, testPassword, "approve")
 }
 
 // nodePackage returns the folder of an installed npm package.
@@ -29,10 +45,10 @@ func nodePackage(t *testing.T, path ...string) string {
 }
 
 // runNodeClient runs a Node.js client script with args and env (one
-// NAME=value, trusting the gateway's local CA too), plays the browser when
-// it prints "AUTHORIZE <url>" (answering the redirect on its stdin), and
-// returns what it printed as "RESULT <json>" lines, by their "step".
-func runNodeClient(t *testing.T, g *gateway, name, env, script string, args ...string) map[string]map[string]any {
+// NAME=value, trusting the gateway's local CA too), plays the browser with
+// authorize when it prints "AUTHORIZE <url>" (answering the redirect on its
+// stdin), and returns what it printed as "RESULT <json>" lines, by "step".
+func runNodeClient(t *testing.T, g *gateway, name string, authorize browserStep, env, script string, args ...string) map[string]map[string]any {
 	t.Helper()
 	cmd := testenv.Cmd(t, "node", append([]string{script}, args...)...)
 	cmd.Env = append(cmd.Env, env,
@@ -51,7 +67,7 @@ func runNodeClient(t *testing.T, g *gateway, name, env, script string, args ...s
 		line := scanner.Text()
 		switch {
 		case strings.HasPrefix(line, "AUTHORIZE "):
-			back, err := browser.Authorize(strings.TrimPrefix(line, "AUTHORIZE "), testUser, testPassword, "approve")
+			back, err := authorize(browser, strings.TrimPrefix(line, "AUTHORIZE "))
 			if err != nil {
 				t.Fatalf("%s: browser step: %v", name, err)
 			}

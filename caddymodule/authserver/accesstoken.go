@@ -14,7 +14,7 @@ import (
 type issued struct {
 	issuer, subject, clientID, resource, grantID string
 	grantType                                    string // gty: empty for a user's token
-	scopes                                       []string
+	scopes, groups                               []string
 }
 
 // tokenResponse is the token endpoint's success answer (RFC 6749 §5.1).
@@ -41,6 +41,7 @@ func (s *Server) mintAccessToken(ctx context.Context, g issued) (*tokenResponse,
 			Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), ID: randomID(),
 		},
 		ClientID: g.clientID, Scope: scopeString(g.scopes), GrantID: g.grantID, GrantType: g.grantType,
+		Groups: g.groups,
 	})
 	if err != nil {
 		return nil, err

@@ -177,11 +177,14 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nonce := s.browserNonce(w, r)
-	sub, login, known := s.identify(r)
+	who, known := s.identify(r)
+	if known && !s.applyPolicy(w, req, who) {
+		return
+	}
 	if r.Method == http.MethodPost {
 		shownTo := "" // the login form
 		if q.Has("decision") {
-			shownTo = sub // the consent form, shown to whoever is signed in
+			shownTo = who.Subject // the consent form, shown to whoever is signed in
 		}
 		if !s.validCSRF(q.Get("csrf"), nonce, shownTo, req) {
 			s.renderError(w, http.StatusForbidden, "This form has expired or did not come from this server. Go back to the application and start signing in again.")
@@ -206,14 +209,17 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			if s.cfg.OnPasswordLogin != nil {
 				s.cfg.OnPasswordLogin(user)
 			}
-			sub, login, known = user, loginPassword, true
+			who, known = person{Subject: user, Login: loginPassword, Username: user, Groups: s.cfg.UserGroups[user]}, true
+			if !s.applyPolicy(w, req, who) {
+				return
+			}
 		} else {
 			loginFailed = true
 			s.log.Info("login failed", zapClient(req.client.ID), zap.String("username", user))
 		}
 	}
 	if !known {
-		if len(s.cfg.Users) == 0 {
+		if len(s.cfg.Users) == 0 && len(s.cfg.Upstreams) == 0 {
 			s.renderError(w, http.StatusForbidden, "You are not signed in, and this server has no login form. The operator must put an authentication handler in front of "+pathAuthorize+".")
 			return
 		}
@@ -225,19 +231,23 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	sub := who.Subject
 	switch decision := q.Get("decision"); {
 	case r.Method == http.MethodPost && decision == "deny":
 		s.log.Info("authorization denied", zapClient(req.client.ID), zapSubject(sub))
+		s.audit(auditDenied, "", req.client.ID, who, req.resource, req.scopes)
 		s.redirectToClient(w, r, req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied access"}})
 	case r.Method == http.MethodPost && decision == "approve":
 		if err := s.rememberConsent(r.Context(), sub, req); err != nil {
 			s.log.Error("remembering consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
 		}
-		s.issueCode(w, r, req, sub, login)
+		s.audit(auditApproved, "", req.client.ID, who, req.resource, req.scopes)
+		s.issueCode(w, r, req, who)
 	case s.consentRemembered(r.Context(), sub, req):
-		s.issueCode(w, r, req, sub, login)
+		s.audit(auditApproved, "approved before", req.client.ID, who, req.resource, req.scopes)
+		s.issueCode(w, r, req, who)
 	default:
-		s.renderConsent(w, req, sub, s.csrfToken(nonce, sub, req))
+		s.renderConsent(w, req, who, s.csrfToken(nonce, sub, req))
 	}
 }
 
@@ -254,7 +264,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // person saw the page that names the redirect host and chose to go there.
 func (s *Server) refuseAuthorization(w http.ResponseWriter, r *http.Request, req *authzRequest, aerr *authzError) {
 	if !aerr.page {
-		if sub, _, known := s.identify(r); known && s.clientApproved(r.Context(), sub, req.client.ID) {
+		if who, known := s.identify(r); known && s.clientApproved(r.Context(), who.Subject, req.client.ID) {
 			s.redirectToClient(w, r, req, url.Values{"error": {aerr.Code}, "error_description": {aerr.Description}})
 			return
 		}

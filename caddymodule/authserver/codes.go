@@ -20,6 +20,11 @@ type codeRecord struct {
 	Subject          string    `json:"sub"`
 	Login            string    `json:"login"`                // see holder.go
 	Credential       string    `json:"credential,omitempty"` // see holder.go
+	Username         string    `json:"username,omitempty"`   // see policy.go
+	Groups           []string  `json:"groups,omitempty"`
+	Domain           string    `json:"domain,omitempty"`
+	UpstreamToken    string    `json:"upstream_token,omitempty"` // see upstreamtoken.go
+	UpstreamChecked  time.Time `json:"upstream_checked_at,omitzero"`
 	GrantID          string    `json:"grant_id"`
 	ExpiresAt        time.Time `json:"expires_at"`
 	Used             bool      `json:"used,omitempty"`
@@ -37,14 +42,16 @@ func (s *Server) codeKey(code string) string {
 }
 
 // issueCode stores a new code for the approved request and redirects to
-// the client with it. login says how sub was identified (loginPassword,
-// loginExternal).
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, sub, login string) {
+// the client with it, for who.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, who person) {
 	code := randomToken()
+	sub := who.Subject
 	rec := codeRecord{
 		ClientID: req.client.ID, RedirectURI: req.redirectURI, RedirectExplicit: req.redirectExplicit,
 		Challenge: req.challenge, Resource: req.resource, Issuer: req.issuer, Scopes: req.scopes, Subject: sub,
-		Login: login, Credential: s.credentialOf(sub, login),
+		Login: who.Login, Credential: s.credentialOf(sub, who.Login),
+		Username: who.Username, Groups: who.Groups, Domain: who.Domain,
+		UpstreamToken: who.upstreamToken, UpstreamChecked: who.signedIn,
 		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
 	}
 	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {

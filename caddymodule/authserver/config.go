@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
@@ -105,15 +107,36 @@ type Config struct {
 	// password then). Default: nothing is called.
 	OnPasswordLogin func(user string)
 
+	// UserGroups are the groups of users of Config.Users, for ScopeGrants
+	// and ResourceAccess. Default: none.
+	UserGroups map[string][]string
+
 	// TrustedIdentity, when set, returns the subject already established
 	// for r by an earlier handler (the Caddy glue reads
 	// {http.auth.user.id}). It is consulted before the login session.
 	TrustedIdentity func(r *http.Request) (subject string, ok bool)
 
 	// IdentitySources are further identity sources consulted after
-	// TrustedIdentity and the login session (the seam for an upstream
-	// OIDC login).
+	// TrustedIdentity and the login session.
 	IdentitySources []IdentitySource
+
+	// Upstreams are identity providers people sign in with instead of a
+	// password: the login page offers a button per provider. Default: none.
+	Upstreams []UpstreamLogin
+
+	// ScopeGrants decide who may hold which scope (policy.go): the consent
+	// page offers, and tokens carry, only scopes a grant gives the user;
+	// refresh decides again. Default: none, every user may hold every
+	// scope.
+	ScopeGrants []ScopeGrant
+
+	// ResourceAccess limits who may use a resource at all, by resource
+	// path. Default: everyone may use every resource.
+	ResourceAccess map[string]AccessRule
+
+	// AuditLog receives the audit trail: one Info entry per authorization
+	// decision (audit.go). Default: none.
+	AuditLog *zap.Logger
 
 	// StoragePrefix is the key prefix of everything this server keeps in
 	// Storage. Default: "mcpgate/authserver".
@@ -298,6 +321,9 @@ func (c Config) withDefaults() Config {
 	if c.ClientIP == nil {
 		c.ClientIP = remoteIP
 	}
+	if c.AuditLog == nil {
+		c.AuditLog = zap.NewNop()
+	}
 	return c
 }
 
@@ -398,18 +424,64 @@ func (c Config) validate(needIdentity bool) error {
 		if user == "" {
 			add("users: empty user name")
 		}
+		// An upstream user's subject is its issuer, '#' and the provider's
+		// subject: a password user of that name would share its data at
+		// the backend.
+		if strings.Contains(user, "#") {
+			add("user %q: '#' is kept for users of upstream sign-in providers (issuer#subject); rename the user", user)
+		}
 		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 			add("user %q: password hash is not a bcrypt hash (use `caddy hash-password`)", user)
 		}
 	}
-	if needIdentity && len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 {
-		add("no identity source: configure users, a trusted identity, or both, so people can log in at /authorize")
+	if needIdentity && len(c.Users) == 0 && c.TrustedIdentity == nil && len(c.IdentitySources) == 0 && len(c.Upstreams) == 0 {
+		add("no identity source: configure users, a sign-in provider (oidc, github) or a trusted identity, so people can log in at /authorize")
+	}
+	for user := range c.UserGroups {
+		if _, ok := c.Users[user]; !ok {
+			add("groups of user %q: no such user in users", user)
+		}
+	}
+	for i, g := range c.ScopeGrants {
+		if len(g.Scopes) == 0 {
+			add("grant #%d: names no scope", i+1)
+		}
+		for _, sc := range g.Scopes {
+			if !slices.Contains(c.Scopes, sc) {
+				add("grant %s: scope %q is not one of the server's scopes %v", scopeString(g.Scopes), sc, c.Scopes)
+			}
+		}
+		if len(g.Users)+len(g.Groups)+len(g.Domains) == 0 {
+			add("grant %s: gives the scopes to no one; add users, groups or domains", scopeString(g.Scopes))
+		}
+	}
+	for path, rule := range c.ResourceAccess {
+		if !slices.Contains(c.ResourcePaths, path) {
+			add("allow for %s: not a resource path of this server %v", path, c.ResourcePaths)
+		}
+		if len(rule.Users)+len(rule.Groups) == 0 {
+			add("allow for %s: lets no one in; add users or groups", path)
+		}
+	}
+	names := map[string]bool{}
+	for _, u := range c.Upstreams {
+		switch name := u.Name(); {
+		case !upstreamName.MatchString(name):
+			add("sign-in provider %q: the name appears in URLs, use letters, digits, '-' and '_'", name)
+		case names[name]:
+			add("sign-in provider %q: declared twice", name)
+		default:
+			names[name] = true
+		}
 	}
 	if p := c.StoragePrefix; strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
 		add("storage prefix %q: must not start or end with '/'", p)
 	}
 	return errors.Join(errs...)
 }
+
+// upstreamName is the form of an upstream provider's name.
+var upstreamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // resourceURL reports whether resource names one of the configured MCP
 // endpoints under origin, and returns the canonical resource for "" (the

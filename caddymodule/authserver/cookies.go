@@ -22,6 +22,9 @@ import (
 const (
 	cookieSession = "mcpgate_session"
 	cookieBrowser = "mcpgate_browser"
+	// cookieUpstream binds a sign-in at an upstream provider to the
+	// browser that started it (see serveUpstreamCallback).
+	cookieUpstream = "mcpgate_upstream"
 	// formLifetime is how long a login or consent form may be submitted.
 	formLifetime = time.Hour
 )
@@ -44,7 +47,7 @@ func (s *Server) cookieSecret(ctx context.Context) ([]byte, error) {
 	if k := s.cookieKey.Load(); k != nil {
 		return *k, nil
 	}
-	key, err := loadCookieKey(ctx, s.store)
+	key, err := loadSecretKey(ctx, s.store, "cookie.json")
 	if err != nil {
 		return nil, err
 	}
@@ -52,9 +55,10 @@ func (s *Server) cookieSecret(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
-// loadCookieKey loads the cookie HMAC key, creating it if there is none.
-func loadCookieKey(ctx context.Context, st *store) ([]byte, error) {
-	key := st.key(nsSecrets, "cookie.json")
+// loadSecretKey loads a 32-byte key kept in storage under name (the
+// cookie key, the upstream token key), creating it if there is none.
+func loadSecretKey(ctx context.Context, st *store, name string) ([]byte, error) {
+	key := st.key(nsSecrets, name)
 	var rec cookieKeyRecord
 	err := st.locked(ctx, "secrets", func() error {
 		found, err := st.get(ctx, key, &rec)
@@ -108,13 +112,20 @@ func (s *Server) readCookie(r *http.Request, name string) string {
 	return c.Value
 }
 
-// sessionPayload is the signed content of the session cookie. Sessions
-// come only from the password form, so each is bound to the user's entry
-// in Config.Users: removing the user or changing the password ends it.
+// sessionPayload is the signed content of the session cookie. A password
+// session is bound to the user's entry in Config.Users: removing the user
+// or changing the password ends it. An upstream session (Login set) is
+// bound to its provider: removing the provider ends it.
 type sessionPayload struct {
 	Subject   string `json:"sub"`
 	ExpiresAt int64  `json:"exp"`
-	Password  string `json:"pw"` // passwordTag of the hash logged in with
+	Password  string `json:"pw,omitempty"` // passwordTag of the hash logged in with
+	// Login is the login kind of an upstream session ("upstream:<name>"),
+	// Session the id of its record in storage (upstreamSession), which
+	// holds what the provider said of the user: a sealed refresh token
+	// and a few hundred groups do not fit in a cookie.
+	Login   string `json:"login,omitempty"`
+	Session string `json:"sid,omitempty"`
 }
 
 // passwordTag is a short digest of a user's bcrypt hash (not of the
@@ -127,28 +138,56 @@ func passwordTag(bcryptHash string) string {
 // startSession logs the browser in as the configured user sub for
 // LoginLifetime.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string) {
-	b, _ := json.Marshal(sessionPayload{sub, s.cfg.Now().Add(s.cfg.LoginLifetime).Unix(), passwordTag(s.cfg.Users[sub])})
+	s.setSession(w, r, sessionPayload{Subject: sub, ExpiresAt: s.cfg.Now().Add(s.cfg.LoginLifetime).Unix(), Password: passwordTag(s.cfg.Users[sub])})
+}
+
+// startUpstreamSession logs the browser in as a user of the provider
+// named provider for LoginLifetime.
+func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, provider string, id *UpstreamIdentity) error {
+	sealed, err := s.sealUpstreamToken(r.Context(), id.Subject, id.RefreshToken)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	rec := upstreamSession{
+		Subject: id.Subject, Login: loginUpstreamPrefix + provider, Username: id.Username, Groups: id.Groups, Domain: id.Domain,
+		Sealed: sealed, SignedIn: now, ExpiresAt: now.Add(s.cfg.LoginLifetime),
+	}
+	sid := randomID()
+	if err := s.store.put(r.Context(), s.upstreamSessionKey(sid), rec); err != nil {
+		return err
+	}
+	s.setSession(w, r, sessionPayload{Subject: id.Subject, ExpiresAt: rec.ExpiresAt.Unix(), Login: rec.Login, Session: sid})
+	return nil
+}
+
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, p sessionPayload) {
+	b, _ := json.Marshal(p)
 	payload := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, s.cookie(r, cookieSession, payload+"."+s.sign("session", payload), s.cfg.LoginLifetime))
 }
 
-// sessionSubject returns the subject of a valid login session cookie
-// whose user is still configured with the same password hash.
-func (s *Server) sessionSubject(r *http.Request) (string, bool) {
+// session returns the person of a valid login session cookie: a password
+// user still configured with the same password hash, or a user of an
+// upstream provider still configured.
+func (s *Server) session(r *http.Request) (person, bool) {
 	payload, sig, ok := strings.Cut(s.readCookie(r, cookieSession), ".")
 	if !ok || !s.verify("session", payload, sig) {
-		return "", false
+		return person{}, false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	var p sessionPayload
 	if err != nil || json.Unmarshal(b, &p) != nil || s.cfg.Now().Unix() >= p.ExpiresAt || p.Subject == "" {
-		return "", false
+		return person{}, false
+	}
+	if _, ok := upstreamOf(p.Login); ok {
+		return s.upstreamPerson(r.Context(), p)
 	}
 	hash, ok := s.cfg.Users[p.Subject]
 	if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {
-		return "", false
+		return person{}, false
 	}
-	return p.Subject, true
+	return person{Subject: p.Subject, Login: loginPassword, Username: p.Subject, Groups: s.cfg.UserGroups[p.Subject]}, true
 }
 
 // browserNonce returns the browser's nonce, setting a new one if it has

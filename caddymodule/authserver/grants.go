@@ -22,11 +22,21 @@ type grant struct {
 	Scopes   []string `json:"scopes"`
 	// Login is how the user was identified (loginPassword, loginExternal),
 	// Credential the passwordTag of a password user's hash: see holder.go.
-	Login      string         `json:"login,omitempty"`
-	Credential string         `json:"credential,omitempty"`
-	ExpiresAt  time.Time      `json:"expires_at"`
-	Revoked    bool           `json:"revoked,omitempty"`
-	Tokens     []refreshEntry `json:"tokens,omitempty"`
+	Login      string `json:"login,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	// Username, Groups and Domain are what was known of the user at the
+	// authorization, for the policy (policy.go).
+	Username string   `json:"username,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+	Domain   string   `json:"domain,omitempty"`
+	// UpstreamToken is the sealed refresh token of an upstream user's
+	// provider, UpstreamCheckedAt when the provider last vouched for them
+	// (upstreamtoken.go).
+	UpstreamToken     string         `json:"upstream_token,omitempty"`
+	UpstreamCheckedAt time.Time      `json:"upstream_checked_at,omitzero"`
+	ExpiresAt         time.Time      `json:"expires_at"`
+	Revoked           bool           `json:"revoked,omitempty"`
+	Tokens            []refreshEntry `json:"tokens,omitempty"`
 }
 
 // refreshEntry is a refresh token of the family, by SHA-256.

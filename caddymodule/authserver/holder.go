@@ -10,7 +10,9 @@ import "crypto/hmac"
 //
 // Users from TrustedIdentity or an IdentitySource live outside this server:
 // nothing here can tell that they left, so their grants last until they are
-// revoked (`caddy mcp revoke user`) or expire (RefreshTokenLifetime).
+// revoked (`caddy mcp revoke user`) or expire (RefreshTokenLifetime). Users
+// of an upstream provider lose their grants with the provider's removal
+// from Config.Upstreams.
 
 // How the user of an authorization was identified (codeRecord.Login,
 // grant.Login).
@@ -20,6 +22,8 @@ const (
 	loginPassword = "password"
 	// loginExternal is a subject from TrustedIdentity or an IdentitySource.
 	loginExternal = "external"
+	// An upstream provider's user is loginUpstreamPrefix and the
+	// provider's name (upstreamlogin.go).
 )
 
 // credentialOf is what an authorization by sub records of its credential:
@@ -48,9 +52,14 @@ func (s *Server) holderGone(g *grant) string {
 		return ""
 	case loginExternal:
 		return ""
-	default:
-		// Made before grants recorded their user's credential: whether
-		// that user still exists with the same password cannot be told.
-		return "the grant predates user checks"
 	}
+	if provider, ok := upstreamOf(g.Login); ok {
+		if s.upstream(provider) == nil {
+			return "the user's sign-in provider " + provider + " is no longer configured"
+		}
+		return ""
+	}
+	// Made before grants recorded their user's credential: whether that
+	// user still exists with the same password cannot be told.
+	return "the grant predates user checks"
 }

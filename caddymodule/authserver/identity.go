@@ -6,38 +6,55 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
 
 // IdentitySource tells the authorization endpoint who the person in front
-// of the browser is, without interaction of its own: a header set by an
-// earlier handler, or a session established by an upstream login (the seam
-// for OIDC: such a source pairs its own login and callback handlers with an
-// Identify that reads the session they set).
+// of the browser is, without interaction of its own, for example from a
+// header set by an earlier handler. (Sign-in at an upstream provider, which
+// needs this server's state, cookies and session, is UpstreamLogin.)
 type IdentitySource interface {
 	// Identify returns the subject r is authenticated as, if any.
 	Identify(r *http.Request) (subject string, ok bool)
 }
 
-// identify finds the subject of r and how it was identified (loginPassword,
-// loginExternal): the trusted identity of an earlier handler, then this
-// server's login session, then the further sources.
-func (s *Server) identify(r *http.Request) (sub, login string, ok bool) {
+// person is who is in front of the browser.
+type person struct {
+	Subject string
+	// Login is how they were identified (loginPassword, loginExternal,
+	// or loginUpstreamPrefix and the provider's name).
+	Login string
+	// Username is how they are shown; Groups are their groups at an
+	// upstream provider, Domain that of their verified email address.
+	Username string
+	Groups   []string
+	Domain   string
+	// upstreamToken is the provider's sealed refresh token and signedIn
+	// when the provider last vouched for the user (upstreamtoken.go).
+	upstreamToken string
+	signedIn      time.Time
+}
+
+// identify finds who r comes from and how they were identified: the
+// trusted identity of an earlier handler, then this server's login session
+// (password or upstream), then the further sources.
+func (s *Server) identify(r *http.Request) (person, bool) {
 	if s.cfg.TrustedIdentity != nil {
 		if sub, ok := s.cfg.TrustedIdentity(r); ok && sub != "" {
-			return sub, loginExternal, true
+			return person{Subject: sub, Login: loginExternal, Username: sub}, true
 		}
 	}
-	if sub, ok := s.sessionSubject(r); ok {
-		return sub, loginPassword, true
+	if p, ok := s.session(r); ok {
+		return p, true
 	}
 	for _, src := range s.cfg.IdentitySources {
 		if sub, ok := src.Identify(r); ok && sub != "" {
-			return sub, loginExternal, true
+			return person{Subject: sub, Login: loginExternal, Username: sub}, true
 		}
 	}
-	return "", "", false
+	return person{}, false
 }
 
 // checkPassword verifies a login against Config.Users. An unknown user

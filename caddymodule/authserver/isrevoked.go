@@ -112,7 +112,7 @@ func (s *Server) grantRevoked(ctx context.Context, id string) (bool, time.Time, 
 		return false, time.Time{}, err
 	case g.Revoked:
 		return true, g.ExpiresAt, nil
-	case s.holderGone(&g) != "":
+	case s.holderGone(&g) != "" || s.policyRefuses(&g) != "":
 		return true, time.Time{}, nil
 	}
 	return false, time.Time{}, nil

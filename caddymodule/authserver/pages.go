@@ -42,6 +42,17 @@ type pageData struct {
 	Failed       bool
 	Username     string // kept in the login form after a wrong password
 	Message      string
+	// Upstreams are the login page's buttons, one per upstream provider;
+	// Passwords says whether it shows the password form.
+	Upstreams []upstreamButton
+	Passwords bool
+}
+
+// upstreamButton starts a sign-in at an upstream provider for the
+// authorization request in Params.
+type upstreamButton struct {
+	Label  string
+	Action string
 }
 
 // scopeWords is a scope as the consent page shows it: in words, with the
@@ -74,13 +85,18 @@ func (s *Server) renderLogin(w http.ResponseWriter, req *authzRequest, csrf stri
 	if failed {
 		status = http.StatusUnauthorized
 	}
-	s.renderPage(w, status, "login", pageData{
+	data := pageData{
 		Title: "Sign in", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
 		Client: req.client.displayName(), ClientHost: clientHost(req.client), Failed: failed, Username: failedUser,
-	})
+		Passwords: len(s.cfg.Users) > 0,
+	}
+	for _, u := range s.cfg.Upstreams {
+		data.Upstreams = append(data.Upstreams, upstreamButton{Label: u.Label(), Action: pathLogin + u.Name()})
+	}
+	s.renderPage(w, status, "login", data)
 }
 
-func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, csrf string) {
+func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, who person, csrf string) {
 	scopes := make([]scopeWords, 0, len(req.scopes))
 	for _, sc := range req.scopes {
 		scopes = append(scopes, scopeWords{Name: sc, Words: s.scopeWords(sc)})
@@ -92,7 +108,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, req *authzRequest, sub, cs
 	s.renderPage(w, http.StatusOK, "consent", pageData{
 		Title: "Allow access?", Action: pathAuthorize, Params: req.params(), CSRF: csrf,
 		Client: name, ClientHost: clientHost(req.client),
-		Unverified: !req.client.static, Subject: sub, // documents are headlined by host instead
+		Unverified: !req.client.static, Subject: who.Username, // documents are headlined by host instead
 		RedirectHost: redirectHost(req.redirectURI),
 		Resource:     req.resource, Scopes: scopes,
 	})

@@ -39,6 +39,7 @@ func (s *Server) buildRoutes() map[string]http.Handler {
 		pathRevoke:    api(s.serveRevoke),
 		pathJWKS:      api(s.serveJWKS),
 	}
+	s.upstreamRoutes(routes)
 	metadata := api(s.serveMetadata)
 	discovery := []string{wellKnownOAuth, wellKnownOIDC}
 	for _, rp := range s.cfg.ResourcePaths {

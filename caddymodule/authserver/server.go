@@ -13,6 +13,7 @@
 package authserver
 
 import (
+	"crypto/cipher"
 	"fmt"
 	"net"
 	"net/http"
@@ -26,18 +27,21 @@ import (
 // Server is the authorization server. Create it with New; it is safe for
 // concurrent use, and several Servers (processes) may share one Storage.
 type Server struct {
-	cfg          Config
-	store        *store
-	log          *zap.Logger
-	keys         *keyring
-	cookieKey    atomic.Pointer[[]byte] // see cookieSecret
-	cookieKeyMu  sync.Mutex
-	static       map[string]*client
-	limiter      *rateLimiter // registrations
-	unused       *unusedQuota // never-used clients per address
-	logins       *rateLimiter // failed password logins
-	secretChecks *secretChecks
-	revoked      *revocationCache
+	cfg         Config
+	store       *store
+	log         *zap.Logger
+	keys        *keyring
+	cookieKey   atomic.Pointer[[]byte] // see cookieSecret
+	cookieKeyMu sync.Mutex
+	// upstreamAEAD seals upstream refresh tokens (see upstreamSealer).
+	upstreamAEAD   atomic.Pointer[cipher.AEAD]
+	upstreamAEADMu sync.Mutex
+	static         map[string]*client
+	limiter        *rateLimiter // registrations
+	unused         *unusedQuota // never-used clients per address
+	logins         *rateLimiter // failed password logins
+	secretChecks   *secretChecks
+	revoked        *revocationCache
 	// documents fetches client metadata documents and their JWK sets;
 	// nil when they are disabled and in the operator's view.
 	documents *documentFetcher

@@ -77,6 +77,9 @@ const (
 	// nsAssertions remembers the jti of used client assertions until they
 	// expire (replay protection).
 	nsAssertions = "client-assertions"
+	// nsUpstream holds sign-ins in progress at upstream providers and
+	// the sessions they started.
+	nsUpstream = "upstream"
 )
 
 // key returns the storage key of id in namespace ns. ids are generated

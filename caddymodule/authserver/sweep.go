@@ -6,11 +6,11 @@ import (
 )
 
 // Sweep deletes what has expired from storage: codes, grants (refresh-token
-// families), revocation records, remembered consents, idle or never used
-// dynamically registered clients, cached client metadata documents no
-// longer in use, used client assertions and signing keys whose tokens have
-// all expired. The glue calls it every few minutes; several instances may
-// sweep at once.
+// families), revocation records, remembered consents, abandoned upstream
+// sign-ins and expired upstream sessions, idle or never used dynamically
+// registered clients, cached client metadata documents no longer in use,
+// used client assertions and signing keys whose tokens have all expired.
+// The glue calls it every few minutes; several instances may sweep at once.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.cfg.Now()
 	return errors.Join(
@@ -21,6 +21,8 @@ func (s *Server) Sweep(ctx context.Context) error {
 		sweepNamespace(ctx, s.store, nsClients, func(c *client) bool { return c.expired(now, s.cfg.Registration) }),
 		sweepNamespace(ctx, s.store, nsDocuments, func(d *documentRecord) bool { return d.sweepable(now, s.cfg.Registration) }),
 		sweepNamespace(ctx, s.store, nsAssertions, func(a *usedAssertion) bool { return now.After(a.ExpiresAt) }),
+		// Pending logins and upstream sessions alike have expires_at.
+		sweepNamespace(ctx, s.store, nsUpstream, func(p *pendingLogin) bool { return now.After(p.ExpiresAt) }),
 		s.keys.sweep(ctx, now),
 	)
 }

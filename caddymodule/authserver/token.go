@@ -156,18 +156,27 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		}
 		// The user may have been removed, or changed password, since the
 		// code was issued (a reload within CodeLifetime).
-		if gone := s.holderGone(&grant{Subject: rec.Subject, Login: rec.Login, Credential: rec.Credential}); gone != "" {
+		g := grant{
+			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
+			Scopes: rec.Scopes, Login: rec.Login, Credential: rec.Credential,
+			Username: rec.Username, Groups: rec.Groups, Domain: rec.Domain,
+			UpstreamToken: rec.UpstreamToken, UpstreamCheckedAt: rec.UpstreamChecked,
+			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
+		}
+		if gone := s.holderGone(&g); gone != "" {
 			oerr = errInvalidGrant(gone + "; authorize again")
+			return nil
+		}
+		// The policy may have changed since the code was issued (a reload
+		// within CodeLifetime).
+		if refused := s.policyRefuses(&g); refused != "" {
+			s.audit(auditRefused, refused, c.ID, s.holderOf(&g), g.Resource, g.Scopes)
+			oerr = errInvalidGrant(refused + "; authorize again")
 			return nil
 		}
 		rec.Used = true
 		if err := s.store.put(tx, key, rec); err != nil {
 			return err
-		}
-		g := grant{
-			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
-			Scopes: rec.Scopes, Login: rec.Login, Credential: rec.Credential,
-			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		refresh := g.newRefreshToken()
 		// Outside the transaction (ctx, not tx): a signing key this creates
@@ -200,7 +209,7 @@ func pkceMatches(verifier, challenge string) bool {
 
 // issued describes what the grant's next access token carries.
 func (g *grant) issued() issued {
-	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes}
+	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes, groups: g.Groups}
 }
 
 // refresh rotates a refresh token under its family's lock (see grant).
@@ -215,6 +224,7 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		g     grant
 		oerr  *oauthError
 		reuse bool
+		wider *grant // the grant a narrower one replaces
 	)
 	err := s.store.atomically(ctx, "grant-"+id, func(tx context.Context) error {
 		found, err := s.store.get(tx, s.grantKey(id), &g)
@@ -247,6 +257,41 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			oerr = errInvalidGrant(gone + "; authorize again")
 			return nil
 		}
+		// A sign-in at a provider holds for its ReauthenticateAfter; past
+		// it, the provider is asked again, with the refresh token it gave,
+		// whether the user still exists and what their groups are now.
+		if u, due := s.reauthenticationDue(&g, now); due {
+			if oerr = s.reauthenticate(ctx, u, &g); oerr != nil {
+				if oerr.Code == "invalid_grant" {
+					s.audit(auditRefused, oerr.Description, c.ID, s.holderOf(&g), g.Resource, g.Scopes)
+				}
+				return nil
+			}
+			s.audit(auditReconfirmed, "", c.ID, s.holderOf(&g), g.Resource, g.Scopes)
+		}
+		// The policy decides again: a user who may no longer use the
+		// resource gets nothing more; one who lost a scope (removed from a
+		// group, or from a grant) continues in a narrower family, and the
+		// wider one is revoked, so its access tokens stop passing the
+		// guards at their next revocation check.
+		holder := s.holderOf(&g)
+		if !s.mayUse(holder, resourcePath(g.Resource, g.Issuer)) {
+			s.audit(auditRefused, "not allowed on the resource", c.ID, holder, g.Resource, g.Scopes)
+			oerr = errInvalidGrant("the user may no longer use this resource")
+			return nil
+		}
+		if held := s.scopesHeldBy(holder, g.Scopes); len(held) != len(g.Scopes) {
+			if !slices.ContainsFunc(held, func(sc string) bool { return sc != offlineAccessScope }) {
+				s.audit(auditRefused, "holds no scope of the grant", c.ID, holder, g.Resource, g.Scopes)
+				oerr = errInvalidGrant("the user may no longer hold any scope of this authorization")
+				return nil
+			}
+			narrower := g
+			narrower.ID, narrower.Scopes, narrower.Tokens = randomID(), held, nil
+			retired := g
+			retired.Revoked, retired.Tokens = true, nil // stored once the narrower one is
+			wider, g, entry = &retired, narrower, &refreshEntry{}
+		}
 		// Scopes the server or the client no longer has are not refreshed
 		// into new tokens either.
 		if _, e := s.grantableScopes(c, scopeString(g.Scopes)); e != nil {
@@ -273,8 +318,16 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			return err
 		}
 		resp.RefreshToken = refresh
-		return s.store.put(tx, s.grantKey(id), g)
+		if err := s.store.put(tx, s.grantKey(g.ID), g); err != nil || wider == nil {
+			return err
+		}
+		return s.store.put(tx, s.grantKey(wider.ID), wider)
 	})
+	if wider != nil && err == nil && oerr == nil {
+		s.revoked.set("grant:"+wider.ID, wider.ExpiresAt, s.cfg.Now())
+		s.audit(auditNarrowed, "", c.ID, s.holderOf(&g), g.Resource, g.Scopes)
+		s.log.Info("grant narrowed by policy", zapClient(c.ID), zapSubject(g.Subject), zap.String("grant_id", wider.ID), zap.String("new_grant_id", g.ID), zap.Strings("scopes", g.Scopes))
+	}
 	if reuse {
 		if err := s.revokeGrant(ctx, id, "refresh token reused after rotation"); err != nil {
 			s.log.Error("revoking grant of reused refresh token", zapClient(c.ID), zapErr(err))

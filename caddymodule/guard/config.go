@@ -19,6 +19,8 @@ const (
 	// DefaultSubjectTypeHeader tells the backend whether the subject is a
 	// "user" or a "client".
 	DefaultSubjectTypeHeader = "X-MCP-Subject-Type"
+	// DefaultGroupsHeader carries the user's groups to the backend.
+	DefaultGroupsHeader = "X-MCP-Groups"
 	// DefaultRevocationCacheTTL bounds how long a revoked token can keep working.
 	DefaultRevocationCacheTTL = 30 * time.Second
 	// MaxRevocationCacheTTL is the largest RevocationCacheTTL New accepts.
@@ -72,6 +74,13 @@ type Config struct {
 	// removed first. Default "X-MCP-Subject-Type".
 	SubjectTypeHeader string
 
+	// GroupsHeader receives the user's groups at an upstream sign-in
+	// provider, comma-separated, each percent-encoded where it holds a
+	// comma, a '%' or a character outside printable ASCII; any incoming
+	// header of this name is removed first, and none is sent for a user
+	// without groups. Default "X-MCP-Groups".
+	GroupsHeader string
+
 	// AllowClientTokens accepts tokens minted without a user
 	// (client_credentials, for scripts and CI). Default false: they get 401
 	// invalid_token, so a backend that keys data by user never sees a
@@ -120,6 +129,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SubjectTypeHeader == "" {
 		c.SubjectTypeHeader = DefaultSubjectTypeHeader
+	}
+	if c.GroupsHeader == "" {
+		c.GroupsHeader = DefaultGroupsHeader
 	}
 	if c.RevocationCacheTTL == 0 {
 		c.RevocationCacheTTL = DefaultRevocationCacheTTL

@@ -7,6 +7,7 @@ package guard
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -111,9 +112,35 @@ func (g *Guard) setBackendHeaders(h http.Header, id Identity) {
 	h.Set(g.cfg.SubjectHeader, id.Subject) // Set drops any client-sent values
 	h.Set(g.cfg.ClientIDHeader, id.ClientID)
 	h.Set(g.cfg.SubjectTypeHeader, subjectType(id))
+	// A client must not name its own groups: the header goes only with
+	// the token's, and any the client sent goes first.
+	h.Del(g.cfg.GroupsHeader)
+	if len(id.Groups) > 0 {
+		h.Set(g.cfg.GroupsHeader, groupsHeader(id.Groups))
+	}
 	if g.cfg.BackendAuthorization != "" {
 		h.Set("Authorization", g.cfg.BackendAuthorization)
 	}
+}
+
+// groupsHeader is the GroupsHeader value of groups: comma-separated, each
+// group percent-encoded where it holds a comma, '%' or a byte outside
+// printable ASCII, so a group named "eng,admins" cannot pass for two and
+// no group can split the header.
+func groupsHeader(groups []string) string {
+	enc := make([]string, len(groups))
+	for i, g := range groups {
+		var b strings.Builder
+		for _, c := range []byte(g) {
+			if c == ',' || c == '%' || c < 0x20 || c > 0x7e {
+				fmt.Fprintf(&b, "%%%02X", c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+		enc[i] = b.String()
+	}
+	return strings.Join(enc, ",")
 }
 
 // subjectType is the SubjectTypeHeader value for id.
@@ -142,7 +169,8 @@ func (g *Guard) protectFromConnection(h http.Header) {
 				strings.EqualFold(name, "Authorization"),
 				strings.EqualFold(name, g.cfg.SubjectHeader),
 				strings.EqualFold(name, g.cfg.ClientIDHeader),
-				strings.EqualFold(name, g.cfg.SubjectTypeHeader):
+				strings.EqualFold(name, g.cfg.SubjectTypeHeader),
+				strings.EqualFold(name, g.cfg.GroupsHeader):
 			default:
 				kept = append(kept, name)
 			}

@@ -19,6 +19,8 @@ type Identity struct {
 	TokenID string
 	// GrantID is the token's sid claim (grant or refresh family), possibly empty.
 	GrantID string
+	// Groups are the user's groups at an upstream sign-in provider.
+	Groups []string
 }
 
 type identityKey struct{}

@@ -71,6 +71,7 @@ func (g *Guard) verify(ctx context.Context, raw, issuer, audience string) (Ident
 		TokenID:  c.ID,
 		GrantID:  c.GrantID,
 		Client:   c.GrantType == oauthwire.ClientCredentials,
+		Groups:   c.Groups,
 	}
 	return id, c.Expiry.Time(), nil
 }

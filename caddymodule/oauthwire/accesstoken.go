@@ -21,6 +21,9 @@ type AccessClaims struct {
 	// GrantType is ClientCredentials on a token minted without a user (sub
 	// is then the client id), absent on a user's token.
 	GrantType string `json:"gty,omitempty"`
+	// Groups are the user's groups at an upstream sign-in provider (RFC
+	// 9068 §2.2.3.1), for the backend's groups header.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // ClientCredentials is the gty claim of a token that speaks for a client,

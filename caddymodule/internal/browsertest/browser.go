@@ -87,6 +87,76 @@ func (b *Browser) Authorize(authURL, user, password, decision string) (*url.URL,
 	return nil, errors.New("no redirect to the client after 10 pages")
 }
 
+// AuthorizeUpstream is Authorize for a person who signs in at an upstream
+// provider: on the login page it presses the button "Sign in with
+// <label>", at the provider (whose origin is provider) it fills the sign-in
+// form (inputs login and password), and it follows redirects between the
+// two until one leaves both: the client's redirect URI, returned. The
+// consent page is answered with decision.
+func (b *Browser) AuthorizeUpstream(authURL, provider, label, login, password, decision string) (*url.URL, error) {
+	start, err := url.Parse(authURL)
+	if err != nil {
+		return nil, err
+	}
+	inside := func(u *url.URL) bool {
+		o := u.Scheme + "://" + u.Host
+		return o == start.Scheme+"://"+start.Host || o == provider
+	}
+	req, _ := http.NewRequest(http.MethodGet, authURL, nil)
+	for range 20 {
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				return nil, err
+			}
+			if !inside(next) {
+				return next, nil
+			}
+			req, _ = http.NewRequest(http.MethodGet, next.String(), nil)
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: status %d: %s", resp.Request.URL, resp.StatusCode, alertOrSnippet(body))
+		}
+		forms, err := parseForms(body)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v: %s", resp.Request.URL, err, snippet(body))
+		}
+		f := forms[0]
+		for _, g := range forms {
+			if g.button == "Sign in with "+label {
+				f = g
+			}
+		}
+		switch {
+		case f.button == "Sign in with "+label:
+		case f.fields.Has("login"):
+			f.fields.Set("login", login)
+			f.fields.Set("password", password)
+		default:
+			f.fields.Set("decision", decision)
+		}
+		action, err := resp.Request.URL.Parse(f.action)
+		if err != nil {
+			return nil, err
+		}
+		if strings.EqualFold(f.method, http.MethodGet) {
+			action.RawQuery = f.fields.Encode()
+			req, _ = http.NewRequest(http.MethodGet, action.String(), nil)
+			continue
+		}
+		req, _ = http.NewRequest(http.MethodPost, action.String(), strings.NewReader(f.fields.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return nil, errors.New("no redirect to the client after 20 pages")
+}
+
 // Get fetches url with the browser's cookies, without following redirects.
 func (b *Browser) Get(url string) (*http.Response, error) {
 	return b.client.Get(url)
@@ -98,37 +168,50 @@ func (b *Browser) PostForm(url string, values url.Values) (*http.Response, error
 }
 
 type form struct {
-	action string
-	fields url.Values
+	action, method string
+	fields         url.Values
+	button         string // the text of its first button
 }
 
 // parseForm returns the first form of page with its named inputs' values;
 // buttons are left for the caller to choose.
 func parseForm(page []byte) (*form, error) {
+	forms, err := parseForms(page)
+	if err != nil {
+		return nil, err
+	}
+	return forms[0], nil
+}
+
+// parseForms returns every form of page, at least one.
+func parseForms(page []byte) ([]*form, error) {
 	doc, err := html.Parse(strings.NewReader(string(page)))
 	if err != nil {
 		return nil, err
 	}
-	var f *form
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
+	var forms []*form
+	var walk func(*html.Node, *form)
+	walk = func(n *html.Node, f *form) {
 		if n.Type == html.ElementNode {
 			switch {
-			case n.Data == "form" && f == nil:
-				f = &form{action: attr(n, "action"), fields: url.Values{}}
+			case n.Data == "form":
+				f = &form{action: attr(n, "action"), method: attr(n, "method"), fields: url.Values{}}
+				forms = append(forms, f)
 			case n.Data == "input" && f != nil && attr(n, "name") != "" && attr(n, "type") != "submit":
 				f.fields.Set(attr(n, "name"), attr(n, "value"))
+			case n.Data == "button" && f != nil && f.button == "" && n.FirstChild != nil:
+				f.button = strings.TrimSpace(n.FirstChild.Data)
 			}
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
+			walk(c, f)
 		}
 	}
-	walk(doc)
-	if f == nil {
+	walk(doc, nil)
+	if len(forms) == 0 {
 		return nil, errors.New("no form on the page")
 	}
-	return f, nil
+	return forms, nil
 }
 
 func attr(n *html.Node, name string) string {
@@ -138,6 +221,16 @@ func attr(n *html.Node, name string) string {
 		}
 	}
 	return ""
+}
+
+// alertOrSnippet returns the text of the page's alert (role="alert"), the
+// message of an error page, or else its start.
+func alertOrSnippet(body []byte) string {
+	_, rest, ok := strings.Cut(string(body), `role="alert">`)
+	if msg, _, closed := strings.Cut(rest, "</"); ok && closed {
+		return html.UnescapeString(msg)
+	}
+	return snippet(body)
 }
 
 func snippet(body []byte) string {

@@ -1,0 +1,122 @@
+package authserver
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// ScopeGrant gives its scopes to the users any of its rules match. With
+// Config.ScopeGrants set, a user holds a scope only when a grant naming it
+// matches them; without any, every user may hold every scope.
+type ScopeGrant struct {
+	// Scopes are the scopes granted. Required.
+	Scopes []string
+	// Users match by user name (a password user's name, an upstream
+	// user's username_claim) or by subject.
+	Users []string
+	// Groups match a user of any of them (an upstream provider's
+	// groups_claim).
+	Groups []string
+	// Domains match a user whose verified email address is in one of them.
+	Domains []string
+}
+
+// AccessRule says who may use a resource at all: users named in Users or
+// in one of Groups.
+type AccessRule struct {
+	Users  []string
+	Groups []string
+}
+
+// matches reports whether any rule of g matches p.
+func (g ScopeGrant) matches(p person) bool {
+	return namedIn(p, g.Users) || inAnyGroup(p, g.Groups) ||
+		p.Domain != "" && slices.ContainsFunc(g.Domains, func(d string) bool { return strings.EqualFold(d, p.Domain) })
+}
+
+func namedIn(p person, users []string) bool {
+	return slices.ContainsFunc(users, func(u string) bool { return u == p.Username || u == p.Subject })
+}
+
+func inAnyGroup(p person, groups []string) bool {
+	return slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(p.Groups, g) })
+}
+
+// scopesHeldBy returns the scopes of want that p may hold, in order;
+// offline_access (refresh tokens) is never withheld.
+func (s *Server) scopesHeldBy(p person, want []string) []string {
+	if len(s.cfg.ScopeGrants) == 0 {
+		return want
+	}
+	var held []string
+	for _, sc := range want {
+		if sc == offlineAccessScope || slices.ContainsFunc(s.cfg.ScopeGrants, func(g ScopeGrant) bool {
+			return slices.Contains(g.Scopes, sc) && g.matches(p)
+		}) {
+			held = append(held, sc)
+		}
+	}
+	return held
+}
+
+// mayUse reports whether p may use the resource at path (its AccessRule,
+// if it has one).
+func (s *Server) mayUse(p person, path string) bool {
+	rule, ok := s.cfg.ResourceAccess[path]
+	return !ok || namedIn(p, rule.Users) || inAnyGroup(p, rule.Groups)
+}
+
+// resourcePath is the path of a resource URL under issuer.
+func resourcePath(resource, issuer string) string {
+	return strings.TrimPrefix(resource, issuer)
+}
+
+// applyPolicy narrows req to what who may hold, before anything is shown
+// to them or issued. It answers 403 with a page, and returns false, when
+// they may not use the resource at all or hold none of the scopes asked
+// for.
+func (s *Server) applyPolicy(w http.ResponseWriter, req *authzRequest, who person) bool {
+	if !s.mayUse(who, resourcePath(req.resource, req.issuer)) {
+		s.log.Info("authorization refused by policy", zapClient(req.client.ID), zapSubject(who.Subject), zapResource(req.resource))
+		s.audit(auditRefused, "not allowed on the resource", req.client.ID, who, req.resource, req.scopes)
+		s.renderError(w, http.StatusForbidden, "You are signed in as "+who.Username+", who may not use the MCP server "+req.resource+". Ask its operator for access.")
+		return false
+	}
+	held := s.scopesHeldBy(who, req.scopes)
+	if len(slices.DeleteFunc(slices.Clone(held), func(sc string) bool { return sc == offlineAccessScope })) == 0 &&
+		slices.ContainsFunc(req.scopes, func(sc string) bool { return sc != offlineAccessScope }) {
+		s.log.Info("authorization refused by policy", zapClient(req.client.ID), zapSubject(who.Subject), zapResource(req.resource))
+		s.audit(auditRefused, "holds none of the scopes asked for", req.client.ID, who, req.resource, req.scopes)
+		s.renderError(w, http.StatusForbidden, "You are signed in as "+who.Username+", who may not hold any of what "+req.client.displayName()+" asks for ("+scopeString(req.scopes)+"). Ask the operator of this server for access.")
+		return false
+	}
+	req.scopes = held
+	return true
+}
+
+// policyRefuses says why the policy no longer lets g's user have g, or "".
+// A scope g holds that its user may no longer hold refuses g: refresh then
+// starts a narrower family (see refresh), so tokens of the wider one stop
+// at the guards' next revocation check.
+func (s *Server) policyRefuses(g *grant) string {
+	p := s.holderOf(g)
+	if !s.mayUse(p, resourcePath(g.Resource, g.Issuer)) {
+		return "the user may no longer use this resource"
+	}
+	if held := s.scopesHeldBy(p, g.Scopes); len(held) != len(g.Scopes) {
+		return "the user may no longer hold every scope of the grant"
+	}
+	return ""
+}
+
+// holderOf is the person a grant was made for: as it recorded them, with
+// a password user's groups as configured now (UserGroups), so that taking
+// a user out of a group takes effect at the next refresh.
+func (s *Server) holderOf(g *grant) person {
+	p := person{Subject: g.Subject, Login: g.Login, Username: g.Username, Groups: g.Groups, Domain: g.Domain}
+	if g.Login == loginPassword {
+		p.Username, p.Groups = g.Subject, s.cfg.UserGroups[g.Subject]
+	}
+	return p
+}
