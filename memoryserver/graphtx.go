@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -69,12 +70,15 @@ func (g *graphTx) mustEntityID(name string) (int64, error) {
 	return id, err
 }
 
-// touch marks an entity as changed and refreshes its search index rows.
-func (g *graphTx) touch(id int64) error {
-	if _, err := g.exec("UPDATE entities SET updated_at = ? WHERE id = ?", g.now, id); err != nil {
+// touch marks entities as changed and refreshes their search index rows.
+func (g *graphTx) touch(ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := g.exec("UPDATE entities SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", g.now, jsonArray(ids)); err != nil {
 		return err
 	}
-	g.reindex(id)
+	g.stale = append(g.stale, ids...)
 	return nil
 }
 
@@ -92,7 +96,7 @@ func (g *graphTx) reindexStale() error {
 	if len(g.stale) == 0 {
 		return nil
 	}
-	list := idList(g.stale)
+	list := jsonArray(g.stale)
 	g.stale = nil
 	if _, err := g.exec("DELETE FROM entity_words WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
 		return err
@@ -107,45 +111,77 @@ func (g *graphTx) reindexStale() error {
 }
 
 // reindexTerms rewrites the postings of the entities in list (a JSON array
-// of ids) and adds the terms not seen before.
+// of ids), adding the terms not seen before: each entity's document in
+// entity_postings lists the ids of its terms.
 func (g *graphTx) reindexTerms(list string) error {
-	if _, err := g.exec("DELETE FROM entity_terms WHERE entity_id IN (SELECT value FROM json_each(?))", list); err != nil {
+	if _, err := g.exec("DELETE FROM entity_postings WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
 		return err
 	}
-	var postings []any // [entity id, term] pairs
+	type doc struct {
+		id    int64
+		terms []string
+	}
+	var docs []doc
 	seen := map[string]bool{}
-	var newTerms []string
+	var batchTerms []string
 	var id int64
 	var text string
 	err := g.each(`SELECT id, name || char(10) || entity_type || char(10) ||
 			coalesce((SELECT group_concat(content, char(10)) FROM observations WHERE entity_id = e.id), '')
 		FROM entities e WHERE id IN (SELECT value FROM json_each(?))`, []any{list}, []any{&id, &text}, func() {
-		for _, t := range distinctTerms(strings.ToLower(text)) {
-			postings = append(postings, []any{id, t})
+		d := doc{id, distinctTerms(strings.ToLower(text))}
+		for _, t := range d.terms {
 			if !seen[t] {
 				seen[t] = true
-				newTerms = append(newTerms, t)
+				batchTerms = append(batchTerms, t)
 			}
 		}
+		docs = append(docs, d)
 	})
-	if err != nil || len(postings) == 0 {
+	if err != nil || len(batchTerms) == 0 {
 		return err
 	}
-	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", idList(newTerms)); err != nil {
+	termList := jsonArray(batchTerms)
+	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", termList); err != nil {
 		return err
 	}
-	b, err := json.Marshal(postings)
+	termIDs := make(map[string]int64, len(batchTerms))
+	var termID int64
+	var term string
+	err = g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+		[]any{termList}, []any{&termID, &term}, func() { termIDs[term] = termID })
 	if err != nil {
 		return err
 	}
-	_, err = g.exec(`INSERT OR IGNORE INTO entity_terms (term_id, entity_id)
-		SELECT t.id, p.value ->> 0 FROM json_each(?) p JOIN terms t ON t.term = p.value ->> 1`, string(b))
+	rows := make([][2]any, 0, len(docs))
+	var b strings.Builder
+	for _, d := range docs {
+		b.Reset()
+		for k, t := range d.terms {
+			if k > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(postingToken(termIDs[t]))
+		}
+		rows = append(rows, [2]any{d.id, b.String()})
+	}
+	enc, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	_, err = g.exec(`INSERT INTO entity_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, string(enc))
 	return err
 }
 
-// idList encodes ids for "IN (SELECT value FROM json_each(?))", which keeps
-// statements fixed whatever the number of ids.
-func idList[T int64 | string](ids []T) string {
-	b, _ := json.Marshal(ids) // cannot fail for these types
+// postingToken is the token of term id in entity_postings.
+func postingToken(id int64) string {
+	return "t" + strconv.FormatInt(id, 10)
+}
+
+// jsonArray encodes ids, or rows of strings and numbers, for "IN (SELECT
+// value FROM json_each(?))" and the batch statements, which keeps
+// statements fixed whatever the number of items.
+func jsonArray[T any](rows []T) string {
+	b, _ := json.Marshal(rows) // cannot fail for strings, numbers and arrays of them
 	return string(b)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // ImportOptions adjust Import. The zero value is the strict default.
@@ -18,8 +19,8 @@ type ImportOptions struct {
 	SkipDangling func(from, relationType, to string)
 }
 
-// importChunk is how many entities Import indexes at a time: enough to
-// amortize each indexing statement, few enough to bound memory.
+// importChunk is how many entities or relations Import writes and indexes
+// at a time: enough to amortize each statement, few enough to bound memory.
 const importChunk = 1000
 
 // Import reads a file in the reference server's JSONL format into owner's
@@ -43,15 +44,21 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	}
 	var skipped []relation
 	err = s.store.update(ctx, owner, func(g *graphTx) error {
-		for i, e := range entities {
-			created, err := g.createEntities([]entity{e})
-			if err == nil && len(created) == 0 {
-				_, err = g.addObservations([]observationAdd{{e.Name, e.Observations}})
-			}
-			if err == nil && (i+1)%importChunk == 0 {
-				err = g.reindexStale()
-			}
+		for chunk := range slices.Chunk(entities, importChunk) {
+			isNew, err := g.insertEntities(chunk)
 			if err != nil {
+				return err
+			}
+			var more []observationAdd // for entities already in the graph or earlier in the file
+			for i, e := range chunk {
+				if !isNew[i] {
+					more = append(more, observationAdd{e.Name, e.Observations})
+				}
+			}
+			if _, err := g.addObservations(more); err != nil {
+				return err
+			}
+			if err := g.reindexStale(); err != nil {
 				return err
 			}
 		}
@@ -63,8 +70,12 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 			return danglingError(dangling)
 		}
 		skipped = dangling
-		_, err = g.createRelations(kept)
-		return err
+		for chunk := range slices.Chunk(kept, importChunk) {
+			if _, err := g.createRelations(chunk); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	var te *toolError
 	if errors.As(err, &te) {
@@ -82,19 +93,23 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 // splitDangling separates the relations whose endpoints both exist from
 // those with a missing endpoint.
 func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation, err error) {
-	for _, rel := range relations {
-		ok := true
-		for _, name := range []string{rel.From, rel.To} {
-			var found bool
-			if _, found, err = g.entityID(name); err != nil {
-				return nil, nil, err
-			}
-			ok = ok && found
+	for chunk := range slices.Chunk(relations, importChunk) {
+		names := make([]string, 0, 2*len(chunk))
+		for _, rel := range chunk {
+			names = append(names, rel.From, rel.To)
 		}
-		if ok {
-			kept = append(kept, rel)
-		} else {
-			dangling = append(dangling, rel)
+		ids, err := g.entityIDs(names)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, rel := range chunk {
+			_, from := ids[rel.From]
+			_, to := ids[rel.To]
+			if from && to {
+				kept = append(kept, rel)
+			} else {
+				dangling = append(dangling, rel)
+			}
 		}
 	}
 	return kept, dangling, nil

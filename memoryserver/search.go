@@ -1,10 +1,10 @@
 package memoryserver
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // searchNodes finds entities whose name, type or observations match query:
@@ -61,83 +61,87 @@ func (g *graphTx) searchIDs(query string) ([]int64, error) {
 // an observation contains query, ignoring case: the reference server's match.
 //
 // The term index narrows the candidates: every run of letters and digits in
-// the (lower-cased) query lies inside some term of a matching text, so a
-// match has, for each such run, a term containing it, which the trigram
-// index over the terms finds. Candidates are then checked against the text
-// itself. A query without a run of three or more characters checks every
-// entity of the owner.
+// the (lower-cased) query lies inside a term of any matching text, and
+// where the run sits in the query says how (see termLookups). The postings
+// of the terms found for each run are intersected in entity_postings, and
+// the candidates are then checked against the text itself, except for a
+// query that is one run: a text contains such a query exactly when one of
+// its terms does, since the query cannot span a character that ends a term.
+// A query no run of which can be looked up checks every entity of the owner.
 func (g *graphTx) substringIDs(query string) ([]int64, error) {
 	q := strings.ToLower(query)
-	if isSearchTerm(q) {
-		return g.termMatchIDs(q)
-	}
-	sql := `SELECT e.id, e.name, e.entity_type, o.content FROM entities e
-		LEFT JOIN observations o ON o.entity_id = e.id WHERE e.owner = ?`
-	args := []any{g.owner}
-	if runs := searchRuns(q); len(runs) > 0 {
-		var candidates []string
-		for _, r := range runs {
-			candidates = append(candidates, `SELECT entity_id FROM entity_terms
-				WHERE term_id IN (SELECT rowid FROM term_grams WHERE term_grams MATCH ?)`)
-			args = append(args, ftsString(r))
+	lookups := termLookups(q)
+	if len(lookups) == 1 && lookups[0].kind == termInside {
+		if ids, ok, err := g.termMatchIDs(lookups[0]); ok || err != nil {
+			return ids, err
 		}
-		sql += " AND e.id IN (" + strings.Join(candidates, " INTERSECT ") + ")"
+	}
+	var groups []string
+	for _, l := range lookups {
+		ids, ok, err := g.lookupTerms(l, maxLookupTerms)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue // too short or too common to narrow anything; the check decides
+		}
+		if len(ids) == 0 {
+			return nil, nil // no term holds this run, so no text holds the query
+		}
+		groups = append(groups, anyTerm(ids))
+	}
+	args := []any{g.owner}
+	var candidates string
+	if len(groups) > 0 {
+		candidates = " AND e.id IN (SELECT rowid FROM entity_postings WHERE entity_postings MATCH ?)"
+		args = append(args, strings.Join(groups, " AND "))
 	}
 	var ids []int64
 	last, matched := int64(-1), false
 	var id int64
 	var name, typ string
 	var obs *string
-	err := g.each(sql+" ORDER BY e.id, o.id", args, []any{&id, &name, &typ, &obs}, func() {
-		if id != last {
-			last = id
-			matched = strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(typ), q)
-			if matched {
+	err := g.each(`SELECT e.id, e.name, e.entity_type, o.content FROM entities e
+		LEFT JOIN observations o ON o.entity_id = e.id WHERE e.owner = ?`+candidates+" ORDER BY e.id, o.id",
+		args, []any{&id, &name, &typ, &obs}, func() {
+			if id != last {
+				last = id
+				matched = strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(typ), q)
+				if matched {
+					ids = append(ids, id)
+				}
+			}
+			if !matched && obs != nil && strings.Contains(strings.ToLower(*obs), q) {
+				matched = true
 				ids = append(ids, id)
 			}
-		}
-		if !matched && obs != nil && strings.Contains(strings.ToLower(*obs), q) {
-			matched = true
-			ids = append(ids, id)
-		}
-	})
+		})
 	return ids, err
 }
 
-// termMatchIDs is substringIDs for a query q that is one run of letters and
-// digits (lower-cased): a text contains q exactly when one of its terms
-// does, since q cannot span a character that ends a term. So the check is
-// made on the few terms the trigram index finds, not on entity texts.
-// instr compares code points exactly, like strings.Contains.
-func (g *graphTx) termMatchIDs(q string) ([]int64, error) {
-	return g.ids(`SELECT id FROM entities WHERE owner = ? AND id IN (
-			SELECT entity_id FROM entity_terms WHERE term_id IN (
-				SELECT id FROM terms WHERE instr(term, ?) > 0
-					AND id IN (SELECT rowid FROM term_grams WHERE term_grams MATCH ?)))
-		ORDER BY id`, g.owner, q, ftsString(q))
-}
-
-// isSearchTerm reports whether q is a single run of letters and digits long
-// enough for the trigram index.
-func isSearchTerm(q string) bool {
-	return utf8.RuneCountInString(q) >= 3 && strings.IndexFunc(q, notWordRune) < 0
-}
-
-// maxSearchRuns bounds the runs of a query used to find candidates: the
-// longest are the most selective, and candidates are checked anyway.
-const maxSearchRuns = 4
-
-// searchRuns returns the runs of letters and digits of q that the trigram
-// index can look up (three characters or more), longest first.
-func searchRuns(q string) []string {
-	var runs []string
-	for _, r := range distinctTerms(q) {
-		if utf8.RuneCountInString(r) >= 3 {
-			runs = append(runs, r)
+// termMatchIDs is substringIDs for a query that is one run of letters and
+// digits: the entities with a term containing it, no text to check. ok is
+// false for a run too short for the trigram index.
+func (g *graphTx) termMatchIDs(l termLookup) (ids []int64, ok bool, err error) {
+	terms, ok, err := g.lookupTerms(l, -1)
+	if !ok || err != nil || len(terms) == 0 {
+		return nil, ok, err
+	}
+	// FTS5 steps an OR through all its terms for every hit, so a run found
+	// in many terms is looked up in chunks, whose hits are merged here.
+	found := map[int64]bool{}
+	for chunk := range slices.Chunk(terms, maxLookupTerms) {
+		hits, err := g.ids("SELECT rowid FROM entity_postings WHERE entity_postings MATCH ?", anyTerm(chunk))
+		if err != nil {
+			return nil, false, err
+		}
+		for _, id := range hits {
+			found[id] = true
 		}
 	}
-	slices.SortStableFunc(runs, func(a, b string) int { return len(b) - len(a) })
-	return runs[:min(len(runs), maxSearchRuns)]
+	ids, err = g.ids(`SELECT id FROM entities WHERE owner = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+		g.owner, jsonArray(slices.Collect(maps.Keys(found))))
+	return ids, true, err
 }
 
 // distinctTerms splits lower-cased text into its distinct maximal runs of
