@@ -19,13 +19,22 @@ type graphTx struct {
 	// stale lists the entities whose search rows must be rewritten before
 	// the transaction commits.
 	stale []int64
+	// fresh lists the entities created since the last reindex, which have
+	// no search rows to remove: a delete in the contentless postings index
+	// costs as much as an insert even when there is nothing to delete.
+	fresh []int64
 	// unprepared lists the SQL texts run without a prepared statement, for
 	// runTx to prepare after the transaction.
 	unprepared []string
+	// terms are the term ids known from earlier transactions (nil in read
+	// transactions); metTerms those this one looked up or added, for
+	// runTx to add to terms after commit.
+	terms    *termCache
+	metTerms map[string]int64
 }
 
-func newGraphTx(ctx context.Context, tx *sql.Tx, stmts *stmtCache, owner string) *graphTx {
-	return &graphTx{ctx: ctx, tx: tx, stmts: stmts, owner: owner, now: time.Now().UnixMilli()}
+func newGraphTx(ctx context.Context, tx *sql.Tx, stmts *stmtCache, terms *termCache, owner string) *graphTx {
+	return &graphTx{ctx: ctx, tx: tx, stmts: stmts, terms: terms, metTerms: map[string]int64{}, owner: owner, now: time.Now().UnixMilli()}
 }
 
 // stmt returns the pool's prepared statement for query, bound to this
@@ -88,18 +97,39 @@ func (g *graphTx) reindex(id int64) {
 	g.stale = append(g.stale, id)
 }
 
+// indexNew marks an entity created in this transaction for indexing.
+func (g *graphTx) indexNew(id int64) {
+	g.fresh = append(g.fresh, id)
+}
+
 // reindexStale rewrites the search index entries of the stale entities with
 // a fixed number of statements, however many entities changed: FTS5 flushes
 // its pending data at every statement, and each statement has a cost of its
 // own, so a batch or an import runs much faster than one entity at a time.
 func (g *graphTx) reindexStale() error {
-	if len(g.stale) == 0 {
+	if len(g.stale) == 0 && len(g.fresh) == 0 {
 		return nil
 	}
-	list := jsonArray(g.stale)
-	g.stale = nil
-	if _, err := g.exec("DELETE FROM entity_words WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
-		return err
+	isFresh := make(map[int64]bool, len(g.fresh))
+	for _, id := range g.fresh {
+		isFresh[id] = true
+	}
+	var old []int64 // entities that may have search rows
+	for _, id := range g.stale {
+		if !isFresh[id] {
+			old = append(old, id)
+		}
+	}
+	list := jsonArray(append(old, g.fresh...))
+	g.stale, g.fresh = nil, nil
+	if len(old) > 0 {
+		oldList := jsonArray(old)
+		if _, err := g.exec("DELETE FROM entity_words WHERE rowid IN (SELECT value FROM json_each(?))", oldList); err != nil {
+			return err
+		}
+		if _, err := g.exec("DELETE FROM entity_postings WHERE rowid IN (SELECT value FROM json_each(?))", oldList); err != nil {
+			return err
+		}
 	}
 	if _, err := g.exec(`INSERT INTO entity_words (rowid, owner, name, entity_type, observations)
 		SELECT id, owner, name, entity_type,
@@ -110,13 +140,10 @@ func (g *graphTx) reindexStale() error {
 	return g.reindexTerms(list)
 }
 
-// reindexTerms rewrites the postings of the entities in list (a JSON array
-// of ids), adding the terms not seen before: each entity's document in
-// entity_postings lists the ids of its terms.
+// reindexTerms writes the postings of the entities in list (a JSON array of
+// ids, whose old postings are gone), adding the terms not seen before: each
+// entity's document in entity_postings lists the ids of its terms.
 func (g *graphTx) reindexTerms(list string) error {
-	if _, err := g.exec("DELETE FROM entity_postings WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
-		return err
-	}
 	type doc struct {
 		id    int64
 		terms []string
@@ -141,15 +168,7 @@ func (g *graphTx) reindexTerms(list string) error {
 	if err != nil || len(batchTerms) == 0 {
 		return err
 	}
-	termList := jsonArray(batchTerms)
-	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", termList); err != nil {
-		return err
-	}
-	termIDs := make(map[string]int64, len(batchTerms))
-	var termID int64
-	var term string
-	err = g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-		[]any{termList}, []any{&termID, &term}, func() { termIDs[term] = termID })
+	termIDs, err := g.termIDs(batchTerms)
 	if err != nil {
 		return err
 	}
@@ -171,6 +190,37 @@ func (g *graphTx) reindexTerms(list string) error {
 	}
 	_, err = g.exec(`INSERT INTO entity_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, string(enc))
 	return err
+}
+
+// termIDs returns the ids of terms, adding those not in the index yet.
+func (g *graphTx) termIDs(terms []string) (map[string]int64, error) {
+	ids := make(map[string]int64, len(terms))
+	var missing []string
+	for _, t := range terms {
+		if id, ok := g.metTerms[t]; ok {
+			ids[t] = id
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	if g.terms != nil {
+		missing = g.terms.lookup(missing, ids)
+	}
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	list := jsonArray(missing)
+	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", list); err != nil {
+		return nil, err
+	}
+	var id int64
+	var term string
+	err := g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+		[]any{list}, []any{&id, &term}, func() {
+			ids[term] = id
+			g.metTerms[term] = id
+		})
+	return ids, err
 }
 
 // postingToken is the token of term id in entity_postings.

@@ -57,7 +57,7 @@ func (g *graphTx) insertEntities(in []entity) (isNew []bool, err error) {
 		for _, c := range e.Observations {
 			obs = append(obs, observationRow{id, c})
 		}
-		g.reindex(id)
+		g.indexNew(id)
 	}
 	_, err = g.insertObservations(obs)
 	return isNew, err

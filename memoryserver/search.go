@@ -1,6 +1,7 @@
 package memoryserver
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strings"
@@ -76,9 +77,23 @@ func (g *graphTx) substringIDs(query string) ([]int64, error) {
 			return ids, err
 		}
 	}
+	// Whole terms are looked up first: one term each, the most selective.
+	// Once there is one, a partial run joins only if it lies in few terms,
+	// since each term costs a lookup and the exact check decides anyway.
+	partial := func(l termLookup) int {
+		if l.kind == termWhole {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(lookups, func(a, b termLookup) int { return cmp.Compare(partial(a), partial(b)) })
 	var groups []string
 	for _, l := range lookups {
-		ids, ok, err := g.lookupTerms(l, maxLookupTerms)
+		limit := maxLookupTerms
+		if len(groups) > 0 {
+			limit = maxNarrowingTerms
+		}
+		ids, ok, err := g.lookupTerms(l, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -93,8 +108,12 @@ func (g *graphTx) substringIDs(query string) ([]int64, error) {
 	args := []any{g.owner}
 	var candidates string
 	if len(groups) > 0 {
-		candidates = " AND e.id IN (SELECT rowid FROM entity_postings WHERE entity_postings MATCH ?)"
-		args = append(args, strings.Join(groups, " AND "))
+		ids, err := g.ids("SELECT rowid FROM entity_postings WHERE entity_postings MATCH ?", strings.Join(groups, " AND "))
+		if err != nil || len(ids) == 0 {
+			return nil, err
+		}
+		candidates = " AND e.id IN (SELECT value FROM json_each(?))"
+		args = append(args, jsonArray(ids))
 	}
 	var ids []int64
 	last, matched := int64(-1), false

@@ -62,6 +62,10 @@ func termLookups(q string) []termLookup {
 // is left to the exact check.
 const maxLookupTerms = 512
 
+// maxNarrowingTerms bounds the terms of a lookup that only narrows a search
+// other lookups already narrowed.
+const maxNarrowingTerms = 8
+
 // lookupTerms returns the ids of the terms l's run can lie in, at most limit
 // of them (-1: all); ok is false when the lookup cannot narrow the search:
 // a run shorter than a trigram inside or at the end of a term, or one found
