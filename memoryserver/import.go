@@ -58,7 +58,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 			if _, err := g.addObservations(more); err != nil {
 				return err
 			}
-			if err := g.reindexStale(); err != nil {
+			if err := g.flushIndex(); err != nil {
 				return err
 			}
 		}

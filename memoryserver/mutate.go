@@ -57,7 +57,7 @@ func (g *graphTx) insertEntities(in []entity) (isNew []bool, err error) {
 		for _, c := range e.Observations {
 			obs = append(obs, observationRow{id, c})
 		}
-		g.indexNew(id)
+		g.indexNew(entityDoc(id))
 	}
 	_, err = g.insertObservations(obs)
 	return isNew, err
@@ -81,10 +81,14 @@ func (g *graphTx) insertObservations(rows []observationRow) (map[observationRow]
 		return added, nil
 	}
 	var o observationRow
+	var id int64
 	err := g.each(`INSERT INTO observations (entity_id, content, created_at)
 		SELECT value ->> 0, value ->> 1, ?1 FROM json_each(?2) WHERE true
-		ON CONFLICT (entity_id, content) DO NOTHING RETURNING entity_id, content`,
-		[]any{g.now, jsonArray(rows)}, []any{&o.entityID, &o.content}, func() { added[o] = true })
+		ON CONFLICT (entity_id, content) DO NOTHING RETURNING id, entity_id, content`,
+		[]any{g.now, jsonArray(rows)}, []any{&id, &o.entityID, &o.content}, func() {
+			added[o] = true
+			g.indexNew(id)
+		})
 	return added, err
 }
 
@@ -231,10 +235,14 @@ func (g *graphTx) deleteEntities(names []string) error {
 		if !ok {
 			continue
 		}
+		obs, err := g.ids("DELETE FROM observations WHERE entity_id = ? RETURNING id", id)
+		if err != nil {
+			return err
+		}
 		if _, err := g.exec("DELETE FROM entities WHERE id = ?", id); err != nil {
 			return err
 		}
-		g.reindex(id)
+		g.reindex(append(obs, entityDoc(id))...)
 	}
 	return nil
 }
@@ -258,11 +266,12 @@ func (g *graphTx) deleteObservations(in []observationDelete) error {
 		}
 		changed := false
 		for _, c := range d.Observations {
-			res, err := g.exec("DELETE FROM observations WHERE entity_id = ? AND content = ?", id, c)
+			gone, err := g.ids("DELETE FROM observations WHERE entity_id = ? AND content = ? RETURNING id", id, c)
 			if err != nil {
 				return err
 			}
-			changed = affected(res) || changed
+			g.reindex(gone...)
+			changed = len(gone) > 0 || changed
 		}
 		if changed {
 			if err := g.touch(id); err != nil {

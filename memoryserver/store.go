@@ -79,7 +79,7 @@ func (s *store) update(ctx context.Context, owner string, fn func(*graphTx) erro
 		if err := fn(g); err != nil {
 			return err
 		}
-		return g.reindexStale()
+		return g.flushIndex()
 	})
 }
 
