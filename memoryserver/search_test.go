@@ -117,7 +117,7 @@ func TestSearchFindsExactlyTheSubstringMatches(t *testing.T) {
 func TestSearchRanksByBestText(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	ts.mustCall(t, "create_entities", map[string]any{"entities": []any{
-		ent("Inside", "doc", "the redgreen tea"),    // "green tea" only inside a word
+		ent("Inside", "doc", "the redgreen tea"),     // "green tea" only inside a word
 		ent("Observation", "doc", "likes green tea"), // in an observation
 		ent("Green Tea", "drink"),                    // in the name
 		ent("Other", "green tea blend"),              // in the type
