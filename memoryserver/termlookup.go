@@ -106,7 +106,7 @@ func (g *graphTx) lookupTerms(l termLookup, limit int) (ids []int64, ok bool, er
 	return ids, true, nil
 }
 
-// anyTerm is an FTS5 query for the documents of entity_postings holding one
+// anyTerm is an FTS5 query for the documents of text_postings holding one
 // of the terms ids.
 func anyTerm(ids []int64) string {
 	tokens := make([]string, len(ids))
