@@ -19,6 +19,9 @@ type ImportOptions struct {
 	SkipDangling func(from, relationType, to string)
 }
 
+// errImportStopped ends the decoding of a file whose import failed.
+var errImportStopped = errors.New("import stopped")
+
 // importChunk is how many entities or relations Import writes and indexes
 // at a time: enough to amortize each statement, few enough to bound memory.
 const importChunk = 1000
@@ -38,13 +41,33 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	if len(opts) == 1 {
 		opt = opts[0]
 	}
-	entities, relations, err := decodeJSONL(r)
-	if err != nil {
-		return err
-	}
+	// The file is decoded on another goroutine while the chunks decoded so
+	// far are written: decoding and validating is a fifth of an import.
+	chunks := make(chan []entity, 2)
+	stop := make(chan struct{})
+	decoded := make(chan error, 1)
+	var relations []relation
+	go func() {
+		defer close(chunks)
+		var err error
+		relations, err = decodeJSONL(r, func(chunk []entity) error {
+			select {
+			case chunks <- chunk:
+				return nil
+			case <-stop:
+				return errImportStopped
+			}
+		})
+		decoded <- err
+	}()
+	defer func() {
+		close(stop)
+		for range chunks { // until the decoder has ended
+		}
+	}()
 	var skipped []relation
-	err = s.store.update(ctx, owner, func(g *graphTx) error {
-		for chunk := range slices.Chunk(entities, importChunk) {
+	err := s.store.update(ctx, owner, func(g *graphTx) error {
+		for chunk := range chunks {
 			isNew, err := g.insertEntities(chunk)
 			if err != nil {
 				return err
@@ -61,6 +84,9 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 			if err := g.flushIndex(); err != nil {
 				return err
 			}
+		}
+		if err := <-decoded; err != nil {
+			return err
 		}
 		kept, dangling, err := g.splitDangling(relations)
 		if err != nil {
