@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		if err := <-decoded; err != nil {
 			return err
 		}
-		kept, dangling, err := g.splitDangling(relations)
+		kept, dangling, ids, err := g.splitDangling(relations)
 		if err != nil {
 			return err
 		}
@@ -97,7 +98,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		}
 		skipped = dangling
 		for chunk := range slices.Chunk(kept, importChunk) {
-			if _, err := g.createRelations(chunk); err != nil {
+			if _, err := g.insertRelations(chunk, ids); err != nil {
 				return err
 			}
 		}
@@ -117,17 +118,19 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 }
 
 // splitDangling separates the relations whose endpoints both exist from
-// those with a missing endpoint.
-func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation, err error) {
+// those with a missing endpoint, and returns the ids of the endpoints.
+func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation, ids map[string]int64, err error) {
+	ids = map[string]int64{}
 	for chunk := range slices.Chunk(relations, importChunk) {
 		names := make([]string, 0, 2*len(chunk))
 		for _, rel := range chunk {
 			names = append(names, rel.From, rel.To)
 		}
-		ids, err := g.entityIDs(names)
+		found, err := g.entityIDs(names)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+		maps.Copy(ids, found)
 		for _, rel := range chunk {
 			_, from := ids[rel.From]
 			_, to := ids[rel.To]
@@ -138,7 +141,7 @@ func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation
 			}
 		}
 	}
-	return kept, dangling, nil
+	return kept, dangling, ids, nil
 }
 
 // danglingError refuses an import for its dangling relations and says what

@@ -114,6 +114,12 @@ func (g *graphTx) createRelations(in []relation) ([]relation, error) {
 	if err != nil {
 		return nil, err
 	}
+	return g.insertRelations(in, ids)
+}
+
+// insertRelations is createRelations with the endpoints' ids looked up
+// already (ids may hold more names).
+func (g *graphTx) insertRelations(in []relation, ids map[string]int64) ([]relation, error) {
 	type key struct {
 		from, to int64
 		typ      string
@@ -129,7 +135,7 @@ func (g *graphTx) createRelations(in []relation) ([]relation, error) {
 	}
 	added := map[key]bool{}
 	var k key
-	err = g.each(`INSERT INTO relations (owner, from_id, to_id, relation_type, created_at)
+	err := g.each(`INSERT INTO relations (owner, from_id, to_id, relation_type, created_at)
 		SELECT ?1, value ->> 0, value ->> 1, value ->> 2, ?2 FROM json_each(?3) WHERE true
 		ON CONFLICT (from_id, to_id, relation_type) DO NOTHING RETURNING from_id, to_id, relation_type`,
 		[]any{g.owner, g.now, jsonArray(rows)}, []any{&k.from, &k.to, &k.typ}, func() { added[k] = true })
