@@ -16,9 +16,10 @@ type termCache struct {
 	ids map[string]int64
 }
 
-// maxCachedTerms bounds the cache (about 80 bytes an entry); once full it
-// keeps what it has, which the terms met first, the common words, fill.
-const maxCachedTerms = 200_000
+// maxCachedTerms bounds the cache (about 80 bytes an entry, 8 MB in all);
+// once full it keeps what it has, which the terms met first, the common
+// words, fill.
+const maxCachedTerms = 100_000
 
 func newTermCache() *termCache {
 	return &termCache{ids: map[string]int64{}}
