@@ -163,7 +163,9 @@ func (g *graphTx) termIDs(terms []string) (map[string]int64, error) {
 	err := g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
 		[]any{list}, []any{&id, &term}, func() {
 			ids[term] = id
-			g.metTerms[term] = id
+			if len(g.metTerms) < maxCachedTerms { // an import of 1M entities meets millions
+				g.metTerms[term] = id
+			}
 		})
 	return ids, err
 }
