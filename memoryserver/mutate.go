@@ -1,9 +1,6 @@
 package memoryserver
 
-import (
-	"database/sql"
-	"encoding/json"
-)
+import "encoding/json"
 
 // Batches are written with a fixed number of statements whatever their
 // size: the items go to SQLite as one JSON array (json_each), and RETURNING
@@ -300,10 +297,4 @@ func (g *graphTx) deleteRelations(in []relation) error {
 		}
 	}
 	return nil
-}
-
-// affected reports whether a statement changed a row.
-func affected(res sql.Result) bool {
-	n, err := res.RowsAffected()
-	return err == nil && n > 0
 }
