@@ -16,6 +16,7 @@ func (g *graphTx) renameEntity(oldName, newName string) (entity, error) {
 		if _, err := g.exec("UPDATE entities SET name = ? WHERE id = ?", newName, id); err != nil {
 			return entity{}, err
 		}
+		g.reindex(entityDoc(id))
 		if err := g.touch(id); err != nil {
 			return entity{}, err
 		}
@@ -30,19 +31,20 @@ func (g *graphTx) replaceObservation(entityName, oldText, newText string) (entit
 	if err != nil {
 		return entity{}, err
 	}
-	res, err := g.exec(`UPDATE OR IGNORE observations SET content = ? WHERE entity_id = ? AND content = ?`, newText, id, oldText)
+	changed, err := g.ids(`UPDATE OR IGNORE observations SET content = ? WHERE entity_id = ? AND content = ? RETURNING id`, newText, id, oldText)
 	if err != nil {
 		return entity{}, err
 	}
-	if !affected(res) {
-		res, err = g.exec("DELETE FROM observations WHERE entity_id = ? AND content = ?", id, oldText)
+	if len(changed) == 0 {
+		changed, err = g.ids("DELETE FROM observations WHERE entity_id = ? AND content = ? RETURNING id", id, oldText)
 		if err != nil {
 			return entity{}, err
 		}
-		if !affected(res) {
+		if len(changed) == 0 {
 			return entity{}, toolErrorf("Observation %q not found in entity %s", oldText, entityName)
 		}
 	}
+	g.reindex(changed...)
 	if oldText != newText {
 		if err := g.touch(id); err != nil {
 			return entity{}, err

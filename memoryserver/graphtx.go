@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"strings"
 	"time"
 )
 
@@ -15,16 +14,24 @@ type graphTx struct {
 	stmts *stmtCache // the pool's prepared statements
 	owner string
 	now   int64 // Unix milliseconds, one value for the whole transaction
-	// stale lists the entities whose search rows must be rewritten before
-	// the transaction commits.
-	stale []int64
+	// staleDocs lists the search index documents (see entityDoc) to
+	// remove and, if their text still exists, write again before the
+	// transaction commits; newDocs those to write that have no rows yet: a
+	// delete in a contentless index costs about as much as an insert even
+	// when there is nothing to delete.
+	staleDocs, newDocs []int64
 	// unprepared lists the SQL texts run without a prepared statement, for
 	// runTx to prepare after the transaction.
 	unprepared []string
+	// terms are the term ids known from earlier transactions (nil in read
+	// transactions); metTerms those this one looked up or added, for
+	// runTx to add to terms after commit.
+	terms    *termCache
+	metTerms map[string]int64
 }
 
-func newGraphTx(ctx context.Context, tx *sql.Tx, stmts *stmtCache, owner string) *graphTx {
-	return &graphTx{ctx: ctx, tx: tx, stmts: stmts, owner: owner, now: time.Now().UnixMilli()}
+func newGraphTx(ctx context.Context, tx *sql.Tx, stmts *stmtCache, terms *termCache, owner string) *graphTx {
+	return &graphTx{ctx: ctx, tx: tx, stmts: stmts, terms: terms, metTerms: map[string]int64{}, owner: owner, now: time.Now().UnixMilli()}
 }
 
 // stmt returns the pool's prepared statement for query, bound to this
@@ -69,83 +76,19 @@ func (g *graphTx) mustEntityID(name string) (int64, error) {
 	return id, err
 }
 
-// touch marks an entity as changed and refreshes its search index rows.
-func (g *graphTx) touch(id int64) error {
-	if _, err := g.exec("UPDATE entities SET updated_at = ? WHERE id = ?", g.now, id); err != nil {
-		return err
-	}
-	g.reindex(id)
-	return nil
-}
-
-// reindex marks an entity's search index entries as stale; store.update
-// rewrites them (or removes them, when the entity is gone) before commit.
-func (g *graphTx) reindex(id int64) {
-	g.stale = append(g.stale, id)
-}
-
-// reindexStale rewrites the search index entries of the stale entities with
-// a fixed number of statements, however many entities changed: FTS5 flushes
-// its pending data at every statement, and each statement has a cost of its
-// own, so a batch or an import runs much faster than one entity at a time.
-func (g *graphTx) reindexStale() error {
-	if len(g.stale) == 0 {
+// touch records that entities changed now.
+func (g *graphTx) touch(ids ...int64) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	list := idList(g.stale)
-	g.stale = nil
-	if _, err := g.exec("DELETE FROM entity_words WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
-		return err
-	}
-	if _, err := g.exec(`INSERT INTO entity_words (rowid, owner, name, entity_type, observations)
-		SELECT id, owner, name, entity_type,
-			(SELECT group_concat(content, char(10)) FROM observations WHERE entity_id = e.id)
-		FROM entities e WHERE id IN (SELECT value FROM json_each(?))`, list); err != nil {
-		return err
-	}
-	return g.reindexTerms(list)
-}
-
-// reindexTerms rewrites the postings of the entities in list (a JSON array
-// of ids) and adds the terms not seen before.
-func (g *graphTx) reindexTerms(list string) error {
-	if _, err := g.exec("DELETE FROM entity_terms WHERE entity_id IN (SELECT value FROM json_each(?))", list); err != nil {
-		return err
-	}
-	var postings []any // [entity id, term] pairs
-	seen := map[string]bool{}
-	var newTerms []string
-	var id int64
-	var text string
-	err := g.each(`SELECT id, name || char(10) || entity_type || char(10) ||
-			coalesce((SELECT group_concat(content, char(10)) FROM observations WHERE entity_id = e.id), '')
-		FROM entities e WHERE id IN (SELECT value FROM json_each(?))`, []any{list}, []any{&id, &text}, func() {
-		for _, t := range distinctTerms(strings.ToLower(text)) {
-			postings = append(postings, []any{id, t})
-			if !seen[t] {
-				seen[t] = true
-				newTerms = append(newTerms, t)
-			}
-		}
-	})
-	if err != nil || len(postings) == 0 {
-		return err
-	}
-	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", idList(newTerms)); err != nil {
-		return err
-	}
-	b, err := json.Marshal(postings)
-	if err != nil {
-		return err
-	}
-	_, err = g.exec(`INSERT OR IGNORE INTO entity_terms (term_id, entity_id)
-		SELECT t.id, p.value ->> 0 FROM json_each(?) p JOIN terms t ON t.term = p.value ->> 1`, string(b))
+	_, err := g.exec("UPDATE entities SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", g.now, jsonArray(ids))
 	return err
 }
 
-// idList encodes ids for "IN (SELECT value FROM json_each(?))", which keeps
-// statements fixed whatever the number of ids.
-func idList[T int64 | string](ids []T) string {
-	b, _ := json.Marshal(ids) // cannot fail for these types
+// jsonArray encodes ids, or rows of strings and numbers, for "IN (SELECT
+// value FROM json_each(?))" and the batch statements, which keeps
+// statements fixed whatever the number of items.
+func jsonArray[T any](rows []T) string {
+	b, _ := json.Marshal(rows) // cannot fail for strings, numbers and arrays of them
 	return string(b)
 }

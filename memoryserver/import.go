@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 )
 
 // ImportOptions adjust Import. The zero value is the strict default.
@@ -18,8 +20,11 @@ type ImportOptions struct {
 	SkipDangling func(from, relationType, to string)
 }
 
-// importChunk is how many entities Import indexes at a time: enough to
-// amortize each indexing statement, few enough to bound memory.
+// errImportStopped ends the decoding of a file whose import failed.
+var errImportStopped = errors.New("import stopped")
+
+// importChunk is how many entities or relations Import writes and indexes
+// at a time: enough to amortize each statement, few enough to bound memory.
 const importChunk = 1000
 
 // Import reads a file in the reference server's JSONL format into owner's
@@ -37,25 +42,61 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	if len(opts) == 1 {
 		opt = opts[0]
 	}
-	entities, relations, err := decodeJSONL(r)
-	if err != nil {
+	// The file is decoded on another goroutine while the chunks decoded so
+	// far are written: decoding and validating is a fifth of an import.
+	chunks := make(chan []entity, 2)
+	stop := make(chan struct{})
+	decoded := make(chan error, 1)
+	var relations []relation
+	go func() {
+		defer close(chunks)
+		var err error
+		relations, err = decodeJSONL(r, func(chunk []entity) error {
+			select {
+			case chunks <- chunk:
+				return nil
+			case <-stop:
+				return errImportStopped
+			}
+		})
+		decoded <- err
+	}()
+	defer func() {
+		close(stop)
+		for range chunks { // until the decoder has ended
+		}
+	}()
+	// An import touches the term and name indexes all over; 64 MiB of page
+	// cache for it alone, given back afterwards (the pool has one
+	// connection, so the pragmas reach the transaction's).
+	if _, err := s.store.write.db.ExecContext(ctx, "PRAGMA cache_size = -65536"); err != nil {
 		return err
 	}
+	defer s.store.write.db.ExecContext(context.Background(), "PRAGMA cache_size = -2000") // SQLite's default
 	var skipped []relation
-	err = s.store.update(ctx, owner, func(g *graphTx) error {
-		for i, e := range entities {
-			created, err := g.createEntities([]entity{e})
-			if err == nil && len(created) == 0 {
-				_, err = g.addObservations([]observationAdd{{e.Name, e.Observations}})
-			}
-			if err == nil && (i+1)%importChunk == 0 {
-				err = g.reindexStale()
-			}
+	err := s.store.update(ctx, owner, func(g *graphTx) error {
+		for chunk := range chunks {
+			isNew, err := g.insertEntities(chunk)
 			if err != nil {
 				return err
 			}
+			var more []observationAdd // for entities already in the graph or earlier in the file
+			for i, e := range chunk {
+				if !isNew[i] {
+					more = append(more, observationAdd{e.Name, e.Observations})
+				}
+			}
+			if _, err := g.addObservations(more); err != nil {
+				return err
+			}
+			if err := g.flushIndex(); err != nil {
+				return err
+			}
 		}
-		kept, dangling, err := g.splitDangling(relations)
+		if err := <-decoded; err != nil {
+			return err
+		}
+		kept, dangling, ids, err := g.splitDangling(relations)
 		if err != nil {
 			return err
 		}
@@ -63,8 +104,12 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 			return danglingError(dangling)
 		}
 		skipped = dangling
-		_, err = g.createRelations(kept)
-		return err
+		for chunk := range slices.Chunk(kept, importChunk) {
+			if _, err := g.insertRelations(chunk, ids); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	var te *toolError
 	if errors.As(err, &te) {
@@ -80,24 +125,30 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 }
 
 // splitDangling separates the relations whose endpoints both exist from
-// those with a missing endpoint.
-func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation, err error) {
-	for _, rel := range relations {
-		ok := true
-		for _, name := range []string{rel.From, rel.To} {
-			var found bool
-			if _, found, err = g.entityID(name); err != nil {
-				return nil, nil, err
-			}
-			ok = ok && found
+// those with a missing endpoint, and returns the ids of the endpoints.
+func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation, ids map[string]int64, err error) {
+	ids = map[string]int64{}
+	for chunk := range slices.Chunk(relations, importChunk) {
+		names := make([]string, 0, 2*len(chunk))
+		for _, rel := range chunk {
+			names = append(names, rel.From, rel.To)
 		}
-		if ok {
-			kept = append(kept, rel)
-		} else {
-			dangling = append(dangling, rel)
+		found, err := g.entityIDs(names)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		maps.Copy(ids, found)
+		for _, rel := range chunk {
+			_, from := ids[rel.From]
+			_, to := ids[rel.To]
+			if from && to {
+				kept = append(kept, rel)
+			} else {
+				dangling = append(dangling, rel)
+			}
 		}
 	}
-	return kept, dangling, nil
+	return kept, dangling, ids, nil
 }
 
 // danglingError refuses an import for its dangling relations and says what

@@ -2,6 +2,8 @@ package memoryserver
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -74,4 +76,40 @@ func TestImportSkipDanglingStillRefusesOtherErrors(t *testing.T) {
 	if err := ts.Import(context.Background(), strings.NewReader(""), "", ImportOptions{}, ImportOptions{}); err == nil {
 		t.Error("two ImportOptions accepted")
 	}
+}
+
+// TestImportStopsDecodingWhenTheWriteFails: the file is decoded on another
+// goroutine while it is written; when the write cannot go on, Import must
+// stop that goroutine instead of reading the rest of a large file, and
+// store nothing.
+func TestImportStopsDecodingWhenTheWriteFails(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	var file strings.Builder
+	for i := range 50 * importChunk {
+		fmt.Fprintf(&file, `{"type":"entity","name":"e%d","entityType":"t","observations":[]}`+"\n", i)
+	}
+	r := &countingReader{r: strings.NewReader(file.String())}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ts.Import(ctx, r, ""); err == nil {
+		t.Error("import with a cancelled context succeeded")
+	}
+	if r.n > file.Len()/2 {
+		t.Errorf("the failed import read %d of %d bytes", r.n, file.Len())
+	}
+	if got := ts.export(t, ""); got != "" {
+		t.Errorf("a failed import stored %.100s", got)
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -61,7 +61,10 @@ func (s *Server) Export(ctx context.Context, w io.Writer, owner string) error {
 	return bw.Flush()
 }
 
-func decodeJSONL(r io.Reader) ([]entity, []relation, error) {
+// decodeJSONL reads a file in the reference server's format, passing its
+// entities to emit in chunks of up to importChunk as it goes (a chunk is
+// not used again), and returns its relations.
+func decodeJSONL(r io.Reader, emit func([]entity) error) ([]relation, error) {
 	entitySchema := toolSchemas["create_entities"].Properties["entities"].Items
 	relationSchema := toolSchemas["create_relations"].Properties["relations"].Items
 	var entities []entity
@@ -70,9 +73,12 @@ func decodeJSONL(r io.Reader) ([]entity, []relation, error) {
 	for n := 1; ; n++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err == io.EOF {
-			return entities, relations, nil
+			if len(entities) > 0 {
+				return relations, emit(entities)
+			}
+			return relations, nil
 		} else if err != nil {
-			return nil, nil, fmt.Errorf("import: item %d: %w", n, err)
+			return nil, fmt.Errorf("import: item %d: %w", n, err)
 		}
 		var item struct {
 			Type string `json:"type"`
@@ -86,6 +92,10 @@ func decodeJSONL(r io.Reader) ([]entity, []relation, error) {
 				err = json.Unmarshal(raw, &e)
 				entities = append(entities, entity{Name: e.Name, EntityType: e.EntityType, Observations: e.Observations})
 			}
+			if err == nil && len(entities) == importChunk {
+				err = emit(entities)
+				entities = nil
+			}
 		case "relation":
 			var rel relation
 			if err = relationSchema.validate(raw); err == nil {
@@ -96,7 +106,7 @@ func decodeJSONL(r io.Reader) ([]entity, []relation, error) {
 			err = errors.New(`want an object with "type" "entity" or "relation"`)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("import: item %d: %w", n, err)
+			return nil, fmt.Errorf("import: item %d: %w", n, err)
 		}
 	}
 }

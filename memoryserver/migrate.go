@@ -6,15 +6,22 @@ import (
 	"fmt"
 )
 
+// A migration is SQL and, optionally, Go code run after it in the same
+// transaction.
+type migration struct {
+	sql  string
+	then func(ctx context.Context, tx *sql.Tx) error
+}
+
 // migrations are applied in order; the database's PRAGMA user_version counts
 // how many have run. Append new steps, never edit old ones.
-var migrations = []string{
+var migrations = []migration{
 	// 1: entities, observations and relations scoped by owner; an FTS5 word
 	// index for bm25 ranking; and the substring index: every distinct term
 	// (maximal run of letters and digits, lower-cased) with a trigram index
 	// over the terms and a postings table from terms to entities. Terms are
 	// never deleted: one no entity uses any more only costs a row.
-	`
+	{sql: `
 CREATE TABLE entities (
 	id          INTEGER PRIMARY KEY,
 	owner       TEXT    NOT NULL,
@@ -62,7 +69,27 @@ CREATE TABLE entity_terms (
 	PRIMARY KEY (term_id, entity_id)
 ) WITHOUT ROWID;
 CREATE INDEX entity_terms_by_entity ON entity_terms (entity_id);
-`,
+`},
+	// 2: the search indexes hold one document per text instead of one per
+	// entity: an entity's name and type (rowid -entity id) and each
+	// observation (rowid: its id). Adding or removing an observation then
+	// writes one small document instead of rewriting the entity's, which
+	// made batches of add_observations slower than the reference. Both are
+	// contentless (a delete costs no re-tokenizing). The postings leave the
+	// B-tree (two random inserts per term) for FTS5, which writes them
+	// sequentially: each document lists its term ids as tokens "t<id>".
+	// Terms are split in Go, so reindexAll fills the new indexes.
+	{sql: `
+DROP TABLE entity_words;
+DROP TABLE entity_terms;
+CREATE VIRTUAL TABLE text_words USING fts5 (
+	name, entity_type, observation,
+	content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE text_postings USING fts5 (
+	terms, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
+);
+`, then: reindexAll},
 }
 
 // migrate brings the schema up to date inside one write transaction, so two
@@ -81,7 +108,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("schema version %d is newer than this memoryserver supports (%d)", version, len(migrations))
 	}
 	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		m := migrations[i]
+		_, err := tx.ExecContext(ctx, m.sql)
+		if err == nil && m.then != nil {
+			err = m.then(ctx, tx)
+		}
+		if err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
 	}

@@ -1,73 +1,149 @@
 package memoryserver
 
-import "database/sql"
+import "encoding/json"
+
+// Batches are written with a fixed number of statements whatever their
+// size: the items go to SQLite as one JSON array (json_each), and RETURNING
+// tells which rows were new. A statement per item cost more than the
+// reference's whole-file rewrite on graphs of a few thousand entities.
 
 // createEntities stores the entities whose names are new, each once even if
 // the batch repeats it, and returns them as stored.
 func (g *graphTx) createEntities(in []entity) ([]entity, error) {
+	isNew, err := g.insertEntities(in)
+	if err != nil {
+		return nil, err
+	}
 	created := []entity{}
-	for _, e := range in {
-		res, err := g.exec(`INSERT INTO entities (owner, name, entity_type, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, name) DO NOTHING`,
-			g.owner, e.Name, e.EntityType, g.now, g.now)
-		if err != nil {
-			return nil, err
+	for i, e := range in {
+		if isNew[i] {
+			created = append(created, entity{Name: e.Name, EntityType: e.EntityType, Observations: distinct(e.Observations),
+				CreatedAt: stamp(g.now), UpdatedAt: stamp(g.now)})
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			continue // exists already (possibly from earlier in this batch)
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return nil, err
-		}
-		obs, err := g.insertObservations(id, e.Observations)
-		if err != nil {
-			return nil, err
-		}
-		g.reindex(id)
-		created = append(created, entity{Name: e.Name, EntityType: e.EntityType, Observations: obs,
-			CreatedAt: stamp(g.now), UpdatedAt: stamp(g.now)})
 	}
 	return created, nil
 }
 
-// insertObservations adds the contents the entity does not have yet and
-// returns those, in order and each once.
-func (g *graphTx) insertObservations(id int64, contents []string) ([]string, error) {
-	added := []string{}
-	for _, c := range contents {
-		res, err := g.exec(`INSERT INTO observations (entity_id, content, created_at)
-			VALUES (?, ?, ?) ON CONFLICT (entity_id, content) DO NOTHING`, id, c, g.now)
-		if err != nil {
-			return nil, err
-		}
-		if affected(res) {
-			added = append(added, c)
-		}
+// insertEntities stores the entities whose names are new, with their
+// observations; isNew[i] reports whether in[i] was stored (of a name the
+// batch repeats, the first).
+func (g *graphTx) insertEntities(in []entity) (isNew []bool, err error) {
+	rows := make([][2]string, len(in))
+	for i, e := range in {
+		rows[i] = [2]string{e.Name, e.EntityType}
 	}
-	return added, nil
+	ids := map[string]int64{}
+	var id int64
+	var name string
+	err = g.each(`INSERT INTO entities (owner, name, entity_type, created_at, updated_at)
+		SELECT ?1, value ->> 0, value ->> 1, ?2, ?2 FROM json_each(?3) WHERE true
+		ON CONFLICT (owner, name) DO NOTHING RETURNING id, name`,
+		[]any{g.owner, g.now, jsonArray(rows)}, []any{&id, &name}, func() { ids[name] = id })
+	if err != nil {
+		return nil, err
+	}
+	isNew = make([]bool, len(in))
+	var obs []observationRow
+	for i, e := range in {
+		id, ok := ids[e.Name]
+		if !ok {
+			continue // exists already, or repeated in this batch
+		}
+		delete(ids, e.Name)
+		isNew[i] = true
+		for _, c := range e.Observations {
+			obs = append(obs, observationRow{id, c})
+		}
+		g.indexNew(entityDoc(id))
+	}
+	_, err = g.insertObservations(obs)
+	return isNew, err
+}
+
+// observationRow is one observation of one entity, as json_each reads it.
+type observationRow struct {
+	entityID int64
+	content  string
+}
+
+func (o observationRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal([2]any{o.entityID, o.content})
+}
+
+// insertObservations adds the rows whose contents their entity does not
+// have yet, in order, and returns those it added.
+func (g *graphTx) insertObservations(rows []observationRow) (map[observationRow]bool, error) {
+	added := map[observationRow]bool{}
+	if len(rows) == 0 {
+		return added, nil
+	}
+	var o observationRow
+	var id int64
+	err := g.each(`INSERT INTO observations (entity_id, content, created_at)
+		SELECT value ->> 0, value ->> 1, ?1 FROM json_each(?2) WHERE true
+		ON CONFLICT (entity_id, content) DO NOTHING RETURNING id, entity_id, content`,
+		[]any{g.now, jsonArray(rows)}, []any{&id, &o.entityID, &o.content}, func() {
+			added[o] = true
+			g.indexNew(id)
+		})
+	return added, err
+}
+
+// entityIDs looks entities up by name; names that do not exist are missing
+// from the map.
+func (g *graphTx) entityIDs(names []string) (map[string]int64, error) {
+	ids := make(map[string]int64, len(names))
+	var id int64
+	var name string
+	err := g.each(`SELECT id, name FROM entities WHERE owner = ? AND name IN (SELECT value FROM json_each(?))`,
+		[]any{g.owner, jsonArray(names)}, []any{&id, &name}, func() { ids[name] = id })
+	return ids, err
 }
 
 // createRelations stores the new relations. Every endpoint must exist: a
 // relation to a missing entity fails the whole call and stores nothing.
 func (g *graphTx) createRelations(in []relation) ([]relation, error) {
+	names := make([]string, 0, 2*len(in))
+	for _, r := range in {
+		names = append(names, r.From, r.To)
+	}
+	ids, err := g.entityIDs(names)
+	if err != nil {
+		return nil, err
+	}
+	return g.insertRelations(in, ids)
+}
+
+// insertRelations is createRelations with the endpoints' ids looked up
+// already (ids may hold more names).
+func (g *graphTx) insertRelations(in []relation, ids map[string]int64) ([]relation, error) {
+	type key struct {
+		from, to int64
+		typ      string
+	}
+	rows := make([][3]any, len(in))
+	for i, r := range in {
+		for _, name := range []string{r.From, r.To} {
+			if _, ok := ids[name]; !ok {
+				return nil, relationEndpoint(notFound(name), r)
+			}
+		}
+		rows[i] = [3]any{ids[r.From], ids[r.To], r.RelationType}
+	}
+	added := map[key]bool{}
+	var k key
+	err := g.each(`INSERT INTO relations (owner, from_id, to_id, relation_type, created_at)
+		SELECT ?1, value ->> 0, value ->> 1, value ->> 2, ?2 FROM json_each(?3) WHERE true
+		ON CONFLICT (from_id, to_id, relation_type) DO NOTHING RETURNING from_id, to_id, relation_type`,
+		[]any{g.owner, g.now, jsonArray(rows)}, []any{&k.from, &k.to, &k.typ}, func() { added[k] = true })
+	if err != nil {
+		return nil, err
+	}
 	created := []relation{}
 	for _, r := range in {
-		from, err := g.mustEntityID(r.From)
-		if err != nil {
-			return nil, relationEndpoint(err, r)
-		}
-		to, err := g.mustEntityID(r.To)
-		if err != nil {
-			return nil, relationEndpoint(err, r)
-		}
-		res, err := g.exec(`INSERT INTO relations (owner, from_id, to_id, relation_type, created_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (from_id, to_id, relation_type) DO NOTHING`,
-			g.owner, from, to, r.RelationType, g.now)
-		if err != nil {
-			return nil, err
-		}
-		if affected(res) {
+		k := key{ids[r.From], ids[r.To], r.RelationType}
+		if added[k] {
+			delete(added, k) // a repeat in this batch is not new
 			created = append(created, relation{From: r.From, To: r.To, RelationType: r.RelationType, CreatedAt: stamp(g.now)})
 		}
 	}
@@ -97,24 +173,58 @@ type observationResult struct {
 // addObservations adds observations to existing entities; an unknown entity
 // fails the whole call.
 func (g *graphTx) addObservations(in []observationAdd) ([]observationResult, error) {
-	results := []observationResult{}
+	names := make([]string, len(in))
+	for i, o := range in {
+		names[i] = o.EntityName
+	}
+	ids, err := g.entityIDs(names)
+	if err != nil {
+		return nil, err
+	}
+	var rows []observationRow
 	for _, o := range in {
-		id, err := g.mustEntityID(o.EntityName)
-		if err != nil {
-			return nil, err
+		id, ok := ids[o.EntityName]
+		if !ok {
+			return nil, notFound(o.EntityName)
 		}
-		added, err := g.insertObservations(id, o.Contents)
-		if err != nil {
-			return nil, err
+		for _, c := range o.Contents {
+			rows = append(rows, observationRow{id, c})
 		}
-		if len(added) > 0 {
-			if err := g.touch(id); err != nil {
-				return nil, err
+	}
+	added, err := g.insertObservations(rows)
+	if err != nil {
+		return nil, err
+	}
+	results := []observationResult{}
+	var touched []int64
+	for _, o := range in {
+		r := observationResult{EntityName: o.EntityName, AddedObservations: []string{}}
+		for _, c := range o.Contents {
+			row := observationRow{ids[o.EntityName], c}
+			if added[row] {
+				delete(added, row) // a repeat in this call is not new
+				r.AddedObservations = append(r.AddedObservations, c)
 			}
 		}
-		results = append(results, observationResult{EntityName: o.EntityName, AddedObservations: added})
+		if len(r.AddedObservations) > 0 {
+			touched = append(touched, ids[o.EntityName])
+		}
+		results = append(results, r)
 	}
-	return results, nil
+	return results, g.touch(touched...)
+}
+
+// distinct returns the strings of in without repeats, in order.
+func distinct(in []string) []string {
+	out := []string{}
+	seen := make(map[string]bool, len(in))
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // deleteEntities removes entities with their observations and relations;
@@ -128,10 +238,14 @@ func (g *graphTx) deleteEntities(names []string) error {
 		if !ok {
 			continue
 		}
+		obs, err := g.ids("DELETE FROM observations WHERE entity_id = ? RETURNING id", id)
+		if err != nil {
+			return err
+		}
 		if _, err := g.exec("DELETE FROM entities WHERE id = ?", id); err != nil {
 			return err
 		}
-		g.reindex(id)
+		g.reindex(append(obs, entityDoc(id))...)
 	}
 	return nil
 }
@@ -155,11 +269,12 @@ func (g *graphTx) deleteObservations(in []observationDelete) error {
 		}
 		changed := false
 		for _, c := range d.Observations {
-			res, err := g.exec("DELETE FROM observations WHERE entity_id = ? AND content = ?", id, c)
+			gone, err := g.ids("DELETE FROM observations WHERE entity_id = ? AND content = ? RETURNING id", id, c)
 			if err != nil {
 				return err
 			}
-			changed = affected(res) || changed
+			g.reindex(gone...)
+			changed = len(gone) > 0 || changed
 		}
 		if changed {
 			if err := g.touch(id); err != nil {
@@ -182,10 +297,4 @@ func (g *graphTx) deleteRelations(in []relation) error {
 		}
 	}
 	return nil
-}
-
-// affected reports whether a statement changed a row.
-func affected(res sql.Result) bool {
-	n, err := res.RowsAffected()
-	return err == nil && n > 0
 }

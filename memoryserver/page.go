@@ -87,7 +87,7 @@ func (g *graphTx) subgraph(ids []int64, namesOnly, touching bool, next string) (
 func (g *graphTx) openNodes(names []string) (graph, error) {
 	// Sorting here, not in SQL, keeps the planner on the (owner, name) index.
 	ids, err := g.ids(`SELECT id FROM entities WHERE owner = ? AND name IN (SELECT value FROM json_each(?))`,
-		g.owner, idList(names))
+		g.owner, jsonArray(names))
 	if err != nil {
 		return graph{}, err
 	}

@@ -5,7 +5,7 @@ import "errors"
 // entities loads the entities with the given ids, in the order of ids.
 // namesOnly skips observations and timestamps.
 func (g *graphTx) entities(ids []int64, namesOnly bool) ([]entity, error) {
-	list := idList(ids)
+	list := jsonArray(ids)
 	byID := make(map[int64]*entity, len(ids))
 	var id, created, updated int64
 	var name, typ string
@@ -65,7 +65,7 @@ func (g *graphTx) relations(ids []int64, touching bool) ([]relation, error) {
 	var created int64
 	err := g.each(`SELECT f.name, t.name, r.relation_type, r.created_at FROM relations r
 		JOIN entities f ON f.id = r.from_id JOIN entities t ON t.id = r.to_id
-		WHERE `+filter+` ORDER BY r.id`, []any{idList(ids)}, []any{&r.From, &r.To, &r.RelationType, &created}, func() {
+		WHERE `+filter+` ORDER BY r.id`, []any{jsonArray(ids)}, []any{&r.From, &r.To, &r.RelationType, &created}, func() {
 		r.CreatedAt = stamp(created)
 		out = append(out, r)
 	})

@@ -1,18 +1,18 @@
 package memoryserver
 
 import (
+	"cmp"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
-// searchNodes finds entities whose name, type or observations match query:
-// first those containing all of its words (ranked by bm25, name weighted
-// over type over observations), then, in creation order, every other entity
-// that contains query as a case-insensitive substring, which is the
-// reference server's match.
-// Relations that start or end at a hit come along.
+// searchNodes finds the entities the reference server finds, those whose
+// name, type or an observation contains query as a case-insensitive
+// substring, and ranks them: first those containing all of its words as
+// words (bm25, name weighted over type over observations), then the others
+// in creation order. Relations that start or end at a hit come along.
 func (g *graphTx) searchNodes(query string, p pageArgs) (graph, error) {
 	offset, err := decodeCursor(cursorOffset, p.Cursor)
 	if err != nil {
@@ -32,24 +32,32 @@ func (g *graphTx) searchNodes(query string, p pageArgs) (graph, error) {
 }
 
 func (g *graphTx) searchIDs(query string) ([]int64, error) {
-	var ranked []int64
-	if words := wordQuery(query); words != "" {
-		var err error
-		ranked, err = g.ids(`SELECT rowid FROM entity_words WHERE entity_words MATCH ? AND owner = ?
-			ORDER BY bm25(entity_words, 0, 10, 3, 1), rowid`, words, g.owner)
-		if err != nil {
-			return nil, err
-		}
+	hits, err := g.substringHits(query)
+	if err != nil || len(hits.entities) == 0 {
+		return hits.entities, err
 	}
-	substr, err := g.substringIDs(query)
+	words := wordQuery(query)
+	if words == "" {
+		return hits.entities, nil
+	}
+	// Rank the matching texts, and each entity by its best text. The + keeps
+	// FTS5 from running the query once per text.
+	docs := slices.Collect(maps.Keys(hits.docs))
+	rankedDocs, err := g.ids(`SELECT rowid FROM text_words WHERE text_words MATCH ?
+		AND +rowid IN (SELECT value FROM json_each(?)) ORDER BY bm25(text_words, 10, 3, 1), rowid`,
+		words, jsonArray(docs))
 	if err != nil {
 		return nil, err
 	}
-	seen := make(map[int64]bool, len(ranked))
-	for _, id := range ranked {
-		seen[id] = true
+	var ranked []int64
+	seen := make(map[int64]bool, len(hits.entities))
+	for _, d := range rankedDocs {
+		if id := hits.docs[d]; !seen[id] {
+			seen[id] = true
+			ranked = append(ranked, id)
+		}
 	}
-	for _, id := range substr {
+	for _, id := range hits.entities {
 		if !seen[id] {
 			ranked = append(ranked, id)
 		}
@@ -57,87 +65,154 @@ func (g *graphTx) searchIDs(query string) ([]int64, error) {
 	return ranked, nil
 }
 
-// substringIDs returns, in creation order, the entities whose name, type or
-// an observation contains query, ignoring case: the reference server's match.
+// substringMatches are the owner's entities that contain a query, in
+// creation order, and the texts that contain it (document ids, see
+// entityDoc) with their entities.
+type substringMatches struct {
+	entities []int64
+	docs     map[int64]int64
+}
+
+// substringHits finds the entities whose name, type or an observation
+// contains query, ignoring case: the reference server's match.
 //
 // The term index narrows the candidates: every run of letters and digits in
-// the (lower-cased) query lies inside some term of a matching text, so a
-// match has, for each such run, a term containing it, which the trigram
-// index over the terms finds. Candidates are then checked against the text
-// itself. A query without a run of three or more characters checks every
-// entity of the owner.
-func (g *graphTx) substringIDs(query string) ([]int64, error) {
+// the (lower-cased) query lies inside a term of any matching text, and
+// where the run sits in the query says how (see termLookups). The postings
+// of the terms found for each run are intersected in text_postings, and
+// the candidate texts are then checked against the query, except for a
+// query that is one run: a text contains such a query exactly when one of
+// its terms does, since the query cannot span a character that ends a term.
+// A query no run of which can be looked up checks every text of the owner.
+func (g *graphTx) substringHits(query string) (substringMatches, error) {
 	q := strings.ToLower(query)
-	if isSearchTerm(q) {
-		return g.termMatchIDs(q)
-	}
-	sql := `SELECT e.id, e.name, e.entity_type, o.content FROM entities e
-		LEFT JOIN observations o ON o.entity_id = e.id WHERE e.owner = ?`
-	args := []any{g.owner}
-	if runs := searchRuns(q); len(runs) > 0 {
-		var candidates []string
-		for _, r := range runs {
-			candidates = append(candidates, `SELECT entity_id FROM entity_terms
-				WHERE term_id IN (SELECT rowid FROM term_grams WHERE term_grams MATCH ?)`)
-			args = append(args, ftsString(r))
+	lookups := termLookups(q)
+	if len(lookups) == 1 && lookups[0].kind == termInside {
+		if docs, ok, err := g.termMatchDocs(lookups[0]); ok || err != nil {
+			if err != nil {
+				return substringMatches{}, err
+			}
+			return g.ownedTexts(docs, false, "")
 		}
-		sql += " AND e.id IN (" + strings.Join(candidates, " INTERSECT ") + ")"
 	}
-	var ids []int64
-	last, matched := int64(-1), false
-	var id int64
-	var name, typ string
-	var obs *string
-	err := g.each(sql+" ORDER BY e.id, o.id", args, []any{&id, &name, &typ, &obs}, func() {
-		if id != last {
-			last = id
-			matched = strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(typ), q)
-			if matched {
-				ids = append(ids, id)
+	// Whole terms are looked up first: one term each, the most selective.
+	// Once there is one, a partial run joins only if it lies in few terms,
+	// since each term costs a lookup and the exact check decides anyway.
+	partial := func(l termLookup) int {
+		if l.kind == termWhole {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(lookups, func(a, b termLookup) int { return cmp.Compare(partial(a), partial(b)) })
+	var groups []string
+	for _, l := range lookups {
+		limit := maxLookupTerms
+		if len(groups) > 0 {
+			limit = maxNarrowingTerms
+		}
+		ids, ok, err := g.lookupTerms(l, limit)
+		if err != nil {
+			return substringMatches{}, err
+		}
+		if !ok {
+			continue // too short or too common to narrow anything; the check decides
+		}
+		if len(ids) == 0 {
+			return substringMatches{}, nil // no term holds this run, so no text holds the query
+		}
+		groups = append(groups, anyTerm(ids))
+	}
+	if len(groups) == 0 {
+		return g.ownedTexts(nil, true, q)
+	}
+	docs, err := g.ids("SELECT rowid FROM text_postings WHERE text_postings MATCH ?", strings.Join(groups, " AND "))
+	if err != nil || len(docs) == 0 {
+		return substringMatches{}, err
+	}
+	return g.ownedTexts(docs, false, q)
+}
+
+// ownedTexts keeps the texts among docs (with all, every text) that belong
+// to the owner's entities and, unless q is empty, contain q.
+func (g *graphTx) ownedTexts(docs []int64, all bool, q string) (substringMatches, error) {
+	m := substringMatches{docs: map[int64]int64{}}
+	keep := func(doc, entity int64, texts ...string) {
+		for _, t := range texts {
+			if q == "" || strings.Contains(strings.ToLower(t), q) {
+				m.docs[doc] = entity
+				return
 			}
 		}
-		if !matched && obs != nil && strings.Contains(strings.ToLower(*obs), q) {
-			matched = true
-			ids = append(ids, id)
-		}
-	})
-	return ids, err
-}
-
-// termMatchIDs is substringIDs for a query q that is one run of letters and
-// digits (lower-cased): a text contains q exactly when one of its terms
-// does, since q cannot span a character that ends a term. So the check is
-// made on the few terms the trigram index finds, not on entity texts.
-// instr compares code points exactly, like strings.Contains.
-func (g *graphTx) termMatchIDs(q string) ([]int64, error) {
-	return g.ids(`SELECT id FROM entities WHERE owner = ? AND id IN (
-			SELECT entity_id FROM entity_terms WHERE term_id IN (
-				SELECT id FROM terms WHERE instr(term, ?) > 0
-					AND id IN (SELECT rowid FROM term_grams WHERE term_grams MATCH ?)))
-		ORDER BY id`, g.owner, q, ftsString(q))
-}
-
-// isSearchTerm reports whether q is a single run of letters and digits long
-// enough for the trigram index.
-func isSearchTerm(q string) bool {
-	return utf8.RuneCountInString(q) >= 3 && strings.IndexFunc(q, notWordRune) < 0
-}
-
-// maxSearchRuns bounds the runs of a query used to find candidates: the
-// longest are the most selective, and candidates are checked anyway.
-const maxSearchRuns = 4
-
-// searchRuns returns the runs of letters and digits of q that the trigram
-// index can look up (three characters or more), longest first.
-func searchRuns(q string) []string {
-	var runs []string
-	for _, r := range distinctTerms(q) {
-		if utf8.RuneCountInString(r) >= 3 {
-			runs = append(runs, r)
+	}
+	var entityIDs, obsIDs []int64
+	for _, d := range docs {
+		if d < 0 {
+			entityIDs = append(entityIDs, -d)
+		} else {
+			obsIDs = append(obsIDs, d)
 		}
 	}
-	slices.SortStableFunc(runs, func(a, b string) int { return len(b) - len(a) })
-	return runs[:min(len(runs), maxSearchRuns)]
+	var id, entity int64
+	var name, typ, content string
+	// CROSS JOIN fixes the loop order: from the candidates, not from every
+	// entity of the owner.
+	entitySQL := "SELECT id, name, entity_type FROM entities WHERE owner = ?"
+	obsSQL := `SELECT o.id, o.entity_id, o.content FROM entities e CROSS JOIN observations o ON o.entity_id = e.id
+		WHERE e.owner = ?`
+	entityArgs, obsArgs := []any{g.owner}, []any{g.owner}
+	if !all {
+		entitySQL = `SELECT e.id, e.name, e.entity_type FROM json_each(?1) c CROSS JOIN entities e ON e.id = c.value
+			WHERE e.owner = ?2`
+		obsSQL = `SELECT o.id, o.entity_id, o.content FROM json_each(?1) c CROSS JOIN observations o ON o.id = c.value
+			CROSS JOIN entities e ON e.id = o.entity_id WHERE e.owner = ?2`
+		entityArgs = []any{jsonArray(entityIDs), g.owner}
+		obsArgs = []any{jsonArray(obsIDs), g.owner}
+	}
+	if all || len(entityIDs) > 0 {
+		err := g.each(entitySQL, entityArgs, []any{&id, &name, &typ}, func() { keep(entityDoc(id), id, name, typ) })
+		if err != nil {
+			return substringMatches{}, err
+		}
+	}
+	if all || len(obsIDs) > 0 {
+		err := g.each(obsSQL, obsArgs, []any{&id, &entity, &content}, func() { keep(id, entity, content) })
+		if err != nil {
+			return substringMatches{}, err
+		}
+	}
+	seen := map[int64]bool{}
+	for _, e := range m.docs {
+		if !seen[e] {
+			seen[e] = true
+			m.entities = append(m.entities, e)
+		}
+	}
+	slices.Sort(m.entities)
+	return m, nil
+}
+
+// termMatchDocs finds the texts containing a query that is one run of
+// letters and digits: those with a term containing it. ok is false for a
+// run too short for the trigram index.
+func (g *graphTx) termMatchDocs(l termLookup) (docs []int64, ok bool, err error) {
+	terms, ok, err := g.lookupTerms(l, -1)
+	if !ok || err != nil || len(terms) == 0 {
+		return nil, ok, err
+	}
+	// FTS5 steps an OR through all its terms for every hit, so a run found
+	// in many terms is looked up in chunks, whose hits are merged here.
+	found := map[int64]bool{}
+	for chunk := range slices.Chunk(terms, maxLookupTerms) {
+		hits, err := g.ids("SELECT rowid FROM text_postings WHERE text_postings MATCH ?", anyTerm(chunk))
+		if err != nil {
+			return nil, false, err
+		}
+		for _, id := range hits {
+			found[id] = true
+		}
+	}
+	return slices.Collect(maps.Keys(found)), true, nil
 }
 
 // distinctTerms splits lower-cased text into its distinct maximal runs of

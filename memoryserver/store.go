@@ -22,6 +22,7 @@ import (
 type store struct {
 	write *stmtCache
 	read  *stmtCache
+	terms *termCache // used by write transactions
 }
 
 // busyTimeoutMillis is how long a writer waits for another process's write
@@ -63,7 +64,7 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	return &store{write: newStmtCache(write), read: newStmtCache(read)}, nil
+	return &store{write: newStmtCache(write), read: newStmtCache(read), terms: newTermCache()}, nil
 }
 
 // close closes both pools.
@@ -74,27 +75,28 @@ func (s *store) close() error {
 // update runs fn in one write transaction (BEGIN IMMEDIATE) and commits it
 // only if fn succeeds: a tool call is applied entirely or not at all.
 func (s *store) update(ctx context.Context, owner string, fn func(*graphTx) error) error {
-	return runTx(ctx, s.write, owner, func(g *graphTx) error {
+	return runTx(ctx, s.write, s.terms, owner, func(g *graphTx) error {
 		if err := fn(g); err != nil {
 			return err
 		}
-		return g.reindexStale()
+		return g.flushIndex()
 	})
 }
 
 // view runs fn in one read transaction, so all its queries see one snapshot.
 func (s *store) view(ctx context.Context, owner string, fn func(*graphTx) error) error {
-	return runTx(ctx, s.read, owner, fn)
+	return runTx(ctx, s.read, nil, owner, fn)
 }
 
 // runTx runs fn in a transaction of the pool, then prepares the statements
-// it ran unprepared, for the transactions to come.
-func runTx(ctx context.Context, p *stmtCache, owner string, fn func(*graphTx) error) error {
+// it ran unprepared and remembers the term ids it met (terms, if not nil),
+// for the transactions to come.
+func runTx(ctx context.Context, p *stmtCache, terms *termCache, owner string, fn func(*graphTx) error) error {
 	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	g := newGraphTx(ctx, tx, p, owner)
+	g := newGraphTx(ctx, tx, p, terms, owner)
 	if err := fn(g); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
@@ -102,6 +104,9 @@ func runTx(ctx context.Context, p *stmtCache, owner string, fn func(*graphTx) er
 		return err
 	}
 	p.add(ctx, g.unprepared)
+	if terms != nil {
+		terms.add(g.metTerms)
+	}
 	return nil
 }
 

@@ -5,7 +5,8 @@
 // For each size it starts a fresh server as a child process, builds the graph
 // through the server's own API in bulk batches (N entities with 3
 // observations each, N relations), then times each operation for a bounded
-// number of iterations and reads the child's peak RSS (VmHWM) at the end. It
+// number of iterations and reads the child's peak RSS (VmHWM) at the end.
+// It also times `memoryserver import` of the same graph as a JSONL file. It
 // prints a Markdown report.
 //
 //	go run ./memoryserver/cmd/memorybench --sizes 1000,10000,100000 --reference
@@ -24,6 +25,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -87,7 +89,12 @@ func bench(ctx context.Context, c config, sizesFlag string) error {
 		if err != nil {
 			return fmt.Errorf("memoryserver at %d: %v", n, err)
 		}
-		r := sizeResult{size: n, ours: ours}
+		imp, err := timeImport(c.serverBin, filepath.Join(dir, "import"), w)
+		if err != nil {
+			return fmt.Errorf("import at %d: %v", n, err)
+		}
+		log.Printf("memoryserver, %d entities: imported in %v", n, imp.took.Round(time.Millisecond))
+		r := sizeResult{size: n, ours: ours, imported: imp}
 		if c.reference && n <= c.refMaxSize {
 			ref, err := run(ctx, w, server{"reference", c.refIterations, false, func() (target, error) {
 				return startReference(ctx, filepath.Join(dir, "reference"))

@@ -10,9 +10,10 @@ import (
 
 // sizeResult is one graph size's results; ref is nil without --reference.
 type sizeResult struct {
-	size int
-	ours runResult
-	ref  *runResult
+	size     int
+	ours     runResult
+	imported importResult
+	ref      *runResult
 }
 
 // printReport writes the results as Markdown.
@@ -44,11 +45,13 @@ func printReport(w io.Writer, args []string, results []sizeResult) {
 			row[5] = ratio(float64(r.ref.peakRSS)/float64(r.ours.peakRSS)) + " less"
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+		fmt.Fprintf(w, "| import of the graph (JSONL file, one process) | %s |  | (no import) |  |  |\n", seconds(r.imported.took))
+		fmt.Fprintf(w, "| peak RSS of the import (maxrss) | %s |  |  |  |  |\n", mib(r.imported.peakRSS))
 		fmt.Fprintf(w, "\nTimed calls per operation: memoryserver %d", len(r.ours.ops[0].latencies))
 		if r.ref != nil {
 			fmt.Fprintf(w, ", reference %d (its p99 is close to its maximum)", len(r.ref.ops[0].latencies))
 		}
-		fmt.Fprintln(w, ".")
+		fmt.Fprintf(w, "; batch writes at most %d each.\n", batchCalls)
 	}
 }
 

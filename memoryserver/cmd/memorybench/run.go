@@ -65,7 +65,11 @@ func run(ctx context.Context, w *workload, s server) (runResult, error) {
 				return runResult{}, err
 			}
 		}
-		latencies := make([]time.Duration, s.iterations)
+		calls := s.iterations
+		if op.maxCalls > 0 {
+			calls = min(calls, op.maxCalls)
+		}
+		latencies := make([]time.Duration, calls)
 		for i := range latencies {
 			began := time.Now()
 			if err := op.call(ctx, t, rng, i); err != nil {

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,6 +40,45 @@ func TestWorkloadIsDeterministic(t *testing.T) {
 		}
 		if r := a.relations[i]; r.From == r.To {
 			t.Fatalf("relation %d points to itself", i)
+		}
+	}
+}
+
+// recorder is a target that records the arguments of each tool call.
+type recorder struct{ args []map[string]any }
+
+func (r *recorder) rpc(_ context.Context, _ string, params any) (json.RawMessage, error) {
+	r.args = append(r.args, params.(map[string]any)["arguments"].(map[string]any))
+	return json.RawMessage(`{}`), nil
+}
+func (r *recorder) pid() int     { return 0 }
+func (r *recorder) close() error { return nil }
+
+func TestPhraseQueriesAreThreeWordsOfAnObservationWithItsCommonWord(t *testing.T) {
+	w := newWorkload(200, 1)
+	var phrase operation
+	for _, op := range w.operations(true) {
+		if strings.HasPrefix(op.name, "search_nodes (three-word phrase") {
+			phrase = op
+		}
+	}
+	rec := &recorder{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 50 {
+		if err := phrase.call(context.Background(), rec, rng, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range rec.args {
+		q := a["query"].(string)
+		words := strings.Fields(q)
+		if len(words) != 3 || !slices.ContainsFunc(words, func(s string) bool { return slices.Contains(connectives, s) }) {
+			t.Errorf("query %q: want three words, one of them common", q)
+		}
+		if !slices.ContainsFunc(w.entities, func(e entity) bool {
+			return slices.ContainsFunc(e.Observations, func(o string) bool { return strings.Contains(o, q) })
+		}) {
+			t.Errorf("query %q is in no observation", q)
 		}
 	}
 }

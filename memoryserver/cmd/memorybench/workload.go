@@ -32,8 +32,14 @@ type workload struct {
 	relations []relation
 }
 
+// connectives are the common words of observations, between the second and
+// third made-up word: phrases that agents search for mix rare words with
+// words that nearly every entity has.
+var connectives = []string{"of", "and", "the", "with", "about", "for", "in", "on", "at", "to", "from", "by"}
+
 // newWorkload generates the graph. Observations are four words from a
-// vocabulary of n/2 made-up words (at least 64), so that one word, the
+// vocabulary of n/2 made-up words (at least 64) with a common word in the
+// middle ("w1 w2 about w3 w4"), so that one made-up word, the one-word
 // search query, matches about 25 entities at every size (the median; short
 // words are also inside longer ones, so at 100k one query in ten matches
 // 300 or more).
@@ -48,10 +54,11 @@ func newWorkload(n int, seed int64) *workload {
 	for i := range n {
 		e := entity{Name: fmt.Sprintf("e%06d", i), EntityType: types[i%len(types)]}
 		for range 3 {
-			words := make([]string, 4)
+			words := make([]string, 5)
 			for k := range words {
 				words[k] = vocab[rng.IntN(len(vocab))]
 			}
+			words[2] = connectives[rng.IntN(len(connectives))]
 			e.Observations = append(e.Observations, strings.Join(words, " "))
 		}
 		w.entities = append(w.entities, e)
@@ -101,13 +108,22 @@ func (w *workload) build(ctx context.Context, t target) error {
 // server.
 type operation struct {
 	name string
-	call func(ctx context.Context, t target, rng *rand.Rand, i int) error
+	// maxCalls caps the timed calls (0: --iterations): every call of a
+	// batch write grows the graph by up to 1000 entities.
+	maxCalls int
+	call     func(ctx context.Context, t target, rng *rand.Rand, i int) error
 }
+
+// batchCalls is the cap on timed calls of the batch writes.
+const batchCalls = 20
 
 // operations returns the timed calls. The reference has no paging, so its
 // read_graph returns the whole graph.
 func (w *workload) operations(paged bool) []operation {
 	randomName := func(rng *rand.Rand) string { return w.entities[rng.IntN(len(w.entities))].Name }
+	randomObservation := func(rng *rand.Rand) []string {
+		return strings.Fields(w.entities[rng.IntN(len(w.entities))].Observations[rng.IntN(3)])
+	}
 	newEntity := func(name string) entity {
 		return entity{name, "note", []string{"first timed observation", "second timed observation", "third timed observation"}}
 	}
@@ -115,32 +131,63 @@ func (w *workload) operations(paged bool) []operation {
 		_, err := callTool(ctx, t, name, args)
 		return err
 	}
+	createEntities := func(size int) operation {
+		return operation{fmt.Sprintf("create_entities (batch of %d)", size), batchCalls, func(ctx context.Context, t target, _ *rand.Rand, i int) error {
+			batch := make([]entity, size)
+			for k := range batch {
+				batch[k] = newEntity(fmt.Sprintf("batch%d-%d-%d", size, i, k))
+			}
+			return tool(ctx, t, "create_entities", map[string]any{"entities": batch})
+		}}
+	}
+	addObservations := func(size int) operation {
+		return operation{fmt.Sprintf("add_observations (batch of %d)", size), batchCalls, func(ctx context.Context, t target, rng *rand.Rand, i int) error {
+			batch := make([]map[string]any, size)
+			for k := range batch {
+				batch[k] = map[string]any{"entityName": randomName(rng), "contents": []string{fmt.Sprintf("batch observation %d %d %d", size, i, k)}}
+			}
+			return tool(ctx, t, "add_observations", map[string]any{"observations": batch})
+		}}
+	}
+	createRelations := func(size int) operation {
+		return operation{fmt.Sprintf("create_relations (batch of %d)", size), batchCalls, func(ctx context.Context, t target, rng *rand.Rand, i int) error {
+			batch := make([]relation, size)
+			for k := range batch {
+				batch[k] = relation{randomName(rng), randomName(rng), fmt.Sprintf("batch%d_%d_%d", size, i, k)}
+			}
+			return tool(ctx, t, "create_relations", map[string]any{"relations": batch})
+		}}
+	}
 	var cursor string
 	return []operation{
-		{"search_nodes (one word; median ~25 hits)", func(ctx context.Context, t target, rng *rand.Rand, _ int) error {
-			obs := w.entities[rng.IntN(len(w.entities))].Observations[rng.IntN(3)]
-			query := strings.Fields(obs)[rng.IntN(4)]
+		{"search_nodes (one word; median ~25 hits)", 0, func(ctx context.Context, t target, rng *rand.Rand, _ int) error {
+			words := randomObservation(rng)
+			query := words[[]int{0, 1, 3, 4}[rng.IntN(4)]] // a made-up word, not the connective
 			return tool(ctx, t, "search_nodes", map[string]any{"query": query})
 		}},
-		{"open_nodes (5 names)", func(ctx context.Context, t target, rng *rand.Rand, _ int) error {
+		{"search_nodes (three-word phrase with a common word)", 0, func(ctx context.Context, t target, rng *rand.Rand, _ int) error {
+			words := randomObservation(rng)
+			start := rng.IntN(3) // the phrase always holds the connective
+			return tool(ctx, t, "search_nodes", map[string]any{"query": strings.Join(words[start:start+3], " ")})
+		}},
+		{"open_nodes (5 names)", 0, func(ctx context.Context, t target, rng *rand.Rand, _ int) error {
 			names := []string{randomName(rng), randomName(rng), randomName(rng), randomName(rng), randomName(rng)}
 			return tool(ctx, t, "open_nodes", map[string]any{"names": names})
 		}},
-		{"create_entities (1)", func(ctx context.Context, t target, _ *rand.Rand, i int) error {
+		{"create_entities (1)", 0, func(ctx context.Context, t target, _ *rand.Rand, i int) error {
 			return tool(ctx, t, "create_entities", map[string]any{"entities": []entity{newEntity(fmt.Sprintf("single-%d", i))}})
 		}},
-		{"create_entities (batch of 100)", func(ctx context.Context, t target, _ *rand.Rand, i int) error {
-			batch := make([]entity, 100)
-			for k := range batch {
-				batch[k] = newEntity(fmt.Sprintf("batch-%d-%d", i, k))
-			}
-			return tool(ctx, t, "create_entities", map[string]any{"entities": batch})
-		}},
-		{"add_observations (1)", func(ctx context.Context, t target, rng *rand.Rand, i int) error {
+		{"add_observations (1)", 0, func(ctx context.Context, t target, rng *rand.Rand, i int) error {
 			obs := []map[string]any{{"entityName": randomName(rng), "contents": []string{fmt.Sprintf("timed observation %d", i)}}}
 			return tool(ctx, t, "add_observations", map[string]any{"observations": obs})
 		}},
-		{"read_graph (page of 100; reference: whole graph)", func(ctx context.Context, t target, _ *rand.Rand, _ int) error {
+		createEntities(100),
+		createEntities(1000),
+		addObservations(100),
+		addObservations(1000),
+		createRelations(100),
+		createRelations(1000),
+		{"read_graph (page of 100; reference: whole graph)", 0, func(ctx context.Context, t target, _ *rand.Rand, _ int) error {
 			if !paged {
 				return tool(ctx, t, "read_graph", map[string]any{})
 			}

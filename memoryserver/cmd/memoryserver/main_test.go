@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -165,6 +166,85 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	for _, name := range acked {
 		if !strings.Contains(stored, `"name":"`+name+`"`) {
 			t.Errorf("acknowledged write %s lost after kill -9", name)
+		}
+	}
+}
+
+// createBatch asks the server at url to create, in one call, batchSize
+// entities named prefix-0, prefix-1, ..., each with the observation
+// "batch <prefix>", and reports whether the write was acknowledged.
+func createBatch(url, prefix string) error {
+	var entities []map[string]any
+	for i := range batchSize {
+		entities = append(entities, map[string]any{"name": fmt.Sprintf("%s-%d", prefix, i), "entityType": "t",
+			"observations": []string{"batch " + prefix}})
+	}
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+		"params": map[string]any{"name": "create_entities", "arguments": map[string]any{"entities": entities}}})
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var reply struct {
+		Result *struct {
+			IsError bool `json:"isError"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil || reply.Result == nil || reply.Result.IsError {
+		return fmt.Errorf("batch %s: status %d, %v", prefix, resp.StatusCode, err)
+	}
+	return nil
+}
+
+const batchSize = 100
+
+// TestKillNineLosesNoAcknowledgedBatch kills the server while batches of
+// 100 entities are in flight: every acknowledged batch must be stored whole,
+// and every other batch whole or not at all.
+func TestKillNineLosesNoAcknowledgedBatch(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "memory.db")
+	cmd, url := startHTTP(t, db)
+	var (
+		mu          sync.Mutex
+		sent, acked []string
+		wg          sync.WaitGroup
+	)
+	killed := make(chan struct{})
+	var once sync.Once
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				prefix := fmt.Sprintf("w%d-%04d", w, i)
+				mu.Lock()
+				sent = append(sent, prefix)
+				mu.Unlock()
+				if createBatch(url, prefix) != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				acked = append(acked, prefix)
+				n := len(acked)
+				mu.Unlock()
+				if n >= 12 {
+					once.Do(func() {
+						cmd.Process.Signal(syscall.SIGKILL) // batches from other workers are in flight
+						close(killed)
+					})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	<-killed
+	stored := exported(t, db)
+	for _, prefix := range sent {
+		n := strings.Count(stored, `"observations":["batch `+prefix+`"]`)
+		switch {
+		case slices.Contains(acked, prefix) && n != batchSize:
+			t.Errorf("acknowledged batch %s: %d of %d entities stored after kill -9", prefix, n, batchSize)
+		case n != 0 && n != batchSize:
+			t.Errorf("batch %s stored in part (%d of %d entities) after kill -9", prefix, n, batchSize)
 		}
 	}
 }

@@ -1,0 +1,92 @@
+package memoryserver
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// schema1DB is a database written by memoryserver at schema version 1
+// (commit 9e93183): two graphs, the default one with Alice, Acme and Zoë
+// and their relations, and user-b's with another Alice.
+const schema1DB = "testdata/schema1.db"
+
+// TestUpgradesSchemaOneDatabaseInPlace opens a database of the previous
+// schema: the graphs must be unchanged, and search, writes and deletes must
+// work on the indexes the migration built.
+func TestUpgradesSchemaOneDatabaseInPlace(t *testing.T) {
+	data, err := os.ReadFile(schema1DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "memory.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	ts := &testServer{Server: srv, url: hs.URL + "/mcp"}
+
+	var version int
+	if err := srv.store.read.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("user_version = %d (%v), want %d", version, err, len(migrations))
+	}
+	wantDefault := `{"type":"entity","name":"Alice","entityType":"person","observations":["likes green tea","works at Acme since 2019"]}
+{"type":"entity","name":"Acme","entityType":"company","observations":["makes widgets"]}
+{"type":"entity","name":"Zoë","entityType":"Person","observations":["ÉCOLE d'été, line one","emoji 🙂"]}
+{"type":"relation","from":"Alice","to":"Acme","relationType":"works_at"}
+{"type":"relation","from":"Zoë","to":"Alice","relationType":"knows"}`
+	if got := ts.export(t, ""); got != wantDefault {
+		t.Errorf("default graph after the upgrade:\n%s\nwant:\n%s", got, wantDefault)
+	}
+	if got, want := ts.export(t, "user-b"), `{"type":"entity","name":"Alice","entityType":"robot","observations":["likes oil"]}`; got != want {
+		t.Errorf("user-b's graph after the upgrade:\n%s\nwant:\n%s", got, want)
+	}
+
+	search := func(query string) []string {
+		t.Helper()
+		var g graph
+		if err := json.Unmarshal(ts.mustCall(t, "search_nodes", map[string]any{"query": query}).Structured, &g); err != nil {
+			t.Fatal(err)
+		}
+		return names(g)
+	}
+	for query, want := range map[string][]string{
+		"green tea":      {"Alice"},
+		"acme since 20":  {"Alice"},
+		"acme":           {"Acme", "Alice"},
+		"école d'été, l": {"Zoë"},
+		"person":         {"Alice", "Zoë"},
+		"oil":            {},
+	} {
+		if got := search(query); !slices.Equal(slices.Sorted(slices.Values(got)), want) { // the ranking is tested elsewhere
+			t.Errorf("search %q after the upgrade = %q, want %q", query, got, want)
+		}
+	}
+	var userB graph
+	err = srv.store.view(context.Background(), "user-b", func(g *graphTx) (err error) {
+		userB, err = g.searchNodes("likes oil", pageArgs{})
+		return err
+	})
+	if got := names(userB); err != nil || !slices.Equal(got, []string{"Alice"}) {
+		t.Errorf("user-b's search after the upgrade = %q (%v), want [Alice]", got, err)
+	}
+
+	ts.mustCall(t, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "Acme", "contents": []string{"hires green engineers"}}}})
+	ts.mustCall(t, "delete_entities", map[string]any{"entityNames": []string{"Alice"}})
+	if got := search("green"); !slices.Equal(got, []string{"Acme"}) {
+		t.Errorf("search after writes on the upgraded database = %q, want [Acme]", got)
+	}
+}

@@ -1,0 +1,193 @@
+package memoryserver
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The search indexes hold one document per text: an entity's name and type
+// under rowid -id, and each observation under its own id. text_words has the
+// words of the texts, for bm25 ranking; text_postings lists, for the
+// substring search, the ids of the texts' terms (maximal runs of letters and
+// digits, lower-cased; see distinctTerms), whose trigrams term_grams
+// indexes.
+
+// entityDoc is the document id of entity id's name and type.
+func entityDoc(id int64) int64 { return -id }
+
+// indexNew marks documents created in this transaction for indexing.
+func (g *graphTx) indexNew(docs ...int64) {
+	g.newDocs = append(g.newDocs, docs...)
+}
+
+// reindex marks documents whose text changed or is gone; flushIndex
+// rewrites or removes their index rows.
+func (g *graphTx) reindex(docs ...int64) {
+	g.staleDocs = append(g.staleDocs, docs...)
+}
+
+// docText is the text of one document.
+type docText struct {
+	doc                      int64
+	name, entityType, observ string
+}
+
+// flushIndex brings the index rows of the marked documents up to date with
+// a fixed number of statements, however many documents changed: FTS5
+// flushes its pending data at every statement, and each statement has a
+// cost of its own, so a batch or an import runs much faster than one text
+// at a time.
+func (g *graphTx) flushIndex() error {
+	if len(g.staleDocs) == 0 && len(g.newDocs) == 0 {
+		return nil
+	}
+	stale := g.staleDocs
+	docs := append(slices.Clone(stale), g.newDocs...)
+	g.staleDocs, g.newDocs = nil, nil
+	if len(stale) > 0 {
+		list := jsonArray(stale)
+		if _, err := g.exec("DELETE FROM text_words WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
+			return err
+		}
+		if _, err := g.exec("DELETE FROM text_postings WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
+			return err
+		}
+	}
+	texts, err := g.docTexts(docs)
+	if err != nil || len(texts) == 0 {
+		return err
+	}
+	// FTS5 writes its pending rows out whenever a rowid is not above the
+	// last one, so in rowid order a batch is written once.
+	slices.SortFunc(texts, func(a, b docText) int { return cmp.Compare(a.doc, b.doc) })
+	words := make([][4]any, len(texts))
+	docTerms := make([][]string, len(texts))
+	var batchTerms []string
+	seen := map[string]bool{}
+	for i, t := range texts {
+		words[i] = [4]any{t.doc, t.name, t.entityType, t.observ}
+		docTerms[i] = distinctTerms(strings.ToLower(t.name + "\n" + t.entityType + "\n" + t.observ))
+		for _, term := range docTerms[i] {
+			if !seen[term] {
+				seen[term] = true
+				batchTerms = append(batchTerms, term)
+			}
+		}
+	}
+	if _, err := g.exec(`INSERT INTO text_words (rowid, name, entity_type, observation)
+		SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)`, jsonArray(words)); err != nil {
+		return err
+	}
+	termIDs, err := g.termIDs(batchTerms)
+	if err != nil {
+		return err
+	}
+	postings := make([][2]any, len(texts))
+	var b strings.Builder
+	for i, t := range texts {
+		b.Reset()
+		for k, term := range docTerms[i] {
+			if k > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(postingToken(termIDs[term]))
+		}
+		postings[i] = [2]any{t.doc, b.String()}
+	}
+	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, jsonArray(postings))
+	return err
+}
+
+// docTexts loads the texts of the documents that still exist, each once.
+func (g *graphTx) docTexts(docs []int64) ([]docText, error) {
+	var entityIDs, obsIDs []int64
+	seen := map[int64]bool{}
+	for _, d := range docs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if d < 0 {
+			entityIDs = append(entityIDs, -d)
+		} else {
+			obsIDs = append(obsIDs, d)
+		}
+	}
+	var texts []docText
+	var t docText
+	if len(entityIDs) > 0 {
+		err := g.each(`SELECT -id, name, entity_type FROM entities WHERE id IN (SELECT value FROM json_each(?))`,
+			[]any{jsonArray(entityIDs)}, []any{&t.doc, &t.name, &t.entityType}, func() { texts = append(texts, t) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	t = docText{}
+	if len(obsIDs) > 0 {
+		err := g.each(`SELECT id, content FROM observations WHERE id IN (SELECT value FROM json_each(?))`,
+			[]any{jsonArray(obsIDs)}, []any{&t.doc, &t.observ}, func() { texts = append(texts, t) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	return texts, nil
+}
+
+// termIDs returns the ids of terms, adding those not in the index yet.
+func (g *graphTx) termIDs(terms []string) (map[string]int64, error) {
+	ids := make(map[string]int64, len(terms))
+	var missing []string
+	for _, t := range terms {
+		if id, ok := g.metTerms[t]; ok {
+			ids[t] = id
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	if g.terms != nil {
+		missing = g.terms.lookup(missing, ids)
+	}
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	list := jsonArray(missing)
+	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", list); err != nil {
+		return nil, err
+	}
+	var id int64
+	var term string
+	err := g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+		[]any{list}, []any{&id, &term}, func() {
+			ids[term] = id
+			if len(g.metTerms) < maxCachedTerms { // an import of 1M entities meets millions
+				g.metTerms[term] = id
+			}
+		})
+	return ids, err
+}
+
+// postingToken is the token of term id in text_postings.
+func postingToken(id int64) string {
+	return "t" + strconv.FormatInt(id, 10)
+}
+
+// reindexAll indexes every text of every owner: migration 2 runs it to
+// fill the indexes it creates.
+func reindexAll(ctx context.Context, tx *sql.Tx) error {
+	g := newGraphTx(ctx, tx, newStmtCache(nil), nil, "")
+	docs, err := g.ids("SELECT -id FROM entities UNION ALL SELECT id FROM observations")
+	if err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(docs, 4*importChunk) {
+		g.indexNew(chunk...)
+		if err := g.flushIndex(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
