@@ -224,7 +224,7 @@ func TestSamplingRequestRoundTrip(t *testing.T) {
 
 func TestInitializeIsAnsweredFromTheChild(t *testing.T) {
 	srv := serve(t, newBackend(t, fakeConfig(t)))
-	for asked, want := range map[string]string{"2025-06-18": "2025-06-18", "2099-01-01": "2025-11-25", "2026-07-28": "2025-11-25"} {
+	for asked, want := range map[string]string{"2025-03-26": "2025-03-26", "2025-06-18": "2025-06-18", "2025-11-25": "2025-06-18", "2099-01-01": "2025-06-18", "2026-07-28": "2025-06-18"} {
 		_, body := rpc(t, srv, "alice", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"`+asked+`","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`)
 		var init struct {
 			ProtocolVersion string `json:"protocolVersion"`
@@ -235,8 +235,27 @@ func TestInitializeIsAnsweredFromTheChild(t *testing.T) {
 			t.Errorf("initialize %s: %+v, want version %s from the fake", asked, init, want)
 		}
 	}
-	if resp, _ := rpc(t, srv, "alice", `{"jsonrpc":"2.0","method":"notifications/initialized"}`); resp.StatusCode != http.StatusAccepted {
-		t.Errorf("notifications/initialized: %d, want 202", resp.StatusCode)
+}
+
+// The gateway initialized the child once; a client's
+// notifications/initialized is not passed on, nor a notifications/cancelled
+// naming the client's id (which would be another request's in the child:
+// the gateway cancels requests itself when their HTTP request goes away).
+// Other notifications reach the child.
+func TestClientNotifications(t *testing.T) {
+	srv := serve(t, newBackend(t, fakeConfig(t)))
+	echo(t, srv, "alice")
+	for _, n := range []string{
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}`,
+		`{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`,
+	} {
+		if resp, _ := rpc(t, srv, "alice", n); resp.StatusCode != http.StatusAccepted {
+			t.Errorf("%s: %d, want 202", n, resp.StatusCode)
+		}
+	}
+	if got := echo(t, srv, "alice").Notified; !slices.Equal(got, []string{"notifications/initialized", "notifications/roots/list_changed"}) {
+		t.Errorf("the child received %v", got)
 	}
 }
 

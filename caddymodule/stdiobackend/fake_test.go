@@ -30,8 +30,9 @@ func fakeConfig(t *testing.T) Config {
 	return Config{Command: exe, Env: map[string]string{fakeEnv: "1"}}
 }
 
-// fakeServer speaks MCP on stdio. Methods: initialize; echo (params back,
-// with the environment, directory and pid); hang (never answers);
+// fakeServer speaks MCP 2025-06-18 on stdio. Methods: initialize; echo
+// (params back, with the environment, directory, pid and the notifications
+// received); hang (never answers);
 // progress (two notifications/progress for the request's token, then a
 // result); sample (asks the client sampling/createMessage and returns its
 // answer); log (a notifications/message, then a result); flood (a line of
@@ -42,6 +43,7 @@ func fakeServer() {
 	in.Buffer(make([]byte, 1<<20), 1<<20)
 	out := json.NewEncoder(os.Stdout)
 	var waiting json.RawMessage // the id of a sample request waiting for its answer
+	var notified []string       // the notifications received
 	reply := func(id json.RawMessage, result any) {
 		out.Encode(map[string]any{"jsonrpc": "2.0", "id": id, "result": result})
 	}
@@ -53,6 +55,10 @@ func fakeServer() {
 			Result json.RawMessage `json:"result"`
 		}
 		if json.Unmarshal(in.Bytes(), &m) != nil {
+			continue
+		}
+		if m.ID == nil {
+			notified = append(notified, m.Method)
 			continue
 		}
 		if m.Method == "" { // the client's answer to sampling
@@ -68,10 +74,10 @@ func fakeServer() {
 		json.Unmarshal(m.Params, &p)
 		switch m.Method {
 		case "initialize":
-			reply(m.ID, map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{"tools": map[string]any{}}, "serverInfo": map[string]any{"name": "fake", "version": "1"}})
+			reply(m.ID, map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{"tools": map[string]any{}}, "serverInfo": map[string]any{"name": "fake", "version": "1"}})
 		case "echo":
 			wd, _ := os.Getwd()
-			reply(m.ID, map[string]any{"params": m.Params, "env": os.Environ(), "dir": wd, "pid": os.Getpid()})
+			reply(m.ID, map[string]any{"params": m.Params, "env": os.Environ(), "dir": wd, "pid": os.Getpid(), "notified": notified})
 		case "progress":
 			for i := 1; i <= 2; i++ {
 				out.Encode(map[string]any{"jsonrpc": "2.0", "method": "notifications/progress", "params": map[string]any{"progressToken": p.Meta.ProgressToken, "progress": i}})

@@ -85,10 +85,11 @@ func result(t *testing.T, body string, v any) json.RawMessage {
 }
 
 type echoed struct {
-	Params json.RawMessage `json:"params"`
-	Env    []string        `json:"env"`
-	Dir    string          `json:"dir"`
-	PID    int             `json:"pid"`
+	Params   json.RawMessage `json:"params"`
+	Env      []string        `json:"env"`
+	Dir      string          `json:"dir"`
+	PID      int             `json:"pid"`
+	Notified []string        `json:"notified"`
 }
 
 func echo(t *testing.T, srv *httptest.Server, subject string) echoed {
