@@ -96,6 +96,14 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n allow_client_tokens yes\n}", "wrong argument count"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n first_user\n}", "first_user takes a user name"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n login_attempts many\n}", "login_attempts count \"many\" is not a positive number"},
+		{"mcp_gateway {\n stdio\n}", "stdio needs the command to run"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n stdio srv\n}", "only one backend per resource"},
+		{"mcp_gateway {\n stdio srv\n upstream 127.0.0.1:1\n}", "only one upstream, reverse_proxy or stdio"},
+		{"mcp_gateway {\n stdio srv {\n  env A\n }\n}", "env takes a variable name and one value"},
+		{"mcp_gateway {\n stdio srv {\n  env A 1\n  env A 2\n }\n}", "env A is set twice"},
+		{"mcp_gateway {\n stdio srv {\n  max_processes none\n }\n}", "max_processes \"none\" is not a positive number"},
+		{"mcp_gateway {\n stdio srv {\n  idle_timeout 0s\n }\n}", "idle_timeout: \"0s\" must be longer than zero"},
+		{"mcp_gateway {\n stdio srv {\n  per_user\n  restart always\n }\n}", "unrecognized stdio option 'restart'"},
 	} {
 		_, err := adaptHandler(t, tc.block)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+	"github.com/mcpgate/mcpgate/caddymodule/stdiobackend"
 )
 
 func init() {
@@ -48,6 +49,7 @@ type Gateway struct {
 	routes  routeTable
 	metrics *gatewayMetrics
 	logger  *zap.Logger
+	stdio   []*stdiobackend.Backend
 }
 
 // CaddyModule returns the Caddy module information.
@@ -62,5 +64,6 @@ func (Gateway) CaddyModule() caddy.ModuleInfo {
 var (
 	_ caddy.Provisioner           = (*Gateway)(nil)
 	_ caddy.Validator             = (*Gateway)(nil)
+	_ caddy.CleanerUpper          = (*Gateway)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
 )

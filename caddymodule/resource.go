@@ -15,8 +15,12 @@ type Resource struct {
 
 	// ProxyRaw is the reverse_proxy handler that reaches the backend, so load
 	// balancing, health checks, upstream TLS and timeouts are Caddy's own.
-	// Required.
+	// Required unless Stdio is set.
 	ProxyRaw json.RawMessage `json:"proxy,omitempty" caddy:"namespace=http.handlers inline_key=handler"`
+
+	// Stdio runs the backend as a local stdio MCP server instead, one
+	// process per user by default. Default none.
+	Stdio *StdioBackend `json:"stdio,omitempty"`
 
 	// UpstreamPath is the backend's JSON-RPC path (for example /tools on
 	// legacy servers); the query string is kept. Default "/mcp".

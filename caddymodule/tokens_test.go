@@ -105,6 +105,12 @@ func authorize(t *testing.T, g *gateway, clientName string, scopes ...string) gr
 // authorizeFor is authorize for the resource at path.
 func authorizeFor(t *testing.T, g *gateway, path, clientName string, scopes ...string) grant {
 	t.Helper()
+	return authorizeAs(t, g, path, clientName, testUser, testPassword, scopes...)
+}
+
+// authorizeAs is authorizeFor logging in as user.
+func authorizeAs(t *testing.T, g *gateway, path, clientName, user, password string, scopes ...string) grant {
+	t.Helper()
 	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
 	clientID := registerClient(t, g, clientName, redirect)
 	conf := &oauth2.Config{
@@ -115,7 +121,7 @@ func authorizeFor(t *testing.T, g *gateway, path, clientName string, scopes ...s
 	}
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", g.base+path))
-	back, err := browsertest.New(g.client.Transport).Authorize(authURL, testUser, testPassword, "approve")
+	back, err := browsertest.New(g.client.Transport).Authorize(authURL, user, password, "approve")
 	if err != nil {
 		t.Fatal(err)
 	}
