@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,7 +238,11 @@ func TestStdioMemoryServerPerUser(t *testing.T) {
 		if pids := memoryProcesses(t, graphs, ""); len(pids) != 0 {
 			t.Errorf("processes %v outlived the reload", pids)
 		}
+		g.client.CloseIdleConnections() // the old server closed them
 		toolCall(t, g, "/notes", alice, 9, "read_graph", `{}`)
+		if n := len(memoryProcesses(t, graphs, "")); n != 1 {
+			t.Errorf("%d processes after a request to the new config, want 1", n)
+		}
 		if err := caddy.Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -245,5 +250,33 @@ func TestStdioMemoryServerPerUser(t *testing.T) {
 			t.Errorf("processes %v outlived the shutdown", pids)
 		}
 		startCaddy(t, g.caddyfile) // for the harness's own Stop at the end
+	})
+}
+
+// server-everything run by the gateway as a stdio server passes the
+// conformance scenarios it passes on its own over Streamable HTTP.
+func TestConformanceOfStdioEverythingThroughGateway(t *testing.T) {
+	script, err := filepath.EvalSymlinks(testenv.Bin(t, "mcp-server-everything"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdio := fmt.Sprintf("stdio %s %s stdio", testenv.Bin(t, "node"), script)
+	conformanceCompared(t, startEverything(t), gatewayOptions{backend: stdio}, func(name string) bool {
+		return slices.Contains(everythingMustPass, name)
+	})
+}
+
+// The conformance fixture (test_* tools: content of every type, log and
+// progress notifications, sampling and elicitation requests) run as a
+// stdio server passes through the gateway what it passes over HTTP.
+func TestConformanceOfStdioFixtureThroughGateway(t *testing.T) {
+	sdk := filepath.Join(filepath.Dir(filepath.Dir(testenv.Bin(t, "node"))), "@modelcontextprotocol", "sdk")
+	fixture, err := filepath.Abs("testdata/conformance/server.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdio := fmt.Sprintf("stdio %s %s stdio {\n\t\t\tenv SDK_DIR %s\n\t\t}", testenv.Bin(t, "node"), fixture, sdk)
+	conformanceCompared(t, startConformanceFixture(t), gatewayOptions{backend: stdio}, func(name string) bool {
+		return fixtureExpectedFailures[name] == ""
 	})
 }
