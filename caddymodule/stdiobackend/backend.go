@@ -3,6 +3,7 @@ package stdiobackend
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -107,9 +108,10 @@ func (b *Backend) Processes() int {
 	return len(b.procs)
 }
 
-// acquire returns the running process for key, starting it if needed, and
-// marks it busy; release undoes that.
-func (b *Backend) acquire(ctx context.Context, key string) (*process, error) {
+// acquire returns the running process for key, starting it for r if
+// needed, and marks it busy; release undoes that.
+func (b *Backend) acquire(r *http.Request, key string) (*process, error) {
+	ctx := r.Context()
 	for {
 		b.mu.Lock()
 		if b.closed {
@@ -118,7 +120,7 @@ func (b *Backend) acquire(ctx context.Context, key string) (*process, error) {
 		}
 		s := b.procs[key]
 		if s == nil {
-			return b.launch(ctx, key) // unlocks b.mu
+			return b.launch(r, key) // unlocks b.mu
 		}
 		b.mu.Unlock()
 		select {
@@ -143,7 +145,7 @@ func (b *Backend) acquire(ctx context.Context, key string) (*process, error) {
 }
 
 // launch starts the process for key; b.mu is held and released here.
-func (b *Backend) launch(ctx context.Context, key string) (*process, error) {
+func (b *Backend) launch(r *http.Request, key string) (*process, error) {
 	now := b.cfg.Now()
 	if f := b.failures[key]; f.count > 1 {
 		delay := min(time.Second<<(f.count-2), maxRestartDelay)
@@ -173,7 +175,13 @@ func (b *Backend) launch(ctx context.Context, key string) (*process, error) {
 	}
 	// The start outlives the request that asked for it: others may wait
 	// on it, and a client giving up must not leave a half-started child.
-	p, err := startProcess(context.WithoutCancel(ctx), &b.cfg, key, escaped, log)
+	var p *process
+	var err error
+	if b.cfg.SSE != nil {
+		p, err = startSSE(r.WithContext(context.WithoutCancel(r.Context())), &b.cfg, key, log)
+	} else {
+		p, err = startProcess(context.WithoutCancel(r.Context()), &b.cfg, key, escaped, log)
+	}
 	if err != nil {
 		s.err = err
 		close(s.ready)

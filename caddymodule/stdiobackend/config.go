@@ -3,6 +3,7 @@ package stdiobackend
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -25,8 +26,14 @@ const (
 // Config describes the command and how its processes are run.
 type Config struct {
 	// Command is the program to run, found in PATH when it has no slash.
-	// Required.
+	// Required unless SSE is set.
 	Command string
+
+	// SSE, instead of Command, reaches a legacy (2024-11-05) HTTP+SSE MCP
+	// server: each subject gets a session on its event stream (a GET, of
+	// the path of the request that opens it), through this handler (Caddy's
+	// reverse_proxy). Args, Env, Dir and Shared do not apply. Default nil.
+	SSE http.Handler
 
 	// Args are the command's arguments. Default none.
 	Args []string
@@ -97,8 +104,11 @@ func (c *Config) setDefaults() {
 // Validate reports every mistake an operator can fix.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Command == "" {
+	switch {
+	case c.Command == "" && c.SSE == nil:
 		errs = append(errs, errors.New("stdio needs a command, for example: stdio npx -y @modelcontextprotocol/server-memory"))
+	case c.Command != "" && c.SSE != nil:
+		errs = append(errs, errors.New("a backend is either a stdio command or an SSE server, not both"))
 	}
 	if c.Shared {
 		// One process for everybody has no single user to name.

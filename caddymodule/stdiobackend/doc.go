@@ -1,7 +1,9 @@
 // Package stdiobackend serves an MCP server that speaks newline-delimited
 // JSON-RPC on stdin/stdout (the `npx ...` and `uvx ...` programs most MCP
 // servers are) as the plain JSON-RPC-over-HTTP backend the transport adapter
-// relays to. It does not import Caddy.
+// relays to. It does not import Caddy. The same sessions run over a legacy
+// (2024-11-05) HTTP+SSE server instead (Config.SSE): a held GET stream
+// whose endpoint event names where messages are POSTed, one per subject.
 //
 // One process per verified subject (the guard's Identity) by default, so
 // that one user's data never sits in a process another user talks to; or

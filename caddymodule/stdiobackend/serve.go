@@ -64,7 +64,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	p, err := b.acquire(r.Context(), key)
+	p, err := b.acquire(r, key)
 	if err != nil {
 		var busy *errBusy
 		if errors.As(err, &busy) {
@@ -175,7 +175,7 @@ func (b *Backend) call(w http.ResponseWriter, r *http.Request, p *process, req *
 			}
 			return true
 		case <-p.done:
-			text := "the stdio server exited before answering (" + p.exitErr.Error() + "); the next request starts it again"
+			text := "the MCP server exited before answering (" + p.exitErr.Error() + "); the next request starts it again"
 			if stream != nil {
 				stream.event(errorReply(req.ID, jsonrpc.InternalError, text))
 			} else {

@@ -1,14 +1,10 @@
 package stdiobackend
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"time"
@@ -19,12 +15,6 @@ import (
 )
 
 const (
-	// writeTimeout bounds a write to a child's stdin: a child that stops
-	// reading must not hold a request (and its goroutine) forever.
-	writeTimeout = 30 * time.Second
-	// stopGrace is how long a stopped child may take to exit after its
-	// stdin closes and its group gets SIGTERM, before SIGKILL.
-	stopGrace = 3 * time.Second
 	// eventBuffer bounds the messages queued for one client; past it a
 	// client too slow to read loses progress and log notifications.
 	eventBuffer = 64
@@ -32,19 +22,25 @@ const (
 	initializeVersion = "2025-11-25"
 )
 
-// errExited is a request to a child that is no longer running.
-var errExited = errors.New("the stdio server exited")
+// errExited is a request to a server that is no longer connected.
+var errExited = errors.New("the MCP server exited")
 
-// process is one running child and the exchanges in flight with it.
+// link carries a session's messages: a child's stdio, or a legacy
+// server's event stream and POSTs.
+type link interface {
+	// send writes one message.
+	send(line []byte) error
+	// stop ends the link and returns once the session is closed.
+	stop(done <-chan struct{})
+}
+
+// process is one MCP session with a server (a child process, or an event
+// stream of a legacy HTTP+SSE server) and the exchanges in flight on it.
 type process struct {
-	cfg *Config
-	key string
-	log *zap.Logger
-	cmd *exec.Cmd
-	pid int
-
-	writeMu sync.Mutex
-	stdin   *os.File
+	cfg  *Config
+	key  string
+	log  *zap.Logger
+	link link
 
 	mu         sync.Mutex
 	next       int64
@@ -58,7 +54,43 @@ type process struct {
 	exitErr    error
 	initResult json.RawMessage
 
-	done chan struct{} // closed once the child exited and its requests failed
+	done chan struct{} // closed once the server is gone and its requests failed
+}
+
+func newProcess(cfg *Config, key string, log *zap.Logger) *process {
+	return &process{
+		cfg: cfg, key: key, log: log,
+		pending: map[string]*exchange{}, byToken: map[string]*exchange{}, serverReqs: map[string]json.RawMessage{},
+		lastUsed: cfg.Now(), done: make(chan struct{}),
+	}
+}
+
+// send writes one message to the server.
+func (p *process) send(line []byte) error { return p.link.send(line) }
+
+// closed records that the server is gone: the requests in flight fail.
+func (p *process) closed(err error) {
+	if err == nil {
+		err = errors.New("exit status 0")
+	}
+	p.mu.Lock()
+	p.exitErr = err
+	stopping := p.stopping
+	p.mu.Unlock()
+	if stopping {
+		p.log.Info("MCP server stopped")
+	} else {
+		p.log.Warn("MCP server exited", zap.Error(err))
+	}
+	close(p.done)
+}
+
+// stop ends the session and returns once it is closed.
+func (p *process) stop() {
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
+	p.link.stop(p.done)
 }
 
 // exchange is one request in flight and what the child sent for it.
@@ -68,70 +100,6 @@ type exchange struct {
 	token   json.RawMessage // the client's progress token, if any
 	events  chan []byte     // messages for the client before the reply
 	reply   chan []byte     // the reply, with the client's id
-}
-
-// startProcess runs the command for one subject (escaped; "" when shared)
-// and initializes it.
-func startProcess(ctx context.Context, cfg *Config, key, escapedSubject string, log *zap.Logger) (*process, error) {
-	args := make([]string, len(cfg.Args))
-	for i, a := range cfg.Args {
-		args[i] = expand(a, escapedSubject)
-	}
-	cmd := exec.Command(cfg.Command, args...)
-	cmd.Env = cfg.childEnv(escapedSubject)
-	if cfg.Dir != "" {
-		cmd.Dir = expand(cfg.Dir, escapedSubject)
-		if err := os.MkdirAll(cmd.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating the stdio server's directory: %v", err)
-		}
-	}
-	ownGroup(cmd)
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		for _, f := range []*os.File{inR, inW, outR, outW} {
-			f.Close()
-		}
-		return nil, err
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	err = cmd.Start()
-	for _, f := range []*os.File{inR, outW, errW} {
-		f.Close() // the child holds its own copies
-	}
-	if err != nil {
-		for _, f := range []*os.File{inW, outR, errR} {
-			f.Close()
-		}
-		return nil, fmt.Errorf("starting the stdio server %s: %v", cfg.Command, err)
-	}
-	p := &process{
-		cfg: cfg, key: key, log: log.With(zap.Int("pid", cmd.Process.Pid)), cmd: cmd, pid: cmd.Process.Pid, stdin: inW,
-		pending: map[string]*exchange{}, byToken: map[string]*exchange{}, serverReqs: map[string]json.RawMessage{},
-		lastUsed: cfg.Now(), done: make(chan struct{}),
-	}
-	go newStderrLog(p.log, cfg.Now, cfg.StderrLinesPerSecond).copy(errR)
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		p.read(outR)
-	}()
-	go p.wait(outR, errR, readDone)
-	p.log.Info("stdio server started")
-	if err := p.initialize(ctx); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return p, nil
 }
 
 // initialize runs the MCP handshake with the child.
@@ -144,20 +112,20 @@ func (p *process) initialize(ctx context.Context) error {
 	params := json.RawMessage(`{"protocolVersion":"` + initializeVersion + `","capabilities":{"sampling":{},"elicitation":{}},"clientInfo":{"name":"mcpgate","version":"1"}}`)
 	ex, err := p.begin(nil, "initialize", params)
 	if err != nil {
-		return fmt.Errorf("the stdio server did not take initialize: %v", err)
+		return fmt.Errorf("the MCP server did not take initialize: %v", err)
 	}
 	defer p.end(ex)
 	var reply []byte
 	select {
 	case reply = <-ex.reply:
 	case <-p.done:
-		return fmt.Errorf("the stdio server exited during initialize: %v", p.exitErr)
+		return fmt.Errorf("the MCP server exited during initialize: %v", p.exitErr)
 	case <-ctx.Done():
-		return fmt.Errorf("the stdio server did not answer initialize within %v", p.cfg.StartTimeout)
+		return fmt.Errorf("the MCP server did not answer initialize within %v", p.cfg.StartTimeout)
 	}
 	var m message
 	if json.Unmarshal(reply, &m) != nil || m.Error != nil || len(m.Result) == 0 {
-		return fmt.Errorf("the stdio server refused initialize: %.300s", reply)
+		return fmt.Errorf("the MCP server refused initialize: %.300s", reply)
 	}
 	p.mu.Lock()
 	p.initResult = m.Result
@@ -165,50 +133,11 @@ func (p *process) initialize(ctx context.Context) error {
 	return p.send(message{Method: "notifications/initialized"}.withID(nil))
 }
 
-// read dispatches the child's stdout, one JSON-RPC message per line.
-func (p *process) read(r *os.File) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		line, err := readLine(br, p.cfg.MaxMessageBytes)
-		if errors.Is(err, errLineTooLong) {
-			// A child that writes without end must not grow the gateway's
-			// memory: it is killed, its requests fail.
-			p.log.Error("stdio server wrote a line longer than the limit; stopping it", zap.Int("max_bytes", p.cfg.MaxMessageBytes))
-			signalGroup(p.pid, sigKill)
-			return
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			p.dispatch(line)
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-var errLineTooLong = errors.New("line too long")
-
-// readLine reads up to and without '\n', at most max bytes.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	for {
-		frag, err := br.ReadSlice('\n')
-		if len(line)+len(frag) > max+1 {
-			return nil, errLineTooLong
-		}
-		line = append(line, frag...)
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		return bytes.TrimSuffix(line, []byte("\n")), err
-	}
-}
-
 // dispatch routes one message from the child.
 func (p *process) dispatch(line []byte) {
 	var m message
 	if err := json.Unmarshal(line, &m); err != nil || (m.Method == "" && m.ID == nil) {
-		p.log.Warn("stdio server wrote a line that is not JSON-RPC", zap.String("line", truncate(line, 200)))
+		p.log.Warn("MCP server sent a message that is not JSON-RPC", zap.String("line", truncate(line, 200)))
 		return
 	}
 	switch {
@@ -353,48 +282,7 @@ func (p *process) endLocked(ex *exchange) {
 	}
 }
 
-// send writes one line to the child's stdin.
-func (p *process) send(line []byte) error {
-	p.writeMu.Lock()
-	defer p.writeMu.Unlock()
-	_ = p.stdin.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := p.stdin.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("%w: writing to its stdin: %v", errExited, err)
-	}
-	return nil
-}
-
-// wait reaps the child, kills what is left of its group, and fails the
-// requests still in flight once everything it wrote was read.
-func (p *process) wait(outR, errR *os.File, readDone chan struct{}) {
-	err := p.cmd.Wait()
-	// The leader is gone; its own children (npx's node) must not linger.
-	signalGroup(p.pid, sigKill)
-	select {
-	case <-readDone:
-	case <-time.After(time.Second): // something outside the group holds stdout
-	}
-	outR.Close()
-	errR.Close()
-	p.writeMu.Lock()
-	p.stdin.Close()
-	p.writeMu.Unlock()
-	if err == nil {
-		err = errors.New("exit status 0")
-	}
-	p.mu.Lock()
-	p.exitErr = err
-	stopping := p.stopping
-	p.mu.Unlock()
-	if stopping {
-		p.log.Info("stdio server stopped")
-	} else {
-		p.log.Warn("stdio server exited", zap.Error(err))
-	}
-	close(p.done)
-}
-
-// exited reports whether the child is gone.
+// exited reports whether the server is gone.
 func (p *process) exited() bool {
 	select {
 	case <-p.done:
@@ -402,25 +290,6 @@ func (p *process) exited() bool {
 	default:
 		return false
 	}
-}
-
-// stop ends the child: stdin closed (a polite MCP server exits), SIGTERM
-// to its group, SIGKILL after stopGrace. It returns once it is reaped.
-func (p *process) stop() {
-	p.mu.Lock()
-	p.stopping = true
-	p.mu.Unlock()
-	p.writeMu.Lock()
-	p.stdin.Close()
-	p.writeMu.Unlock()
-	signalGroup(p.pid, sigTerm)
-	select {
-	case <-p.done:
-		return
-	case <-time.After(stopGrace):
-	}
-	signalGroup(p.pid, sigKill)
-	<-p.done
 }
 
 func truncate(b []byte, n int) string {
