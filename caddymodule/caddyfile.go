@@ -36,6 +36,7 @@ func init() {
 //	        max_processes <n>
 //	        start_timeout <duration>
 //	    }
+//	    upstream_transport http|sse
 //	    upstream_path <path>
 //	    scopes <scopes...>
 //	    tool_scope <scope> <tools-or-methods...>
@@ -233,6 +234,13 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 		res.ProxyRaw = caddyconfig.JSONModuleObject(rp, "handler", "reverse_proxy", nil)
 	case "stdio":
 		return true, parseStdio(d, res)
+	case "upstream_transport":
+		if !d.AllArgs(&res.UpstreamTransport) {
+			return true, d.Errf("upstream_transport takes http or sse, for example: upstream_transport sse")
+		}
+		if res.UpstreamTransport != "http" && res.UpstreamTransport != "sse" {
+			return true, d.Errf("upstream_transport %q must be http (the default) or sse (the legacy 2024-11-05 HTTP+SSE transport)", res.UpstreamTransport)
+		}
 	case "upstream_path":
 		if !d.AllArgs(&res.UpstreamPath) {
 			return true, d.ArgErr()

@@ -97,6 +97,7 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n first_user\n}", "first_user takes a user name"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n login_attempts many\n}", "login_attempts count \"many\" is not a positive number"},
 		{"mcp_gateway {\n stdio\n}", "stdio needs the command to run"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n upstream_transport websocket\n}", "upstream_transport \"websocket\" must be http (the default) or sse"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n stdio srv\n}", "only one backend per resource"},
 		{"mcp_gateway {\n stdio srv\n upstream 127.0.0.1:1\n}", "only one upstream, reverse_proxy or stdio"},
 		{"mcp_gateway {\n stdio srv {\n  env A\n }\n}", "env takes a variable name and one value"},

@@ -97,6 +97,9 @@ func (res *Resource) setDefaults() {
 	}
 	if res.UpstreamPath == "" {
 		res.UpstreamPath = oauthwire.DefaultResourcePath
+		if res.UpstreamTransport == "sse" {
+			res.UpstreamPath = "/sse"
+		}
 	}
 	if len(res.Scopes) == 0 {
 		res.Scopes = []string{defaultScope}
@@ -127,6 +130,13 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 			return nil, nil, fmt.Errorf("proxy module %T is not an HTTP handler", mod)
 		}
 		upstream = proxyHandler{proxy: proxy}
+		if res.UpstreamTransport == "sse" {
+			b, err := g.provisionSSE(res, upstream)
+			if err != nil {
+				return nil, nil, err
+			}
+			upstream = b
+		}
 	}
 	gd, err := guard.New(guard.Config{
 		ResourcePath:         res.Path,

@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -83,8 +85,20 @@ func (g *Gateway) provisionStdio(repl *caddy.Replacer, res *Resource) (*stdiobac
 	return b, nil
 }
 
-// Cleanup stops every stdio process of this configuration: Caddy calls it
-// on the old configuration after a reload, and at shutdown.
+// provisionSSE puts sessions on a legacy HTTP+SSE server, one per user, in
+// front of the resource's reverse proxy; Cleanup closes them.
+func (g *Gateway) provisionSSE(res *Resource, proxy http.Handler) (*stdiobackend.Backend, error) {
+	b, err := stdiobackend.New(stdiobackend.Config{SSE: proxy, Logger: g.logger.Named("sse").With(zap.String("resource", res.Path))})
+	if err != nil {
+		return nil, err
+	}
+	g.stdio = append(g.stdio, b)
+	return b, nil
+}
+
+// Cleanup stops every stdio process and closes every SSE session of this
+// configuration: Caddy calls it on the old configuration after a reload,
+// and at shutdown.
 func (g *Gateway) Cleanup() error {
 	for _, b := range g.stdio {
 		_ = b.Close()
@@ -95,6 +109,10 @@ func (g *Gateway) Cleanup() error {
 // validateBackend reports a resource with no backend or two.
 func (res *Resource) validateBackend() error {
 	switch {
+	case res.UpstreamTransport != "" && res.UpstreamTransport != "http" && res.UpstreamTransport != "sse":
+		return fmt.Errorf("upstream_transport %q must be http (the default) or sse (the legacy 2024-11-05 HTTP+SSE transport)", res.UpstreamTransport)
+	case res.UpstreamTransport == "sse" && res.Stdio != nil:
+		return errors.New("upstream_transport sse applies to an upstream, not to a stdio command")
 	case res.Stdio != nil && res.ProxyRaw != nil:
 		return fmt.Errorf("resource %s has both an upstream and a stdio command: keep one", res.Path)
 	case res.Stdio != nil:

@@ -280,3 +280,34 @@ func TestConformanceOfStdioFixtureThroughGateway(t *testing.T) {
 		return fixtureExpectedFailures[name] == ""
 	})
 }
+
+// server-everything in its legacy HTTP+SSE mode (2024-11-05) behind the
+// gateway: a 2025 client lists and calls tools over Streamable HTTP, each
+// user on an event stream of its own.
+func TestLegacySSEServerThroughGateway(t *testing.T) {
+	port := freePort(t)
+	cmd := testenv.Cmd(t, "mcp-server-everything", "sse")
+	cmd.Env = append(cmd.Env, "PORT="+port)
+	backend := startNodeServer(t, cmd, "127.0.0.1:"+port)
+	g := startGateway(t, gatewayOptions{backend: "upstream " + backend + "\n\t\tupstream_transport sse"})
+	token := authorize(t, g, "sse client").accessToken
+
+	resp, body := post(t, g, "/mcp", token, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"serverInfo"`) || resp.Header.Get("Mcp-Session-Id") != "" {
+		t.Fatalf("initialize: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	resp, body = post(t, g, "/mcp", token, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"name":"echo"`) {
+		t.Fatalf("tools/list: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(t, g, "/mcp", token, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"through the legacy stream"}}}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "through the legacy stream") || !strings.Contains(body, `"id":2`) {
+		t.Fatalf("tools/call: %d %s", resp.StatusCode, body)
+	}
+	// 2026-07-28 clients too: the adapter plays the modern server.
+	resp, body = post(t, g, "/mcp", token, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"modern"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`,
+		"MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/call", "Mcp-Name", "echo")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "modern") || !strings.Contains(body, `"resultType":"complete"`) {
+		t.Fatalf("modern tools/call: %d %s", resp.StatusCode, body)
+	}
+}

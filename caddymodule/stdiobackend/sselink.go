@@ -32,9 +32,16 @@ func startSSE(r *http.Request, cfg *Config, key string, log *zap.Logger) (*proce
 	pr, pw := io.Pipe()
 	sw := &streamWriter{header: make(http.Header), pw: pw, started: make(chan int, 1)}
 	go func() {
+		defer func() {
+			// A proxy aborts a stream that broke mid-way by panicking with
+			// ErrAbortHandler, as net/http's does; here it just ends it.
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				panic(v)
+			}
+			sw.WriteHeader(http.StatusBadGateway) // no status at all: not reached
+			pw.CloseWithError(errors.New("the event stream ended"))
+		}()
 		cfg.SSE.ServeHTTP(sw, get)
-		sw.WriteHeader(http.StatusBadGateway) // no status at all: not reached
-		pw.CloseWithError(errors.New("the event stream ended"))
 	}()
 
 	ctx, stopWaiting := context.WithTimeout(r.Context(), cfg.StartTimeout)
