@@ -311,3 +311,32 @@ func TestLegacySSEServerThroughGateway(t *testing.T) {
 		t.Fatalf("modern tools/call: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestExampleStdioEndToEnd runs examples/stdio as written, with an npx on
+// PATH that runs the installed reference memory server (the example's
+// `npx -y @modelcontextprotocol/server-memory` without the download).
+func TestExampleStdioEndToEnd(t *testing.T) {
+	script, err := filepath.EvalSymlinks(testenv.Bin(t, "mcp-server-memory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	npx := fmt.Sprintf("#!/bin/sh\n# the example's npx -y @modelcontextprotocol/server-memory\nexec %q %q\n", testenv.Bin(t, "node"), script)
+	if err := os.WriteFile(filepath.Join(bin, "npx"), []byte(npx), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	data := exampleEnv(t)
+	startExample(t, "stdio")
+	g := &gateway{base: "https://localhost:" + os.Getenv("MCPGATE_HTTPS_PORT"), data: data, client: &http.Client{Timeout: 30 * time.Second}}
+	g.client.Transport = trustingTransport(t, data)
+	g.waitReady(t)
+	token := authorize(t, g, "stdio-example-client").accessToken
+	toolCall(t, g, "/mcp", token, 1, "create_entities", `{"entities":[{"name":"Example","entityType":"n","observations":["from the example"]}]}`)
+	if got := toolCall(t, g, "/mcp", token, 2, "read_graph", `{}`); !strings.Contains(got, "from the example") {
+		t.Fatalf("read_graph: %s", got)
+	}
+	if files, _ := filepath.Glob(filepath.Join(data, "memory", "*.jsonl")); len(files) != 1 {
+		t.Errorf("graph files %v, want the user's own", files)
+	}
+}
