@@ -88,6 +88,11 @@ func (b *Backend) StopIdle() {
 		}
 		p.mu.Lock()
 		expired := p.busy == 0 && now.Sub(p.lastUsed) >= b.cfg.IdleTimeout
+		if expired {
+			// Marked now, under the lock acquire takes: a request that found
+			// this process a moment ago starts a new one instead of using it.
+			p.stopping = true
+		}
 		p.mu.Unlock()
 		if expired {
 			delete(b.procs, key)

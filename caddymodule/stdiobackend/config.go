@@ -32,7 +32,10 @@ type Config struct {
 	// SSE, instead of Command, reaches a legacy (2024-11-05) HTTP+SSE MCP
 	// server: each subject gets a session on its event stream (a GET, of
 	// the path of the request that opens it), through this handler (Caddy's
-	// reverse_proxy). Args, Env, Dir and Shared do not apply. Default nil.
+	// reverse_proxy), with the headers of that request (the guard's
+	// identity headers for the subject; the client id header names the
+	// client that opened the session). Args, Env, Dir and Shared do not
+	// apply. Default nil.
 	SSE http.Handler
 
 	// Args are the command's arguments. Default none.
