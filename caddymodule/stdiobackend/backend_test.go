@@ -14,6 +14,21 @@ import (
 	"time"
 )
 
+// A shared process serves several users: what its server sends unasked
+// (log lines, sampling requests) may concern any of them, so it reaches
+// none.
+func TestSharedProcessRelaysNothingUnsolicited(t *testing.T) {
+	cfg := fakeConfig(t)
+	cfg.Shared = true
+	srv := serve(t, newBackend(t, cfg))
+	for _, method := range []string{"log", "sample"} {
+		resp, body := rpc(t, srv, "alice", `{"jsonrpc":"2.0","id":1,"method":"`+method+`"}`)
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" || strings.Contains(body, "notifications/message") || strings.Contains(body, "sampling/createMessage") {
+			t.Errorf("%s in a shared process: %s %s, want only the reply", method, ct, body)
+		}
+	}
+}
+
 // Concurrent HTTP requests share one process; each carries id 1 (two
 // clients of one user may), and each must get its own answer back.
 func TestConcurrentRequestsWithTheSameIDGetTheirOwnAnswers(t *testing.T) {

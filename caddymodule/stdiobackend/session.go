@@ -225,7 +225,14 @@ func (p *process) oldest() *exchange {
 	return p.oldestLocked()
 }
 
+// oldestLocked is the client exchange that started first, where the
+// server's unsolicited messages go. A shared process has none: its oldest
+// request may be another user's, who must not see this one's sampling
+// request or log lines; those are refused or dropped.
 func (p *process) oldestLocked() *exchange {
+	if p.cfg.Shared {
+		return nil
+	}
 	for _, ex := range p.inflight {
 		if ex.id != nil {
 			return ex
