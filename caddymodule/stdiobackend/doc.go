@@ -16,7 +16,9 @@
 // notifications and sampling or elicitation requests, sent to the request
 // of that process that started first, as stdio carries no link between
 // them) turns the HTTP answer into an SSE stream; a client's reply to such a
-// request is accepted only from the same subject's process.
+// request is accepted only from the same subject's process. A shared
+// process relays nothing unsolicited, as its oldest request may be another
+// user's: only progress, which names its request.
 //
 // Failure and resource rules: a child that exits fails its requests in
 // flight with a JSON-RPC error, and the next request starts it again, at
