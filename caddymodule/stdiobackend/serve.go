@@ -146,35 +146,44 @@ func (b *Backend) call(w http.ResponseWriter, r *http.Request, p *process, req *
 	}
 	defer p.end(ex)
 	var stream *sseWriter
+	relay := func(ev []byte) {
+		if stream == nil {
+			stream = newSSEWriter(w)
+		}
+		stream.event(ev)
+	}
+	answer := func(reply []byte) bool {
+		// What the server sent before its reply is queued already; it goes
+		// first.
+		for {
+			select {
+			case ev := <-ex.events:
+				relay(ev)
+				continue
+			default:
+			}
+			break
+		}
+		if stream != nil {
+			stream.event(reply)
+		} else {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(reply)
+		}
+		return true
+	}
 	for {
 		select {
 		case ev := <-ex.events:
-			if stream == nil {
-				stream = newSSEWriter(w)
-			}
-			stream.event(ev)
+			relay(ev)
 		case reply := <-ex.reply:
-			// What the child wrote before its reply is queued already; it
-			// goes first.
-			for drained := false; !drained; {
-				select {
-				case ev := <-ex.events:
-					if stream == nil {
-						stream = newSSEWriter(w)
-					}
-					stream.event(ev)
-				default:
-					drained = true
-				}
-			}
-			if stream != nil {
-				stream.event(reply)
-			} else {
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write(reply)
-			}
-			return true
+			return answer(reply)
 		case <-p.done:
+			select {
+			case reply := <-ex.reply: // its last words were this reply
+				return answer(reply)
+			default:
+			}
 			text := "the MCP server exited before answering (" + p.exitErr.Error() + "); the next request starts it again"
 			if stream != nil {
 				stream.event(errorReply(req.ID, jsonrpc.InternalError, text))
@@ -183,7 +192,7 @@ func (b *Backend) call(w http.ResponseWriter, r *http.Request, p *process, req *
 			}
 			return false
 		case <-r.Context().Done():
-			// The client left (or the adapter's timeout): the child may stop
+			// The client left (or the adapter's timeout): the server may stop
 			// working on it.
 			params, _ := json.Marshal(map[string]any{"requestId": ex.childID, "reason": "the client went away"})
 			_ = p.send(message{Method: "notifications/cancelled", Params: params}.withID(nil))
