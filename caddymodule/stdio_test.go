@@ -138,7 +138,7 @@ func queuedInput(pid int) int {
 }
 
 // The reference memory server behind the gateway, one process per user:
-// users never see each other's graph, concurrent calls each get their own
+// users never see each other's graph (2025 and 2026-07-28 clients alike), concurrent calls each get their own
 // answer, a killed child fails its request and comes back, an idle one
 // stops and restarts, and a reload or shutdown leaves no process behind.
 func TestStdioMemoryServerPerUser(t *testing.T) {
@@ -158,6 +158,23 @@ func TestStdioMemoryServerPerUser(t *testing.T) {
 		}
 		if got := toolCall(t, g, "/notes", alice, 2, "read_graph", `{}`); strings.Contains(got, "BobThing") || !strings.Contains(got, "AliceSecret") {
 			t.Errorf("alice's graph: %s", got)
+		}
+		// A 2026-07-28 client: the adapter plays the modern server in front
+		// of the child's 2025 session.
+		modern := func(id int, method, name, params string) string {
+			resp, body := post(t, g, "/notes", bob, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params),
+				"MCP-Protocol-Version", "2026-07-28", "Mcp-Method", method, "Mcp-Name", name)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("modern %s: %d %s", method, resp.StatusCode, body)
+			}
+			return body
+		}
+		const meta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+		if body := modern(5, "server/discover", "", `{`+meta+`}`); !strings.Contains(body, `"supportedVersions":["2026-07-28"]`) {
+			t.Errorf("server/discover: %s", body)
+		}
+		if body := modern(6, "tools/call", "read_graph", `{"name":"read_graph","arguments":{},`+meta+`}`); !strings.Contains(body, "BobThing") || strings.Contains(body, "AliceSecret") || !strings.Contains(body, `"resultType":"complete"`) {
+			t.Errorf("modern read_graph: %s", body)
 		}
 		if files, _ := filepath.Glob(filepath.Join(graphs, "*.jsonl")); len(files) != 2 {
 			t.Errorf("graph files %v, want one per user", files)
