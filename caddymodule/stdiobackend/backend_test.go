@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -279,12 +281,15 @@ func TestClientNotifications(t *testing.T) {
 func TestCrashFailsTheRequestAndTheNextRestarts(t *testing.T) {
 	srv := serve(t, newBackend(t, fakeConfig(t)))
 	pid := echo(t, srv, "alice").PID
+	received := filepath.Join(t.TempDir(), "received")
 	done := make(chan string)
 	go func() {
-		resp, body := rpc(t, srv, "alice", `{"jsonrpc":"2.0","id":3,"method":"hang"}`)
+		resp, body := rpc(t, srv, "alice", `{"jsonrpc":"2.0","id":3,"method":"hang","params":{"file":`+strconv.Quote(received)+`}}`)
 		done <- fmt.Sprint(resp.StatusCode, " ", body)
 	}()
-	time.Sleep(50 * time.Millisecond) // let the hang reach the child; either order passes
+	if !eventually(10*time.Second, func() bool { _, err := os.Stat(received); return err == nil }) {
+		t.Fatal("the request never reached the child")
+	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	got := <-done
 	if !strings.HasPrefix(got, "502 ") || !strings.Contains(got, `"id":3`) || !strings.Contains(got, "exited") {

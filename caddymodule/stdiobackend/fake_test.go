@@ -32,12 +32,13 @@ func fakeConfig(t *testing.T) Config {
 
 // fakeServer speaks MCP 2025-06-18 on stdio. Methods: initialize; echo
 // (params back, with the environment, directory, pid and the notifications
-// received); hang (never answers);
+// received);
 // progress (two notifications/progress for the request's token, then a
 // result); sample (asks the client sampling/createMessage and returns its
 // answer); log (a notifications/message, then a result); flood (a line of
 // 2 MiB); stderr (params.n lines on stderr); spawn (starts a grandchild
-// "sleep 1000" and returns its pid).
+// "sleep 1000" and returns its pid); hang never answers (after creating
+// params.file, when given, to say it got the request).
 func fakeServer() {
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<20)
@@ -66,7 +67,8 @@ func fakeServer() {
 			continue
 		}
 		var p struct {
-			N    int `json:"n"`
+			N    int    `json:"n"`
+			File string `json:"file"`
 			Meta struct {
 				ProgressToken json.RawMessage `json:"progressToken"`
 			} `json:"_meta"`
@@ -101,6 +103,9 @@ func fakeServer() {
 			cmd.Start()
 			reply(m.ID, map[string]any{"pid": cmd.Process.Pid})
 		case "hang":
+			if p.File != "" {
+				os.WriteFile(p.File, nil, 0o600) // received
+			}
 		}
 	}
 }
