@@ -29,6 +29,15 @@ func init() {
 //
 //	    # the resource at /mcp
 //	    upstream <addresses...>                 # or: reverse_proxy <addresses...> { ... }
+//	    stdio <command> [<args...>] {           # or: a local stdio MCP server
+//	        env <KEY> <value>                   #   repeatable; {http.auth.user.id} per user
+//	        dir <path>
+//	        per_user | shared                   #   default per_user
+//	        idle_timeout <duration>
+//	        max_processes <n>
+//	        start_timeout <duration>
+//	    }
+//	    upstream_transport http|sse
 //	    upstream_path <path>
 //	    scopes <scopes...>
 //	    tool_scope <scope> <tools-or-methods...>
@@ -265,8 +274,8 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 	d := h.Dispenser
 	switch d.Val() {
 	case "upstream", "reverse_proxy":
-		if res.ProxyRaw != nil {
-			return true, d.Errf("only one upstream or reverse_proxy per resource; list several addresses in it to balance load")
+		if res.ProxyRaw != nil || res.Stdio != nil {
+			return true, d.Errf("only one upstream, reverse_proxy or stdio per resource; list several addresses in it to balance load")
 		}
 		rp := new(reverseproxy.Handler)
 		if err := rp.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
@@ -279,6 +288,15 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 			return true, d.Errf("%s needs at least one backend address, for example 127.0.0.1:17800", d.Val())
 		}
 		res.ProxyRaw = caddyconfig.JSONModuleObject(rp, "handler", "reverse_proxy", nil)
+	case "stdio":
+		return true, parseStdio(d, res)
+	case "upstream_transport":
+		if !d.AllArgs(&res.UpstreamTransport) {
+			return true, d.Errf("upstream_transport takes http or sse, for example: upstream_transport sse")
+		}
+		if res.UpstreamTransport != "http" && res.UpstreamTransport != "sse" {
+			return true, d.Errf("upstream_transport %q must be http (the default) or sse (the legacy 2024-11-05 HTTP+SSE transport)", res.UpstreamTransport)
+		}
 	case "upstream_path":
 		if !d.AllArgs(&res.UpstreamPath) {
 			return true, d.ArgErr()

@@ -115,6 +115,15 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n  tenant y\n }\n}", "unrecognized oidc option 'tenant'"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n  allowed_domains\n }\n}", "allowed_domains needs at least one value"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n oidc g {\n  issuer https://a\n  client_id x\n }\n oidc g {\n  issuer https://b\n  client_id x\n }\n}", "oidc g is declared twice"},
+		{"mcp_gateway {\n stdio\n}", "stdio needs the command to run"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n upstream_transport websocket\n}", "upstream_transport \"websocket\" must be http (the default) or sse"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n stdio srv\n}", "only one backend per resource"},
+		{"mcp_gateway {\n stdio srv\n upstream 127.0.0.1:1\n}", "only one upstream, reverse_proxy or stdio"},
+		{"mcp_gateway {\n stdio srv {\n  env A\n }\n}", "env takes a variable name and one value"},
+		{"mcp_gateway {\n stdio srv {\n  env A 1\n  env A 2\n }\n}", "env A is set twice"},
+		{"mcp_gateway {\n stdio srv {\n  max_processes none\n }\n}", "max_processes \"none\" is not a positive number"},
+		{"mcp_gateway {\n stdio srv {\n  idle_timeout 0s\n }\n}", "idle_timeout: \"0s\" must be longer than zero"},
+		{"mcp_gateway {\n stdio srv {\n  per_user\n  restart always\n }\n}", "unrecognized stdio option 'restart'"},
 	} {
 		_, err := adaptHandler(t, tc.block)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -115,14 +115,23 @@ func TestConformanceSuiteThroughGateway(t *testing.T) {
 // by the guard like any client's (before the token is set, the same request
 // is refused with 401).
 func conformanceThroughGateway(t *testing.T, backend string, mustPass func(scenario string) bool) {
+	conformanceCompared(t, backend, gatewayOptions{upstream: backend}, mustPass)
+}
+
+// conformanceCompared is conformanceThroughGateway where the gateway's
+// backend is o's (a stdio block) and backend is the same server over HTTP,
+// run directly.
+func conformanceCompared(t *testing.T, backend string, o gatewayOptions, mustPass func(scenario string) bool) {
 	gwPort, frontPort := freePort(t), freePort(t)
-	g := startGateway(t, gatewayOptions{upstream: backend, port: gwPort, sites: fmt.Sprintf(`
+	o.port = gwPort
+	o.sites = fmt.Sprintf(`
 http://:%[1]s {
 	reverse_proxy 127.0.0.1:%[2]s {
 		header_up Host localhost:%[2]s
 		header_up Authorization "Bearer {env.%[3]s}"
 	}
-}`, frontPort, gwPort, conformanceTokenEnv)})
+}`, frontPort, gwPort, conformanceTokenEnv)
+	g := startGateway(t, o)
 	front := &gateway{base: "http://localhost:" + frontPort, client: g.client}
 	t.Setenv(conformanceTokenEnv, "")
 	if resp, body := post(t, front, "/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"ping"}`); resp.StatusCode != http.StatusUnauthorized {

@@ -20,7 +20,7 @@ import (
 // port until the test ends, and returns its loopback address. The server
 // binds its port on every interface (it has no host setting); everything
 // here reaches it on 127.0.0.1 only.
-func startEverything(t *testing.T) string {
+func startEverything(t testing.TB) string {
 	t.Helper()
 	port := freePort(t)
 	cmd := testenv.Cmd(t, "mcp-server-everything", "streamableHttp")
@@ -30,7 +30,7 @@ func startEverything(t *testing.T) string {
 
 // startNodeServer starts cmd, an HTTP server, and waits until it accepts
 // connections on addr; it is stopped when the test ends.
-func startNodeServer(t *testing.T, cmd *exec.Cmd, addr string) string {
+func startNodeServer(t testing.TB, cmd *exec.Cmd, addr string) string {
 	t.Helper()
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr

@@ -120,6 +120,9 @@ type gatewayOptions struct {
 	// upstream replaces the memoryserver app as the backend: its address,
 	// optionally followed by "upstream_path <path>" on a new line.
 	upstream string
+	// backend replaces the whole "upstream <address>" line, for a backend
+	// of another kind (a stdio block).
+	backend string
 	// port is the gateway site's port; default a free one.
 	port string
 	// sites are extra site blocks after the gateway's.
@@ -136,9 +139,12 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	var scheme, port string
 	cf := startCaddyOnFreePorts(t, func() string {
 		memAddr := freeAddr(t)
-		upstream := memAddr
+		upstream := "upstream " + memAddr
 		if o.upstream != "" {
-			upstream = o.upstream
+			upstream = "upstream " + o.upstream
+		}
+		if o.backend != "" {
+			upstream = o.backend
 		}
 		httpPort, httpsPort := freePort(t), freePort(t)
 		var tlsLine string
@@ -171,7 +177,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	%s
 	%s
 	mcp_gateway {
-		upstream %s
+		%s
 		users {
 			%s %s
 		}

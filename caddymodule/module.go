@@ -21,6 +21,7 @@ import (
 	// The caddy.storage.postgres module, for several instances sharing
 	// one store (see pgstorage).
 	_ "github.com/mcpgate/mcpgate/caddymodule/pgstorage"
+	"github.com/mcpgate/mcpgate/caddymodule/stdiobackend"
 )
 
 func init() {
@@ -67,6 +68,7 @@ type Gateway struct {
 	logger               *zap.Logger
 	// audit is the audit trail's logger (audit.go).
 	audit *zap.Logger
+	stdio []*stdiobackend.Backend
 }
 
 // CaddyModule returns the Caddy module information.
@@ -81,5 +83,6 @@ func (Gateway) CaddyModule() caddy.ModuleInfo {
 var (
 	_ caddy.Provisioner           = (*Gateway)(nil)
 	_ caddy.Validator             = (*Gateway)(nil)
+	_ caddy.CleanerUpper          = (*Gateway)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
 )

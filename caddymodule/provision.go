@@ -19,8 +19,8 @@ import (
 )
 
 // Provision takes the authorization server from the mcp_auth app (shared
-// with every handler of the same settings), loads the reverse proxies and
-// builds a guard and transport adapter per resource.
+// with every handler of the same settings), loads the reverse proxies or
+// stdio backends and builds a guard and transport adapter per resource.
 func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
 	g.audit = g.logger.Named("audit")
@@ -128,6 +128,9 @@ func (res *Resource) setDefaults() {
 	}
 	if res.UpstreamPath == "" {
 		res.UpstreamPath = oauthwire.DefaultResourcePath
+		if res.UpstreamTransport == "sse" {
+			res.UpstreamPath = "/sse"
+		}
 	}
 	if len(res.Scopes) == 0 {
 		res.Scopes = []string{defaultScope}
@@ -138,16 +141,33 @@ func (res *Resource) setDefaults() {
 // token checks) and its MCP endpoint (the transport, which calls the guard
 // and relays to the resource's reverse proxy).
 func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res *Resource, primary bool) (*guard.Guard, *transport.Handler, error) {
-	if res.ProxyRaw == nil {
-		return nil, nil, errors.New("no backend: add 'upstream <address>' (for example upstream 127.0.0.1:17800)")
-	}
-	mod, err := ctx.LoadModule(res, "ProxyRaw")
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading reverse proxy: %v", err)
-	}
-	proxy, ok := mod.(caddyhttp.MiddlewareHandler)
-	if !ok {
-		return nil, nil, fmt.Errorf("proxy module %T is not an HTTP handler", mod)
+	var upstream http.Handler
+	switch {
+	case res.Stdio != nil:
+		b, err := g.provisionStdio(repl, res)
+		if err != nil {
+			return nil, nil, err
+		}
+		upstream = b
+	case res.ProxyRaw == nil:
+		return nil, nil, errors.New("no backend: add 'upstream <address>' (for example upstream 127.0.0.1:17800) or 'stdio <command>'")
+	default:
+		mod, err := ctx.LoadModule(res, "ProxyRaw")
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading reverse proxy: %v", err)
+		}
+		proxy, ok := mod.(caddyhttp.MiddlewareHandler)
+		if !ok {
+			return nil, nil, fmt.Errorf("proxy module %T is not an HTTP handler", mod)
+		}
+		upstream = proxyHandler{proxy: proxy, outage: newOutageWarning(g.logger, res.Path)}
+		if res.UpstreamTransport == "sse" {
+			b, err := g.provisionSSE(res, upstream)
+			if err != nil {
+				return nil, nil, err
+			}
+			upstream = b
+		}
 	}
 	gd, err := guard.New(guard.Config{
 		ResourcePath:         res.Path,
@@ -180,7 +200,7 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		CacheScope:     res.CacheScope,
 		BackendRefresh: time.Duration(res.BackendRefresh),
 		Observe:        g.requestObserver(res.Path),
-	}, proxyHandler{proxy: proxy, outage: newOutageWarning(g.logger, res.Path)})
+	}, upstream)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,6 +223,9 @@ func (g *Gateway) Validate() error {
 	for _, res := range g.Resources {
 		if err := oauthwire.CheckResourcePath(res.Path); err != nil {
 			errs = append(errs, err)
+		}
+		if err := res.validateBackend(); err != nil {
+			errs = append(errs, fmt.Errorf("resource %s: %w", res.Path, err))
 		}
 		if seen[res.Path] {
 			errs = append(errs, fmt.Errorf("resource path %s is declared twice", res.Path))

@@ -15,11 +15,24 @@ type Resource struct {
 
 	// ProxyRaw is the reverse_proxy handler that reaches the backend, so load
 	// balancing, health checks, upstream TLS and timeouts are Caddy's own.
-	// Required.
+	// Required unless Stdio is set.
 	ProxyRaw json.RawMessage `json:"proxy,omitempty" caddy:"namespace=http.handlers inline_key=handler"`
 
+	// Stdio runs the backend as a local stdio MCP server instead, one
+	// process per user by default. Default none.
+	Stdio *StdioBackend `json:"stdio,omitempty"`
+
+	// UpstreamTransport is how the backend behind the reverse proxy speaks:
+	// "http" (JSON-RPC, or Streamable HTTP, POSTed per message) or "sse",
+	// the legacy 2024-11-05 HTTP+SSE transport: the gateway holds an event
+	// stream per verified subject at UpstreamPath, posts messages to the
+	// endpoint it names and returns each reply to its client. Default
+	// "http".
+	UpstreamTransport string `json:"upstream_transport,omitempty"`
+
 	// UpstreamPath is the backend's JSON-RPC path (for example /tools on
-	// legacy servers); the query string is kept. Default "/mcp".
+	// legacy servers), or its event stream with UpstreamTransport "sse";
+	// the query string is kept. Default "/mcp", or "/sse" for "sse".
 	UpstreamPath string `json:"upstream_path,omitempty"`
 
 	// Scopes are the scopes this resource advertises and requires (a token

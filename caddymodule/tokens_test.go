@@ -75,7 +75,7 @@ type grant struct {
 
 // registerClient registers a public client with one redirect URI and
 // returns its client id.
-func registerClient(t *testing.T, g *gateway, clientName, redirect string) string {
+func registerClient(t testing.TB, g *gateway, clientName, redirect string) string {
 	t.Helper()
 	reg, _ := json.Marshal(map[string]any{"client_name": clientName, "redirect_uris": []string{redirect}, "token_endpoint_auth_method": "none"})
 	resp, err := g.client.Post(g.base+"/register", "application/json", bytes.NewReader(reg))
@@ -103,13 +103,13 @@ func authorize(t *testing.T, g *gateway, clientName string, scopes ...string) gr
 }
 
 // authorizeFor is authorize for the resource at path.
-func authorizeFor(t *testing.T, g *gateway, path, clientName string, scopes ...string) grant {
+func authorizeFor(t testing.TB, g *gateway, path, clientName string, scopes ...string) grant {
 	t.Helper()
 	return authorizeAs(t, g, testUser, testPassword, path, clientName, scopes...)
 }
 
 // authorizeAs is authorizeFor with the user who logs in.
-func authorizeAs(t *testing.T, g *gateway, user, password, path, clientName string, scopes ...string) grant {
+func authorizeAs(t testing.TB, g *gateway, user, password, path, clientName string, scopes ...string) grant {
 	t.Helper()
 	redirect := "http://127.0.0.1:" + freePort(t) + "/callback"
 	clientID := registerClient(t, g, clientName, redirect)

@@ -8,6 +8,7 @@
 // sent to the client on a call's event stream.
 //
 // Usage: node server.mjs <port>       (listens on 127.0.0.1)
+//        node server.mjs stdio        (one session on stdin/stdout)
 // Env:   SDK_DIR  the @modelcontextprotocol/sdk package directory
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -192,23 +193,33 @@ function newServer() {
   return s;
 }
 
-// One transport per session, created by initialize.
-const sessions = new Map();
-createServer(async (req, res) => {
-  const id = req.headers["mcp-session-id"];
-  let transport = id && sessions.get(id);
-  if (!transport && !id && req.method === "POST") {
-    transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      onsessioninitialized: (sid) => sessions.set(sid, transport),
-    });
-    transport.onclose = () => sessions.delete(transport.sessionId);
-    await newServer().connect(transport);
-  }
-  if (!transport) {
-    res.writeHead(id ? 404 : 400, { "Content-Type": "application/json" });
-    res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: id ? "Session not found" : "Missing session id" } }));
-    return;
-  }
-  await transport.handleRequest(req, res);
-}).listen(Number(process.argv[2]), "127.0.0.1", () => console.error("listening"));
+if (process.argv[2] === "stdio") {
+  const { StdioServerTransport } = await sdk("server/stdio.js");
+  await newServer().connect(new StdioServerTransport());
+} else {
+  serveHTTP(Number(process.argv[2]));
+}
+
+// serveHTTP listens on port, one transport per session, created by
+// initialize.
+function serveHTTP(port) {
+  const sessions = new Map();
+  createServer(async (req, res) => {
+    const id = req.headers["mcp-session-id"];
+    let transport = id && sessions.get(id);
+    if (!transport && !id && req.method === "POST") {
+      transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        onsessioninitialized: (sid) => sessions.set(sid, transport),
+      });
+      transport.onclose = () => sessions.delete(transport.sessionId);
+      await newServer().connect(transport);
+    }
+    if (!transport) {
+      res.writeHead(id ? 404 : 400, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: id ? "Session not found" : "Missing session id" } }));
+      return;
+    }
+    await transport.handleRequest(req, res);
+  }).listen(port, "127.0.0.1", () => console.error("listening"));
+}

@@ -1,0 +1,37 @@
+package stdiobackend
+
+import (
+	"fmt"
+	"strings"
+)
+
+// EscapeSubject returns subject as one safe path segment and argument:
+// bytes other than ASCII letters, digits and "_@+=,.-" become %XX, and so
+// does a leading "." or "-". Subjects come from tokens, and a user's name
+// may be chosen by the user (an upstream identity provider, a registered
+// client id): "../../etc" must not reach another directory, "a/b" must not
+// become a subdirectory, "--inspect" must not become an option, and a
+// shell metacharacter must not reach a wrapper script. The encoding is
+// injective ("%" itself is escaped), so two subjects never share a path.
+func EscapeSubject(subject string) string {
+	var b strings.Builder
+	for i := 0; i < len(subject); i++ {
+		c := subject[i]
+		safe := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("_@+=,.-", c) >= 0
+		if i == 0 && (c == '.' || c == '-') {
+			safe = false
+		}
+		if safe {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// expand replaces the subject placeholder in s.
+func expand(s, escapedSubject string) string {
+	return strings.ReplaceAll(s, SubjectPlaceholder, escapedSubject)
+}
