@@ -19,7 +19,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mcpgate/mcpgate/internal/testenv"
 )
@@ -120,7 +119,9 @@ func refreshAt(g *gateway, refreshToken, clientID string, header ...string) (tok
 // sharing one PostgreSQL database behind the example's round-robin
 // balancer (this process), and checks what the cluster promises.
 func TestExampleClusterEndToEnd(t *testing.T) {
-	dsn := testenv.PostgresDatabase(t)
+	// A server of the test's own, so that it can be really restarted.
+	pg := testenv.StartPostgres(t)
+	dsn := pg.DSN
 	bin := buildGateway(t)
 	data := exampleEnv(t)
 	portA, portB := freePort(t), freePort(t)
@@ -291,14 +292,15 @@ func TestExampleClusterEndToEnd(t *testing.T) {
 	})
 
 	t.Run("DatabaseRestartBothRecover", func(t *testing.T) {
-		restartDatabase(t, dsn, func() {
-			// While it is down, a refresh fails as the server's error,
-			// never as invalid_grant, which would send the user back to
-			// the login page for an outage.
-			if ans, err := refreshAt(a.g, gr.refreshToken, gr.clientID); err == nil && ans.status < 500 {
-				t.Errorf("a refresh while the database is down: %+v", ans)
-			}
-		})
+		// A real restart of the database server while both instances run.
+		pg.Stop()
+		// While it is down, a refresh fails as the server's error, never
+		// as invalid_grant, which would send the user back to the login
+		// page for an outage.
+		if ans, err := refreshAt(a.g, gr.refreshToken, gr.clientID); err == nil && ans.status < 500 {
+			t.Errorf("a refresh while the database is down: %+v", ans)
+		}
+		pg.Start()
 		for _, in := range []*instance{a, b} {
 			var last tokenAnswer
 			if !eventually(30*time.Second, func() bool {
@@ -343,37 +345,4 @@ func TestExampleClusterEndToEnd(t *testing.T) {
 			t.Fatalf("tools/list after A died: %d %s", resp.StatusCode, body)
 		}
 	})
-}
-
-// restartDatabase takes the test's database away, runs whileDown, and
-// brings it back, as a restart does for the gateways: every connection is
-// dropped, and new ones are refused meanwhile. (It acts on this test's
-// database only, so the other packages' tests sharing the server go on
-// undisturbed.)
-func restartDatabase(t *testing.T, dsn string, whileDown func()) {
-	t.Helper()
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	name := pgx.Identifier{cfg.Database}.Sanitize()
-	for _, sql := range []string{
-		"ALTER DATABASE " + name + " ALLOW_CONNECTIONS false",
-		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + cfg.Database + "'",
-	} {
-		if _, err := admin.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	whileDown()
-	if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true"); err != nil {
-		t.Fatal(err)
-	}
 }
