@@ -75,6 +75,11 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	defer s.store.write.db.ExecContext(context.Background(), "PRAGMA cache_size = -2000") // SQLite's default
 	var skipped []relation
 	err := s.store.update(ctx, owner, func(g *graphTx) error {
+		var lastEntity, lastObservation int64
+		if err := g.tx.QueryRowContext(ctx, "SELECT (SELECT ifnull(max(id), 0) FROM entities), (SELECT ifnull(max(id), 0) FROM observations)").
+			Scan(&lastEntity, &lastObservation); err != nil {
+			return err
+		}
 		for chunk := range chunks {
 			isNew, err := g.insertEntities(chunk)
 			if err != nil {
@@ -89,11 +94,12 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 			if _, err := g.addObservations(more); err != nil {
 				return err
 			}
-			if err := g.flushIndex(); err != nil {
-				return err
-			}
+			g.newDocs = g.newDocs[:0] // indexImported indexes them all at the end
 		}
 		if err := <-decoded; err != nil {
+			return err
+		}
+		if err := g.indexImported(lastEntity, lastObservation); err != nil {
 			return err
 		}
 		kept, dangling, ids, err := g.splitDangling(relations)

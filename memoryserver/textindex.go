@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // The search indexes hold one document per text: an entity's name and type
@@ -65,41 +64,14 @@ func (g *graphTx) flushIndex() error {
 	// last one, so in rowid order a batch is written once.
 	slices.SortFunc(texts, func(a, b docText) int { return cmp.Compare(a.doc, b.doc) })
 	words := make([][4]any, len(texts))
-	docTerms := make([][]string, len(texts))
-	var batchTerms []string
-	seen := map[string]bool{}
 	for i, t := range texts {
 		words[i] = [4]any{t.doc, t.name, t.entityType, t.observ}
-		docTerms[i] = distinctTerms(strings.ToLower(t.name + "\n" + t.entityType + "\n" + t.observ))
-		for _, term := range docTerms[i] {
-			if !seen[term] {
-				seen[term] = true
-				batchTerms = append(batchTerms, term)
-			}
-		}
 	}
 	if _, err := g.exec(`INSERT INTO text_words (rowid, name, entity_type, observation)
 		SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)`, jsonArray(words)); err != nil {
 		return err
 	}
-	termIDs, err := g.termIDs(batchTerms)
-	if err != nil {
-		return err
-	}
-	postings := make([][2]any, len(texts))
-	var b strings.Builder
-	for i, t := range texts {
-		b.Reset()
-		for k, term := range docTerms[i] {
-			if k > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(postingToken(termIDs[term]))
-		}
-		postings[i] = [2]any{t.doc, b.String()}
-	}
-	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, jsonArray(postings))
-	return err
+	return g.writePostings(texts)
 }
 
 // docTexts loads the texts of the documents that still exist, each once.
