@@ -126,19 +126,28 @@ func (g *graphTx) termIDs(terms []string) (map[string]int64, error) {
 	if len(missing) == 0 {
 		return ids, nil
 	}
-	list := jsonArray(missing)
-	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", list); err != nil {
-		return nil, err
-	}
 	var id int64
 	var term string
-	err := g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-		[]any{list}, []any{&id, &term}, func() {
-			ids[term] = id
-			if len(g.metTerms) < maxCachedTerms { // an import of 1M entities meets millions
-				g.metTerms[term] = id
-			}
-		})
+	found := func() {
+		ids[term] = id
+		if len(g.metTerms) < maxCachedTerms { // an import of 1M entities meets millions
+			g.metTerms[term] = id
+		}
+	}
+	// The new terms' ids come back from the insert; only the terms that
+	// were in the table already are looked up (a second index search per
+	// term was a tenth of an import).
+	err := g.each(`INSERT INTO terms (term) SELECT value FROM json_each(?) WHERE true
+		ON CONFLICT (term) DO NOTHING RETURNING id, term`, []any{jsonArray(missing)}, []any{&id, &term}, found)
+	if err != nil {
+		return nil, err
+	}
+	missing = slices.DeleteFunc(missing, func(t string) bool { _, ok := ids[t]; return ok })
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	err = g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+		[]any{jsonArray(missing)}, []any{&id, &term}, found)
 	return ids, err
 }
 
