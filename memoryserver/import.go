@@ -75,28 +75,39 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	defer s.store.write.db.ExecContext(context.Background(), "PRAGMA cache_size = -2000") // SQLite's default
 	var skipped []relation
 	err := s.store.update(ctx, owner, func(g *graphTx) error {
+		var lastEntity, lastObservation int64
+		if err := g.tx.QueryRowContext(ctx, "SELECT (SELECT ifnull(max(id), 0) FROM entities), (SELECT ifnull(max(id), 0) FROM observations)").
+			Scan(&lastEntity, &lastObservation); err != nil {
+			return err
+		}
+		// The ids of the entities the import created, for the relations:
+		// looking their names up again was a tenth of an import.
+		ids := map[string]int64{}
 		for chunk := range chunks {
-			isNew, err := g.insertEntities(chunk)
+			newIDs, err := g.insertEntities(chunk)
 			if err != nil {
 				return err
 			}
 			var more []observationAdd // for entities already in the graph or earlier in the file
 			for i, e := range chunk {
-				if !isNew[i] {
+				if newIDs[i] != 0 {
+					ids[e.Name] = newIDs[i]
+				} else {
 					more = append(more, observationAdd{e.Name, e.Observations})
 				}
 			}
 			if _, err := g.addObservations(more); err != nil {
 				return err
 			}
-			if err := g.flushIndex(); err != nil {
-				return err
-			}
+			g.newDocs = g.newDocs[:0] // indexImported indexes them all at the end
 		}
 		if err := <-decoded; err != nil {
 			return err
 		}
-		kept, dangling, ids, err := g.splitDangling(relations)
+		if err := g.indexImported(lastEntity, lastObservation); err != nil {
+			return err
+		}
+		kept, dangling, err := g.splitDangling(relations, ids)
 		if err != nil {
 			return err
 		}
@@ -125,17 +136,21 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 }
 
 // splitDangling separates the relations whose endpoints both exist from
-// those with a missing endpoint, and returns the ids of the endpoints.
-func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation, ids map[string]int64, err error) {
-	ids = map[string]int64{}
+// those with a missing endpoint, and adds the ids of the endpoints not in
+// ids yet to it.
+func (g *graphTx) splitDangling(relations []relation, ids map[string]int64) (kept, dangling []relation, err error) {
 	for chunk := range slices.Chunk(relations, importChunk) {
-		names := make([]string, 0, 2*len(chunk))
+		var names []string
 		for _, rel := range chunk {
-			names = append(names, rel.From, rel.To)
+			for _, name := range []string{rel.From, rel.To} {
+				if _, ok := ids[name]; !ok {
+					names = append(names, name)
+				}
+			}
 		}
 		found, err := g.entityIDs(names)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		maps.Copy(ids, found)
 		for _, rel := range chunk {
@@ -148,7 +163,7 @@ func (g *graphTx) splitDangling(relations []relation) (kept, dangling []relation
 			}
 		}
 	}
-	return kept, dangling, ids, nil
+	return kept, dangling, nil
 }
 
 // danglingError refuses an import for its dangling relations and says what

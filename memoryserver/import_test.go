@@ -2,6 +2,7 @@ package memoryserver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -112,4 +113,48 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += n
 	return n, err
+}
+
+// An import indexes the texts it creates in bulk at its end (indexImported),
+// by id above the largest id before it: it must index exactly those, in a
+// graph that had texts already, so that search finds the same as after the
+// same writes through the tools.
+func TestImportIndexesLikeTheTools(t *testing.T) {
+	ctx := context.Background()
+	imported, built := newTestServer(t, Options{}), newTestServer(t, Options{})
+	for _, ts := range []*testServer{imported, built} {
+		ts.mustCall(t, "create_entities", map[string]any{"entities": []map[string]any{ent("Old", "relic", "old note on tea")}})
+		// Another owner's texts, created before: not the import's.
+		if err := ts.Import(ctx, strings.NewReader(`{"type":"entity","name":"Bob tea","entityType":"person","observations":["green tea fan"]}`), "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := `{"type":"entity","name":"Alpha Beta","entityType":"person","observations":["likes green tea","xyzzy 42"]}
+{"type":"entity","name":"Old","entityType":"ignored","observations":["old note on tea","fresh remark"]}
+{"type":"entity","name":"Gamma","entityType":"place","observations":[]}
+{"type":"relation","from":"Alpha Beta","to":"Old","relationType":"knows"}`
+	if err := imported.Import(ctx, strings.NewReader(file), ""); err != nil {
+		t.Fatal(err)
+	}
+	built.mustCall(t, "create_entities", map[string]any{"entities": []map[string]any{
+		ent("Alpha Beta", "person", "likes green tea", "xyzzy 42"), ent("Gamma", "place")}})
+	built.mustCall(t, "add_observations", map[string]any{"observations": []map[string]any{
+		{"entityName": "Old", "contents": []string{"fresh remark"}}}})
+	built.mustCall(t, "create_relations", map[string]any{"relations": []map[string]any{rel("Alpha Beta", "Old", "knows")}})
+	for _, q := range []string{"alpha", "Alpha Beta", "person", "plac", "green tea", "tea", "yzz", "42", "fresh rem", "old note", "remark", "relic", "gamma", "fan"} {
+		search := func(ts *testServer) []string {
+			var g graph
+			if err := json.Unmarshal(ts.mustCall(t, "search_nodes", map[string]any{"query": q}).Structured, &g); err != nil {
+				t.Fatal(err)
+			}
+			return names(g)
+		}
+		got, want := search(imported), search(built)
+		if !slices.Equal(got, want) {
+			t.Errorf("search %q after import = %q, after the same tool calls = %q", q, got, want)
+		}
+		if q != "fan" && len(want) == 0 {
+			t.Errorf("search %q finds nothing: the test does not test it", q)
+		}
+	}
 }

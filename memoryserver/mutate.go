@@ -10,13 +10,13 @@ import "encoding/json"
 // createEntities stores the entities whose names are new, each once even if
 // the batch repeats it, and returns them as stored.
 func (g *graphTx) createEntities(in []entity) ([]entity, error) {
-	isNew, err := g.insertEntities(in)
+	newIDs, err := g.insertEntities(in)
 	if err != nil {
 		return nil, err
 	}
 	created := []entity{}
 	for i, e := range in {
-		if isNew[i] {
+		if newIDs[i] != 0 {
 			created = append(created, entity{Name: e.Name, EntityType: e.EntityType, Observations: distinct(e.Observations),
 				CreatedAt: stamp(g.now), UpdatedAt: stamp(g.now)})
 		}
@@ -25,9 +25,9 @@ func (g *graphTx) createEntities(in []entity) ([]entity, error) {
 }
 
 // insertEntities stores the entities whose names are new, with their
-// observations; isNew[i] reports whether in[i] was stored (of a name the
-// batch repeats, the first).
-func (g *graphTx) insertEntities(in []entity) (isNew []bool, err error) {
+// observations; newIDs[i] is the id of in[i] if it was stored (of a name
+// the batch repeats, the first), else 0.
+func (g *graphTx) insertEntities(in []entity) (newIDs []int64, err error) {
 	rows := make([][2]string, len(in))
 	for i, e := range in {
 		rows[i] = [2]string{e.Name, e.EntityType}
@@ -42,7 +42,7 @@ func (g *graphTx) insertEntities(in []entity) (isNew []bool, err error) {
 	if err != nil {
 		return nil, err
 	}
-	isNew = make([]bool, len(in))
+	newIDs = make([]int64, len(in))
 	var obs []observationRow
 	for i, e := range in {
 		id, ok := ids[e.Name]
@@ -50,14 +50,14 @@ func (g *graphTx) insertEntities(in []entity) (isNew []bool, err error) {
 			continue // exists already, or repeated in this batch
 		}
 		delete(ids, e.Name)
-		isNew[i] = true
+		newIDs[i] = id
 		for _, c := range e.Observations {
 			obs = append(obs, observationRow{id, c})
 		}
 		g.indexNew(entityDoc(id))
 	}
 	_, err = g.insertObservations(obs)
-	return isNew, err
+	return newIDs, err
 }
 
 // observationRow is one observation of one entity, as json_each reads it.

@@ -1,9 +1,12 @@
 package memoryserver
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -126,5 +129,36 @@ func TestSearchRanksByBestText(t *testing.T) {
 	json.Unmarshal(ts.mustCall(t, "search_nodes", map[string]any{"query": "green tea"}).Structured, &found)
 	if want := []string{"Green Tea", "Other", "Observation", "Inside"}; !slices.Equal(names(found), want) {
 		t.Errorf("search order = %q, want %q", names(found), want)
+	}
+}
+
+// A write whose terms are in the terms table but not in this process's term
+// cache (another process added them) must index them under their existing
+// ids, which the insert of new terms does not return.
+func TestIndexesTermsAnotherProcessAdded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memory.db")
+	open := func() *testServer {
+		srv, err := Open(context.Background(), path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		t.Cleanup(func() {
+			hs.Close()
+			srv.Close()
+		})
+		return &testServer{Server: srv, url: hs.URL + "/mcp"}
+	}
+	first, second := open(), open()
+	first.mustCall(t, "create_entities", map[string]any{"entities": []map[string]any{ent("A", "person", "quokka wombat")}})
+	second.mustCall(t, "create_entities", map[string]any{"entities": []map[string]any{ent("B", "person", "wombat quokka numbat")}})
+	for _, q := range []string{"quokka", "wombat", "okka", "womb"} {
+		var g graph
+		if err := json.Unmarshal(second.mustCall(t, "search_nodes", map[string]any{"query": q}).Structured, &g); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(g); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("search %q = %q, want both entities", q, got)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // The search indexes hold one document per text: an entity's name and type
@@ -65,41 +64,14 @@ func (g *graphTx) flushIndex() error {
 	// last one, so in rowid order a batch is written once.
 	slices.SortFunc(texts, func(a, b docText) int { return cmp.Compare(a.doc, b.doc) })
 	words := make([][4]any, len(texts))
-	docTerms := make([][]string, len(texts))
-	var batchTerms []string
-	seen := map[string]bool{}
 	for i, t := range texts {
 		words[i] = [4]any{t.doc, t.name, t.entityType, t.observ}
-		docTerms[i] = distinctTerms(strings.ToLower(t.name + "\n" + t.entityType + "\n" + t.observ))
-		for _, term := range docTerms[i] {
-			if !seen[term] {
-				seen[term] = true
-				batchTerms = append(batchTerms, term)
-			}
-		}
 	}
 	if _, err := g.exec(`INSERT INTO text_words (rowid, name, entity_type, observation)
 		SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)`, jsonArray(words)); err != nil {
 		return err
 	}
-	termIDs, err := g.termIDs(batchTerms)
-	if err != nil {
-		return err
-	}
-	postings := make([][2]any, len(texts))
-	var b strings.Builder
-	for i, t := range texts {
-		b.Reset()
-		for k, term := range docTerms[i] {
-			if k > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(postingToken(termIDs[term]))
-		}
-		postings[i] = [2]any{t.doc, b.String()}
-	}
-	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, jsonArray(postings))
-	return err
+	return g.writePostings(texts)
 }
 
 // docTexts loads the texts of the documents that still exist, each once.
@@ -154,19 +126,28 @@ func (g *graphTx) termIDs(terms []string) (map[string]int64, error) {
 	if len(missing) == 0 {
 		return ids, nil
 	}
-	list := jsonArray(missing)
-	if _, err := g.exec("INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", list); err != nil {
-		return nil, err
-	}
 	var id int64
 	var term string
-	err := g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-		[]any{list}, []any{&id, &term}, func() {
-			ids[term] = id
-			if len(g.metTerms) < maxCachedTerms { // an import of 1M entities meets millions
-				g.metTerms[term] = id
-			}
-		})
+	found := func() {
+		ids[term] = id
+		if len(g.metTerms) < maxCachedTerms { // an import of 1M entities meets millions
+			g.metTerms[term] = id
+		}
+	}
+	// The new terms' ids come back from the insert; only the terms that
+	// were in the table already are looked up (a second index search per
+	// term was a tenth of an import).
+	err := g.each(`INSERT INTO terms (term) SELECT value FROM json_each(?) WHERE true
+		ON CONFLICT (term) DO NOTHING RETURNING id, term`, []any{jsonArray(missing)}, []any{&id, &term}, found)
+	if err != nil {
+		return nil, err
+	}
+	missing = slices.DeleteFunc(missing, func(t string) bool { _, ok := ids[t]; return ok })
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	err = g.each("SELECT id, term FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+		[]any{jsonArray(missing)}, []any{&id, &term}, found)
 	return ids, err
 }
 
