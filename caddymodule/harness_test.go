@@ -82,7 +82,9 @@ func startCaddyOnFreePorts(t testing.TB, build func() string) string {
 		if err == nil {
 			return text
 		}
-		if attempt == attempts || !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use") {
+		taken := errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") ||
+			strings.Contains(err.Error(), "the address is taken by") // the memory server's own check
+		if attempt == attempts || !taken {
 			t.Fatal(err)
 		}
 		t.Logf("a port was taken meanwhile, choosing others: %v", err)
