@@ -1,0 +1,48 @@
+package authserver
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestAnUpstreamUsernameDoesNotTakeALocalUsersGrant: the operator grants
+// mcp:admin to the password user alice. Someone who signs in at an upstream
+// provider whose username claim says "alice" (a GitHub login, a
+// preferred_username or an unverified email address the person chose) is
+// not that user (their subject is issuer#sub), and must not inherit her
+// scopes or her access to a resource.
+func TestAnUpstreamUsernameDoesNotTakeALocalUsersGrant(t *testing.T) {
+	u := corp()
+	u.id = &UpstreamIdentity{Subject: "https://idp.example#mallory", Username: testUser}
+	e := newEnv(t, func(c *Config) {
+		// alice stays a password user beside the provider.
+		c.Upstreams = []UpstreamLogin{u}
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp:admin"}, Users: []string{testUser}}}
+	})
+	_, challenge := pkce()
+	q := authParams(e.publicClient(), challenge)
+	q.Set("scope", "mcp:admin")
+	b := e.browser()
+	state := b.startUpstreamBesidePasswords(u, q)
+	if resp, _ := b.callback(u, state, "good-code"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback: %d", resp.StatusCode)
+	}
+	resp, page := b.get(q)
+	if resp.StatusCode == http.StatusOK && strings.Contains(page, "mcp:admin") {
+		t.Fatalf("the upstream user %q (subject %s) is offered the password user %q's mcp:admin:\n%s",
+			u.id.Username, u.id.Subject, testUser, page)
+	}
+}
+
+// startUpstreamBesidePasswords presses the provider's button on a login
+// page that also has the password form.
+func (b *browser) startUpstreamBesidePasswords(u *fakeUpstream, q url.Values) string {
+	b.e.t.Helper()
+	resp, page := b.send(http.MethodGet, "/login/"+u.name+"?"+q.Encode(), "")
+	if resp.StatusCode != http.StatusFound {
+		b.e.t.Fatalf("want a redirect to the provider, got %d\n%s", resp.StatusCode, page)
+	}
+	return u.attempts[len(u.attempts)-1].State
+}
