@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -45,4 +46,17 @@ func (b *browser) startUpstreamBesidePasswords(u *fakeUpstream, q url.Values) st
 		b.e.t.Fatalf("want a redirect to the provider, got %d\n%s", resp.StatusCode, page)
 	}
 	return u.attempts[len(u.attempts)-1].State
+}
+
+// TestIPv6FormsOfInternalIPv4AreForbidden: IPv4-compatible (::/96,
+// deprecated but still routed through a sit tunnel where one exists) and
+// SIIT IPv4-translated (::ffff:0:0:0/96) addresses embed an IPv4 address
+// as 64:ff9b::/96 does, which the guard blocks for that reason; these
+// forms of the loopback and the cloud metadata address pass it.
+func TestIPv6FormsOfInternalIPv4AreForbidden(t *testing.T) {
+	for _, a := range []string{"::127.0.0.1", "::169.254.169.254", "::10.0.0.1", "::ffff:0:127.0.0.1", "::ffff:0:169.254.169.254"} {
+		if why := forbiddenAddress(netip.MustParseAddr(a)); why == "" {
+			t.Errorf("%s (%s) is allowed", a, netip.MustParseAddr(a))
+		}
+	}
 }
