@@ -35,8 +35,22 @@ func (g ScopeGrant) matches(p person) bool {
 		p.Domain != "" && slices.ContainsFunc(g.Domains, func(d string) bool { return strings.EqualFold(d, p.Domain) })
 }
 
+// namedIn reports whether users names p: by subject, or by user name. A
+// plain name is a user this server or the Caddy handler before it knows by
+// that name (password and trusted-identity logins); a provider's user is
+// named "<provider>:<username>" (google:alice@example.com). An upstream
+// user's name is whatever their provider's username claim says, so
+// "alice" at some provider must not pass for the local user alice, nor a
+// user of one provider for the same name at another.
 func namedIn(p person, users []string) bool {
-	return slices.ContainsFunc(users, func(u string) bool { return u == p.Username || u == p.Subject })
+	name := ""
+	switch provider, upstream := strings.CutPrefix(p.Login, loginUpstreamPrefix); {
+	case upstream:
+		name = provider + ":" + p.Username
+	case p.Login == loginPassword || p.Login == loginExternal:
+		name = p.Username
+	}
+	return slices.ContainsFunc(users, func(u string) bool { return u == p.Subject || name != "" && u == name })
 }
 
 func inAnyGroup(p person, groups []string) bool {

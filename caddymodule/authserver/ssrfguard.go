@@ -20,17 +20,19 @@ import (
 // beyond what netip's predicates cover (loopback, private, link-local,
 // multicast, unspecified).
 var blockedPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),      // "this network": 0.1.2.3 reaches the local host on Linux
-	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT, also Alibaba's metadata 100.100.100.200
-	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments (Oracle's metadata 192.0.0.192)
-	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking, used for internal networks
-	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and the broadcast address
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: embeds an IPv4 address, checked below
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
-	netip.MustParsePrefix("2002::/16"),      // 6to4: embeds an IPv4 address
-	netip.MustParsePrefix("2001::/32"),      // Teredo: embeds an (obfuscated) IPv4 address
-	netip.MustParsePrefix("100::/64"),       // discard-only
-	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local, still routed internally
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network": 0.1.2.3 reaches the local host on Linux
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT, also Alibaba's metadata 100.100.100.200
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments (Oracle's metadata 192.0.0.192)
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking, used for internal networks
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: embeds an IPv4 address
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("2002::/16"),       // 6to4: embeds an IPv4 address
+	netip.MustParsePrefix("2001::/32"),       // Teredo: embeds an (obfuscated) IPv4 address
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local, still routed internally
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (::127.0.0.1), routed by sit tunnels
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // SIIT IPv4-translated: embeds an IPv4 address
 }
 
 // forbiddenAddress says why ip must not be dialed, or "" when it is a

@@ -377,6 +377,13 @@ func (o *OIDC) identity(issuer, sub string, claims map[string]any) (*authserver.
 	if username == "" {
 		return nil, &authserver.UpstreamDenied{Reason: fmt.Sprintf("the provider did not tell this server your %s (the operator may need to request another scope or set username_claim)", o.cfg.UsernameClaim)}
 	}
+	if o.cfg.UsernameClaim == "email" {
+		// An address the person typed into their profile is no name a
+		// policy may trust: only one the provider verified.
+		if verified, _ := claims["email_verified"].(bool); !verified {
+			return nil, &authserver.UpstreamDenied{Reason: "the provider has not verified your email address, which this server uses as your user name; verify it there and sign in again"}
+		}
+	}
 	if len(o.cfg.AllowedDomains) > 0 {
 		if err := o.checkDomain(claims); err != nil {
 			return nil, err

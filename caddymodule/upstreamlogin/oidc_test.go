@@ -157,10 +157,11 @@ func TestOIDCAllowedDomains(t *testing.T) {
 		{"carol", "has not verified your email address"},
 	} {
 		if tc.login == "carol" {
-			// Without allowed_domains carol signs in, but with no domain
-			// a policy could grant by.
+			// Without allowed_domains, and named by another claim than
+			// her unverified email, carol signs in, but with no domain a
+			// policy could grant by.
 			a := newAttempt()
-			open := newOIDC(t, idp.Issuer, nil)
+			open := newOIDC(t, idp.Issuer, func(c *OIDCConfig) { c.UsernameClaim = "sub" })
 			if id, err := open.Complete(context.Background(), a, signIn(t, idp, open, a, "carol", "carol-pw")); err != nil || id.Domain != "" {
 				t.Errorf("carol without allowed_domains: %+v %v, want no domain", id, err)
 			}

@@ -37,6 +37,28 @@ func TestAnUpstreamUsernameDoesNotTakeALocalUsersGrant(t *testing.T) {
 	}
 }
 
+// The operator names a provider's user as <provider>:<username>: that
+// user gets the grant, and a user of the same name elsewhere does not.
+func TestAProvidersUserIsNamedWithTheProvider(t *testing.T) {
+	u := corp()
+	u.id = &UpstreamIdentity{Subject: "https://idp.example#alice", Username: testUser}
+	e := newEnv(t, func(c *Config) {
+		c.Upstreams = []UpstreamLogin{u}
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp:admin"}, Users: []string{u.name + ":" + testUser}}}
+	})
+	_, challenge := pkce()
+	q := authParams(e.publicClient(), challenge)
+	q.Set("scope", "mcp:admin")
+	b := e.browser()
+	state := b.startUpstreamBesidePasswords(u, q)
+	if resp, _ := b.callback(u, state, "good-code"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback: %d", resp.StatusCode)
+	}
+	if resp, page := b.get(q); resp.StatusCode != http.StatusOK || !strings.Contains(page, "mcp:admin") {
+		t.Fatalf("%s:%s is not offered mcp:admin: %d\n%s", u.name, testUser, resp.StatusCode, page)
+	}
+}
+
 // startUpstreamBesidePasswords presses the provider's button on a login
 // page that also has the password form.
 func (b *browser) startUpstreamBesidePasswords(u *fakeUpstream, q url.Values) string {
