@@ -143,6 +143,7 @@ func TestEscapeSubject(t *testing.T) {
 		"a b;c$(d)`e`|&":    "a%20b%3Bc%24%28d%29%60e%60%7C%26",
 		"100%":              "100%25",
 		"https://x/y":       "https%3A%2F%2Fx%2Fy",
+		"Alice":             "%41lice", // apart from "alice" where case is ignored
 	} {
 		if got := EscapeSubject(subject); got != want {
 			t.Errorf("EscapeSubject(%q) = %q, want %q", subject, got, want)

@@ -6,8 +6,11 @@ import (
 )
 
 // EscapeSubject returns subject as one safe path segment and argument:
-// bytes other than ASCII letters, digits and "_@+=,.-" become %XX, and so
-// does a leading "." or "-". Subjects come from tokens, and a user's name
+// bytes other than lowercase ASCII letters, digits and "_@+=,.-" become
+// %XX, and so does a leading "." or "-". Upper case is escaped too, so
+// that "Alice" and "alice" stay two folders on a file system that ignores
+// case (macOS, Windows): raw letters are only ever lowercase and every
+// "%" starts an escape, so two subjects never fold to one name. Subjects come from tokens, and a user's name
 // may be chosen by the user (an upstream identity provider, a registered
 // client id): "../../etc" must not reach another directory, "a/b" must not
 // become a subdirectory, "--inspect" must not become an option, and a
@@ -17,7 +20,7 @@ func EscapeSubject(subject string) string {
 	var b strings.Builder
 	for i := 0; i < len(subject); i++ {
 		c := subject[i]
-		safe := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		safe := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
 			strings.IndexByte("_@+=,.-", c) >= 0
 		if i == 0 && (c == '.' || c == '-') {
 			safe = false
