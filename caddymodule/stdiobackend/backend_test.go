@@ -149,6 +149,13 @@ func TestEscapeSubject(t *testing.T) {
 			t.Errorf("EscapeSubject(%q) = %q, want %q", subject, got, want)
 		}
 	}
+	// A subject too long for a file name is shortened, and two such
+	// subjects stay apart.
+	long := strings.Repeat("x/", 200)
+	a, b := EscapeSubject(long+"a"), EscapeSubject(long+"b")
+	if len(a) > maxEscapedSubject || a == b || !strings.Contains(a, "~") {
+		t.Errorf("long subjects escaped to %q (%d bytes) and %q", a, len(a), b)
+	}
 }
 
 func TestValidateTellsTheOperatorWhatToFix(t *testing.T) {

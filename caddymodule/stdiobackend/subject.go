@@ -1,9 +1,15 @@
 package stdiobackend
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
+
+// maxEscapedSubject keeps an escaped subject within the 255-byte file
+// name limit of common file systems, with room for a suffix.
+const maxEscapedSubject = 200
 
 // EscapeSubject returns subject as one safe path segment and argument:
 // bytes other than lowercase ASCII letters, digits and "_@+=,.-" become
@@ -31,7 +37,15 @@ func EscapeSubject(subject string) string {
 			fmt.Fprintf(&b, "%%%02X", c)
 		}
 	}
-	return b.String()
+	out := b.String()
+	if len(out) > maxEscapedSubject {
+		// Too long for one file name: a prefix to recognize it by and the
+		// SHA-256 of the whole subject. "~" is escaped everywhere else, so
+		// a shortened name never equals a whole one.
+		sum := sha256.Sum256([]byte(subject))
+		out = strings.TrimRight(out[:maxEscapedSubject-65], "%0123456789ABCDEF") + "~" + hex.EncodeToString(sum[:])
+	}
+	return out
 }
 
 // expand replaces the subject placeholder in s.
