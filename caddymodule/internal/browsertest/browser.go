@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -41,50 +42,16 @@ func New(transport http.RoundTripper) *Browser {
 // the client's redirect URI with code or error. A page without a form, or an
 // unexpected status, is returned as an error that quotes the page.
 func (b *Browser) Authorize(authURL, user, password, decision string) (*url.URL, error) {
-	start, err := url.Parse(authURL)
-	if err != nil {
-		return nil, err
-	}
-	req, _ := http.NewRequest(http.MethodGet, authURL, nil)
-	for range 10 {
-		resp, err := b.client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
-			if err != nil {
-				return nil, err
-			}
-			if next.Scheme+"://"+next.Host != start.Scheme+"://"+start.Host {
-				return next, nil
-			}
-			req, _ = http.NewRequest(http.MethodGet, next.String(), nil)
-			continue
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: status %d: %s", resp.Request.URL, resp.StatusCode, snippet(body))
-		}
-		f, err := parseForm(body)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v: %s", resp.Request.URL, err, snippet(body))
-		}
+	return b.walk(authURL, nil, 10, func(forms []*form) *form {
+		f := forms[0]
 		if _, ok := f.fields["password"]; ok {
 			f.fields.Set("username", user)
 			f.fields.Set("password", password)
 		} else {
 			f.fields.Set("decision", decision)
 		}
-		action, err := resp.Request.URL.Parse(f.action)
-		if err != nil {
-			return nil, err
-		}
-		req, _ = http.NewRequest(http.MethodPost, action.String(), strings.NewReader(f.fields.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	return nil, errors.New("no redirect to the client after 10 pages")
+		return f
+	})
 }
 
 // AuthorizeUpstream is Authorize for a person who signs in at an upstream
@@ -94,16 +61,41 @@ func (b *Browser) Authorize(authURL, user, password, decision string) (*url.URL,
 // two until one leaves both: the client's redirect URI, returned. The
 // consent page is answered with decision.
 func (b *Browser) AuthorizeUpstream(authURL, provider, label, login, password, decision string) (*url.URL, error) {
+	return b.walk(authURL, []string{provider}, 20, func(forms []*form) *form {
+		f := forms[0]
+		for _, g := range forms {
+			if g.button == "Sign in with "+label {
+				f = g
+			}
+		}
+		switch {
+		case f.button == "Sign in with "+label:
+		case f.fields.Has("login"):
+			f.fields.Set("login", login)
+			f.fields.Set("password", password)
+		default:
+			f.fields.Set("decision", decision)
+		}
+		return f
+	})
+}
+
+// walk follows the pages from authURL, submitting on each the form that
+// fill chooses and fills, and returns the first redirect that leaves
+// authURL's origin and the origins of others: the client's redirect URI.
+// A page without a form, or an unexpected status, is an error that quotes
+// the page.
+func (b *Browser) walk(authURL string, others []string, maxPages int, fill func([]*form) *form) (*url.URL, error) {
 	start, err := url.Parse(authURL)
 	if err != nil {
 		return nil, err
 	}
 	inside := func(u *url.URL) bool {
 		o := u.Scheme + "://" + u.Host
-		return o == start.Scheme+"://"+start.Host || o == provider
+		return o == start.Scheme+"://"+start.Host || slices.Contains(others, o)
 	}
 	req, _ := http.NewRequest(http.MethodGet, authURL, nil)
-	for range 20 {
+	for range maxPages {
 		resp, err := b.client.Do(req)
 		if err != nil {
 			return nil, err
@@ -128,20 +120,7 @@ func (b *Browser) AuthorizeUpstream(authURL, provider, label, login, password, d
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v: %s", resp.Request.URL, err, snippet(body))
 		}
-		f := forms[0]
-		for _, g := range forms {
-			if g.button == "Sign in with "+label {
-				f = g
-			}
-		}
-		switch {
-		case f.button == "Sign in with "+label:
-		case f.fields.Has("login"):
-			f.fields.Set("login", login)
-			f.fields.Set("password", password)
-		default:
-			f.fields.Set("decision", decision)
-		}
+		f := fill(forms)
 		action, err := resp.Request.URL.Parse(f.action)
 		if err != nil {
 			return nil, err
@@ -154,7 +133,7 @@ func (b *Browser) AuthorizeUpstream(authURL, provider, label, login, password, d
 		req, _ = http.NewRequest(http.MethodPost, action.String(), strings.NewReader(f.fields.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	return nil, errors.New("no redirect to the client after 20 pages")
+	return nil, fmt.Errorf("no redirect to the client after %d pages", maxPages)
 }
 
 // Get fetches url with the browser's cookies, without following redirects.
@@ -171,16 +150,6 @@ type form struct {
 	action, method string
 	fields         url.Values
 	button         string // the text of its first button
-}
-
-// parseForm returns the first form of page with its named inputs' values;
-// buttons are left for the caller to choose.
-func parseForm(page []byte) (*form, error) {
-	forms, err := parseForms(page)
-	if err != nil {
-		return nil, err
-	}
-	return forms[0], nil
 }
 
 // parseForms returns every form of page, at least one.
