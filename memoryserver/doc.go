@@ -15,7 +15,7 @@
 //   - ranked search: it finds exactly the entities the reference finds (the
 //     whole query as one case-insensitive substring of a name, type or
 //     observation), those with a text holding the query's words as words
-//     first (FTS5, bm25, name over type over observation), the others in
+//     first (bm25, name over type over observation), the others in
 //     creation order;
 //   - optional limit, cursor and namesOnly on read_graph and search_nodes;
 //   - the tools rename_entity and replace_observation;

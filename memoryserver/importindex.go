@@ -18,19 +18,9 @@ const importIndexChunk = 50_000
 // than writing the index. An import changes no existing text (an entity
 // already in the graph keeps its name and type), so nothing is stale.
 func (g *graphTx) indexImported(lastEntity, lastObservation int64) error {
-	// The word index takes the texts straight from the tables, in rowid
-	// order (see flushIndex): entity documents -id first, then
-	// observations.
-	if _, err := g.exec(`INSERT INTO text_words (rowid, name, entity_type, observation)
-		SELECT -id, name, entity_type, '' FROM entities WHERE id > ? ORDER BY id DESC`, lastEntity); err != nil {
-		return err
-	}
-	if _, err := g.exec(`INSERT INTO text_words (rowid, name, entity_type, observation)
-		SELECT id, '', '', content FROM observations WHERE id > ? ORDER BY id`, lastObservation); err != nil {
-		return err
-	}
 	// The postings need the texts' term ids from Go, a chunk of texts at
-	// a time, again in rowid order.
+	// a time, in rowid order (see flushIndex): entity documents -id first,
+	// then observations.
 	var texts []docText
 	var t docText
 	if err := g.each(`SELECT -id, name, entity_type FROM entities WHERE id > ? ORDER BY id DESC`,

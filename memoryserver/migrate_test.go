@@ -42,6 +42,10 @@ func TestUpgradesSchemaOneDatabaseInPlace(t *testing.T) {
 	if err := srv.store.read.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
 		t.Fatalf("user_version = %d (%v), want %d", version, err, len(migrations))
 	}
+	var wordIndexes int
+	if err := srv.store.read.db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name LIKE 'text_words%'").Scan(&wordIndexes); err != nil || wordIndexes != 0 {
+		t.Errorf("%d text_words tables (%v) after the upgrade, want none: migration 3 drops the word index", wordIndexes, err)
+	}
 	wantDefault := `{"type":"entity","name":"Alice","entityType":"person","observations":["likes green tea","works at Acme since 2019"]}
 {"type":"entity","name":"Acme","entityType":"company","observations":["makes widgets"]}
 {"type":"entity","name":"Zoë","entityType":"Person","observations":["ÉCOLE d'été, line one","emoji 🙂"]}

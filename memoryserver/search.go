@@ -36,23 +36,11 @@ func (g *graphTx) searchIDs(query string) ([]int64, error) {
 	if err != nil || len(hits.entities) == 0 {
 		return hits.entities, err
 	}
-	words := wordQuery(query)
-	if words == "" {
-		return hits.entities, nil
-	}
-	// Rank the matching texts, and each entity by its best text. The + keeps
-	// FTS5 from running the query once per text.
-	docs := slices.Collect(maps.Keys(hits.docs))
-	rankedDocs, err := g.ids(`SELECT rowid FROM text_words WHERE text_words MATCH ?
-		AND +rowid IN (SELECT value FROM json_each(?)) ORDER BY bm25(text_words, 10, 3, 1), rowid`,
-		words, jsonArray(docs))
-	if err != nil {
-		return nil, err
-	}
+	// Each entity ranks by its best text.
 	var ranked []int64
 	seen := make(map[int64]bool, len(hits.entities))
-	for _, d := range rankedDocs {
-		if id := hits.docs[d]; !seen[id] {
+	for _, d := range rankDocs(hits.texts, wordsOf(query)) {
+		if id := hits.entityOf(d); !seen[id] {
 			seen[id] = true
 			ranked = append(ranked, id)
 		}
@@ -66,11 +54,20 @@ func (g *graphTx) searchIDs(query string) ([]int64, error) {
 }
 
 // substringMatches are the owner's entities that contain a query, in
-// creation order, and the texts that contain it (document ids, see
-// entityDoc) with their entities.
+// creation order, and the texts that contain it by document id (see
+// entityDoc).
 type substringMatches struct {
 	entities []int64
-	docs     map[int64]int64
+	texts    map[int64]docText
+	owners   map[int64]int64 // the entity of each observation in texts
+}
+
+// entityOf returns the entity whose text doc is.
+func (m substringMatches) entityOf(doc int64) int64 {
+	if doc < 0 {
+		return -doc
+	}
+	return m.owners[doc]
 }
 
 // substringHits finds the entities whose name, type or an observation
@@ -136,11 +133,14 @@ func (g *graphTx) substringHits(query string) (substringMatches, error) {
 // ownedTexts keeps the texts among docs (with all, every text) that belong
 // to the owner's entities and, unless q is empty, contain q.
 func (g *graphTx) ownedTexts(docs []int64, all bool, q string) (substringMatches, error) {
-	m := substringMatches{docs: map[int64]int64{}}
-	keep := func(doc, entity int64, texts ...string) {
-		for _, t := range texts {
-			if q == "" || strings.Contains(strings.ToLower(t), q) {
-				m.docs[doc] = entity
+	m := substringMatches{texts: map[int64]docText{}, owners: map[int64]int64{}}
+	keep := func(entity int64, t docText) {
+		for _, s := range [...]string{t.name, t.entityType, t.observ} {
+			if q == "" || strings.Contains(strings.ToLower(s), q) {
+				m.texts[t.doc] = t
+				if t.doc > 0 {
+					m.owners[t.doc] = entity
+				}
 				return
 			}
 		}
@@ -170,20 +170,20 @@ func (g *graphTx) ownedTexts(docs []int64, all bool, q string) (substringMatches
 		obsArgs = []any{jsonArray(obsIDs), g.owner}
 	}
 	if all || len(entityIDs) > 0 {
-		err := g.each(entitySQL, entityArgs, []any{&id, &name, &typ}, func() { keep(entityDoc(id), id, name, typ) })
+		err := g.each(entitySQL, entityArgs, []any{&id, &name, &typ}, func() { keep(id, docText{doc: entityDoc(id), name: name, entityType: typ}) })
 		if err != nil {
 			return substringMatches{}, err
 		}
 	}
 	if all || len(obsIDs) > 0 {
-		err := g.each(obsSQL, obsArgs, []any{&id, &entity, &content}, func() { keep(id, entity, content) })
+		err := g.each(obsSQL, obsArgs, []any{&id, &entity, &content}, func() { keep(entity, docText{doc: id, observ: content}) })
 		if err != nil {
 			return substringMatches{}, err
 		}
 	}
 	seen := map[int64]bool{}
-	for _, e := range m.docs {
-		if !seen[e] {
+	for doc := range m.texts {
+		if e := m.entityOf(doc); !seen[e] {
 			seen[e] = true
 			m.entities = append(m.entities, e)
 		}

@@ -8,12 +8,11 @@ import (
 	"strconv"
 )
 
-// The search indexes hold one document per text: an entity's name and type
-// under rowid -id, and each observation under its own id. text_words has the
-// words of the texts, for bm25 ranking; text_postings lists, for the
-// substring search, the ids of the texts' terms (maximal runs of letters and
-// digits, lower-cased; see distinctTerms), whose trigrams term_grams
-// indexes.
+// The search index holds one document per text: an entity's name and type
+// under rowid -id, and each observation under its own id. text_postings
+// lists, for the substring search, the ids of the texts' terms (maximal runs
+// of letters and digits, lower-cased; see distinctTerms), whose trigrams
+// term_grams indexes.
 
 // entityDoc is the document id of entity id's name and type.
 func entityDoc(id int64) int64 { return -id }
@@ -48,11 +47,7 @@ func (g *graphTx) flushIndex() error {
 	docs := append(slices.Clone(stale), g.newDocs...)
 	g.staleDocs, g.newDocs = nil, nil
 	if len(stale) > 0 {
-		list := jsonArray(stale)
-		if _, err := g.exec("DELETE FROM text_words WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
-			return err
-		}
-		if _, err := g.exec("DELETE FROM text_postings WHERE rowid IN (SELECT value FROM json_each(?))", list); err != nil {
+		if _, err := g.exec("DELETE FROM text_postings WHERE rowid IN (SELECT value FROM json_each(?))", jsonArray(stale)); err != nil {
 			return err
 		}
 	}
@@ -63,14 +58,6 @@ func (g *graphTx) flushIndex() error {
 	// FTS5 writes its pending rows out whenever a rowid is not above the
 	// last one, so in rowid order a batch is written once.
 	slices.SortFunc(texts, func(a, b docText) int { return cmp.Compare(a.doc, b.doc) })
-	words := make([][4]any, len(texts))
-	for i, t := range texts {
-		words[i] = [4]any{t.doc, t.name, t.entityType, t.observ}
-	}
-	if _, err := g.exec(`INSERT INTO text_words (rowid, name, entity_type, observation)
-		SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)`, jsonArray(words)); err != nil {
-		return err
-	}
 	return g.writePostings(texts)
 }
 
