@@ -19,18 +19,12 @@ const importIndexChunk = 50_000
 // already in the graph keeps its name and type), so nothing is stale.
 func (g *graphTx) indexImported(lastEntity, lastObservation int64) error {
 	// The postings need the texts' term ids from Go, a chunk of texts at
-	// a time, in rowid order (see flushIndex): entity documents -id first,
-	// then observations.
+	// a time, each in rowid order (see flushIndex). Observations go first:
+	// their words recur, and the ids of the terms met are kept only up to
+	// maxCachedTerms, which entity names, each a term of its own, would
+	// fill before the observations' words got in.
 	var texts []docText
 	var t docText
-	if err := g.each(`SELECT -id, name, entity_type FROM entities WHERE id > ? ORDER BY id DESC`,
-		[]any{lastEntity}, []any{&t.doc, &t.name, &t.entityType}, func() { texts = append(texts, t) }); err != nil {
-		return err
-	}
-	if err := g.writePostings(texts); err != nil {
-		return err
-	}
-	t = docText{}
 	for last := lastObservation; ; {
 		texts = texts[:0]
 		if err := g.each(`SELECT id, content FROM observations WHERE id > ? ORDER BY id LIMIT ?`,
@@ -38,13 +32,19 @@ func (g *graphTx) indexImported(lastEntity, lastObservation int64) error {
 			return err
 		}
 		if len(texts) == 0 {
-			return nil
+			break
 		}
 		if err := g.writePostings(texts); err != nil {
 			return err
 		}
 		last = texts[len(texts)-1].doc
 	}
+	texts, t = texts[:0], docText{}
+	if err := g.each(`SELECT -id, name, entity_type FROM entities WHERE id > ? ORDER BY id DESC`,
+		[]any{lastEntity}, []any{&t.doc, &t.name, &t.entityType}, func() { texts = append(texts, t) }); err != nil {
+		return err
+	}
+	return g.writePostings(texts)
 }
 
 // writePostings writes the text_postings rows of texts, which are in rowid

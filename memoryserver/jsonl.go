@@ -63,16 +63,18 @@ func (s *Server) Export(ctx context.Context, w io.Writer, owner string) error {
 
 // decodeJSONL reads a file in the reference server's format, passing its
 // entities to emit in chunks of up to importChunk as it goes (a chunk is
-// not used again), and returns its relations.
+// not used again), and returns its relations. Each line is decoded once and
+// checked against the tool's schema before its fields are taken.
 func decodeJSONL(r io.Reader, emit func([]entity) error) ([]relation, error) {
 	entitySchema := toolSchemas["create_entities"].Properties["entities"].Items
 	relationSchema := toolSchemas["create_relations"].Properties["relations"].Items
 	var entities []entity
 	var relations []relation
 	dec := json.NewDecoder(r)
+	dec.UseNumber() // as schema.validate decodes
 	for n := 1; ; n++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err == io.EOF {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
 			if len(entities) > 0 {
 				return relations, emit(entities)
 			}
@@ -80,27 +82,22 @@ func decodeJSONL(r io.Reader, emit func([]entity) error) ([]relation, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("import: item %d: %w", n, err)
 		}
-		var item struct {
-			Type string `json:"type"`
-		}
-		json.Unmarshal(raw, &item) // a non-object fails the type switch below
+		item, _ := v.(map[string]any) // a non-object fails the type switch below
 		var err error
-		switch item.Type {
+		switch item["type"] {
 		case "entity":
-			var e entity
-			if err = entitySchema.validate(raw); err == nil {
-				err = json.Unmarshal(raw, &e)
-				entities = append(entities, entity{Name: e.Name, EntityType: e.EntityType, Observations: e.Observations})
+			if err = entitySchema.check(v, ""); err == nil {
+				entities = append(entities, entity{Name: item["name"].(string), EntityType: item["entityType"].(string),
+					Observations: stringItems(item["observations"])})
 			}
 			if err == nil && len(entities) == importChunk {
 				err = emit(entities)
 				entities = nil
 			}
 		case "relation":
-			var rel relation
-			if err = relationSchema.validate(raw); err == nil {
-				err = json.Unmarshal(raw, &rel)
-				relations = append(relations, relation{From: rel.From, To: rel.To, RelationType: rel.RelationType})
+			if err = relationSchema.check(v, ""); err == nil {
+				relations = append(relations, relation{From: item["from"].(string), To: item["to"].(string),
+					RelationType: item["relationType"].(string)})
 			}
 		default:
 			err = errors.New(`want an object with "type" "entity" or "relation"`)
@@ -109,4 +106,14 @@ func decodeJSONL(r io.Reader, emit func([]entity) error) ([]relation, error) {
 			return nil, fmt.Errorf("import: item %d: %w", n, err)
 		}
 	}
+}
+
+// stringItems converts a JSON array the schema has checked holds only strings.
+func stringItems(v any) []string {
+	items, _ := v.([]any)
+	out := make([]string, len(items))
+	for i, item := range items {
+		out[i] = item.(string)
+	}
+	return out
 }

@@ -45,6 +45,9 @@ func TestImportRefusesBadFilesWhole(t *testing.T) {
 		"unknown type": `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"type":"node","name":"B"}`,
 		"empty name":   `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"type":"entity","name":"","entityType":"t","observations":[]}`,
 		"not json":     `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"type":`,
+		// Keys are exact, as in the reference (JSON.parse, item.type === "entity").
+		"Type in capitals": `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"Type":"entity","name":"B","entityType":"t","observations":[]}`,
+		"Name in capitals": `{"type":"entity","name":"A","entityType":"t","observations":[]}` + "\n" + `{"type":"entity","Name":"B","entityType":"t","observations":[]}`,
 	} {
 		err := ts.Import(ctx, strings.NewReader(file), "")
 		if err == nil || !strings.HasPrefix(err.Error(), "import: ") {
