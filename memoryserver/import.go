@@ -66,13 +66,6 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		for range chunks { // until the decoder has ended
 		}
 	}()
-	// An import touches the term and name indexes all over; 64 MiB of page
-	// cache for it alone, given back afterwards (the pool has one
-	// connection, so the pragmas reach the transaction's).
-	if _, err := s.store.write.db.ExecContext(ctx, "PRAGMA cache_size = -65536"); err != nil {
-		return err
-	}
-	defer s.store.write.db.ExecContext(context.Background(), "PRAGMA cache_size = -2000") // SQLite's default
 	var skipped []relation
 	err := s.store.update(ctx, owner, func(g *graphTx) error {
 		var lastEntity, lastObservation int64
