@@ -1,6 +1,10 @@
 package memoryserver
 
-import "strings"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // importIndexChunk is how many texts indexImported splits into terms and
 // writes to text_postings at a time: few statements (FTS5 writes its
@@ -18,33 +22,40 @@ const importIndexChunk = 50_000
 // than writing the index. An import changes no existing text (an entity
 // already in the graph keeps its name and type), so nothing is stale.
 func (g *graphTx) indexImported(lastEntity, lastObservation int64) error {
-	// The postings need the texts' term ids from Go, a chunk of texts at
-	// a time, each in rowid order (see flushIndex). Observations go first:
-	// their words recur, and the ids of the terms met are kept only up to
-	// maxCachedTerms, which entity names, each a term of its own, would
-	// fill before the observations' words got in.
+	// Observations go first: their words recur, and the ids of the terms
+	// met are kept only up to maxCachedTerms, which entity names, each a
+	// term of its own, would fill before the observations' words got in.
+	if err := g.indexRowsAbove(`SELECT id, '', '', content FROM observations WHERE id > ? ORDER BY id LIMIT ?`,
+		lastObservation, func(id int64) int64 { return id }); err != nil {
+		return err
+	}
+	return g.indexRowsAbove(`SELECT id, name, entity_type, '' FROM entities WHERE id > ? ORDER BY id LIMIT ?`,
+		lastEntity, entityDoc)
+}
+
+// indexRowsAbove writes the postings of the rows query returns (id, name,
+// type, observation of the rows with an id above its first argument, in id
+// order, at most its second) a chunk at a time; doc gives a row's document
+// id. Each chunk goes in rowid order (see flushIndex).
+func (g *graphTx) indexRowsAbove(query string, last int64, doc func(id int64) int64) error {
 	var texts []docText
+	var id int64
 	var t docText
-	for last := lastObservation; ; {
+	for {
 		texts = texts[:0]
-		if err := g.each(`SELECT id, content FROM observations WHERE id > ? ORDER BY id LIMIT ?`,
-			[]any{last, importIndexChunk}, []any{&t.doc, &t.observ}, func() { texts = append(texts, t) }); err != nil {
+		err := g.each(query, []any{last, importIndexChunk}, []any{&id, &t.name, &t.entityType, &t.observ}, func() {
+			t.doc = doc(id)
+			texts = append(texts, t)
+		})
+		if err != nil || len(texts) == 0 {
 			return err
 		}
-		if len(texts) == 0 {
-			break
-		}
+		last = id
+		slices.SortFunc(texts, func(a, b docText) int { return cmp.Compare(a.doc, b.doc) })
 		if err := g.writePostings(texts); err != nil {
 			return err
 		}
-		last = texts[len(texts)-1].doc
 	}
-	texts, t = texts[:0], docText{}
-	if err := g.each(`SELECT -id, name, entity_type FROM entities WHERE id > ? ORDER BY id DESC`,
-		[]any{lastEntity}, []any{&t.doc, &t.name, &t.entityType}, func() { texts = append(texts, t) }); err != nil {
-		return err
-	}
-	return g.writePostings(texts)
 }
 
 // writePostings writes the text_postings rows of texts, which are in rowid
