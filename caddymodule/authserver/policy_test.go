@@ -82,7 +82,7 @@ func TestAllowKeepsOthersOffTheResource(t *testing.T) {
 
 func TestAllowLetsItsGroupIn(t *testing.T) {
 	u := corp()
-	e := policyEnv(t, u, func(c *Config) { c.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{"eng"}}} })
+	e := policyEnv(t, u, func(c *Config) { c.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{"corp:eng"}}} })
 	_, challenge := pkce()
 	if resp, page := e.browser().upstreamConsent(u, authParams(e.publicClient(), challenge)); resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="decision"`) {
 		t.Fatalf("%d\n%s", resp.StatusCode, page)
