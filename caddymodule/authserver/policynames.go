@@ -132,12 +132,12 @@ func (c Config) policyWarnings() []string {
 	for _, r := range c.ruleNames() {
 		for _, u := range r.users {
 			if _, qualified, _ := ns.providerOf(u); !qualified && !ns.users[u] && !ns.external {
-				warnings = append(warnings, fmt.Sprintf("%s: user %q names a user of users, and there is none of that name; a sign-in provider's user matches only as <provider>:<username>: write %s", r.rule, u, ns.qualified(u)))
+				warnings = append(warnings, fmt.Sprintf("%s: users has no user %q, and a plain name matches no sign-in provider's user; for a provider's user write %s", r.rule, u, ns.qualified(u)))
 			}
 		}
 		for _, g := range r.groups {
 			if _, qualified, _ := ns.providerOf(g); !qualified && !ns.groups[g] {
-				warnings = append(warnings, fmt.Sprintf("%s: group %q names a group of users, and no user there is in it; a sign-in provider's group matches only as <provider>:<group>: write %s", r.rule, g, ns.qualified(g)))
+				warnings = append(warnings, fmt.Sprintf("%s: no user of users is in group %q, and a plain name matches no sign-in provider's group; for a provider's group write %s", r.rule, g, ns.qualified(g)))
 			}
 		}
 	}
