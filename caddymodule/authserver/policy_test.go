@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -227,13 +228,16 @@ func TestAPasswordUsersGroupsComeFromTheConfiguration(t *testing.T) {
 		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
 		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
 	}, "", "")
-	if tok := tokensOf(t, status, m); tok.scope != "mcp mcp:admin" {
-		t.Fatalf("scope %q", tok.scope)
+	tok := tokensOf(t, status, m)
+	if tok.scope != "mcp mcp:admin" || !slices.Equal(e.claimsOf(tok.access).Groups, []string{"admins"}) {
+		t.Fatalf("scope %q groups %q", tok.scope, e.claimsOf(tok.access).Groups)
 	}
+	// The groups claim (the backend's groups header) is the configured
+	// groups too, not those recorded at sign-in.
 	e2 := startEnv(t, e.clock, e.storage, policy())
-	status, m = e2.refresh(c, m["refresh_token"].(string))
-	if tok := tokensOf(t, status, m); tok.scope != "mcp" {
-		t.Fatalf("scope after leaving admins %q", tok.scope)
+	status, m = e2.refresh(c, tok.refresh)
+	if tok := tokensOf(t, status, m); tok.scope != "mcp" || e2.claimsOf(tok.access).Groups != nil {
+		t.Fatalf("scope after leaving admins %q, groups %q", tok.scope, e2.claimsOf(tok.access).Groups)
 	}
 }
 
