@@ -44,8 +44,8 @@ func init() {
 //	    identity_headers <subject-header> <client-id-header> [<subject-type-header>]
 //	    groups_header <header>
 //	    allow {                                # who may use this resource at all
-//	        users <names...>
-//	        groups <groups...>
+//	        users <names...>                   # users entries; a provider's user as <provider>:<username>
+//	        groups <groups...>                 # users groups; a provider's group as <provider>:<group>
 //	    }
 //	    allow_client_tokens
 //	    backend_authorization <value>
@@ -87,8 +87,8 @@ func init() {
 //	        reauthenticate_after <duration>
 //	    }
 //	    grant <scopes...> {                    # any number; once set, users hold only granted scopes
-//	        users <names...>
-//	        groups <groups...>
+//	        users <names...>                   # users entries; a provider's user as <provider>:<username>
+//	        groups <groups...>                 # users groups; a provider's group as <provider>:<group>
 //	        domains <domains...>
 //	    }
 //	    registration open|closed|token [<initial-access-token>] {

@@ -12,11 +12,13 @@ import (
 type ScopeGrant struct {
 	// Scopes are the scopes given. Required.
 	Scopes []string `json:"scopes,omitempty"`
-	// Users match by user name (a users entry, or the username_claim of a
-	// sign-in provider's user). Default: none.
+	// Users match by user name: a users entry or a trusted_identity user
+	// plainly, a sign-in provider's user (its username_claim, a GitHub
+	// login) as <provider>:<username>. Default: none.
 	Users []string `json:"users,omitempty"`
-	// Groups match users of these groups (a provider's groups_claim).
-	// Default: none.
+	// Groups match users of these groups: a group of the users block
+	// plainly, a sign-in provider's group (its groups_claim, a GitHub
+	// organisation) as <provider>:<group>. Default: none.
 	Groups []string `json:"groups,omitempty"`
 	// Domains match users whose verified email address is in one of
 	// these domains. Default: none.
@@ -26,9 +28,10 @@ type ScopeGrant struct {
 // AccessRule says who may use a resource at all; others get a 403 page
 // when they sign in for it, and lose it at their next refresh.
 type AccessRule struct {
-	// Users are user names allowed. Default: none.
+	// Users are user names allowed, named as in ScopeGrant. Default: none.
 	Users []string `json:"users,omitempty"`
-	// Groups are groups whose users are allowed. Default: none.
+	// Groups are groups whose users are allowed, named as in ScopeGrant.
+	// Default: none.
 	Groups []string `json:"groups,omitempty"`
 }
 
@@ -54,8 +57,8 @@ func (g *Gateway) policy() ([]authserver.ScopeGrant, map[string]authserver.Acces
 // parseGrant parses
 //
 //	grant <scopes...> {
-//	    users <names...>
-//	    groups <groups...>
+//	    users <names...>      # users entries; a provider's user as <provider>:<username>
+//	    groups <groups...>    # users groups; a provider's group as <provider>:<group>
 //	    domains <domains...>
 //	}
 func parseGrant(d *caddyfile.Dispenser, a *AuthConfig) error {
@@ -89,8 +92,8 @@ func parseGrant(d *caddyfile.Dispenser, a *AuthConfig) error {
 // parseAllow parses a resource's
 //
 //	allow {
-//	    users <names...>
-//	    groups <groups...>
+//	    users <names...>      # as in grant
+//	    groups <groups...>    # as in grant
 //	}
 func parseAllow(d *caddyfile.Dispenser, res *Resource) error {
 	if d.NextArg() {

@@ -63,10 +63,11 @@ type Resource struct {
 	// "X-MCP-Subject-Type".
 	SubjectTypeHeader string `json:"subject_type_header,omitempty"`
 
-	// GroupsHeader carries the user's groups (from a sign-in provider's
-	// groups_claim) to the backend, comma-separated and percent-encoded;
-	// an incoming header of that name is removed first. Default
-	// "X-MCP-Groups".
+	// GroupsHeader carries the user's groups to the backend as grant and
+	// allow name them (google:admins for a provider's groups_claim,
+	// github:acme for an organisation, plain for the users block),
+	// comma-separated and percent-encoded; an incoming header of that name
+	// is removed first. Default "X-MCP-Groups".
 	GroupsHeader string `json:"groups_header,omitempty"`
 
 	// Allow limits who may use this resource at all. Default: everyone

@@ -2,10 +2,10 @@ package caddymodule_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,15 +60,10 @@ func startGatewayWithIDP(t *testing.T, tls bool, extra string, gatewayExtra ...s
 // it; this only reads it).
 func subjectOf(t *testing.T, token string) string {
 	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", token)
-	}
-	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	var c struct {
 		Sub string `json:"sub"`
 	}
-	json.Unmarshal(payload, &c)
+	json.Unmarshal([]byte(jwtPayload(t, token)), &c)
 	return c.Sub
 }
 
@@ -175,17 +170,18 @@ func TestOIDCProviderDownShowsAPage(t *testing.T) {
 }
 
 // TestPolicyForUsersOfTheProvider: grants by domain and group, and a
-// resource only the eng group may use, for users of the real provider.
+// resource only the provider's eng group (corp:eng) may use, for users of
+// the real provider.
 func TestPolicyForUsersOfTheProvider(t *testing.T) {
 	g, idp := startGatewayWithIDP(t, false, "", `scopes memory.read memory.write
 		allow {
-			groups eng
+			groups corp:eng
 		}
 		grant memory.read {
 			domains example.com
 		}
 		grant memory.write {
-			groups editors
+			groups corp:editors
 		}`)
 	redirect, _ := callbackRecorder(t)
 	conf := &oauth2.Config{
@@ -208,6 +204,14 @@ func TestPolicyForUsersOfTheProvider(t *testing.T) {
 	}
 	if scope := tok.Extra("scope"); scope != "memory.read" {
 		t.Errorf("ann's token scope %v, want memory.read alone", scope)
+	}
+	// The backend's groups header comes from this claim: the provider's
+	// groups named as the policy names them.
+	var claims struct {
+		Groups []string `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(jwtPayload(t, tok.AccessToken)), &claims); err != nil || !slices.Equal(claims.Groups, []string{"corp:eng"}) {
+		t.Errorf("ann's token groups %q (%v), want [corp:eng]", claims.Groups, err)
 	}
 	// bob: eng, but of another domain and not an editor: nothing to hold.
 	if _, _, err := signIn("bob"); err == nil || !strings.Contains(err.Error(), "status 403") || !strings.Contains(err.Error(), "may not hold any of what") {

@@ -29,10 +29,11 @@ type OIDCLogin struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Scopes are requested of the provider. Default: openid email profile.
 	Scopes []string `json:"scopes,omitempty"`
-	// UsernameClaim names users on the consent page and in policies.
-	// Default: email.
+	// UsernameClaim names users on the consent page and in policies
+	// (there as <name>:<username>). Default: email.
 	UsernameClaim string `json:"username_claim,omitempty"`
-	// GroupsClaim holds the user's groups. Default: none.
+	// GroupsClaim holds the user's groups, named <name>:<group> in grant,
+	// allow and the groups header. Default: none.
 	GroupsClaim string `json:"groups_claim,omitempty"`
 	// AllowedDomains admits only users whose verified email address is in
 	// one of these domains. Default: anyone the provider signs in.
@@ -62,7 +63,8 @@ type GitHubLogin struct {
 	// Required.
 	ClientSecret string `json:"client_secret,omitempty"`
 	// AllowedOrgs are the organisations whose active members may sign in;
-	// each is a group of its members for grant and allow. Required.
+	// each is a group of its members for grant and allow, named
+	// <name>:<org> (github:acme). Required.
 	AllowedOrgs []string `json:"allowed_orgs,omitempty"`
 	// ReauthenticateAfter is how long a sign-in holds before a refresh asks
 	// GitHub again whether the user's authorization stands and which of

@@ -82,3 +82,113 @@ func TestIPv6FormsOfInternalIPv4AreForbidden(t *testing.T) {
 		}
 	}
 }
+
+// TestAProvidersGroupPassesForNoOtherGroup: the operator gives mcp:admin,
+// and a resource, to a group "admins". Anyone who can create a group of
+// that name at some provider the gateway accepts (a free GitHub
+// organisation, a self-service directory) must not get them: a user whose
+// provider says they are in "admins" is in corp:admins if that provider is
+// corp, never in the local group admins nor in other:admins; a member of
+// the GitHub organisation acme is in github:acme alone.
+func TestAProvidersGroupPassesForNoOtherGroup(t *testing.T) {
+	for _, tc := range []struct {
+		provider, group, rule string
+		match                 bool
+	}{
+		{"corp", "admins", "admins", false},
+		{"corp", "admins", "other:admins", false},
+		{"corp", "admins", "corp:admins", true},
+		{"github", "acme", "acme", false},
+		{"github", "acme", "corp:acme", false},
+		{"github", "acme", "github:acme", true},
+	} {
+		t.Run(tc.provider+" "+tc.group+" for "+tc.rule, func(t *testing.T) {
+			providers := func() (*fakeUpstream, []UpstreamLogin) {
+				var signIn *fakeUpstream
+				var all []UpstreamLogin
+				for _, name := range []string{"corp", "other", "github"} {
+					u := &fakeUpstream{name: name, id: &UpstreamIdentity{Subject: "https://" + name + ".example#u1", Username: "ann"}}
+					if name == tc.provider {
+						u.id.Groups, signIn = []string{tc.group}, u
+					}
+					all = append(all, u)
+				}
+				return signIn, all
+			}
+			// Alice, a password user, is in the local group admins.
+			local := map[string][]string{testUser: {"admins"}}
+
+			u, all := providers()
+			e := newEnv(t, func(c *Config) {
+				c.Upstreams, c.UserGroups = all, local
+				c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Users: []string{u.name + ":ann"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{tc.rule}}}
+			})
+			if resp, page := e.browser().upstreamConsentBesidePasswords(u, "mcp mcp:admin"); resp.StatusCode != http.StatusOK || strings.Contains(page, "mcp:admin") != tc.match {
+				t.Errorf("grant mcp:admin { groups %s }: %s's user in %q offered it: %v, want %v (%d)\n%s", tc.rule, u.name, tc.group, !tc.match, tc.match, resp.StatusCode, page)
+			}
+
+			u, all = providers()
+			e = newEnv(t, func(c *Config) {
+				c.Upstreams, c.UserGroups = all, local
+				c.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{tc.rule}}}
+			})
+			if resp, page := e.browser().upstreamConsentBesidePasswords(u, "mcp"); (resp.StatusCode == http.StatusOK) != tc.match {
+				t.Errorf("allow { groups %s }: %s's user in %q let in: %d, want %v\n%s", tc.rule, u.name, tc.group, resp.StatusCode, tc.match, page)
+			}
+		})
+	}
+}
+
+// TestALocalGroupIsNotAProvidersGroup: the password user alice, in the
+// local group admins, holds what a rule naming admins gives, and not what
+// one naming corp:admins gives.
+func TestALocalGroupIsNotAProvidersGroup(t *testing.T) {
+	for rule, match := range map[string]bool{"admins": true, "corp:admins": false} {
+		t.Run(rule, func(t *testing.T) {
+			policy := func(c *Config) {
+				c.Upstreams = []UpstreamLogin{corp()}
+				c.UserGroups = map[string][]string{testUser: {"admins"}}
+			}
+			e := newEnv(t, func(c *Config) {
+				policy(c)
+				c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Users: []string{testUser}}, {Scopes: []string{"mcp:admin"}, Groups: []string{rule}}}
+			})
+			if resp, page := e.browser().passwordConsent("mcp mcp:admin"); resp.StatusCode != http.StatusOK || strings.Contains(page, "mcp:admin") != match {
+				t.Errorf("grant mcp:admin { groups %s }: offered to alice of admins: %v, want %v (%d)\n%s", rule, !match, match, resp.StatusCode, page)
+			}
+			e = newEnv(t, func(c *Config) {
+				policy(c)
+				c.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{rule}}}
+			})
+			if resp, page := e.browser().passwordConsent("mcp"); (resp.StatusCode == http.StatusOK) != match {
+				t.Errorf("allow { groups %s }: alice of admins let in: %d, want %v\n%s", rule, resp.StatusCode, match, page)
+			}
+		})
+	}
+}
+
+// upstreamConsentBesidePasswords signs u's user in from a login page that
+// also has the password form, for a new public client asking for scope,
+// and returns the page /authorize then shows.
+func (b *browser) upstreamConsentBesidePasswords(u *fakeUpstream, scope string) (*http.Response, string) {
+	b.e.t.Helper()
+	_, challenge := pkce()
+	q := authParams(b.e.publicClient(), challenge)
+	q.Set("scope", scope)
+	if resp, _ := b.callback(u, b.startUpstreamBesidePasswords(u, q), "good-code"); resp.StatusCode != http.StatusSeeOther {
+		b.e.t.Fatalf("callback: %d", resp.StatusCode)
+	}
+	return b.get(q)
+}
+
+// passwordConsent logs the test user in with their password for a new
+// public client asking for scope, and returns the page /authorize then
+// shows.
+func (b *browser) passwordConsent(scope string) (*http.Response, string) {
+	b.e.t.Helper()
+	_, challenge := pkce()
+	q := authParams(b.e.publicClient(), challenge)
+	q.Set("scope", scope)
+	_, page := b.get(q)
+	return b.login(page)
+}

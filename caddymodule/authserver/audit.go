@@ -8,7 +8,8 @@ import (
 )
 
 // The audit trail: one Info entry on Config.AuditLog per authorization
-// decision, saying who (subject, username, groups), which client (id and
+// decision, saying who (subject, username, groups as grant and allow name
+// them: policyGroups), which client (id and
 // kind), which resource and scopes, and what was decided and why. Never a
 // token, a code or a password.
 
@@ -52,7 +53,7 @@ func (s *Server) audit(decision, reason, clientID string, who person, resource s
 		zap.String("decision", decision),
 		zap.String("sub", who.Subject),
 		zap.String("username", who.Username),
-		zap.Strings("groups", who.Groups),
+		zap.Strings("groups", who.policyGroups()),
 		zap.String("login", who.Login),
 		zap.String("client_id", clientID),
 		zap.String("client_kind", kind),

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func TestAuditTrailOfAuthorizationDecisions(t *testing.T) {
 		c.Users = nil
 		c.Upstreams = []UpstreamLogin{u}
 		c.AuditLog = zap.New(core)
-		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"admins"}}}
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"corp:admins"}}}
 	})
 	c := e.publicClient()
 	_, challenge := pkce()
@@ -38,7 +39,8 @@ func TestAuditTrailOfAuthorizationDecisions(t *testing.T) {
 	for _, entry := range logs.All() {
 		f := entry.ContextMap()
 		if entry.Message != "authorization" || f["sub"] != "https://idp.example#u1" || f["username"] != "ann@example.com" ||
-			f["client_id"] != c.id || f["client_kind"] != ClientRegistered || f["resource"] != e.ts.URL+"/mcp" || f["login"] != "upstream:corp" {
+			f["client_id"] != c.id || f["client_kind"] != ClientRegistered || f["resource"] != e.ts.URL+"/mcp" || f["login"] != "upstream:corp" ||
+			fmt.Sprint(f["groups"]) != "[corp:eng]" {
 			t.Errorf("entry %s %v", entry.Message, f)
 		}
 		got = append(got, f["decision"].(string)+" "+f["scope"].(string))
@@ -75,7 +77,7 @@ func TestAuditTrailOfRefreshDecisions(t *testing.T) {
 	u.reauthAfter = time.Hour
 	e := policyEnv(t, u, func(c *Config) {
 		c.AuditLog = zap.New(core)
-		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"admins"}}}
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"corp:admins"}}}
 	})
 	c, tok := upstreamGrant(t, e, u, "mcp mcp:admin")
 	e.clock.Advance(2 * time.Hour)

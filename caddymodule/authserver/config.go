@@ -442,6 +442,7 @@ func (c Config) validate(needIdentity bool) error {
 			add("groups of user %q: no such user in users", user)
 		}
 	}
+	errs = append(errs, c.policyNameErrors()...)
 	for i, g := range c.ScopeGrants {
 		if len(g.Scopes) == 0 {
 			add("grant #%d: names no scope", i+1)

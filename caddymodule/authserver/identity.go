@@ -26,8 +26,9 @@ type person struct {
 	// Login is how they were identified (loginPassword, loginExternal,
 	// or loginUpstreamPrefix and the provider's name).
 	Login string
-	// Username is how they are shown; Groups are their groups at an
-	// upstream provider, Domain that of their verified email address.
+	// Username is how they are shown; Groups are their groups as their
+	// source gave them (a provider, Config.UserGroups; policyGroups names
+	// them), Domain that of their verified email address.
 	Username string
 	Groups   []string
 	Domain   string

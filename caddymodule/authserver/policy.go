@@ -12,18 +12,20 @@ import (
 type ScopeGrant struct {
 	// Scopes are the scopes granted. Required.
 	Scopes []string
-	// Users match by user name (a password user's name, an upstream
-	// user's username_claim) or by subject.
+	// Users match by subject, or by user name: a password or
+	// trusted-identity user's plainly, a provider's user (its
+	// username_claim) as "<provider>:<username>".
 	Users []string
-	// Groups match a user of any of them (an upstream provider's
-	// groups_claim).
+	// Groups match a user of any of them: a group of the users in
+	// Config.UserGroups by its name, a provider's group (its groups_claim,
+	// a GitHub organisation) as "<provider>:<group>".
 	Groups []string
 	// Domains match a user whose verified email address is in one of them.
 	Domains []string
 }
 
 // AccessRule says who may use a resource at all: users named in Users or
-// in one of Groups.
+// in one of Groups, named as in ScopeGrant.
 type AccessRule struct {
 	Users  []string
 	Groups []string
@@ -35,26 +37,54 @@ func (g ScopeGrant) matches(p person) bool {
 		p.Domain != "" && slices.ContainsFunc(g.Domains, func(d string) bool { return strings.EqualFold(d, p.Domain) })
 }
 
-// namedIn reports whether users names p: by subject, or by user name. A
-// plain name is a user this server or the Caddy handler before it knows by
-// that name (password and trusted-identity logins); a provider's user is
-// named "<provider>:<username>" (google:alice@example.com). An upstream
-// user's name is whatever their provider's username claim says, so
-// "alice" at some provider must not pass for the local user alice, nor a
-// user of one provider for the same name at another.
+// namedIn reports whether users names p: by subject, or by user name as
+// the policy names it (policyName). An upstream user's name is whatever
+// their provider's username claim says, so "alice" at some provider must
+// not pass for the local user alice, nor a user of one provider for the
+// same name at another.
 func namedIn(p person, users []string) bool {
-	name := ""
-	switch provider, upstream := strings.CutPrefix(p.Login, loginUpstreamPrefix); {
-	case upstream:
-		name = provider + ":" + p.Username
-	case p.Login == loginPassword || p.Login == loginExternal:
-		name = p.Username
-	}
-	return slices.ContainsFunc(users, func(u string) bool { return u == p.Subject || name != "" && u == name })
+	name, named := p.policyName(p.Username)
+	return slices.ContainsFunc(users, func(u string) bool { return u == p.Subject || named && u == name })
 }
 
+// inAnyGroup reports whether p is in one of groups, as the policy names
+// their groups (policyGroups). A provider's groups are whatever its users
+// or admins could create there (a free GitHub organisation, a
+// self-service directory): "admins" at one provider must not pass for the
+// local group admins, nor for admins at another provider.
 func inAnyGroup(p person, groups []string) bool {
-	return slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(p.Groups, g) })
+	held := p.policyGroups()
+	return slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(held, g) })
+}
+
+// policyName is how grant and allow rules name x, a user name or a group
+// of p's: plainly for a person this server or the Caddy handler before it
+// knows (password and trusted-identity logins), as "<provider>:<x>" for a
+// provider's user (google:alice@example.com, github:acme). A login of
+// neither kind is not named (named is false).
+func (p person) policyName(x string) (name string, named bool) {
+	switch provider, upstream := upstreamOf(p.Login); {
+	case upstream:
+		return provider + ":" + x, true
+	case p.Login == loginPassword || p.Login == loginExternal:
+		return x, true
+	}
+	return "", false
+}
+
+// policyGroups are p's groups as grant and allow rules name them
+// (policyName), as the access token's groups claim, the backend's groups
+// header and the audit trail carry them. Storage keeps the groups as
+// their source gave them: the name is made here, at each decision, from
+// how p signed in.
+func (p person) policyGroups() []string {
+	var groups []string
+	for _, g := range p.Groups {
+		if name, named := p.policyName(g); named {
+			groups = append(groups, name)
+		}
+	}
+	return groups
 }
 
 // scopesHeldBy returns the scopes of want that p may hold, in order;

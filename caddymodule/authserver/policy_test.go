@@ -4,8 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // upstreamConsent signs u's user in and returns the page /authorize shows
@@ -82,7 +87,7 @@ func TestAllowKeepsOthersOffTheResource(t *testing.T) {
 
 func TestAllowLetsItsGroupIn(t *testing.T) {
 	u := corp()
-	e := policyEnv(t, u, func(c *Config) { c.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{"eng"}}} })
+	e := policyEnv(t, u, func(c *Config) { c.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{"corp:eng"}}} })
 	_, challenge := pkce()
 	if resp, page := e.browser().upstreamConsent(u, authParams(e.publicClient(), challenge)); resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="decision"`) {
 		t.Fatalf("%d\n%s", resp.StatusCode, page)
@@ -223,12 +228,143 @@ func TestAPasswordUsersGroupsComeFromTheConfiguration(t *testing.T) {
 		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
 		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
 	}, "", "")
-	if tok := tokensOf(t, status, m); tok.scope != "mcp mcp:admin" {
+	tok := tokensOf(t, status, m)
+	if tok.scope != "mcp mcp:admin" || !slices.Equal(e.claimsOf(tok.access).Groups, []string{"admins"}) {
+		t.Fatalf("scope %q groups %q", tok.scope, e.claimsOf(tok.access).Groups)
+	}
+	// The groups claim (the backend's groups header) is the configured
+	// groups too, not those recorded at sign-in.
+	e2 := startEnv(t, e.clock, e.storage, policy())
+	status, m = e2.refresh(c, tok.refresh)
+	if tok := tokensOf(t, status, m); tok.scope != "mcp" || e2.claimsOf(tok.access).Groups != nil {
+		t.Fatalf("scope after leaving admins %q, groups %q", tok.scope, e2.claimsOf(tok.access).Groups)
+	}
+}
+
+// TestAProvidersGrantIsJudgedByItsProvidersNames: a grant keeps its user's
+// groups as the provider gave them ("admins"), and each decision names them
+// corp:admins from how the user signed in; so grants recorded before
+// provider groups had a namespace of their own need no migration, and a
+// rule naming plain admins, which once matched them, stops at the next
+// refresh and the revocation check.
+func TestAProvidersGrantIsJudgedByItsProvidersNames(t *testing.T) {
+	u := corp()
+	u.id.Groups = []string{"eng", "admins"}
+	policy := func(admins string) func(*Config) {
+		return func(c *Config) {
+			c.Origin, c.Users, c.Upstreams = sameOrigin, nil, []UpstreamLogin{u}
+			c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{admins}}}
+		}
+	}
+	e := newEnv(t, policy("corp:admins"))
+	c, tok := upstreamGrant(t, e, u, "mcp mcp:admin")
+	if tok.scope != "mcp mcp:admin" {
 		t.Fatalf("scope %q", tok.scope)
 	}
-	e2 := startEnv(t, e.clock, e.storage, policy())
-	status, m = e2.refresh(c, m["refresh_token"].(string))
-	if tok := tokensOf(t, status, m); tok.scope != "mcp" {
-		t.Fatalf("scope after leaving admins %q", tok.scope)
+	claims := e.claimsOf(tok.access)
+	var stored grant
+	if found, err := e.srv.store.get(context.Background(), e.srv.grantKey(claims.GrantID), &stored); !found || err != nil || strings.Join(stored.Groups, ",") != "eng,admins" {
+		t.Fatalf("stored groups %q (found %v, %v), want them as the provider gave them", stored.Groups, found, err)
+	}
+
+	// Restarted on the same storage, corp:admins still holds the grant.
+	e2 := startEnv(t, e.clock, e.storage, policy("corp:admins"))
+	if revoked, err := e2.srv.IsRevoked(context.Background(), claims.ID, claims.GrantID); err != nil || revoked {
+		t.Fatalf("the token under corp:admins: revoked=%v %v", revoked, err)
+	}
+	status, m := e2.refresh(c, tok.refresh)
+	if tok = tokensOf(t, status, m); tok.scope != "mcp mcp:admin" {
+		t.Fatalf("refreshed under corp:admins: scope %q", tok.scope)
+	}
+	claims = e2.claimsOf(tok.access)
+
+	// A rule naming plain admins is a group of the users block: the
+	// provider's admins lose mcp:admin.
+	e3 := startEnv(t, e.clock, e.storage, policy("admins"))
+	if revoked, err := e3.srv.IsRevoked(context.Background(), claims.ID, claims.GrantID); err != nil || !revoked {
+		t.Fatalf("the token with mcp:admin under plain admins: revoked=%v %v", revoked, err)
+	}
+	status, m = e3.refresh(c, tok.refresh)
+	if fresh := tokensOf(t, status, m); fresh.scope != "mcp" {
+		t.Fatalf("refreshed under plain admins: scope %q, want mcp alone", fresh.scope)
+	}
+}
+
+// TestPolicyNamesOfUnknownProvidersAreMistakes: "<provider>:<name>" of a
+// provider that is not configured can match no one (a typo, or a provider
+// removed); a local user or group named like a provider's would pass for
+// it. Names with a ':' that the users block has, and subjects, are fine.
+func TestPolicyNamesOfUnknownProvidersAreMistakes(t *testing.T) {
+	cfg := testConfig(&clock{t: e0})
+	cfg.Upstreams = []UpstreamLogin{corp()}
+	cfg.Users["corp:bob"] = testUserHash
+	cfg.UserGroups = map[string][]string{testUser: {"team:x", "corp:admins"}}
+	cfg.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"},
+		Users:  []string{"gogle:ann", "corp:ann", "https://idp.example#u1", testUser},
+		Groups: []string{"gogle:admins", "corp:admins", "team:x"}}}
+	cfg.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{"githb:acme"}}}
+	err := cfg.Validate()
+	want := []string{
+		`grant mcp: user "gogle:ann": there is no sign-in provider "gogle" (configured: corp); write <provider>:<username> with one of them, or name a user of users`,
+		`grant mcp: group "gogle:admins": there is no sign-in provider "gogle" (configured: corp); write <provider>:<group> with one of them, or name a group of users`,
+		`allow for /mcp: group "githb:acme": there is no sign-in provider "githb"`,
+		`user "corp:bob": grant and allow name the users of the sign-in provider "corp" so; rename the user`,
+		`groups of user "alice": grant and allow name the group "corp:admins" of the sign-in provider "corp" so; rename the group`,
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate: %v\nwant %q", err, w)
+		}
+	}
+	if err != nil && strings.Count(err.Error(), "\n")+1 != len(want) {
+		t.Errorf("Validate reports more than the mistakes: %v", err)
+	}
+
+	// With a trusted identity, any name may be one of its users.
+	cfg = testConfig(&clock{t: e0})
+	cfg.TrustedIdentity = func(*http.Request) (string, bool) { return "", false }
+	cfg.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Users: []string{"sso:ann"}}}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("a trusted identity's user sso:ann: %v", err)
+	}
+}
+
+// TestPlainPolicyNamesNothingHasAreWarnedOf: beside sign-in providers, a
+// plain name in a rule that the users block does not have was most likely
+// meant for a provider's user or group, which it does not match: New warns
+// once per name, saying how to write it.
+func TestPlainPolicyNamesNothingHasAreWarnedOf(t *testing.T) {
+	github := corp()
+	github.name = "github"
+	plain := func(c *Config) {
+		c.UserGroups = map[string][]string{testUser: {"eng"}}
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp:admin"}, Users: []string{testUser, "bob"}, Groups: []string{"eng", "admins"}}}
+		c.ResourceAccess = map[string]AccessRule{"/mcp": {Groups: []string{"ops"}}}
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	startLoggedEnv(t, &clock{t: e0}, &certmagic.FileStorage{Path: t.TempDir()}, zap.New(core), func(c *Config) {
+		plain(c)
+		c.Upstreams = []UpstreamLogin{corp(), github}
+		g := &c.ScopeGrants[0]
+		g.Users, g.Groups = append(g.Users, "corp:ann"), append(g.Groups, "github:acme")
+	})
+	var got []string
+	for _, entry := range logs.All() {
+		got = append(got, entry.Message)
+	}
+	want := []string{
+		`grant mcp:admin: users has no user "bob", and a plain name matches no sign-in provider's user; for a provider's user write corp:bob or github:bob`,
+		`grant mcp:admin: no user of users is in group "admins", and a plain name matches no sign-in provider's group; for a provider's group write corp:admins or github:admins`,
+		`allow for /mcp: no user of users is in group "ops", and a plain name matches no sign-in provider's group; for a provider's group write corp:ops or github:ops`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Without providers a plain name is all there is.
+	core, logs = observer.New(zap.WarnLevel)
+	startLoggedEnv(t, &clock{t: e0}, &certmagic.FileStorage{Path: t.TempDir()}, zap.New(core), plain)
+	if logs.Len() != 0 {
+		t.Errorf("warnings without providers: %v", logs.All())
 	}
 }

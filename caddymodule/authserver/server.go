@@ -68,7 +68,9 @@ const (
 	wellKnownOIDC  = "/.well-known/openid-configuration"
 )
 
-// New validates cfg and fills its defaults. It reads and writes nothing:
+// New validates cfg and fills its defaults, and warns on logger of the
+// plain names in grant and allow rules that nothing can match
+// (policynames.go). It reads and writes nothing:
 // the signing keys are created on first signing and the cookie key on the
 // first visit to /authorize, each under the storage lock, so validating a
 // configuration leaves storage as it was. logger may be nil.
@@ -77,8 +79,14 @@ func New(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		return nil, err
 	}
 	s, err := newServer(cfg, store, logger)
-	if err != nil || s.cfg.ClientMetadataDocuments.Disabled {
-		return s, err
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range s.cfg.policyWarnings() {
+		s.log.Warn(w)
+	}
+	if s.cfg.ClientMetadataDocuments.Disabled {
+		return s, nil
 	}
 	if s.documents, err = newDocumentFetcher(s.cfg.ClientMetadataDocuments, s.cfg.Now, s.log); err != nil {
 		return nil, err

@@ -182,7 +182,7 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		// Outside the transaction (ctx, not tx): a signing key this creates
 		// must be visible to the other instances at once, whatever becomes
 		// of the exchange.
-		if resp, err = s.mintAccessToken(ctx, g.issued()); err != nil {
+		if resp, err = s.mintAccessToken(ctx, s.issued(&g)); err != nil {
 			return err
 		}
 		resp.RefreshToken = refresh
@@ -207,9 +207,10 @@ func pkceMatches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) == 1
 }
 
-// issued describes what the grant's next access token carries.
-func (g *grant) issued() issued {
-	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes, groups: g.Groups}
+// issued describes what the grant's next access token carries: its
+// user's groups as the policy that let it be minted names them.
+func (s *Server) issued(g *grant) issued {
+	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes, groups: s.holderOf(g).policyGroups()}
 }
 
 // refresh rotates a refresh token under its family's lock (see grant).
@@ -312,7 +313,7 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			entry.RetiredAt = now
 		}
 		refresh := g.newRefreshToken()
-		is := g.issued()
+		is := s.issued(&g)
 		is.scopes = scopes
 		if resp, err = s.mintAccessToken(ctx, is); err != nil {
 			return err

@@ -60,10 +60,11 @@ type UpstreamIdentity struct {
 	// Subject is the user's stable identifier, unique across providers
 	// (the issuer and the provider's subject): the access tokens' sub.
 	Subject string
-	// Username is how the user is shown and named in policies (by
-	// default the email address).
+	// Username is how the user is shown and named in policies, after the
+	// provider's name and ':' (by default the email address).
 	Username string
-	// Groups are the user's groups at the provider.
+	// Groups are the user's groups at the provider, as it names them;
+	// policies name them after the provider's name and ':'.
 	Groups []string
 	// Domain is the domain of the user's email address, when the provider
 	// verified it; else empty.

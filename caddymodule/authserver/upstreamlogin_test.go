@@ -117,8 +117,8 @@ func TestUpstreamLoginStartsASessionAndTheCodeCarriesItsSubject(t *testing.T) {
 	}, "", "")
 	tok := tokensOf(t, status, m)
 	claims := e.claimsOf(tok.access)
-	if claims.Subject != "https://idp.example#u1" || strings.Join(claims.Groups, ",") != "eng" {
-		t.Errorf("token sub %q groups %q, want the upstream subject and groups", claims.Subject, claims.Groups)
+	if claims.Subject != "https://idp.example#u1" || strings.Join(claims.Groups, ",") != "corp:eng" {
+		t.Errorf("token sub %q groups %q, want the upstream subject and groups named with the provider", claims.Subject, claims.Groups)
 	}
 }
 

@@ -39,7 +39,7 @@ func reauthEnv(t *testing.T) (*env, *fakeUpstream) {
 	u.id.RefreshToken = "provider-refresh-token-1"
 	u.reauthAfter = time.Hour
 	e := policyEnv(t, u, func(c *Config) {
-		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"admins"}}}
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"corp:admins"}}}
 	})
 	return e, u
 }
@@ -96,7 +96,7 @@ func TestRefreshChecksTheUserAgainAtTheProvider(t *testing.T) {
 	if len(u.rechecked) != 1 || u.rechecked[0] != "provider-refresh-token-1" {
 		t.Fatalf("rechecked with %v", u.rechecked)
 	}
-	if g := e.claimsOf(tok.access).Groups; strings.Join(g, ",") != "eng,admins" {
+	if g := e.claimsOf(tok.access).Groups; strings.Join(g, ",") != "corp:eng,corp:admins" {
 		t.Fatalf("groups after the check %v", g)
 	}
 	// Checked just now: the next refresh does not ask again; the one

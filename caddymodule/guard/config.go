@@ -74,8 +74,10 @@ type Config struct {
 	// removed first. Default "X-MCP-Subject-Type".
 	SubjectTypeHeader string
 
-	// GroupsHeader receives the user's groups at an upstream sign-in
-	// provider, comma-separated, each percent-encoded where it holds a
+	// GroupsHeader receives the user's groups as the token names them
+	// ("<provider>:<group>" for a sign-in provider's groups, so a backend
+	// that authorizes by group cannot take one provider's "admins" for
+	// another's), comma-separated, each percent-encoded where it holds a
 	// comma, a '%' or a character outside printable ASCII; any incoming
 	// header of this name is removed first, and none is sent for a user
 	// without groups. Default "X-MCP-Groups".

@@ -19,7 +19,8 @@ type Identity struct {
 	TokenID string
 	// GrantID is the token's sid claim (grant or refresh family), possibly empty.
 	GrantID string
-	// Groups are the user's groups at an upstream sign-in provider.
+	// Groups are the token's groups claim: the user's groups as the
+	// policy names them ("<provider>:<group>" for a sign-in provider's).
 	Groups []string
 }
 

@@ -21,8 +21,11 @@ type AccessClaims struct {
 	// GrantType is ClientCredentials on a token minted without a user (sub
 	// is then the client id), absent on a user's token.
 	GrantType string `json:"gty,omitempty"`
-	// Groups are the user's groups at an upstream sign-in provider (RFC
-	// 9068 §2.2.3.1), for the backend's groups header.
+	// Groups are the user's groups (RFC 9068 §2.2.3.1) as grant and allow
+	// rules name them, for the backend's groups header: a sign-in
+	// provider's as "<provider>:<group>" (google:admins, github:acme), so
+	// a group anyone may create at one provider cannot pass for another's;
+	// those of the users block plainly.
 	Groups []string `json:"groups,omitempty"`
 }
 

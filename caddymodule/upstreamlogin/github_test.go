@@ -213,14 +213,21 @@ func TestGitHubConfigMistakes(t *testing.T) {
 }
 
 // TestGitHubThroughTheAuthorizationServer: the login page's "Sign in with
-// GitHub", the stand-in, and a token for octocat.
+// GitHub", the stand-in, and a token for octocat, whose organisation acme
+// is the group github:acme: a rule naming plain acme (a group of a users
+// block) gives them nothing.
 func TestGitHubThroughTheAuthorizationServer(t *testing.T) {
 	gh := startGitHub(t)
 	g := newGitHub(t, gh, "acme")
 	srv, err := authserver.New(authserver.Config{
 		Origin:    func(r *http.Request) string { return publicurl.Origin(r, "", false) },
+		Scopes:    []string{"mcp", "mcp:admin"},
 		Upstreams: []authserver.UpstreamLogin{g},
 		Clients:   []authserver.StaticClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1/cb"}}},
+		ScopeGrants: []authserver.ScopeGrant{
+			{Scopes: []string{"mcp"}, Groups: []string{"github:acme"}},
+			{Scopes: []string{"mcp:admin"}, Groups: []string{"acme"}},
+		},
 	}, &certmagic.FileStorage{Path: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +239,7 @@ func TestGitHubThroughTheAuthorizationServer(t *testing.T) {
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://127.0.0.1:7/cb"},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		"scope": {"mcp mcp:admin"},
 	}
 	back, err := browsertest.New(nil).AuthorizeUpstream(ts.URL+"/authorize?"+q.Encode(), gh.ts.URL, "GitHub", "", "", "approve")
 	if err != nil {
@@ -252,10 +260,11 @@ func TestGitHubThroughTheAuthorizationServer(t *testing.T) {
 	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok.AccessToken+"..", ".")[1])
 	var c struct {
 		Sub    string   `json:"sub"`
+		Scope  string   `json:"scope"`
 		Groups []string `json:"groups"`
 	}
 	json.Unmarshal(payload, &c)
-	if c.Sub != "https://github.com#583231" || strings.Join(c.Groups, ",") != "acme" {
+	if c.Sub != "https://github.com#583231" || c.Scope != "mcp" || strings.Join(c.Groups, ",") != "github:acme" {
 		t.Fatalf("access token claims %s", payload)
 	}
 }

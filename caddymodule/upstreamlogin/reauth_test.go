@@ -73,7 +73,7 @@ func (c *testClock) Advance(d time.Duration) {
 }
 
 // TestGroupRemovedOrUserDisabledAtTheProvider runs the whole chain with the
-// real provider: ann signs in with the groups eng and ops; ops gives
+// real provider: ann signs in with the groups eng and ops; corp:ops gives
 // mcp:admin. The provider removes her from ops: the refresh after
 // reauthenticate_after yields mcp alone. The provider disables her: the
 // next such refresh is refused.
@@ -93,8 +93,8 @@ func TestGroupRemovedOrUserDisabledAtTheProvider(t *testing.T) {
 		Upstreams: []authserver.UpstreamLogin{o},
 		Clients:   []authserver.StaticClient{{ID: "app", RedirectURIs: []string{"http://127.0.0.1/cb"}}},
 		ScopeGrants: []authserver.ScopeGrant{
-			{Scopes: []string{"mcp"}, Groups: []string{"eng"}},
-			{Scopes: []string{"mcp:admin"}, Groups: []string{"ops"}},
+			{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}},
+			{Scopes: []string{"mcp:admin"}, Groups: []string{"corp:ops"}},
 		},
 		Now: clock.Now,
 	}, &certmagic.FileStorage{Path: t.TempDir()}, nil)
