@@ -231,15 +231,6 @@ func distinctTerms(text string) []string {
 
 func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }
 
-// wordQuery turns free text into an FTS5 query matching all its words.
-func wordQuery(query string) string {
-	words := strings.FieldsFunc(query, notWordRune)
-	for i, w := range words {
-		words[i] = ftsString(w)
-	}
-	return strings.Join(words, " ")
-}
-
 // ftsString quotes s as an FTS5 string: one token or phrase, never syntax.
 func ftsString(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
