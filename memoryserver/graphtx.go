@@ -21,11 +21,11 @@ type graphTx struct {
 	// when there is nothing to delete.
 	staleDocs, newDocs []int64
 	// unprepared lists the SQL texts run without a prepared statement, for
-	// runTx to prepare after the transaction.
+	// the store to prepare after the transaction (remember, view).
 	unprepared []string
 	// terms are the term ids known from earlier transactions (nil in read
 	// transactions); metTerms those this one looked up or added, for
-	// runTx to add to terms after commit.
+	// the store to add to terms after commit (remember).
 	terms    *termCache
 	metTerms map[string]int64
 }
@@ -35,7 +35,8 @@ func newGraphTx(ctx context.Context, tx *sql.Tx, stmts *stmtCache, terms *termCa
 }
 
 // stmt returns the pool's prepared statement for query, bound to this
-// transaction, or nil (noting query for runTx) if there is none yet.
+// transaction, or nil (noting query for the store to prepare after the
+// transaction) if there is none yet.
 func (g *graphTx) stmt(query string) *sql.Stmt {
 	if st := g.stmts.get(query); st != nil {
 		return g.tx.StmtContext(g.ctx, st)

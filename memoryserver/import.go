@@ -67,7 +67,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		}
 	}()
 	var skipped []relation
-	err := s.store.update(ctx, owner, func(g *graphTx) error {
+	err := s.store.updateUnchecked(ctx, owner, func(g *graphTx) error {
 		var lastEntity, lastObservation int64
 		if err := g.tx.QueryRowContext(ctx, "SELECT (SELECT ifnull(max(id), 0) FROM entities), (SELECT ifnull(max(id), 0) FROM observations)").
 			Scan(&lastEntity, &lastObservation); err != nil {

@@ -158,3 +158,39 @@ func TestImportIndexesLikeTheTools(t *testing.T) {
 		}
 	}
 }
+
+// TestImportTurnsForeignKeyChecksBackOn: Import writes without SQLite's
+// foreign key checks (updateUnchecked). Afterwards, whether it succeeded or
+// failed, the write connection must have them again: deleting an entity
+// must cascade to its observations and relations, which only the checks do.
+func TestImportTurnsForeignKeyChecksBackOn(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	if err := ts.Import(ctx, strings.NewReader(danglingFile), ""); err == nil {
+		t.Fatal("import with dangling relations succeeded")
+	}
+	file := `{"type":"entity","name":"A","entityType":"t","observations":["x","y"]}
+{"type":"entity","name":"B","entityType":"t","observations":["z"]}
+{"type":"relation","from":"A","to":"B","relationType":"knows"}`
+	if err := ts.Import(ctx, strings.NewReader(file), ""); err != nil {
+		t.Fatal(err)
+	}
+	db := ts.store.write.db
+	rows, err := db.Query("PRAGMA foreign_key_check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Error("the import left rows that refer to missing rows")
+	}
+	rows.Close()
+	ts.mustCall(t, "delete_entities", map[string]any{"entityNames": []string{"A"}})
+	var orphans int
+	if err := db.QueryRow(`SELECT (SELECT count(*) FROM observations WHERE entity_id NOT IN (SELECT id FROM entities))
+		+ (SELECT count(*) FROM relations WHERE from_id NOT IN (SELECT id FROM entities) OR to_id NOT IN (SELECT id FROM entities))`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 {
+		t.Errorf("deleting an imported entity left %d observations or relations behind: foreign key checks are still off", orphans)
+	}
+}

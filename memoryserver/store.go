@@ -3,6 +3,7 @@ package memoryserver
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -75,39 +76,90 @@ func (s *store) close() error {
 // update runs fn in one write transaction (BEGIN IMMEDIATE) and commits it
 // only if fn succeeds: a tool call is applied entirely or not at all.
 func (s *store) update(ctx context.Context, owner string, fn func(*graphTx) error) error {
-	return runTx(ctx, s.write, s.terms, owner, func(g *graphTx) error {
+	g, err := transact(ctx, s.write.db, s.write, s.terms, owner, indexing(fn))
+	if err == nil {
+		s.remember(ctx, g)
+	}
+	return err
+}
+
+// updateUnchecked is update without SQLite's foreign key checks, for a
+// writer whose every row refers to rows it has just written or looked up
+// in the same transaction (Import: the checks were a tenth of its time).
+// It holds the pool's one write connection throughout, so no other
+// writer runs without the checks (deletes rely on them to cascade), and a
+// connection whose checks cannot be turned back on is thrown away.
+func (s *store) updateUnchecked(ctx context.Context, owner string, fn func(*graphTx) error) error {
+	g, err := s.transactUnchecked(ctx, owner, fn)
+	if err == nil {
+		s.remember(ctx, g) // prepares on the pool: only once the connection is back
+	}
+	return err
+}
+
+func (s *store) transactUnchecked(ctx context.Context, owner string, fn func(*graphTx) error) (g *graphTx, err error) {
+	conn, err := s.write.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if _, onErr := conn.ExecContext(context.Background(), "PRAGMA foreign_keys = ON"); onErr != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("memoryserver: turning foreign key checks back on: %w", onErr))
+		}
+	}()
+	return transact(ctx, conn, s.write, s.terms, owner, indexing(fn))
+}
+
+// indexing runs fn, then brings the search index up to date with what it
+// wrote.
+func indexing(fn func(*graphTx) error) func(*graphTx) error {
+	return func(g *graphTx) error {
 		if err := fn(g); err != nil {
 			return err
 		}
 		return g.flushIndex()
-	})
+	}
 }
 
 // view runs fn in one read transaction, so all its queries see one snapshot.
 func (s *store) view(ctx context.Context, owner string, fn func(*graphTx) error) error {
-	return runTx(ctx, s.read, nil, owner, fn)
+	g, err := transact(ctx, s.read.db, s.read, nil, owner, fn)
+	if err == nil {
+		s.read.add(ctx, g.unprepared)
+	}
+	return err
 }
 
-// runTx runs fn in a transaction of the pool, then prepares the statements
-// it ran unprepared and remembers the term ids it met (terms, if not nil),
-// for the transactions to come.
-func runTx(ctx context.Context, p *stmtCache, terms *termCache, owner string, fn func(*graphTx) error) error {
-	tx, err := p.db.BeginTx(ctx, nil)
+// beginner is a pool or one of its connections.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// transact runs fn in a transaction begun on the pool of stmts or one of
+// its connections, and commits it if fn succeeds.
+func transact(ctx context.Context, on beginner, stmts *stmtCache, terms *termCache, owner string, fn func(*graphTx) error) (*graphTx, error) {
+	tx, err := on.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	g := newGraphTx(ctx, tx, p, terms, owner)
+	g := newGraphTx(ctx, tx, stmts, terms, owner)
 	if err := fn(g); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
+		return nil, errors.Join(err, ignoreDone(tx.Rollback()))
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	p.add(ctx, g.unprepared)
-	if terms != nil {
-		terms.add(g.metTerms)
-	}
-	return nil
+	return g, tx.Commit()
+}
+
+// remember prepares the statements a committed write transaction ran
+// unprepared and keeps the term ids it met, for the transactions to come.
+// It must not run while the transaction's connection is held.
+func (s *store) remember(ctx context.Context, g *graphTx) {
+	s.write.add(ctx, g.unprepared)
+	s.terms.add(g.metTerms)
 }
 
 // ignoreDone drops the error Rollback returns after a failed Commit or a
