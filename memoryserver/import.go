@@ -44,7 +44,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	}
 	// The file is decoded on another goroutine while the chunks decoded so
 	// far are written: decoding and validating is a fifth of an import.
-	chunks := make(chan []entity, 2)
+	chunks := make(chan []importedEntity, 2)
 	stop := make(chan struct{})
 	decoded := make(chan error, 1)
 	var relations []relation
@@ -53,7 +53,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		var err error
 		relations, err = decodeJSONL(r, func(chunk []entity) error {
 			select {
-			case chunks <- chunk:
+			case chunks <- splitTerms(chunk):
 				return nil
 			case <-stop:
 				return errImportStopped
@@ -68,38 +68,22 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	}()
 	var skipped []relation
 	err := s.store.updateUnchecked(ctx, owner, func(g *graphTx) error {
-		var lastEntity, lastObservation int64
-		if err := g.tx.QueryRowContext(ctx, "SELECT (SELECT ifnull(max(id), 0) FROM entities), (SELECT ifnull(max(id), 0) FROM observations)").
-			Scan(&lastEntity, &lastObservation); err != nil {
+		w, err := newImportWriter(g)
+		if err != nil {
 			return err
 		}
-		// The ids of the entities the import created, for the relations:
-		// looking their names up again was a tenth of an import.
-		ids := map[string]int64{}
 		for chunk := range chunks {
-			newIDs, err := g.insertEntities(chunk)
-			if err != nil {
+			if err := w.write(chunk); err != nil {
 				return err
 			}
-			var more []observationAdd // for entities already in the graph or earlier in the file
-			for i, e := range chunk {
-				if newIDs[i] != 0 {
-					ids[e.Name] = newIDs[i]
-				} else {
-					more = append(more, observationAdd{e.Name, e.Observations})
-				}
-			}
-			if _, err := g.addObservations(more); err != nil {
-				return err
-			}
-			g.newDocs = g.newDocs[:0] // indexImported indexes them all at the end
 		}
 		if err := <-decoded; err != nil {
 			return err
 		}
-		if err := g.indexImported(lastEntity, lastObservation); err != nil {
+		if err := w.flush(); err != nil {
 			return err
 		}
+		ids := w.ids
 		kept, dangling, err := g.splitDangling(relations, ids)
 		if err != nil {
 			return err

@@ -3,95 +3,124 @@ package memoryserver
 import (
 	"cmp"
 	"slices"
-	"strings"
 )
 
-// importIndexChunk is how many texts indexImported splits into terms and
-// writes to text_postings at a time: few statements (FTS5 writes its
-// pending data out at the end of each), bounded memory.
+// importIndexChunk is how many texts an import gathers before it writes
+// their postings in one statement: FTS5 writes its pending data out as a
+// new segment at the end of every statement (and whenever its 1 MB of
+// pending data is full), and merging many small segments cost more than
+// writing them; bounded memory.
 const importIndexChunk = 50_000
 
-// indexImported writes the index rows of every entity with an id above
-// lastEntity and every observation with an id above lastObservation: the
-// rows an import created, since ids only grow within the write
-// transaction (rowids are max+1 and nothing is deleted meanwhile) and no
-// other writer runs during it. Rows an import created earlier in the same
-// transaction were not indexed one chunk at a time: FTS5 writes its
-// pending data out as a new segment at the end of every statement, and
-// merging the hundreds of small segments of a chunked import cost more
-// than writing the index. An import changes no existing text (an entity
-// already in the graph keeps its name and type), so nothing is stale.
-func (g *graphTx) indexImported(lastEntity, lastObservation int64) error {
-	// Observations go first: their words recur, and the ids of the terms
-	// met are kept only up to maxCachedTerms, which entity names, each a
-	// term of its own, would fill before the observations' words got in.
-	if err := g.indexRowsAbove(`SELECT id, '', '', content FROM observations WHERE id > ? ORDER BY id LIMIT ?`,
-		lastObservation, func(id int64) int64 { return id }); err != nil {
-		return err
-	}
-	return g.indexRowsAbove(`SELECT id, name, entity_type, '' FROM entities WHERE id > ? ORDER BY id LIMIT ?`,
-		lastEntity, entityDoc)
+// importedEntity is an entity of an imported file with the terms of its
+// texts, split on the decoding goroutine while the writer writes.
+type importedEntity struct {
+	entity
+	nameTerms        []string   // of the name and type
+	observationTerms [][]string // of each of the distinct Observations
 }
 
-// indexRowsAbove writes the postings of the rows query returns (id, name,
-// type, observation of the rows with an id above its first argument, in id
-// order, at most its second) a chunk at a time; doc gives a row's document
-// id. Each chunk goes in rowid order (see flushIndex).
-func (g *graphTx) indexRowsAbove(query string, last int64, doc func(id int64) int64) error {
-	var texts []docText
+// splitTerms readies a chunk of a file's entities for importWriter: each
+// observation once, and the terms of every text.
+func splitTerms(chunk []entity) []importedEntity {
+	out := make([]importedEntity, len(chunk))
+	for i, e := range chunk {
+		e.Observations = distinct(e.Observations)
+		out[i] = importedEntity{entity: e, nameTerms: docText{name: e.Name, entityType: e.EntityType}.terms()}
+		out[i].observationTerms = make([][]string, len(e.Observations))
+		for k, c := range e.Observations {
+			out[i].observationTerms[k] = docText{observ: c}.terms()
+		}
+	}
+	return out
+}
+
+// importWriter writes the entities of an import that are new to the graph
+// under ids it assigns itself, above every id in the graph: it then knows
+// each new text's document id and, from the decoder, its terms, and writes
+// the postings without reading the texts back. No other writer runs
+// during the import's transaction, and rows are added by nothing else.
+type importWriter struct {
+	g                           *graphTx
+	nextEntity, nextObservation int64
+	// ids are the ids of the entities the import created, for the
+	// relations: looking their names up again was a tenth of an import.
+	ids     map[string]int64
+	pending []docTerms
+}
+
+func newImportWriter(g *graphTx) (*importWriter, error) {
+	w := &importWriter{g: g, ids: map[string]int64{}}
+	err := g.tx.QueryRowContext(g.ctx, `SELECT (SELECT ifnull(max(id), 0) + 1 FROM entities),
+		(SELECT ifnull(max(id), 0) + 1 FROM observations)`).Scan(&w.nextEntity, &w.nextObservation)
+	return w, err
+}
+
+// write stores a chunk: its new entities with their observations, and the
+// observations of entities already in the graph (or earlier in the file).
+func (w *importWriter) write(chunk []importedEntity) error {
+	g := w.g
+	rows := make([][2]string, len(chunk))
+	for i, e := range chunk {
+		rows[i] = [2]string{e.Name, e.EntityType}
+	}
+	// Entity i gets id first+i if its name is new; a name taken leaves its
+	// id unused. A clash on an id would be an error, not skipped: the
+	// conflict clause names only (owner, name).
+	first := w.nextEntity
+	w.nextEntity += int64(len(chunk))
+	created := map[int64]bool{}
 	var id int64
-	var t docText
-	for {
-		texts = texts[:0]
-		err := g.each(query, []any{last, importIndexChunk}, []any{&id, &t.name, &t.entityType, &t.observ}, func() {
-			t.doc = doc(id)
-			texts = append(texts, t)
-		})
-		if err != nil || len(texts) == 0 {
-			return err
-		}
-		last = id
-		slices.SortFunc(texts, func(a, b docText) int { return cmp.Compare(a.doc, b.doc) })
-		if err := g.writePostings(texts); err != nil {
-			return err
-		}
-	}
-}
-
-// writePostings writes the text_postings rows of texts, which are in rowid
-// order, in one statement.
-func (g *graphTx) writePostings(texts []docText) error {
-	if len(texts) == 0 {
-		return nil
-	}
-	docTerms := make([][]string, len(texts))
-	var batchTerms []string
-	seen := map[string]bool{}
-	for i, t := range texts {
-		docTerms[i] = distinctTerms(strings.ToLower(t.name + "\n" + t.entityType + "\n" + t.observ))
-		for _, term := range docTerms[i] {
-			if !seen[term] {
-				seen[term] = true
-				batchTerms = append(batchTerms, term)
-			}
-		}
-	}
-	termIDs, err := g.termIDs(batchTerms)
-	if err != nil {
+	if err := g.each(`INSERT INTO entities (id, owner, name, entity_type, created_at, updated_at)
+		SELECT ?1 + key, ?2, value ->> 0, value ->> 1, ?3, ?3 FROM json_each(?4) WHERE true
+		ON CONFLICT (owner, name) DO NOTHING RETURNING id`,
+		[]any{first, g.owner, g.now, jsonArray(rows)}, []any{&id}, func() { created[id] = true }); err != nil {
 		return err
 	}
-	postings := make([][2]any, len(texts))
-	var b strings.Builder
-	for i, t := range texts {
-		b.Reset()
-		for k, term := range docTerms[i] {
-			if k > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(postingToken(termIDs[term]))
+	var observations [][3]any
+	var more []observationAdd
+	for i, e := range chunk {
+		id := first + int64(i)
+		if !created[id] {
+			more = append(more, observationAdd{e.Name, e.Observations})
+			continue
 		}
-		postings[i] = [2]any{t.doc, b.String()}
+		w.ids[e.Name] = id
+		w.pending = append(w.pending, docTerms{entityDoc(id), e.nameTerms})
+		for k, c := range e.Observations {
+			observations = append(observations, [3]any{w.nextObservation, id, c})
+			w.pending = append(w.pending, docTerms{w.nextObservation, e.observationTerms[k]})
+			w.nextObservation++
+		}
 	}
-	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, jsonArray(postings))
+	if len(observations) > 0 {
+		if _, err := g.exec(`INSERT INTO observations (id, entity_id, content, created_at)
+			SELECT value ->> 0, value ->> 1, value ->> 2, ? FROM json_each(?)`, g.now, jsonArray(observations)); err != nil {
+			return err
+		}
+	}
+	if len(more) > 0 {
+		// These go the tools' way, ids from SQLite and indexed at commit
+		// (flushIndex); the next new observation's id is above theirs.
+		if _, err := g.addObservations(more); err != nil {
+			return err
+		}
+		var next int64
+		if err := g.tx.QueryRowContext(g.ctx, "SELECT ifnull(max(id), 0) + 1 FROM observations").Scan(&next); err != nil {
+			return err
+		}
+		w.nextObservation = max(w.nextObservation, next)
+	}
+	if len(w.pending) >= importIndexChunk {
+		return w.flush()
+	}
+	return nil
+}
+
+// flush writes the postings of the texts written since the last flush.
+func (w *importWriter) flush() error {
+	slices.SortFunc(w.pending, func(a, b docTerms) int { return cmp.Compare(a.doc, b.doc) })
+	err := w.g.writeDocTerms(w.pending)
+	w.pending = w.pending[:0]
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // The search index holds one document per text: an entity's name and type
@@ -34,6 +35,17 @@ type docText struct {
 	name, entityType, observ string
 }
 
+// terms are the terms of t (see distinctTerms).
+func (t docText) terms() []string {
+	return distinctTerms(strings.ToLower(t.name + "\n" + t.entityType + "\n" + t.observ))
+}
+
+// docTerms are the terms of one document.
+type docTerms struct {
+	doc   int64
+	terms []string
+}
+
 // flushIndex brings the index rows of the marked documents up to date with
 // a fixed number of statements, however many documents changed: FTS5
 // flushes its pending data at every statement, and each statement has a
@@ -59,6 +71,61 @@ func (g *graphTx) flushIndex() error {
 	// last one, so in rowid order a batch is written once.
 	slices.SortFunc(texts, func(a, b docText) int { return cmp.Compare(a.doc, b.doc) })
 	return g.writePostings(texts)
+}
+
+// writePostings writes the text_postings rows of texts, which are in rowid
+// order, in one statement.
+func (g *graphTx) writePostings(texts []docText) error {
+	docs := make([]docTerms, len(texts))
+	for i, t := range texts {
+		docs[i] = docTerms{t.doc, t.terms()}
+	}
+	return g.writeDocTerms(docs)
+}
+
+// writeDocTerms writes the text_postings rows of docs, which are in rowid
+// order, in one statement.
+func (g *graphTx) writeDocTerms(docs []docTerms) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	// The observations' terms go first: their words recur, and the ids of
+	// the terms met are kept only up to maxCachedTerms, which entity names,
+	// each a term of its own, would fill first (entity documents come
+	// first in rowid order).
+	var batchTerms []string
+	seen := map[string]bool{}
+	for _, observations := range []bool{true, false} {
+		for _, d := range docs {
+			if (d.doc > 0) != observations {
+				continue
+			}
+			for _, term := range d.terms {
+				if !seen[term] {
+					seen[term] = true
+					batchTerms = append(batchTerms, term)
+				}
+			}
+		}
+	}
+	termIDs, err := g.termIDs(batchTerms)
+	if err != nil {
+		return err
+	}
+	postings := make([][2]any, len(docs))
+	var b strings.Builder
+	for i, d := range docs {
+		b.Reset()
+		for k, term := range d.terms {
+			if k > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(postingToken(termIDs[term]))
+		}
+		postings[i] = [2]any{d.doc, b.String()}
+	}
+	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, jsonArray(postings))
+	return err
 }
 
 // docTexts loads the texts of the documents that still exist, each once.
