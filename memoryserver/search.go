@@ -39,8 +39,8 @@ func (g *graphTx) searchIDs(query string) ([]int64, error) {
 	// Each entity ranks by its best text.
 	var ranked []int64
 	seen := make(map[int64]bool, len(hits.entities))
-	for _, d := range rankDocs(hits.texts, wordsOf(query)) {
-		if id := hits.entityOf(d); !seen[id] {
+	for _, d := range hits.ranked {
+		if id := hits.docs[d]; !seen[id] {
 			seen[id] = true
 			ranked = append(ranked, id)
 		}
@@ -54,20 +54,13 @@ func (g *graphTx) searchIDs(query string) ([]int64, error) {
 }
 
 // substringMatches are the owner's entities that contain a query, in
-// creation order, and the texts that contain it by document id (see
-// entityDoc).
+// creation order, the texts that contain it (document ids, see entityDoc)
+// with their entities, and those of the texts that hold the query's words
+// as words, best first (see ranker).
 type substringMatches struct {
 	entities []int64
-	texts    map[int64]docText
-	owners   map[int64]int64 // the entity of each observation in texts
-}
-
-// entityOf returns the entity whose text doc is.
-func (m substringMatches) entityOf(doc int64) int64 {
-	if doc < 0 {
-		return -doc
-	}
-	return m.owners[doc]
+	docs     map[int64]int64
+	ranked   []int64
 }
 
 // substringHits finds the entities whose name, type or an observation
@@ -83,13 +76,14 @@ func (m substringMatches) entityOf(doc int64) int64 {
 // A query no run of which can be looked up checks every text of the owner.
 func (g *graphTx) substringHits(query string) (substringMatches, error) {
 	q := strings.ToLower(query)
+	rank := newRanker(query)
 	lookups := termLookups(q)
 	if len(lookups) == 1 && lookups[0].kind == termInside {
 		if docs, ok, err := g.termMatchDocs(lookups[0]); ok || err != nil {
 			if err != nil {
 				return substringMatches{}, err
 			}
-			return g.ownedTexts(docs, false, "")
+			return g.ownedTexts(docs, false, "", rank)
 		}
 	}
 	// Whole terms are looked up first: one term each, the most selective.
@@ -121,26 +115,25 @@ func (g *graphTx) substringHits(query string) (substringMatches, error) {
 		groups = append(groups, anyTerm(ids))
 	}
 	if len(groups) == 0 {
-		return g.ownedTexts(nil, true, q)
+		return g.ownedTexts(nil, true, q, rank)
 	}
 	docs, err := g.ids("SELECT rowid FROM text_postings WHERE text_postings MATCH ?", strings.Join(groups, " AND "))
 	if err != nil || len(docs) == 0 {
 		return substringMatches{}, err
 	}
-	return g.ownedTexts(docs, false, q)
+	return g.ownedTexts(docs, false, q, rank)
 }
 
 // ownedTexts keeps the texts among docs (with all, every text) that belong
-// to the owner's entities and, unless q is empty, contain q.
-func (g *graphTx) ownedTexts(docs []int64, all bool, q string) (substringMatches, error) {
-	m := substringMatches{texts: map[int64]docText{}, owners: map[int64]int64{}}
+// to the owner's entities and, unless q is empty, contain q, and has rank
+// score them.
+func (g *graphTx) ownedTexts(docs []int64, all bool, q string, rank *ranker) (substringMatches, error) {
+	m := substringMatches{docs: map[int64]int64{}}
 	keep := func(entity int64, t docText) {
 		for _, s := range [...]string{t.name, t.entityType, t.observ} {
 			if q == "" || strings.Contains(strings.ToLower(s), q) {
-				m.texts[t.doc] = t
-				if t.doc > 0 {
-					m.owners[t.doc] = entity
-				}
+				m.docs[t.doc] = entity
+				rank.add(t)
 				return
 			}
 		}
@@ -182,13 +175,14 @@ func (g *graphTx) ownedTexts(docs []int64, all bool, q string) (substringMatches
 		}
 	}
 	seen := map[int64]bool{}
-	for doc := range m.texts {
-		if e := m.entityOf(doc); !seen[e] {
+	for _, e := range m.docs {
+		if !seen[e] {
 			seen[e] = true
 			m.entities = append(m.entities, e)
 		}
 	}
 	slices.Sort(m.entities)
+	m.ranked = rank.ranked()
 	return m, nil
 }
 
