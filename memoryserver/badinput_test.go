@@ -1,6 +1,7 @@
 package memoryserver
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,25 @@ func TestBadInputLeavesGraphUnchanged(t *testing.T) {
 	}
 	if after := ts.export(t, ""); after != before {
 		t.Errorf("bad input changed the graph:\n%s", after)
+	}
+}
+
+// TestArgumentKeysDifferingOnlyInCaseAreIgnored: the reference server
+// ignores a key like "NAME" as it ignores any unknown one, but
+// encoding/json matches struct fields without regard to case and took the
+// last of them over the "name" the schema had checked: an empty or
+// over-long name got past the schema's length limits ("ſ", the long s,
+// folds to "s" there too).
+func TestArgumentKeysDifferingOnlyInCaseAreIgnored(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	huge := strings.Repeat("n", 1025)
+	ts.mustCall(t, "create_entities", json.RawMessage(`{"entities":[
+		{"name":"A","NAME":"","entityType":"t","observations":["x"]},
+		{"name":"B","Name":"`+huge+`","entityType":"t","ENTITYTYPE":"","observations":[],"Observations":[""]}]}`))
+	ts.mustCall(t, "add_observations", json.RawMessage(`{"observations":[{"entityName":"A","entityname":"B","contents":["y"],"contentſ":["z"]}]}`))
+	want := `{"type":"entity","name":"A","entityType":"t","observations":["x","y"]}
+{"type":"entity","name":"B","entityType":"t","observations":[]}`
+	if got := ts.export(t, ""); got != want {
+		t.Errorf("graph after arguments with keys differing only in case:\n%s\nwant:\n%s", got, want)
 	}
 }

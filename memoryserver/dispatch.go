@@ -149,7 +149,8 @@ func (s *Server) callTool(ctx context.Context, owner string, params json.RawMess
 	if args == nil || string(args) == "null" {
 		args = json.RawMessage("{}")
 	}
-	if err := sch.validate(args); err != nil {
+	args, err := sch.validate(args)
+	if err != nil {
 		return errorResult("MCP error -32602: Input validation error: Invalid arguments for tool " + *p.Name + ": " + err.Error()), nil
 	}
 	out, err := toolFuncs[*p.Name](ctx, s.store, owner, args)

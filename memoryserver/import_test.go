@@ -3,6 +3,7 @@ package memoryserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -192,5 +193,40 @@ func TestImportTurnsForeignKeyChecksBackOn(t *testing.T) {
 	}
 	if orphans != 0 {
 		t.Errorf("deleting an imported entity left %d observations or relations behind: foreign key checks are still off", orphans)
+	}
+}
+
+// TestUncheckedWriteCancelledMidQueryTurnsChecksBackOn cancels an import's
+// transaction while a statement runs. database/sql then rolls it back on
+// another goroutine, which may not have run when the checks are turned back
+// on: inside the transaction PRAGMA foreign_keys is a no-op, and the pool's
+// write connection went back with the checks off, so that deletes stopped
+// cascading. Each round is one chance for that race; it was lost every time.
+func TestUncheckedWriteCancelledMidQueryTurnsChecksBackOn(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	for round := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		err := ts.store.updateUnchecked(ctx, "", func(g *graphTx) error {
+			go cancel()
+			// Runs until the cancellation interrupts it.
+			_, err := g.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n")
+			return err
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: err = %v, want context.Canceled", round, err)
+		}
+		var on int
+		if err := ts.store.write.db.QueryRow("PRAGMA foreign_keys").Scan(&on); err != nil {
+			t.Fatal(err)
+		}
+		if on != 1 {
+			t.Fatalf("round %d: the write connection has foreign key checks off after a cancelled import", round)
+		}
+	}
+	ts.mustCall(t, "create_entities", map[string]any{"entities": []map[string]any{ent("A", "t", "x")}})
+	ts.mustCall(t, "delete_entities", map[string]any{"entityNames": []string{"A"}})
+	var orphans int
+	if err := ts.store.write.db.QueryRow("SELECT count(*) FROM observations").Scan(&orphans); err != nil || orphans != 0 {
+		t.Errorf("deleting an entity left %d observations (%v): foreign key checks are off", orphans, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -93,4 +94,63 @@ func TestUpgradesSchemaOneDatabaseInPlace(t *testing.T) {
 	if got := search("green"); !slices.Equal(got, []string{"Acme"}) {
 		t.Errorf("search after writes on the upgraded database = %q, want [Acme]", got)
 	}
+}
+
+// schema2DB is a database written by memoryserver at schema version 2
+// (commit cb62062, by Import): the default graph with Alice Smith and Acme
+// and a relation between them, and bob's with Bob.
+const schema2DB = "testdata/schema2.db"
+
+// TestUpgradesSchemaTwoDatabaseInPlace opens a database of the release
+// before migrations 3 (word index dropped) and 4 (FTS5 hashsize): search,
+// an import into it and deletes must work on its postings.
+func TestUpgradesSchemaTwoDatabaseInPlace(t *testing.T) {
+	data, err := os.ReadFile(schema2DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "memory.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	search := func(owner, query string) []string {
+		t.Helper()
+		var g graph
+		err := srv.store.view(ctx, owner, func(tx *graphTx) (err error) {
+			g, err = tx.searchNodes(query, pageArgs{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Sorted(slices.Values(names(g)))
+	}
+	check := func(when, owner, query string, want ...string) {
+		t.Helper()
+		if got := search(owner, query); !slices.Equal(got, want) {
+			t.Errorf("%s: search %q in %q's graph = %q, want %q", when, query, owner, got, want)
+		}
+	}
+	check("after the upgrade", "", "green tea", "Alice Smith")
+	check("after the upgrade", "", "acme", "Acme", "Alice Smith")
+	check("after the upgrade", "bob", "tea", "Bob")
+	file := `{"type":"entity","name":"Carol","entityType":"person","observations":["green tea too"]}
+{"type":"entity","name":"Acme","entityType":"ignored","observations":["green anvils"]}
+{"type":"relation","from":"Carol","to":"Acme","relationType":"works_at"}`
+	if err := srv.Import(ctx, strings.NewReader(file), ""); err != nil {
+		t.Fatal(err)
+	}
+	check("after an import", "", "green", "Acme", "Alice Smith", "Carol")
+	if err := srv.store.update(ctx, "", func(g *graphTx) error { return g.deleteEntities([]string{"Alice Smith"}) }); err != nil {
+		t.Fatal(err)
+	}
+	check("after a delete", "", "tea", "Carol")
+	check("after a delete", "", "anvil", "Acme")
+	check("after a delete", "bob", "tea", "Bob")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -23,16 +24,59 @@ type schema struct {
 	Maximum    *float64           `json:"maximum"`
 }
 
-// validate checks raw JSON against s and returns a message in the style of
-// the reference server's, e.g. "expected array, received string at entities".
-func (s *schema) validate(raw json.RawMessage) error {
+// validate checks raw JSON against s and returns the arguments to decode,
+// or a message in the style of the reference server's, e.g. "expected
+// array, received string at entities".
+func (s *schema) validate(raw json.RawMessage) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("arguments are not valid JSON")
+		return nil, fmt.Errorf("arguments are not valid JSON")
 	}
-	return s.check(v, "")
+	if err := s.check(v, ""); err != nil {
+		return nil, err
+	}
+	if s.dropCaseVariants(v) {
+		return json.Marshal(v)
+	}
+	return raw, nil
+}
+
+// dropCaseVariants removes the keys of v's objects that differ from a
+// property only in case, and reports whether there were any. The reference
+// server ignores them like any unknown key, but encoding/json matches
+// struct fields regardless of case and would decode the last of them, say
+// an empty or over-long "NAME", over the "name" that check validated.
+func (s *schema) dropCaseVariants(v any) (dropped bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for key, item := range v {
+			if p, ok := s.Properties[key]; ok {
+				dropped = p.dropCaseVariants(item) || dropped
+			} else if s.hasPropertyFolding(key) {
+				delete(v, key)
+				dropped = true
+			}
+		}
+	case []any:
+		for _, item := range v {
+			dropped = s.Items.dropCaseVariants(item) || dropped
+		}
+	}
+	return dropped
+}
+
+// hasPropertyFolding reports whether key equals a property's name under
+// Unicode case folding, as encoding/json matches them ("K", the Kelvin
+// sign, is a "k").
+func (s *schema) hasPropertyFolding(key string) bool {
+	for name := range s.Properties {
+		if strings.EqualFold(name, key) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *schema) check(v any, path string) error {

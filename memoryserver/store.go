@@ -88,7 +88,7 @@ func (s *store) update(ctx context.Context, owner string, fn func(*graphTx) erro
 // in the same transaction (Import: the checks were a tenth of its time).
 // It holds the pool's one write connection throughout, so no other
 // writer runs without the checks (deletes rely on them to cascade), and a
-// connection whose checks cannot be turned back on is thrown away.
+// connection whose checks are not back on afterwards is thrown away.
 func (s *store) updateUnchecked(ctx context.Context, owner string, fn func(*graphTx) error) error {
 	g, err := s.transactUnchecked(ctx, owner, fn)
 	if err == nil {
@@ -107,12 +107,29 @@ func (s *store) transactUnchecked(ctx context.Context, owner string, fn func(*gr
 		return nil, err
 	}
 	defer func() {
-		if _, onErr := conn.ExecContext(context.Background(), "PRAGMA foreign_keys = ON"); onErr != nil {
+		if on, onErr := foreignKeysOn(conn); !on {
 			conn.Raw(func(any) error { return driver.ErrBadConn })
-			err = errors.Join(err, fmt.Errorf("memoryserver: turning foreign key checks back on: %w", onErr))
+			if onErr != nil {
+				err = errors.Join(err, fmt.Errorf("memoryserver: turning foreign key checks back on: %w", onErr))
+			}
 		}
 	}()
 	return transact(ctx, conn, s.write, s.terms, owner, indexing(fn))
+}
+
+// foreignKeysOn turns conn's foreign key checks on and reports whether they
+// are. When a cancelled context ended the transaction, database/sql rolls
+// it back on another goroutine, which may not have run yet: inside a
+// transaction the pragma does nothing, and a connection handed back to the
+// pool with the checks still off would let deletes leave orphans behind.
+func foreignKeysOn(conn *sql.Conn) (bool, error) {
+	ctx := context.Background()
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = ON"); err != nil {
+		return false, err
+	}
+	var on bool
+	err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on)
+	return on, err
 }
 
 // indexing runs fn, then brings the search index up to date with what it
