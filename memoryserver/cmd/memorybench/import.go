@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -32,14 +33,48 @@ func timeImport(bin, dir string, w *workload) (importResult, error) {
 	// to disk now, so that writing them back is not billed to the import.
 	syscall.Sync()
 	cmd := exec.Command(bin, "--db", filepath.Join(dir, "memory.db"), "import", file)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	began := time.Now()
-	out, err := cmd.CombinedOutput()
+	if err := cmd.Start(); err != nil {
+		return importResult{}, err
+	}
+	peak := watchPeakRSS(cmd.Process.Pid)
+	err := cmd.Wait()
 	took := time.Since(began)
 	if err != nil {
-		return importResult{}, fmt.Errorf("memoryserver import: %v: %s", err, out)
+		return importResult{}, fmt.Errorf("memoryserver import: %v: %s", err, out.Bytes())
 	}
-	// Maxrss is in KiB on Linux.
-	return importResult{took, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10}, nil
+	return importResult{took, peak()}, nil
+}
+
+// watchPeakRSS reads the peak RSS (VmHWM) of process pid every 10 ms until
+// the function it returns is called, which returns the last reading. The
+// child's maxrss would not do: Go starts children with vfork, and Linux
+// carries the parent's high-water mark, this program's, over the exec. A
+// peak reached in the last 10 ms of the process is missed.
+func watchPeakRSS(pid int) func() int64 {
+	stop, last := make(chan struct{}), make(chan int64)
+	go func() {
+		var peak int64
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				last <- peak
+				return
+			case <-tick.C:
+				if v, err := peakRSS(pid); err == nil {
+					peak = max(peak, v)
+				}
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		return <-last
+	}
 }
 
 // writeJSONL writes the graph in the reference server's file format.

@@ -46,7 +46,7 @@ func printReport(w io.Writer, args []string, results []sizeResult) {
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 		fmt.Fprintf(w, "| import of the graph (JSONL file, one process) | %s |  | (no import) |  |  |\n", seconds(r.imported.took))
-		fmt.Fprintf(w, "| peak RSS of the import (maxrss) | %s |  |  |  |  |\n", mib(r.imported.peakRSS))
+		fmt.Fprintf(w, "| peak RSS of the import (VmHWM) | %s |  |  |  |  |\n", mib(r.imported.peakRSS))
 		fmt.Fprintf(w, "\nTimed calls per operation: memoryserver %d", len(r.ours.ops[0].latencies))
 		if r.ref != nil {
 			fmt.Fprintf(w, ", reference %d (its p99 is close to its maximum)", len(r.ref.ops[0].latencies))
