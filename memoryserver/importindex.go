@@ -72,7 +72,7 @@ func (w *importWriter) write(chunk []importedEntity) error {
 	created := map[int64]bool{}
 	var id int64
 	if err := g.each(`INSERT INTO entities (id, owner, name, entity_type, created_at, updated_at)
-		SELECT ?1 + key, ?2, value ->> 0, value ->> 1, ?3, ?3 FROM json_each(?4) WHERE true
+		SELECT ?1 + key, ?2, value ->> 0, value ->> 1, ?3, ?3 FROM jsonb_each(?4) WHERE true
 		ON CONFLICT (owner, name) DO NOTHING RETURNING id`,
 		[]any{first, g.owner, g.now, jsonArray(rows)}, []any{&id}, func() { created[id] = true }); err != nil {
 		return err
@@ -95,7 +95,7 @@ func (w *importWriter) write(chunk []importedEntity) error {
 	}
 	if len(observations) > 0 {
 		if _, err := g.exec(`INSERT INTO observations (id, entity_id, content, created_at)
-			SELECT value ->> 0, value ->> 1, value ->> 2, ? FROM json_each(?)`, g.now, jsonArray(observations)); err != nil {
+			SELECT value ->> 0, value ->> 1, value ->> 2, ? FROM jsonb_each(?)`, g.now, jsonArray(observations)); err != nil {
 			return err
 		}
 	}

@@ -124,7 +124,7 @@ func (g *graphTx) writeDocTerms(docs []docTerms) error {
 		}
 		postings[i] = [2]any{d.doc, b.String()}
 	}
-	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, jsonArray(postings))
+	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM jsonb_each(?)`, jsonArray(postings))
 	return err
 }
 
