@@ -20,18 +20,7 @@ const schema1DB = "testdata/schema1.db"
 // schema: the graphs must be unchanged, and search, writes and deletes must
 // work on the indexes the migration built.
 func TestUpgradesSchemaOneDatabaseInPlace(t *testing.T) {
-	data, err := os.ReadFile(schema1DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "memory.db")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := openCopy(t, schema1DB)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.Close()
@@ -80,7 +69,7 @@ func TestUpgradesSchemaOneDatabaseInPlace(t *testing.T) {
 		}
 	}
 	var userB graph
-	err = srv.store.view(context.Background(), "user-b", func(g *graphTx) (err error) {
+	err := srv.store.view(context.Background(), "user-b", func(g *graphTx) (err error) {
 		userB, err = g.searchNodes("likes oil", pageArgs{})
 		return err
 	})
@@ -105,19 +94,8 @@ const schema2DB = "testdata/schema2.db"
 // before migrations 3 (word index dropped) and 4 (FTS5 hashsize): search,
 // an import into it and deletes must work on its postings.
 func TestUpgradesSchemaTwoDatabaseInPlace(t *testing.T) {
-	data, err := os.ReadFile(schema2DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "memory.db")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	srv, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := openCopy(t, schema2DB)
 	t.Cleanup(func() { srv.Close() })
 	search := func(owner, query string) []string {
 		t.Helper()
@@ -153,4 +131,23 @@ func TestUpgradesSchemaTwoDatabaseInPlace(t *testing.T) {
 	check("after a delete", "", "tea", "Carol")
 	check("after a delete", "", "anvil", "Acme")
 	check("after a delete", "bob", "tea", "Bob")
+}
+
+// openCopy opens a copy of the database file at path (the copy migrates,
+// the file in testdata stays as the old release wrote it).
+func openCopy(t *testing.T, path string) *Server {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "memory.db")
+	if err := os.WriteFile(copied, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Open(context.Background(), copied, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
