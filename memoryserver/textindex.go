@@ -89,22 +89,29 @@ func (g *graphTx) writeDocTerms(docs []docTerms) error {
 	if len(docs) == 0 {
 		return nil
 	}
-	// The observations' terms go first: their words recur, and the ids of
-	// the terms met are kept only up to maxCachedTerms, which entity names,
-	// each a term of its own, would fill first (entity documents come
-	// first in rowid order).
+	// Each distinct term gets a slot, and each term of a document the slot
+	// of its term, so that the ids are looked up once per distinct term.
+	// The observations' terms get the first slots: their words recur, and
+	// the ids of the terms met are kept only up to maxCachedTerms, which
+	// entity names, each a term of its own, would fill first (entity
+	// documents come first in rowid order).
+	slotOf := map[string]int{}
 	var batchTerms []string
-	seen := map[string]bool{}
+	slots := make([][]int, len(docs))
 	for _, observations := range []bool{true, false} {
-		for _, d := range docs {
+		for i, d := range docs {
 			if (d.doc > 0) != observations {
 				continue
 			}
-			for _, term := range d.terms {
-				if !seen[term] {
-					seen[term] = true
+			slots[i] = make([]int, len(d.terms))
+			for k, term := range d.terms {
+				slot, ok := slotOf[term]
+				if !ok {
+					slot = len(batchTerms)
+					slotOf[term] = slot
 					batchTerms = append(batchTerms, term)
 				}
+				slots[i][k] = slot
 			}
 		}
 	}
@@ -112,19 +119,30 @@ func (g *graphTx) writeDocTerms(docs []docTerms) error {
 	if err != nil {
 		return err
 	}
-	postings := make([][2]any, len(docs))
-	var b strings.Builder
-	for i, d := range docs {
-		b.Reset()
-		for k, term := range d.terms {
-			if k > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(postingToken(termIDs[term]))
-		}
-		postings[i] = [2]any{d.doc, b.String()}
+	ids := make([]int64, len(batchTerms))
+	for slot, term := range batchTerms {
+		ids[slot] = termIDs[term]
 	}
-	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM jsonb_each(?)`, jsonArray(postings))
+	// The rows as JSON, [[doc, "t<id> t<id> ..."], ...]: numbers, letters and
+	// spaces only, nothing to escape.
+	rows := []byte{'['}
+	for i, d := range docs {
+		if i > 0 {
+			rows = append(rows, ',')
+		}
+		rows = append(rows, '[')
+		rows = strconv.AppendInt(rows, d.doc, 10)
+		rows = append(rows, ',', '"')
+		for k, slot := range slots[i] {
+			if k > 0 {
+				rows = append(rows, ' ')
+			}
+			rows = appendPostingToken(rows, ids[slot])
+		}
+		rows = append(rows, '"', ']')
+	}
+	rows = append(rows, ']')
+	_, err = g.exec(`INSERT INTO text_postings (rowid, terms) SELECT value ->> 0, value ->> 1 FROM jsonb_each(?)`, string(rows))
 	return err
 }
 
@@ -207,7 +225,12 @@ func (g *graphTx) termIDs(terms []string) (map[string]int64, error) {
 
 // postingToken is the token of term id in text_postings.
 func postingToken(id int64) string {
-	return "t" + strconv.FormatInt(id, 10)
+	return string(appendPostingToken(nil, id))
+}
+
+// appendPostingToken appends postingToken(id) to b.
+func appendPostingToken(b []byte, id int64) []byte {
+	return strconv.AppendInt(append(b, 't'), id, 10)
 }
 
 // reindexAll indexes every text of every owner: migration 2 runs it to
