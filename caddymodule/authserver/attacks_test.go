@@ -192,3 +192,42 @@ func (b *browser) passwordConsent(scope string) (*http.Response, string) {
 	_, page := b.get(q)
 	return b.login(page)
 }
+
+// TestATrustedNameDoesNotPassForAProvidersUser: rules name a sign-in
+// provider's user "<provider>:<username>". A handler before the gateway
+// (forward_auth to a directory where people pick their own names) may
+// vouch for someone called "corp:ann"; with a provider named corp
+// configured, that person must not get what the rules give corp's ann,
+// neither scopes nor a resource. The same rules match a trusted name that
+// is not a provider's.
+func TestATrustedNameDoesNotPassForAProvidersUser(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match bool
+	}{{"corp:ann", false}, {"ann", true}} {
+		e := newEnv(t, func(c *Config) {
+			c.Users = nil
+			c.Upstreams = []UpstreamLogin{corp()}
+			c.TrustedIdentity = func(*http.Request) (string, bool) { return tc.name, true }
+			c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp:admin"}, Users: []string{tc.name}}}
+		})
+		_, challenge := pkce()
+		q := authParams(e.publicClient(), challenge)
+		q.Set("scope", "mcp:admin")
+		resp, page := e.browser().get(q)
+		if offered := resp.StatusCode == http.StatusOK && strings.Contains(page, "mcp:admin"); offered != tc.match {
+			t.Errorf("trusted %q, grant to %q: offered mcp:admin = %v, want %v (%d)", tc.name, tc.name, offered, tc.match, resp.StatusCode)
+		}
+
+		e = newEnv(t, func(c *Config) {
+			c.Users = nil
+			c.Upstreams = []UpstreamLogin{corp()}
+			c.TrustedIdentity = func(*http.Request) (string, bool) { return tc.name, true }
+			c.ResourceAccess = map[string]AccessRule{"/mcp": {Users: []string{tc.name}}}
+		})
+		resp, page = e.browser().get(authParams(e.publicClient(), challenge))
+		if allowed := resp.StatusCode == http.StatusOK && strings.Contains(page, `name="decision"`); allowed != tc.match {
+			t.Errorf("trusted %q, allow %q: let in = %v, want %v (%d)", tc.name, tc.name, allowed, tc.match, resp.StatusCode)
+		}
+	}
+}

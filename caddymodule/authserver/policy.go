@@ -87,15 +87,28 @@ func (p person) policyGroups() []string {
 	return groups
 }
 
+// passesForProvider reports whether p is a person an earlier handler or an
+// identity source vouches for under a name that reads "<provider>:<x>" for
+// a configured sign-in provider. Such a person is matched by their name and
+// subject as given, so they would pass for that provider's user x, as rules
+// name those: whoever can pick such a name at the other system (a
+// self-service directory behind forward_auth) would get what the rules
+// give corp:ann. No grant or allow rule matches them.
+func (s *Server) passesForProvider(p person) bool {
+	provider, _, ok := strings.Cut(p.Subject, ":")
+	return ok && p.Login == loginExternal && s.upstream(provider) != nil
+}
+
 // scopesHeldBy returns the scopes of want that p may hold, in order;
 // offline_access (refresh tokens) is never withheld.
 func (s *Server) scopesHeldBy(p person, want []string) []string {
 	if len(s.cfg.ScopeGrants) == 0 {
 		return want
 	}
+	unmatchable := s.passesForProvider(p)
 	var held []string
 	for _, sc := range want {
-		if sc == offlineAccessScope || slices.ContainsFunc(s.cfg.ScopeGrants, func(g ScopeGrant) bool {
+		if sc == offlineAccessScope || !unmatchable && slices.ContainsFunc(s.cfg.ScopeGrants, func(g ScopeGrant) bool {
 			return slices.Contains(g.Scopes, sc) && g.matches(p)
 		}) {
 			held = append(held, sc)
@@ -108,7 +121,7 @@ func (s *Server) scopesHeldBy(p person, want []string) []string {
 // if it has one).
 func (s *Server) mayUse(p person, path string) bool {
 	rule, ok := s.cfg.ResourceAccess[path]
-	return !ok || namedIn(p, rule.Users) || inAnyGroup(p, rule.Groups)
+	return !ok || !s.passesForProvider(p) && (namedIn(p, rule.Users) || inAnyGroup(p, rule.Groups))
 }
 
 // resourcePath is the path of a resource URL under issuer.
