@@ -23,8 +23,9 @@ type ImportOptions struct {
 // errImportStopped ends the decoding of a file whose import failed.
 var errImportStopped = errors.New("import stopped")
 
-// importChunk is how many entities or relations Import writes and indexes
-// at a time: enough to amortize each statement, few enough to bound memory.
+// importChunk is how many entities or relations Import writes at a time
+// (their postings go in larger batches, importIndexChunk): enough to
+// amortize each statement, few enough to bound memory.
 const importChunk = 1000
 
 // Import reads a file in the reference server's JSONL format into owner's
@@ -42,8 +43,9 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	if len(opts) == 1 {
 		opt = opts[0]
 	}
-	// The file is decoded on another goroutine while the chunks decoded so
-	// far are written: decoding and validating is a fifth of an import.
+	// The file is decoded, validated and split into terms on another
+	// goroutine while the chunks decoded so far are written: that is a
+	// fifth of an import's work.
 	chunks := make(chan []importedEntity, 2)
 	stop := make(chan struct{})
 	decoded := make(chan error, 1)
