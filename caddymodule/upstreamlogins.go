@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -149,10 +150,8 @@ func parseGitHub(d *caddyfile.Dispenser, a *AuthConfig) error {
 	if len(p.AllowedOrgs) == 0 {
 		return d.Errf("github needs allowed_orgs: without it anyone with a GitHub account could sign in")
 	}
-	for _, q := range a.GitHub {
-		if q.Name == p.Name {
-			return d.Errf("github %s is declared twice; give the second a name of its own: github <name> { ... }", p.Name)
-		}
+	if a.providerDeclared(p.Name) {
+		return d.Errf("sign-in provider %s is declared twice; give the second a name of its own: github <name> { ... }", p.Name)
 	}
 	a.GitHub = append(a.GitHub, p)
 	return nil
@@ -207,13 +206,19 @@ func parseOIDC(d *caddyfile.Dispenser, a *AuthConfig) error {
 	if p.Issuer == "" || p.ClientID == "" {
 		return d.Errf("oidc %s needs issuer and client_id (register the gateway at the provider with the redirect URI <origin>/login/%s/callback)", p.Name, p.Name)
 	}
-	for _, q := range a.OIDC {
-		if q.Name == p.Name {
-			return d.Errf("oidc %s is declared twice; give each provider its own name", p.Name)
-		}
+	if a.providerDeclared(p.Name) {
+		return d.Errf("sign-in provider %s is declared twice; give each provider its own name", p.Name)
 	}
 	a.OIDC = append(a.OIDC, p)
 	return nil
+}
+
+// providerDeclared reports whether a sign-in provider, of either kind, is
+// named name already: the name is its login path and its namespace in
+// grant and allow rules.
+func (a *AuthConfig) providerDeclared(name string) bool {
+	return slices.ContainsFunc(a.OIDC, func(o OIDCLogin) bool { return o.Name == name }) ||
+		slices.ContainsFunc(a.GitHub, func(g GitHubLogin) bool { return g.Name == name })
 }
 
 // oneArg reads exactly one argument of the current option into dst.
