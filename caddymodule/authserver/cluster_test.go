@@ -115,10 +115,7 @@ func TestClusterCodeRedeemedOnce(t *testing.T) {
 		c := a.publicClient()
 		verifier, challenge := pkce()
 		loc := a.browser().authorize(authParams(c, challenge))
-		statuses := race([]*env{a, b}, 10, url.Values{
-			"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-			"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-		})
+		statuses := race([]*env{a, b}, 10, codeForm(c, loc.Query().Get("code"), verifier))
 		if count(statuses, http.StatusOK) != 1 || count(statuses, http.StatusBadRequest) != 9 {
 			t.Fatalf("statuses %v; want one 200 and nine 400 invalid_grant", statuses)
 		}

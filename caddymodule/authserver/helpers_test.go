@@ -317,15 +317,18 @@ func tokensOf(t *testing.T, status int, m map[string]any) tokens {
 	return tokens{access: m["access_token"].(string), refresh: r, scope: m["scope"].(string), expiresIn: m["expires_in"].(float64)}
 }
 
+// codeForm is the token request that exchanges c's code.
+func codeForm(c registered, code, verifier string) url.Values {
+	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {c.id},
+		"redirect_uri": {c.redirect}, "code_verifier": {verifier}}
+}
+
 // codeFlow registers nothing: it authorizes c and exchanges the code.
 func (e *env) codeFlow(c registered) tokens {
 	e.t.Helper()
 	verifier, challenge := pkce()
 	loc := e.browser().authorize(authParams(c, challenge))
-	status, m, _ := e.postForm("/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-	}, "", "")
+	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	return tokensOf(e.t, status, m)
 }
 

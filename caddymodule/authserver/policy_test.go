@@ -50,10 +50,7 @@ func TestConsentOffersOnlyTheScopesTheUserMayHold(t *testing.T) {
 		t.Fatalf("consent page should offer mcp and not mcp:admin: %d\n%s", resp.StatusCode, page)
 	}
 	loc := location(t, b.decide(page, "approve"))
-	status, m, _ := e.postForm("/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-	}, "", "")
+	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	if tok := tokensOf(t, status, m); tok.scope != "mcp offline_access" {
 		t.Fatalf("token scope %q, want only what the user may hold", tok.scope)
 	}
@@ -108,10 +105,7 @@ func TestRefreshDecidesThePolicyAgain(t *testing.T) {
 	q := authParams(c, challenge)
 	q.Set("scope", "mcp mcp:admin")
 	loc := e.browser().authorize(q)
-	status, m, _ := e.postForm("/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-	}, "", "")
+	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	old := tokensOf(t, status, m)
 	if old.scope != "mcp mcp:admin" {
 		t.Fatalf("scope %q", old.scope)
@@ -200,10 +194,7 @@ func TestACodeIsNotExchangedAfterThePolicyRefusesItsUser(t *testing.T) {
 		c.Origin = sameOrigin
 		c.ResourceAccess = map[string]AccessRule{"/mcp": {Users: []string{"root"}}}
 	})
-	status, m, _ := e2.postForm("/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-	}, "", "")
+	status, m, _ := e2.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	wantError(t, status, m, http.StatusBadRequest, "invalid_grant")
 }
 
@@ -224,10 +215,7 @@ func TestAPasswordUsersGroupsComeFromTheConfiguration(t *testing.T) {
 	q := authParams(c, challenge)
 	q.Set("scope", "mcp mcp:admin")
 	loc := e.browser().authorize(q)
-	status, m, _ := e.postForm("/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-	}, "", "")
+	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	tok := tokensOf(t, status, m)
 	if tok.scope != "mcp mcp:admin" || !slices.Equal(e.claimsOf(tok.access).Groups, []string{"admins"}) {
 		t.Fatalf("scope %q groups %q", tok.scope, e.claimsOf(tok.access).Groups)

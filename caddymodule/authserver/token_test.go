@@ -18,11 +18,6 @@ func (e *env) authorizedCode(c registered, challenge string) string {
 	return e.browser().authorize(authParams(c, challenge)).Query().Get("code")
 }
 
-func codeForm(c registered, code, verifier string) url.Values {
-	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier}}
-}
-
 func TestTokenFromCodeIsAnRFC9068JWT(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.publicClient()

@@ -111,10 +111,7 @@ func TestUpstreamLoginStartsASessionAndTheCodeCarriesItsSubject(t *testing.T) {
 		t.Fatalf("consent page should name the user by username: %d\n%s", resp.StatusCode, page)
 	}
 	loc := location(t, b.decide(page, "approve"))
-	status, m, _ := e.postForm("/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-	}, "", "")
+	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	tok := tokensOf(t, status, m)
 	claims := e.claimsOf(tok.access)
 	if claims.Subject != "https://idp.example#u1" || strings.Join(claims.Groups, ",") != "corp:eng" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,10 +26,7 @@ func upstreamGrant(t *testing.T, e *env, u *fakeUpstream, scope string) (registe
 		t.Fatalf("consent: %d\n%s", resp.StatusCode, page)
 	}
 	loc := location(t, b.decide(page, "approve"))
-	status, m, _ := e.postForm("/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {c.id},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier},
-	}, "", "")
+	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	return c, tokensOf(t, status, m)
 }
 
