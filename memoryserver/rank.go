@@ -3,7 +3,6 @@ package memoryserver
 import (
 	"cmp"
 	"slices"
-	"strings"
 )
 
 // The ranking of search results: bm25 over the texts that hold every word
@@ -99,10 +98,4 @@ func (r *ranker) ranked() []int64 {
 		docs[i] = s.doc
 	}
 	return docs
-}
-
-// wordsOf splits text into its lower-cased words: maximal runs of letters
-// and digits, as the substring index's terms.
-func wordsOf(text string) []string {
-	return strings.FieldsFunc(strings.ToLower(text), notWordRune)
 }

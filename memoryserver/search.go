@@ -209,18 +209,16 @@ func (g *graphTx) termMatchDocs(l termLookup) (docs []int64, ok bool, err error)
 	return slices.Collect(maps.Keys(found)), true, nil
 }
 
-// distinctTerms splits lower-cased text into its distinct maximal runs of
-// letters and digits: the terms of the substring index.
+// wordsOf splits text into its lower-cased words, maximal runs of letters
+// and digits: the terms of the substring index, and the words the ranking
+// counts.
+func wordsOf(text string) []string {
+	return strings.FieldsFunc(strings.ToLower(text), notWordRune)
+}
+
+// distinctTerms are the words of text, each once, in order.
 func distinctTerms(text string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, t := range strings.FieldsFunc(text, notWordRune) {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	return out
+	return distinct(wordsOf(text))
 }
 
 func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // The search index holds one document per text: an entity's name and type
@@ -37,7 +36,7 @@ type docText struct {
 
 // terms are the terms of t (see distinctTerms).
 func (t docText) terms() []string {
-	return distinctTerms(strings.ToLower(t.name + "\n" + t.entityType + "\n" + t.observ))
+	return distinctTerms(t.name + "\n" + t.entityType + "\n" + t.observ)
 }
 
 // docTerms are the terms of one document.
