@@ -234,13 +234,7 @@ func TestGitHubThroughTheAuthorizationServer(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	verifier := random() + random()
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{
-		"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://127.0.0.1:7/cb"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-		"scope": {"mcp mcp:admin"},
-	}
+	verifier, q := appAuthorization("mcp mcp:admin")
 	back, err := browsertest.New(nil).AuthorizeUpstream(ts.URL+"/authorize?"+q.Encode(), gh.ts.URL, "GitHub", "", "", "approve")
 	if err != nil {
 		t.Fatal(err)

@@ -74,6 +74,21 @@ func newAttempt() authserver.UpstreamAttempt {
 
 func random() string { return rand.Text() }
 
+// appAuthorization is a PKCE verifier and the authorization request of the
+// static client "app" with its challenge (and scope, unless empty).
+func appAuthorization(scope string) (verifier string, q url.Values) {
+	verifier = random() + random()
+	sum := sha256.Sum256([]byte(verifier))
+	q = url.Values{
+		"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://127.0.0.1:7/cb"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	if scope != "" {
+		q.Set("scope", scope)
+	}
+	return verifier, q
+}
+
 // signIn signs login in at the provider for attempt and returns the
 // callback's query, as the browser would bring it back.
 func signIn(t *testing.T, idp *oidctest.Provider, o *OIDC, a authserver.UpstreamAttempt, login, password string) url.Values {
@@ -240,12 +255,8 @@ func TestOIDCThroughTheAuthorizationServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	handler = srv
-	verifier := random() + random()
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{
-		"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://127.0.0.1:7/cb"}, "state": {"s1"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-	}
+	verifier, q := appAuthorization("")
+	q.Set("state", "s1")
 	back, err := browsertest.New(nil).AuthorizeUpstream(ts.URL+"/authorize?"+q.Encode(), idp.Issuer, "Corp", "ann", "ann-pw", "approve")
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package upstreamlogin
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -102,12 +100,7 @@ func TestGroupRemovedOrUserDisabledAtTheProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	handler = srv
-	verifier := random() + random()
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{
-		"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://127.0.0.1:7/cb"}, "scope": {"mcp mcp:admin offline_access"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-	}
+	verifier, q := appAuthorization("mcp mcp:admin offline_access")
 	back, err := browsertest.New(nil).AuthorizeUpstream(ts.URL+"/authorize?"+q.Encode(), idp.Issuer, "Corp", "ann", "ann-pw", "approve")
 	if err != nil {
 		t.Fatal(err)
