@@ -137,17 +137,24 @@ func TestUpgradesSchemaTwoDatabaseInPlace(t *testing.T) {
 // the file in testdata stays as the old release wrote it).
 func openCopy(t *testing.T, path string) *Server {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copied := filepath.Join(t.TempDir(), "memory.db")
-	if err := os.WriteFile(copied, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := Open(context.Background(), copied, Options{})
+	srv, err := Open(context.Background(), copyFile(t, path), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// copyFile copies the file at path (only it: a database's -wal file stays
+// behind) into a temporary directory and returns the copy's path.
+func copyFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(copied, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return copied
 }

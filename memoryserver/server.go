@@ -57,16 +57,16 @@ type Server struct {
 // Open opens the database at path, creating it and its directory if needed
 // and migrating its schema, and returns a server for it.
 func Open(ctx context.Context, path string, opts Options) (*Server, error) {
-	st, err := openStore(ctx, path)
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	st, err := openStore(ctx, path, log)
 	if err != nil {
 		return nil, err
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	log := opts.Logger
-	if log == nil {
-		log = zap.NewNop()
 	}
 	return &Server{store: st, opts: opts, log: log}, nil
 }

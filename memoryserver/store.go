@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 
+	"go.uber.org/zap"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
 
@@ -21,9 +22,10 @@ import (
 // read-only connections; in WAL mode they never block writers. Each pool
 // keeps its statements prepared.
 type store struct {
-	write *stmtCache
-	read  *stmtCache
-	terms *termCache // used by write transactions
+	write       *stmtCache
+	read        *stmtCache
+	terms       *termCache // used by write transactions
+	checkpoints *checkpointer
 }
 
 // busyTimeoutMillis is how long a writer waits for another process's write
@@ -34,7 +36,7 @@ const busyTimeoutMillis = 10000
 //
 // synchronous=FULL makes SQLite fsync the WAL at every commit: a write is only
 // acknowledged once it is on disk, so neither kill -9 nor a power cut loses it.
-func openStore(ctx context.Context, path string) (*store, error) {
+func openStore(ctx context.Context, path string, log *zap.Logger) (*store, error) {
 	// The path goes into a "file:" URI; ":memory:" would give each pool a
 	// database of its own.
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
@@ -44,7 +46,7 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		return nil, fmt.Errorf("memoryserver: creating database directory: %w", err)
 	}
 	common := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", path, busyTimeoutMillis)
-	write, err := sql.Open("sqlite", common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	write, err := sql.Open("sqlite", common+fmt.Sprintf("&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(%d)&_txlock=immediate", writerCheckpointPages))
 	if err != nil {
 		return nil, err
 	}
@@ -65,12 +67,22 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	return &store{write: newStmtCache(write), read: newStmtCache(read), terms: newTermCache()}, nil
+	ckpt, err := sql.Open("sqlite", common)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
+	return &store{write: newStmtCache(write), read: newStmtCache(read), terms: newTermCache(),
+		checkpoints: startCheckpointer(ckpt, log, checkpointInterval)}, nil
 }
 
-// close closes both pools.
+// close stops the checkpointer and closes the pools; the last connection
+// to close checkpoints what is left.
 func (s *store) close() error {
-	return errors.Join(s.read.close(), s.write.close(), s.read.db.Close(), s.write.db.Close())
+	s.checkpoints.close()
+	return errors.Join(s.checkpoints.db.Close(), s.read.close(), s.write.close(), s.read.db.Close(), s.write.db.Close())
 }
 
 // update runs fn in one write transaction (BEGIN IMMEDIATE) and commits it
@@ -172,11 +184,13 @@ func transact(ctx context.Context, on beginner, stmts *stmtCache, terms *termCac
 }
 
 // remember prepares the statements a committed write transaction ran
-// unprepared and keeps the term ids it met, for the transactions to come.
-// It must not run while the transaction's connection is held.
+// unprepared and keeps the term ids it met, for the transactions to come,
+// and has the checkpointer copy its pages into the database file. It must
+// not run while the transaction's connection is held.
 func (s *store) remember(ctx context.Context, g *graphTx) {
 	s.write.add(ctx, g.unprepared)
 	s.terms.add(g.metTerms)
+	s.checkpoints.committed()
 }
 
 // ignoreDone drops the error Rollback returns after a failed Commit or a
