@@ -18,9 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
-	// The caddy.storage.postgres module, for several instances sharing
-	// one store (see pgstorage).
-	_ "github.com/mcpgate/mcpgate/caddymodule/pgstorage"
 	"github.com/mcpgate/mcpgate/caddymodule/stdiobackend"
 )
 

@@ -1,3 +1,8 @@
+// Package pgstorage keeps Caddy's storage (certificates, and the
+// authorization server's clients, grants, codes and keys) in a PostgreSQL
+// database, so that several instances behind a load balancer share one
+// transactional store. The caddy.storage.postgres module (caddymodule)
+// configures it; this package does not import Caddy.
 package pgstorage
 
 import (

@@ -1,8 +1,4 @@
-// Package pgstorage is the caddy.storage.postgres module: Caddy's storage
-// (certificates, and the mcp_gateway authorization server's clients,
-// grants, codes and keys) in a PostgreSQL database, so that several
-// instances behind a load balancer share one transactional store.
-package pgstorage
+package caddymodule
 
 import (
 	"context"
@@ -12,19 +8,24 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/mcpgate/mcpgate/caddymodule/pgstorage"
 )
 
 func init() {
-	caddy.RegisterModule(Postgres{})
+	caddy.RegisterModule(PostgresStorage{})
 }
 
-// Postgres is the caddy.storage.postgres module.
+// PostgresStorage is the caddy.storage.postgres module: Caddy's storage
+// (certificates, and the authorization server's clients, grants, codes and
+// keys) in a PostgreSQL database (see pgstorage), so that several
+// instances behind a load balancer share one transactional store.
 //
 // The schema is created, or migrated, on first start; when the database
 // cannot be reached then, Caddy starts anyway, logs the error, and every
 // storage call retries, so the instance recovers once the database is
 // back, as it does after a database restart.
-type Postgres struct {
+type PostgresStorage struct {
 	// DSN is the connection string, a postgres:// URL or key=value pairs
 	// (placeholders such as {env.DATABASE_URL} are expanded). Put several
 	// deployments in one database by giving each its own schema with
@@ -37,14 +38,14 @@ type Postgres struct {
 	// Default 15s.
 	LockLease caddy.Duration `json:"lock_lease,omitempty"`
 
-	storage *Storage
+	storage *pgstorage.Storage
 }
 
 // CaddyModule returns the Caddy module information.
-func (Postgres) CaddyModule() caddy.ModuleInfo {
+func (PostgresStorage) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "caddy.storage.postgres",
-		New: func() caddy.Module { return new(Postgres) },
+		New: func() caddy.Module { return new(PostgresStorage) },
 	}
 }
 
@@ -52,13 +53,13 @@ func (Postgres) CaddyModule() caddy.ModuleInfo {
 const migrateTimeout = 5 * time.Second
 
 // Provision opens the pool and prepares the schema.
-func (p *Postgres) Provision(ctx caddy.Context) error {
+func (p *PostgresStorage) Provision(ctx caddy.Context) error {
 	dsn := caddy.NewReplacer().ReplaceKnown(p.DSN, "")
 	if dsn == "" {
 		return errors.New("storage postgres: dsn is required, e.g. dsn {env.DATABASE_URL} with DATABASE_URL=postgres://user:password@host:5432/dbname")
 	}
 	var err error
-	p.storage, err = New(Config{DSN: dsn, MaxConnections: p.MaxConnections, LockLease: time.Duration(p.LockLease)})
+	p.storage, err = pgstorage.New(pgstorage.Config{DSN: dsn, MaxConnections: p.MaxConnections, LockLease: time.Duration(p.LockLease)})
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func (p *Postgres) Provision(ctx caddy.Context) error {
 }
 
 // Validate checks the settings.
-func (p *Postgres) Validate() error {
+func (p *PostgresStorage) Validate() error {
 	var errs []error
 	if p.MaxConnections < 0 {
 		errs = append(errs, errors.New("storage postgres: max_connections must be positive, e.g. max_connections 10"))
@@ -87,12 +88,12 @@ func (p *Postgres) Validate() error {
 }
 
 // CertMagicStorage returns the storage.
-func (p *Postgres) CertMagicStorage() (certmagic.Storage, error) {
+func (p *PostgresStorage) CertMagicStorage() (certmagic.Storage, error) {
 	return p.storage, nil
 }
 
 // Cleanup closes the pool when the configuration is unloaded.
-func (p *Postgres) Cleanup() error {
+func (p *PostgresStorage) Cleanup() error {
 	if p.storage != nil {
 		p.storage.Close()
 	}
@@ -100,8 +101,8 @@ func (p *Postgres) Cleanup() error {
 }
 
 var (
-	_ caddy.Provisioner      = (*Postgres)(nil)
-	_ caddy.Validator        = (*Postgres)(nil)
-	_ caddy.StorageConverter = (*Postgres)(nil)
-	_ caddy.CleanerUpper     = (*Postgres)(nil)
+	_ caddy.Provisioner      = (*PostgresStorage)(nil)
+	_ caddy.Validator        = (*PostgresStorage)(nil)
+	_ caddy.StorageConverter = (*PostgresStorage)(nil)
+	_ caddy.CleanerUpper     = (*PostgresStorage)(nil)
 )
