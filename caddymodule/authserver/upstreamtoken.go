@@ -124,6 +124,9 @@ func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant) 
 		log.Error("opening the provider's refresh token", zapErr(err))
 		return nil, errInvalidGrant("the sign-in at " + u.Label() + " must be renewed; authorize again")
 	}
+	// The provider vouches as of when it was asked: a slow answer does
+	// not stretch the next window.
+	asked := s.cfg.Now()
 	id, err := u.Reauthenticate(ctx, token)
 	var denied *UpstreamDenied
 	switch {
@@ -143,5 +146,5 @@ func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant) 
 		log.Error("sealing the provider's refresh token", zapErr(err))
 		return nil, errServer()
 	}
-	return &upstreamCheck{sealedToken: sealed, username: id.Username, groups: id.Groups, domain: id.Domain, at: s.cfg.Now()}, nil
+	return &upstreamCheck{sealedToken: sealed, username: id.Username, groups: id.Groups, domain: id.Domain, at: asked}, nil
 }
