@@ -28,14 +28,12 @@ type heldUpstream struct {
 	calls   atomic.Int32
 }
 
-func newHeldUpstream(t *testing.T) *heldUpstream {
+func newHeldUpstream() *heldUpstream {
 	h := &heldUpstream{fakeUpstream: corp(), entered: make(chan string, 8), release: make(chan struct{})}
 	h.id.RefreshToken = "provider-refresh-token-1"
 	h.reauthAfter = time.Hour
 	h.again = &UpstreamIdentity{Subject: h.id.Subject, Username: h.id.Username, Groups: []string{"eng"}, RefreshToken: "provider-refresh-token-2"}
 	h.free = sync.OnceFunc(func() { close(h.release) })
-	// Before the test servers close, which wait for requests in flight.
-	t.Cleanup(h.free)
 	return h
 }
 
@@ -127,6 +125,9 @@ func checkCluster(t *testing.T, storages clusterStorage, h *heldUpstream) (a, b 
 		c.Upstreams = []UpstreamLogin{h}
 		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}}}
 	})
+	// Registered after the servers, so it runs before they close: they
+	// wait for the requests in flight, which wait for h.
+	t.Cleanup(h.free)
 	return a, b, wa, wb
 }
 
@@ -153,7 +154,7 @@ func (e *env) refreshLater(c registered, token string) <-chan tokenAnswer {
 func TestAProviderCheckHoldsNoTransaction(t *testing.T) {
 	for name, storages := range map[string]clusterStorage{"file": fileCluster, "postgres with one transaction slot": onePostgresSlot} {
 		t.Run(name, func(t *testing.T) {
-			h := newHeldUpstream(t)
+			h := newHeldUpstream()
 			e, _, w, _ := checkCluster(t, storages, h)
 			slowClient, slow := upstreamGrant(t, e, h.fakeUpstream, "mcp")
 			e.clock.Advance(2 * time.Hour) // the first grant is due for a check
@@ -186,7 +187,7 @@ func TestAProviderCheckHoldsNoTransaction(t *testing.T) {
 // at once can make the provider revoke the whole family.
 func TestOneProviderCheckPerGrantAcrossInstances(t *testing.T) {
 	runOnClusters(t, func(t *testing.T, storages clusterStorage) {
-		h := newHeldUpstream(t)
+		h := newHeldUpstream()
 		a, b, _, wb := checkCluster(t, storages, h)
 		c, tok := upstreamGrant(t, a, h.fakeUpstream, "mcp")
 		a.clock.Advance(2 * time.Hour)
@@ -216,7 +217,7 @@ func TestOneProviderCheckPerGrantAcrossInstances(t *testing.T) {
 // refresh token is not kept in the revoked grant.
 func TestAGrantRevokedDuringAProviderCheck(t *testing.T) {
 	runOnClusters(t, func(t *testing.T, storages clusterStorage) {
-		h := newHeldUpstream(t)
+		h := newHeldUpstream()
 		a, b, _, wb := checkCluster(t, storages, h)
 		c, tok := upstreamGrant(t, a, h.fakeUpstream, "mcp")
 		a.clock.Advance(2 * time.Hour)
@@ -253,7 +254,7 @@ func TestAGrantRevokedDuringAProviderCheck(t *testing.T) {
 // rotates the user's provider token) or the check's lease being taken (a
 // stream of such requests would hold up the user's own refresh).
 func TestAWrongRefreshTokenNeverReachesTheProvider(t *testing.T) {
-	h := newHeldUpstream(t)
+	h := newHeldUpstream()
 	h.free()
 	e, _, w, _ := checkCluster(t, fileCluster, h)
 	c, tok := upstreamGrant(t, e, h.fakeUpstream, "mcp")
@@ -280,8 +281,11 @@ func TestAWrongRefreshTokenNeverReachesTheProvider(t *testing.T) {
 	// reauthenticate_after later, the old token comes back.
 	status, m := e.refresh(c, tok.refresh)
 	tokensOf(t, status, m)
-	<-h.entered
-	<-w.checkLocks
+	select {
+	case <-w.checkLocks:
+	default:
+		t.Fatal("the user's own check ran without its lease")
+	}
 	e.clock.Advance(2 * time.Hour)
 	refused("a token retired past the grace window", c, tok.refresh, 1)
 }
@@ -289,9 +293,10 @@ func TestAWrongRefreshTokenNeverReachesTheProvider(t *testing.T) {
 // TestAProviderSlowerThanItsWindowIsAskedOnce: a check that takes longer
 // than reauthenticate_after (a slow provider, a short window) counts for
 // the refresh that waited for it: it is neither repeated nor turned into
-// an error.
+// an error. The provider vouched as of when it was asked, so the next
+// refresh asks again.
 func TestAProviderSlowerThanItsWindowIsAskedOnce(t *testing.T) {
-	h := newHeldUpstream(t)
+	h := newHeldUpstream()
 	e, _, _, _ := checkCluster(t, fileCluster, h)
 	c, tok := upstreamGrant(t, e, h.fakeUpstream, "mcp")
 	e.clock.Advance(2 * time.Hour)
@@ -300,8 +305,13 @@ func TestAProviderSlowerThanItsWindowIsAskedOnce(t *testing.T) {
 	e.clock.Advance(2 * time.Hour) // the provider answers after the window
 	h.free()
 	got := <-answer
-	tokensOf(t, got.status, got.body)
+	tok = tokensOf(t, got.status, got.body)
 	if n := h.calls.Load(); n != 1 {
 		t.Fatalf("provider asked %d times", n)
+	}
+	status, m := e.refresh(c, tok.refresh)
+	tokensOf(t, status, m)
+	if n := h.calls.Load(); n != 2 {
+		t.Fatalf("provider asked %d times; the window runs from the question, not the late answer", n)
 	}
 }
