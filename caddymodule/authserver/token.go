@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -213,6 +214,12 @@ func (s *Server) issued(g *grant) issued {
 	return issued{issuer: g.Issuer, subject: g.Subject, clientID: g.ClientID, resource: g.Resource, grantID: g.ID, scopes: g.Scopes, groups: s.holderOf(g).policyGroups()}
 }
 
+// errUpstreamCheckDue ends a refresh transaction that found its user due
+// for a check at their sign-in provider, having written nothing: the check
+// runs with no transaction open (reconfirmUpstream), then the refresh runs
+// again.
+var errUpstreamCheckDue = errors.New("a check at the sign-in provider is due")
+
 // refresh rotates a refresh token under its family's lock (see grant).
 func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenResponse, string, *oauthError) {
 	ctx := r.Context()
@@ -221,35 +228,22 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		return nil, "", errInvalidGrant("unknown refresh token")
 	}
 	var (
-		resp  *tokenResponse
-		g     grant
-		oerr  *oauthError
-		reuse bool
-		wider *grant // the grant a narrower one replaces
+		resp        *tokenResponse
+		g           grant
+		oerr        *oauthError
+		reuse       bool
+		wider       *grant // the grant a narrower one replaces
+		reconfirmed bool   // the provider check this refresh was due for is done
 	)
-	err := s.store.atomically(ctx, "grant-"+id, func(tx context.Context) error {
+	rotate := func(tx context.Context) error {
+		g = grant{} // a second run must not keep fields of the first
 		found, err := s.store.get(tx, s.grantKey(id), &g)
 		if err != nil {
 			return err
 		}
 		now := s.cfg.Now()
-		entry := g.find(req.refreshToken)
-		switch {
-		case found && g.Revoked && g.ClientID == c.ID:
-			// A revoked family keeps no token hashes, so this comes first.
-			oerr = errInvalidGrant("the refresh token was revoked; authorize again")
-			return nil
-		case !found || entry == nil || g.ClientID != c.ID:
-			oerr = errInvalidGrant("unknown refresh token")
-			return nil
-		case g.Issuer != s.cfg.Origin(r):
-			oerr = errInvalidGrant("the refresh token was issued by another issuer (" + g.Issuer + ")")
-			return nil
-		case now.After(g.ExpiresAt):
-			oerr = errInvalidGrant("the refresh token has expired; authorize again")
-			return nil
-		case !entry.RetiredAt.IsZero() && (s.cfg.RefreshReuseGrace < 0 || now.Sub(entry.RetiredAt) > s.cfg.RefreshReuseGrace):
-			reuse = true
+		var entry *refreshEntry
+		if entry, oerr, reuse = s.presentedRefreshToken(r, c, &g, found, req.refreshToken, now); oerr != nil || reuse {
 			return nil
 		}
 		// A removed user, or one whose password changed, must not keep
@@ -259,16 +253,17 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			return nil
 		}
 		// A sign-in at a provider holds for its ReauthenticateAfter; past
-		// it, the provider is asked again, with the refresh token it gave,
-		// whether the user still exists and what their groups are now.
-		if u, due := s.reauthenticationDue(&g, now); due {
-			if oerr = s.reauthenticate(ctx, u, &g); oerr != nil {
-				if oerr.Code == "invalid_grant" {
-					s.audit(auditRefused, oerr.Description, c.ID, s.holderOf(&g), g.Resource, g.Scopes)
-				}
-				return nil
-			}
-			s.audit(auditReconfirmed, "", c.ID, s.holderOf(&g), g.Resource, g.Scopes)
+		// it, the provider is asked again whether the user still exists
+		// and what their groups are now. Not from here: that network call
+		// may take the provider's whole timeout, and this transaction
+		// holds the grant's lock and, on PostgreSQL, one of a bounded set
+		// of transaction slots and a pooled connection, which every other
+		// refresh of the gateway needs. Once reconfirmUpstream returned,
+		// the check is decided for this request: the provider vouched and
+		// it is recorded, or another request did the check meanwhile, or
+		// the token no longer passes the checks above.
+		if _, due := s.reauthenticationDue(&g, now); due && !reconfirmed {
+			return errUpstreamCheckDue
 		}
 		// The policy decides again: a user who may no longer use the
 		// resource gets nothing more; one who lost a scope (removed from a
@@ -323,7 +318,15 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			return err
 		}
 		return s.store.put(tx, s.grantKey(wider.ID), wider)
-	})
+	}
+	err := s.store.atomically(ctx, "grant-"+id, rotate)
+	if errors.Is(err, errUpstreamCheckDue) {
+		if oerr := s.reconfirmUpstream(r, c, id, req.refreshToken); oerr != nil {
+			return nil, "", oerr
+		}
+		reconfirmed = true
+		err = s.store.atomically(ctx, "grant-"+id, rotate)
+	}
 	if wider != nil && err == nil && oerr == nil {
 		s.revoked.set("grant:"+wider.ID, wider.ExpiresAt, s.cfg.Now())
 		s.audit(auditNarrowed, "", c.ID, s.holderOf(&g), g.Resource, g.Scopes)
@@ -340,6 +343,29 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 		return nil, "", errServer()
 	}
 	return resp, g.Subject, oerr
+}
+
+// presentedRefreshToken checks a refresh token presented by c at r's
+// origin against its grant g as stored at now (found false: no such
+// grant). It returns the token's entry; or why it is refused; or reuse, a
+// token retired longer ago than the grace window, whose whole family the
+// caller revokes.
+func (s *Server) presentedRefreshToken(r *http.Request, c *client, g *grant, found bool, token string, now time.Time) (entry *refreshEntry, refused *oauthError, reuse bool) {
+	entry = g.find(token)
+	switch {
+	case found && g.Revoked && g.ClientID == c.ID:
+		// A revoked family keeps no token hashes, so this comes first.
+		return nil, errInvalidGrant("the refresh token was revoked; authorize again"), false
+	case !found || entry == nil || g.ClientID != c.ID:
+		return nil, errInvalidGrant("unknown refresh token"), false
+	case g.Issuer != s.cfg.Origin(r):
+		return nil, errInvalidGrant("the refresh token was issued by another issuer (" + g.Issuer + ")"), false
+	case now.After(g.ExpiresAt):
+		return nil, errInvalidGrant("the refresh token has expired; authorize again"), false
+	case !entry.RetiredAt.IsZero() && (s.cfg.RefreshReuseGrace < 0 || now.Sub(entry.RetiredAt) > s.cfg.RefreshReuseGrace):
+		return nil, nil, true
+	}
+	return entry, nil, false
 }
 
 // clientCredentials issues an access token to a confidential client acting

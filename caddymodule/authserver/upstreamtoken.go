@@ -89,44 +89,62 @@ func (s *Server) reauthenticationDue(g *grant, now time.Time) (UpstreamLogin, bo
 	return u, !now.Before(g.UpstreamCheckedAt.Add(u.ReauthenticateAfter()))
 }
 
+// upstreamCheck is what a provider answered when asked again about a
+// grant's user.
+type upstreamCheck struct {
+	sealedToken      string // the provider's new refresh token, sealed; "" keeps the one held
+	username, domain string
+	groups           []string
+	at               time.Time
+}
+
+// applyTo records c in g.
+func (c *upstreamCheck) applyTo(g *grant) {
+	if c.sealedToken != "" {
+		g.UpstreamToken = c.sealedToken
+	}
+	g.Username, g.Groups, g.Domain, g.UpstreamCheckedAt = c.username, c.groups, c.domain, c.at
+}
+
 // reauthenticate checks g's user again at provider u with the refresh token
-// kept in g, and records who they are now (groups, domain) in g, for the
-// policy to decide on. A user the provider no longer vouches for gets
-// invalid_grant (sign in again); a provider that cannot be reached,
-// temporarily_unavailable, and the current access token runs out.
-func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant) *oauthError {
+// kept in g, and returns who they are now (groups, domain), for the policy
+// to decide on once it is recorded in g. A user the provider no longer
+// vouches for gets invalid_grant (sign in again); a provider that cannot be
+// reached, temporarily_unavailable, and the current access token runs out.
+// It calls the provider over the network: never inside a storage
+// transaction (see reconfirmUpstream).
+func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant) (*upstreamCheck, *oauthError) {
 	log := s.log.With(zap.String("provider", u.Name()), zapSubject(g.Subject))
 	if g.UpstreamToken == "" {
 		log.Info("sign-in too old to refresh and no provider refresh token to check it with")
-		return errInvalidGrant("the sign-in at " + u.Label() + " must be renewed; authorize again")
+		return nil, errInvalidGrant("the sign-in at " + u.Label() + " must be renewed; authorize again")
 	}
 	token, err := s.openUpstreamToken(ctx, g.Subject, g.UpstreamToken)
 	if err != nil {
 		log.Error("opening the provider's refresh token", zapErr(err))
-		return errInvalidGrant("the sign-in at " + u.Label() + " must be renewed; authorize again")
+		return nil, errInvalidGrant("the sign-in at " + u.Label() + " must be renewed; authorize again")
 	}
+	// The provider vouches as of when it was asked: a slow answer does
+	// not stretch the next window.
+	asked := s.cfg.Now()
 	id, err := u.Reauthenticate(ctx, token)
 	var denied *UpstreamDenied
 	switch {
 	case errors.As(err, &denied):
 		log.Info("provider no longer vouches for the user", zapErr(err))
-		return errInvalidGrant("the sign-in at " + u.Label() + " is no longer valid (" + denied.Reason + "); authorize again")
+		return nil, errInvalidGrant("the sign-in at " + u.Label() + " is no longer valid (" + denied.Reason + "); authorize again")
 	case err != nil:
 		log.Warn("checking the user again at the provider", zapErr(err))
-		return &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+		return nil, &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
 			Description: "the sign-in provider " + u.Label() + " could not be reached; try again later", retryAfter: time.Minute}
 	case id.Subject != g.Subject:
 		log.Error("provider's refresh token names another user", zap.String("now", id.Subject))
-		return errInvalidGrant("the sign-in at " + u.Label() + " is no longer valid; authorize again")
+		return nil, errInvalidGrant("the sign-in at " + u.Label() + " is no longer valid; authorize again")
 	}
 	sealed, err := s.sealUpstreamToken(ctx, g.Subject, id.RefreshToken)
 	if err != nil {
 		log.Error("sealing the provider's refresh token", zapErr(err))
-		return errServer()
+		return nil, errServer()
 	}
-	if sealed != "" {
-		g.UpstreamToken = sealed
-	}
-	g.Username, g.Groups, g.Domain, g.UpstreamCheckedAt = id.Username, id.Groups, id.Domain, s.cfg.Now()
-	return nil
+	return &upstreamCheck{sealedToken: sealed, username: id.Username, groups: id.Groups, domain: id.Domain, at: asked}, nil
 }
