@@ -3,6 +3,7 @@ package authserver
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,48 @@ func TestAuditTrailOfRefreshDecisions(t *testing.T) {
 	want := "approved mcp mcp:admin, reconfirmed mcp mcp:admin, narrowed mcp, refused mcp"
 	if strings.Join(got, ", ") != want {
 		t.Fatalf("decisions %q\nwant %s", strings.Join(got, ", "), want)
+	}
+}
+
+// TestARevokedGrantKeepsNoProviderToken: a grant revoked at the revocation
+// endpoint, and the wider grant a narrower one replaces, keep neither
+// refresh-token hashes nor the provider's sealed refresh token (a live
+// credential at the provider that a copy of storage would hand over).
+func TestARevokedGrantKeepsNoProviderToken(t *testing.T) {
+	u := corp()
+	u.id.Groups = []string{"eng", "admins"}
+	u.id.RefreshToken = "rt"
+	u.reauthAfter = time.Hour
+	e := policyEnv(t, u, func(c *Config) {
+		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"corp:admins"}}}
+	})
+	stored := func(refresh string) grant {
+		t.Helper()
+		id, _ := grantIDOf(refresh)
+		var g grant
+		if found, err := e.srv.store.get(t.Context(), e.srv.grantKey(id), &g); !found || err != nil {
+			t.Fatalf("grant %s: found %v, %v", id, found, err)
+		}
+		return g
+	}
+	c, wide := upstreamGrant(t, e, u, "mcp mcp:admin")
+	if stored(wide.refresh).UpstreamToken == "" {
+		t.Fatal("the grant holds no provider token to begin with")
+	}
+	e.clock.Advance(2 * time.Hour)
+	u.again = &UpstreamIdentity{Subject: u.id.Subject, Username: u.id.Username, Groups: []string{"eng"}, RefreshToken: "rt2"}
+	status, m := e.refresh(c, wide.refresh)
+	narrow := tokensOf(t, status, m)
+	if g := stored(wide.refresh); !g.Revoked || g.UpstreamToken != "" || len(g.Tokens) != 0 {
+		t.Fatalf("the replaced wider grant: revoked %v, provider token %q, %d refresh tokens", g.Revoked, g.UpstreamToken, len(g.Tokens))
+	}
+	if stored(narrow.refresh).UpstreamToken == "" {
+		t.Fatal("the narrower grant lost the provider token it now refreshes with")
+	}
+	if status, _, _ := e.postForm("/revoke", url.Values{"token": {narrow.refresh}, "client_id": {c.id}}, "", ""); status != http.StatusOK {
+		t.Fatalf("revoke: %d", status)
+	}
+	if g := stored(narrow.refresh); !g.Revoked || g.UpstreamToken != "" {
+		t.Fatalf("the revoked grant: revoked %v, provider token %q", g.Revoked, g.UpstreamToken)
 	}
 }

@@ -78,6 +78,15 @@ func (g *grant) newRefreshToken() string {
 	return token
 }
 
+// dropCredentials forgets what a revoked grant would only be refreshed
+// with: its refresh tokens' hashes and the provider's sealed refresh token,
+// a live credential for the user's account at their provider that nothing
+// uses once the grant is revoked (a stolen copy of storage would otherwise
+// keep one per revoked grant until the sweep).
+func (g *grant) dropCredentials() {
+	g.Tokens, g.UpstreamToken = nil, ""
+}
+
 // find returns the family's entry for token, or nil.
 func (g *grant) find(token string) *refreshEntry {
 	h := hashToken(token)
@@ -105,7 +114,8 @@ func (s *Server) revokeGrant(ctx context.Context, id, reason string) error {
 		if !found {
 			g.ExpiresAt = now.Add(s.cfg.RefreshTokenLifetime)
 		}
-		g.Revoked, g.Tokens, expires = true, nil, g.ExpiresAt
+		g.Revoked, expires = true, g.ExpiresAt
+		g.dropCredentials()
 		return s.store.put(tx, s.grantKey(id), g)
 	})
 	if err != nil {

@@ -285,7 +285,8 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			narrower := g
 			narrower.ID, narrower.Scopes, narrower.Tokens = randomID(), held, nil
 			retired := g
-			retired.Revoked, retired.Tokens = true, nil // stored once the narrower one is
+			retired.Revoked = true // stored once the narrower one is
+			retired.dropCredentials()
 			wider, g, entry = &retired, narrower, &refreshEntry{}
 		}
 		// Scopes the server or the client no longer has are not refreshed

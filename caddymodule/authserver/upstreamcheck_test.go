@@ -242,8 +242,8 @@ func TestAGrantRevokedDuringAProviderCheck(t *testing.T) {
 		if found, err := a.srv.store.get(t.Context(), a.srv.grantKey(id), &g); !found || err != nil || !g.Revoked {
 			t.Fatalf("grant: found %v, %v, revoked %v", found, err, g.Revoked)
 		}
-		if kept, err := a.srv.openUpstreamToken(t.Context(), g.Subject, g.UpstreamToken); err != nil || kept != "provider-refresh-token-1" {
-			t.Fatalf("the revoked grant keeps the provider token %q (%v); the new one must be dropped", kept, err)
+		if g.UpstreamToken != "" {
+			t.Fatal("the revoked grant keeps a provider refresh token; neither the old nor the new one may stay")
 		}
 	})
 }
