@@ -74,6 +74,20 @@ func checkMembers(obj []byte, where string, decided []string, found []json.RawMe
 	return bad, err
 }
 
+// lastMember returns the raw value of the last member of the valid JSON
+// object obj named exactly key (escapes resolved), nil without one: what
+// decoding obj into a map would give.
+func lastMember(obj []byte, key string) json.RawMessage {
+	var value json.RawMessage
+	eachMember(obj, func(rawKey, v []byte) bool {
+		if string(decodeKey(rawKey)) == key {
+			value = v
+		}
+		return true
+	})
+	return value
+}
+
 // Object decodes the JSON object obj (such as params._meta) into its
 // members, refusing (InvalidRequest) a key that occurs twice, where
 // parsers disagree on which copy wins. where names the object in the error.

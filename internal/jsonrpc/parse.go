@@ -47,11 +47,12 @@ func Parse(data []byte, maxDepth int) (Payload, *Error) {
 	}
 	switch trimmed[0] {
 	case '{':
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(trimmed, &m); err != nil {
+		// Valid, then read member by member in place: decoding the object
+		// into a map copied every member only to look at six of them.
+		if !json.Valid(trimmed) {
 			return Payload{}, Errorf(ParseError, "Parse error: not valid JSON")
 		}
-		return Payload{Messages: []Message{parseObject(trimmed, m)}}, nil
+		return Payload{Messages: []Message{parseObject(trimmed)}}, nil
 	case '[':
 		var elems []json.RawMessage
 		if err := json.Unmarshal(trimmed, &elems); err != nil {
@@ -100,36 +101,48 @@ func checkDepth(data []byte, max int) *Error {
 
 // parseElement classifies one (valid JSON) element of a payload.
 func parseElement(raw json.RawMessage) Message {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if len(raw) == 0 || raw[0] != '{' {
 		return Message{Err: Errorf(InvalidRequest, "Invalid Request: message must be a JSON object")}
 	}
-	return parseObject(raw, m)
+	return parseObject(raw)
 }
 
-// parseObject classifies one message, given as its bytes (valid JSON) and
-// its members.
-func parseObject(raw []byte, m map[string]json.RawMessage) Message {
-	id, hasID := m["id"]
-	if bad, err := checkMembers(raw, "message", messageMembers, nil); err != nil {
+// The members of a message, in the order of messageMembers.
+const (
+	memberJSONRPC = iota
+	memberID
+	memberMethod
+	memberParams
+	memberResult
+	memberError
+	messageMemberCount
+)
+
+// parseObject classifies one message, given as its bytes (a valid JSON
+// object).
+func parseObject(raw []byte) Message {
+	var m [messageMemberCount]json.RawMessage
+	if bad, err := checkMembers(raw, "message", messageMembers, m[:]); err != nil {
+		id := lastMember(raw, "id")
 		if strings.EqualFold(bad, "id") || !validID(id) {
 			id = nil // which id to answer is in doubt
 		}
 		return Message{ID: id, Err: err}
 	}
+	id, hasID := m[memberID], m[memberID] != nil
 	if hasID && string(id) != "null" && !validID(id) {
 		return Message{Err: Errorf(InvalidRequest, "Invalid Request: id must be a string or a number")}
 	}
-	if string(m["jsonrpc"]) != `"2.0"` {
+	if string(m[memberJSONRPC]) != `"2.0"` {
 		return Message{ID: id, Err: Errorf(InvalidRequest, `Invalid Request: "jsonrpc" must be "2.0"`)}
 	}
-	if method, ok := m["method"]; ok {
-		return parseRequest(m, method, id)
+	if method := m[memberMethod]; method != nil {
+		return parseRequest(method, m[memberParams], id)
 	}
-	return parseResponse(m, id, hasID)
+	return parseResponse(m[memberResult], m[memberError], id, hasID)
 }
 
-func parseRequest(m map[string]json.RawMessage, method, id json.RawMessage) Message {
+func parseRequest(method, params, id json.RawMessage) Message {
 	if string(id) == "null" {
 		return Message{Err: Errorf(InvalidRequest, "Invalid Request: id must not be null")}
 	}
@@ -137,7 +150,6 @@ func parseRequest(m map[string]json.RawMessage, method, id json.RawMessage) Mess
 	if err := json.Unmarshal(method, &name); err != nil || method[0] != '"' {
 		return Message{ID: id, Err: Errorf(InvalidRequest, `Invalid Request: "method" must be a string`)}
 	}
-	params := m["params"]
 	if params != nil && params[0] != '{' && params[0] != '[' && string(params) != "null" {
 		return Message{ID: id, Err: Errorf(InvalidRequest, `Invalid Request: "params" must be an object or an array`)}
 	}
@@ -162,9 +174,8 @@ func parseRequest(m map[string]json.RawMessage, method, id json.RawMessage) Mess
 	return Message{ID: id, Request: req}
 }
 
-func parseResponse(m map[string]json.RawMessage, id json.RawMessage, hasID bool) Message {
-	result, hasResult := m["result"]
-	errRaw, hasError := m["error"]
+func parseResponse(result, errRaw, id json.RawMessage, hasID bool) Message {
+	hasResult, hasError := result != nil, errRaw != nil
 	if !hasID || hasResult == hasError {
 		return Message{ID: id, Err: Errorf(InvalidRequest, `Invalid Request: a message needs "method", or "id" with exactly one of "result" and "error"`)}
 	}

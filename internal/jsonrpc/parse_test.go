@@ -91,6 +91,7 @@ func TestParseRefusesAmbiguousMembers(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"method":"ping","params":{},"PARAMS":{"name":"x"}}`:                         "1",
 		`{"jsonrpc":"2.0","jſonrpc":"1.0","id":1,"method":"ping"}`:                                           "1", // U+017F folds to s
 		`{"jsonrpc":"2.0","id":1,"result":{},"Method":"tools/call"}`:                                         "1",
+		`{"jsonrpc":"2.0","method":"ping","METHOD":"tools/call","id":7}`:                                     "7", // the id after the refused member
 		`{"jsonrpc":"2.0","id":1,"ID":2,"method":"ping"}`:                                                    "",
 		`{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}`:                                                    "",
 		`{"jsonrpc":"2.0","id":{},"method":"ping","x":1,"x":2}`:                                              "",
@@ -214,6 +215,7 @@ func FuzzParse(f *testing.F) {
 			}
 			if m.Err == nil {
 				assertOneReading(t, elems[i], m)
+				assertMapReading(t, elems[i], m)
 			}
 			if m.Request != nil {
 				b, err := json.Marshal(m.Request)
@@ -226,6 +228,25 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// assertMapReading fails when the members Parse read in place differ from
+// what decoding the message into a map gives.
+func assertMapReading(t *testing.T, data []byte, m Message) {
+	t.Helper()
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		t.Fatalf("%q: %v", data, err)
+	}
+	if !bytes.Equal(m.ID, members["id"]) {
+		t.Fatalf("%q: id %q, a map reads %q", data, m.ID, members["id"])
+	}
+	if m.Request != nil && !bytes.Equal(m.Request.Params, members["params"]) && string(members["params"]) != "null" {
+		t.Fatalf("%q: params %q, a map reads %q", data, m.Request.Params, members["params"])
+	}
+	if m.Response != nil && !bytes.Equal(m.Response.Result, members["result"]) {
+		t.Fatalf("%q: result %q, a map reads %q", data, m.Response.Result, members["result"])
+	}
 }
 
 // assertOneReading fails when the accepted message m, read from data, has
