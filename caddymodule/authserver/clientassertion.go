@@ -164,7 +164,9 @@ func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet
 	if s.documents == nil {
 		return nil, &documentError{url: raw, reason: "documents are not fetched here"}
 	}
-	body, until, derr := s.documents.fetch(ctx, c.jwksURI)
+	// Any document may name any jwks_uri, so a key set is fetched in the
+	// budget of URLs anyone can name.
+	body, until, derr := s.documents.fetch(ctx, c.jwksURI, fetchNew)
 	if derr != nil {
 		return nil, derr
 	}

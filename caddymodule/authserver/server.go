@@ -45,8 +45,11 @@ type Server struct {
 	// documents fetches client metadata documents and their JWK sets;
 	// nil when they are disabled and in the operator's view.
 	documents *documentFetcher
-	jwksCache *jwksCache
-	routes    map[string]http.Handler // see Routes
+	// documentFlights shares one refresh of a document among the
+	// requests that need it at once.
+	documentFlights flightGroup[documentRecord]
+	jwksCache       *jwksCache
+	routes          map[string]http.Handler // see Routes
 	// operatorView marks a server made by NewOperatorView.
 	operatorView bool
 
