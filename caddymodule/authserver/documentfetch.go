@@ -106,6 +106,16 @@ func fetchClassOf(ctx context.Context) fetchClass {
 	return fetchNew
 }
 
+// hostBudget and addressBudget are the rate limiter's keys of a host name
+// and of an address in class's budget.
+func hostBudget(class fetchClass, host string) string {
+	return string(class) + " host " + strings.ToLower(host)
+}
+
+func addressBudget(class fetchClass, ip netip.Addr) string {
+	return string(class) + " address " + ip.Unmap().String()
+}
+
 // documentFetcher fetches client metadata documents and JWK sets behind
 // the SSRF guard: https only, the checked address dialed, no redirects, a
 // size cap, a total timeout, JSON only, a per-host rate limit per
@@ -152,7 +162,7 @@ func newDocumentFetcher(cfg ClientMetadataDocuments, now func() time.Time, log *
 	}
 	hosts := newRateLimiter(hostFetchLimit, hostFetchWindow)
 	dialer := newGuardedDialer(cfg.Resolve, cfg.AllowPrivateAddresses, func(ctx context.Context, ip netip.Addr) bool {
-		return hosts.allow(string(fetchClassOf(ctx))+" address "+ip.Unmap().String(), now())
+		return hosts.allow(addressBudget(fetchClassOf(ctx), ip), now())
 	})
 	transport := &http.Transport{
 		// No Proxy: HTTPS_PROXY would carry the request past the guard,
@@ -207,7 +217,7 @@ func (f *documentFetcher) get(ctx context.Context, u *url.URL, now time.Time) ([
 		return nil, time.Time{}, &documentError{url: u.String(), host: host, reason: fmt.Sprintf(format, args...),
 			unreachable: kind == hostUnreachable, transient: kind != documentWrong}
 	}
-	if !f.hosts.allow(string(fetchClassOf(ctx))+" host "+strings.ToLower(u.Hostname()), now) {
+	if !f.hosts.allow(hostBudget(fetchClassOf(ctx), u.Hostname()), now) {
 		return fail(hostBusy, "too many documents were fetched from %s in the last minute; try again shortly", host)
 	}
 	// One deadline for everything: resolving, connecting, the handshake,

@@ -34,7 +34,8 @@ func (s *Server) refreshDocument(ctx context.Context, u *url.URL, id string) (do
 	case !found:
 		return documentRecord{}, derr
 	case derr.transient:
-		if grace := s.cfg.ClientMetadataDocuments.StaleGrace; grace > 0 && now.Before(rec.ExpiresAt.Add(grace)) {
+		// A negative grace ends before the expiry: never.
+		if now.Before(rec.ExpiresAt.Add(s.cfg.ClientMetadataDocuments.StaleGrace)) {
 			s.documents.standIn(id, derr, rec.ExpiresAt)
 			return rec, nil
 		}
