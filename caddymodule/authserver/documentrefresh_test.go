@@ -438,3 +438,54 @@ func TestSignedInClientRefreshedBeyondKnownBudget(t *testing.T) {
 		t.Errorf("the signed-in client's document was not fetched anew: %q", c.ClientName)
 	}
 }
+
+// A panic while loading becomes the waiting requests' error instead of
+// taking down the server (the call runs outside net/http's recovery), and
+// the next request for the key starts a new call.
+func TestFlightPanicBecomesAnError(t *testing.T) {
+	var g flightGroup[int]
+	_, err := g.do(context.Background(), "k", func(context.Context) (int, error) { panic("boom") })
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("got %v, want the panic as an error", err)
+	}
+	if v, err := g.do(context.Background(), "k", func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
+		t.Errorf("the next call: %d, %v", v, err)
+	}
+}
+
+// Stored documents under many names pointing at one address (names an
+// attacker once pointed at a host of their own) are still limited per
+// address when fetched again: the gateway must not hammer the address they
+// point at now.
+func TestKnownDocumentsStillLimitedPerAddress(t *testing.T) {
+	var names []string
+	for i := range hostFetchLimit + 1 {
+		names = append(names, fmt.Sprintf("n%d.client.example", i))
+	}
+	host := testCA.NewDocumentHost(t, names...)
+	e := newEnv(t, func(c *Config) {
+		c.ClientMetadataDocuments.AllowPrivateAddresses = true
+		c.ClientMetadataDocuments.Resolve = resolveTo("127.0.0.1")
+	})
+	d := &docEnv{env: e, host: host}
+	var ids []string
+	for i, name := range names {
+		if i == hostFetchLimit {
+			d.clock.Advance(hostFetchWindow) // the first fetches spend the budget of new URLs
+		}
+		path := fmt.Sprintf("/c%d.json", i)
+		id := "https://" + name + ":" + host.Port() + path
+		host.JSON(path, `{"client_id":`+strconvQuote(id)+`,"redirect_uris":["http://localhost/callback"]}`)
+		d.load(id)
+		ids = append(ids, id)
+	}
+	d.clock.Advance(defaultDocumentCache)
+	d.srv.documents.client.CloseIdleConnections() // every refetch must dial
+	before := host.Connections()
+	for _, id := range ids {
+		d.load(id) // the last one from its stored copy
+	}
+	if n := host.Connections() - before; n != hostFetchLimit {
+		t.Errorf("%d stored documents on one address were fetched again over %d connections in one minute, want the limit of %d", len(ids), n, hostFetchLimit)
+	}
+}
