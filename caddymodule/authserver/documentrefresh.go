@@ -29,24 +29,21 @@ func (s *Server) refreshDocument(ctx context.Context, u *url.URL, id string) (do
 			s.documents.remember(id, derr, now)
 		}
 	}
-	switch {
-	case derr == nil:
-	case !found:
-		return documentRecord{}, derr
-	case derr.transient:
+	if derr != nil {
 		// A negative grace ends before the expiry: never.
-		if now.Before(rec.ExpiresAt.Add(s.cfg.ClientMetadataDocuments.StaleGrace)) {
+		if found && derr.transient && now.Before(rec.ExpiresAt.Add(s.cfg.ClientMetadataDocuments.StaleGrace)) {
 			s.documents.standIn(id, derr, rec.ExpiresAt)
 			return rec, nil
 		}
-		return documentRecord{}, derr
-	default:
-		// The owner withdrew or changed the document: its old copy must
-		// not come back later, when the host is down or busy (or made
-		// busy by someone who wants the old redirect URIs back).
-		s.documents.forgetStale(id)
-		if err := s.store.remove(ctx, s.documentKey(id)); err != nil {
-			s.log.Error("deleting a withdrawn client metadata document", zap.String("url", id), zap.Error(err))
+		if found && !derr.transient {
+			// The owner withdrew or changed the document: its old copy
+			// must not come back later, when the host is down or busy
+			// (or made busy by someone who wants the old redirect URIs
+			// back).
+			s.documents.forgetStale(id)
+			if err := s.store.remove(ctx, s.documentKey(id)); err != nil {
+				s.log.Error("deleting a withdrawn client metadata document", zap.String("url", id), zap.Error(err))
+			}
 		}
 		return documentRecord{}, derr
 	}

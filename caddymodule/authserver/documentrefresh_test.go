@@ -154,6 +154,39 @@ func TestConcurrentDocumentLoadsShareOneFetch(t *testing.T) {
 	}
 }
 
+// The same holds for a private_key_jwt client's key set at its jwks_uri.
+func TestConcurrentKeySetLoadsShareOneFetch(t *testing.T) {
+	const n = 8
+	d := newDocEnv(t, nil)
+	keys, _ := json.Marshal(publicJWKS(newSigningKey(t), "k1"))
+	h, release := held(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(keys)
+	})
+	d.host.Handle("/agent.jwks", h)
+	jwksURI := "https://keys.example:" + d.host.Port() + "/agent.jwks"
+	c := d.load(d.publish("/agent.json", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwksURI}).id)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := d.srv.clientKeys(context.Background(), c)
+			errs <- err
+		}()
+	}
+	waitFor(t, "every request to wait for the fetch or to reach the host", func() bool {
+		return d.srv.jwksFlights.callersOf(jwksURI) == n || d.host.Hits("/agent.jwks") >= n
+	})
+	release()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := d.host.Hits("/agent.jwks"); got != 1 {
+		t.Errorf("%d concurrent requests fetched the key set %d times, want once", n, got)
+	}
+}
+
 // A request waiting for a fetch another started stops waiting when its own
 // context ends, and the one that started it can go away without failing the
 // others (or leaving a failure cached for the next minute).
