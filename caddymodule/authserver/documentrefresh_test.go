@@ -187,6 +187,18 @@ func TestConcurrentKeySetLoadsShareOneFetch(t *testing.T) {
 	}
 }
 
+// A request that found the document expired, but reaches the refresh only
+// after another refresh stored it, fetches nothing.
+func TestRefreshAfterAnotherStoredTheDocumentFetchesNothing(t *testing.T) {
+	d := newDocEnv(t, nil)
+	c := d.publish("/c.json", nil)
+	d.load(c.id)
+	u, _ := d.srv.checkDocumentURL(c.id)
+	if _, err := d.srv.refreshDocument(context.Background(), u, c.id); err != nil || d.host.Hits("/c.json") != 1 {
+		t.Errorf("refresh of a fresh document: %v, %d fetches, want the stored one and no fetch", err, d.host.Hits("/c.json"))
+	}
+}
+
 // A request waiting for a fetch another started stops waiting when its own
 // context ends, and the one that started it can go away without failing the
 // others (or leaving a failure cached for the next minute).
