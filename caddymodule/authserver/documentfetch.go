@@ -58,6 +58,21 @@ type documentError struct {
 	transient bool
 }
 
+// fetchFailure is what a failed fetch says about the document.
+type fetchFailure int
+
+const (
+	// documentWrong: the host answered, and the answer is no usable
+	// document (404, 410 or another 4xx, a redirect, not JSON, too large),
+	// or the name now leads to an address no document may come from.
+	documentWrong fetchFailure = iota
+	// hostBusy: the host failed (5xx, 429, 408) or the per-host limit
+	// held the fetch back.
+	hostBusy
+	// hostUnreachable: no answer (DNS, connection, TLS, timeout).
+	hostUnreachable
+)
+
 func (e *documentError) Error() string {
 	return "client metadata document " + e.url + ": " + e.reason
 }
@@ -109,7 +124,9 @@ func fetchClassOf(ctx context.Context) fetchClass {
 // hostBudget and addressBudget are the rate limiter's keys of a host name
 // and of an address in class's budget.
 func hostBudget(class fetchClass, host string) string {
-	return string(class) + " host " + strings.ToLower(host)
+	// client.example. is client.example: the spelling with the root's
+	// dot must not be a second budget for the same host.
+	return string(class) + " host " + strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
 func addressBudget(class fetchClass, ip netip.Addr) string {
@@ -132,20 +149,6 @@ type documentFetcher struct {
 	logged   map[string]bool        // hosts whose unreachability was logged
 	stale    map[string]bool        // URLs whose stale copy in use was logged
 }
-
-// fetchFailure is what a failed fetch says about the document.
-type fetchFailure int
-
-const (
-	// documentWrong: the host answered, and the answer is no usable
-	// document (404, 410, a redirect, not JSON, too large).
-	documentWrong fetchFailure = iota
-	// hostBusy: the host failed (5xx, 429, 408) or the per-host limit
-	// held the fetch back.
-	hostBusy
-	// hostUnreachable: no answer (DNS, connection, TLS, timeout).
-	hostUnreachable
-)
 
 type failedFetch struct {
 	err   *documentError

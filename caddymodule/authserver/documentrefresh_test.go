@@ -534,3 +534,19 @@ func TestKnownDocumentsStillLimitedPerAddress(t *testing.T) {
 		t.Errorf("%d stored documents on one address were fetched again over %d connections in one minute, want the limit of %d", len(ids), n, hostFetchLimit)
 	}
 }
+
+// The host name spelled with the root's trailing dot shares the host's
+// budget instead of opening a second one.
+func TestTrailingDotSharesTheHostBudget(t *testing.T) {
+	d := newDocEnv(t, nil)
+	for i := range hostFetchLimit {
+		d.loadError(d.url(fmt.Sprintf("/junk%d.json", i)))
+	}
+	id := "https://client.example.:" + d.host.Port() + "/c.json"
+	if err := d.loadError(id); !strings.Contains(err.Error(), "too many documents were fetched from client.example") {
+		t.Errorf("got %v, want the host's limit", err)
+	}
+	if n := d.host.Hits("/c.json"); n != 0 {
+		t.Errorf("the document was fetched %d times past the limit", n)
+	}
+}
