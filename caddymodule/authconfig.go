@@ -153,6 +153,12 @@ type ClientMetadataDocuments struct {
 	// MaxCache caps how long a document is used before it is fetched
 	// again, whatever its own Cache-Control says. Default 24h.
 	MaxCache caddy.Duration `json:"max_cache,omitempty"`
+	// StaleGrace is how long after its cache lifetime a stored document
+	// still stands in when fetching it again fails without saying anything
+	// about it (host unreachable, timeout, 5xx, 429, 408, or the per-host
+	// limit); a 404, 410, redirect or invalid document ends the client at
+	// once. Negative: never. Default 24h.
+	StaleGrace caddy.Duration `json:"stale_grace,omitempty"`
 }
 
 // StaticClient is a pre-registered OAuth client.
@@ -214,6 +220,7 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		Disabled: cmd.Off, AllowPrivateAddresses: cmd.AllowPrivateAddresses,
 		AllowHosts: cmd.AllowHosts, DenyHosts: cmd.DenyHosts, MaxSize: cmd.MaxSize,
 		Timeout: time.Duration(cmd.Timeout), MaxCache: time.Duration(cmd.MaxCache),
+		StaleGrace: time.Duration(cmd.StaleGrace),
 	}
 	cfg.ScopeDescriptions = g.scopeDescriptions()
 	for _, res := range g.Resources {

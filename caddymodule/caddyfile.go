@@ -105,6 +105,7 @@ func init() {
 //	        max_size <size>
 //	        timeout <duration>
 //	        max_cache <duration>
+//	        stale_grace <duration>
 //	    }
 //	    client <id> {
 //	        name <display-name>
@@ -500,8 +501,12 @@ func parseClientMetadataDocuments(d *caddyfile.Dispenser, c *ClientMetadataDocum
 			if err := durationArg(d, &c.MaxCache); err != nil {
 				return err
 			}
+		case "stale_grace":
+			if err := durationOrOffArg(d, &c.StaleGrace); err != nil {
+				return err
+			}
 		default:
-			return d.Errf("unrecognized client_metadata_documents option '%s' (known: allow_private_addresses, allow_hosts, deny_hosts, max_size, timeout, max_cache)", d.Val())
+			return d.Errf("unrecognized client_metadata_documents option '%s' (known: allow_private_addresses, allow_hosts, deny_hosts, max_size, timeout, max_cache, stale_grace)", d.Val())
 		}
 	}
 	return nil

@@ -101,6 +101,7 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  max_size big\n }\n}", "max_size \"big\" is not a size such as 5KiB"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  allow_hosts\n }\n}", "allow_hosts needs host names"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  fetch_anything\n }\n}", "unrecognized client_metadata_documents option 'fetch_anything'"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n client_metadata_documents {\n  stale_grace a_day\n }\n}", "stale_grace: \"a_day\" is not a duration such as 90s, 1h or 30d"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n grant {\n  users a\n }\n}", "grant needs the scopes it gives"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n github {\n  client_id a\n }\n}", "github needs allowed_orgs: without it anyone with a GitHub account could sign in"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n github {\n  allowed_orgs a\n  team x\n }\n}", "unrecognized github option 'team'"},

@@ -73,9 +73,13 @@ func (s *Server) authenticateAssertion(r *http.Request) (*client, *oauthError) {
 	if c == nil || c.TokenEndpointAuthMethod != authPrivateKeyJWT {
 		return nil, errInvalidClient("this client does not authenticate with private_key_jwt")
 	}
-	keys, derr := s.clientKeys(r.Context(), c)
-	if derr != nil {
+	keys, err := s.clientKeys(r.Context(), c)
+	var derr *documentError
+	switch {
+	case errors.As(err, &derr):
 		return nil, errInvalidClient("the client's keys cannot be used: " + derr.reason)
+	case err != nil: // the request went away while the keys were fetched
+		return nil, errServer()
 	}
 	var claims jwt.Claims
 	if !verifyWithAny(tok, keys, &claims) {
@@ -152,8 +156,9 @@ func (s *Server) useAssertion(ctx context.Context, clientID, jti string, exp tim
 
 // clientKeys returns the keys of a private_key_jwt client: its inline jwks,
 // or the set at its jwks_uri, fetched behind the same guard as documents
-// and cached like one.
-func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet, *documentError) {
+// (once for all the requests that need it at once) and cached like one.
+// A set that cannot be used is a *documentError.
+func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet, error) {
 	if c.jwks != nil {
 		return c.jwks, nil
 	}
@@ -164,18 +169,27 @@ func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet
 	if s.documents == nil {
 		return nil, &documentError{url: raw, reason: "documents are not fetched here"}
 	}
-	body, until, derr := s.documents.fetch(ctx, c.jwksURI)
-	if derr != nil {
-		return nil, derr
-	}
-	set := new(jose.JSONWebKeySet)
-	if err := json.Unmarshal(body, set); err != nil || len(set.Keys) == 0 {
-		derr := &documentError{url: raw, host: displayHost(c.jwksURI.Hostname()), reason: "it is not a JSON Web Key Set with keys"}
-		s.documents.remember(raw, derr, s.cfg.Now())
-		return nil, derr
-	}
-	s.jwksCache.put(raw, set, until)
-	return set, nil
+	return s.jwksFlights.do(ctx, raw, func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+		// The previous call may have cached the set since this request
+		// looked.
+		if set := s.jwksCache.get(raw, s.cfg.Now()); set != nil {
+			return set, nil
+		}
+		// Any document may name any jwks_uri, so a key set is fetched in
+		// the budget of URLs anyone can name.
+		body, until, derr := s.documents.fetch(ctx, c.jwksURI, fetchNew)
+		if derr != nil {
+			return nil, derr
+		}
+		set := new(jose.JSONWebKeySet)
+		if err := json.Unmarshal(body, set); err != nil || len(set.Keys) == 0 {
+			derr := &documentError{url: raw, host: displayHost(c.jwksURI.Hostname()), reason: "it is not a JSON Web Key Set with keys"}
+			s.documents.remember(raw, derr, s.cfg.Now())
+			return nil, derr
+		}
+		s.jwksCache.put(raw, set, until)
+		return set, nil
+	})
 }
 
 // jwksCache keeps fetched JWK sets in memory until their cache lifetime

@@ -22,11 +22,12 @@ import (
 
 // Fetch limits of client metadata documents that are not configurable.
 const (
-	// hostFetchLimit is how many documents (and JWK sets) are fetched from
-	// one host name, and how many connections are made to one address,
-	// per hostFetchWindow: a client_id names any URL, so without it this
-	// server could be made to hammer someone else's site, under one name
-	// or under many names pointing at it.
+	// hostFetchLimit is how many documents (and JWK sets) of one
+	// fetchClass are fetched from one host name, and how many connections
+	// are made to one address, per hostFetchWindow: a client_id names any
+	// URL, so without it this server could be made to hammer someone
+	// else's site, under one name or under many names pointing at it. With
+	// three classes a site gets at most three times this many.
 	hostFetchLimit  = 20
 	hostFetchWindow = time.Minute
 	// failureCache is how long a failed fetch is answered from memory, so
@@ -49,7 +50,28 @@ type documentError struct {
 	// unreachable marks a network failure (no route, DNS, TLS, timeout),
 	// as opposed to a document that was fetched and found wrong.
 	unreachable bool
+	// transient marks a fetch that learned nothing about the document: it
+	// was unreachable, the host failed (5xx, 429, 408), or this server's
+	// own per-host limit held the fetch back. Only then may the last good
+	// copy stand in (see StaleGrace); a 404, a redirect or a wrong
+	// document is the owner's word and ends the client.
+	transient bool
 }
+
+// fetchFailure is what a failed fetch says about the document.
+type fetchFailure int
+
+const (
+	// documentWrong: the host answered, and the answer is no usable
+	// document (404, 410 or another 4xx, a redirect, not JSON, too large),
+	// or the name now leads to an address no document may come from.
+	documentWrong fetchFailure = iota
+	// hostBusy: the host failed (5xx, 429, 408) or the per-host limit
+	// held the fetch back.
+	hostBusy
+	// hostUnreachable: no answer (DNS, connection, TLS, timeout).
+	hostUnreachable
+)
 
 func (e *documentError) Error() string {
 	return "client metadata document " + e.url + ": " + e.reason
@@ -66,10 +88,55 @@ func (e *documentError) pageMessage() string {
 	return msg
 }
 
+// fetchClass is the budget of the per-host and per-address limits a fetch
+// is counted in. Anyone can name any number of URLs on a big client host
+// (claude.ai/junk1, junk2, ...), and names of their own pointing at its
+// address; if those shared one budget with the host's real documents, a
+// stranger naming 20 junk URLs a minute would keep the gateway from ever
+// refreshing the real client's document there.
+type fetchClass string
+
+const (
+	// fetchNew is a URL without a stored document, and any JWK set: what
+	// a stranger can name at will.
+	fetchNew fetchClass = "new"
+	// fetchKnown is a stored document fetched again: only URLs whose
+	// host once served a valid document for exactly that URL reach it.
+	fetchKnown fetchClass = "known"
+	// fetchInUse is a stored document whose client has obtained a token,
+	// which takes a user who signed in and consented: a stranger with no
+	// account cannot spend this budget even on a host that lets anyone
+	// publish documents (a code hosting site).
+	fetchInUse fetchClass = "in use"
+)
+
+// fetchClassKey carries a fetch's class to the dialer, which counts the
+// connection against the address's budget of that class.
+type fetchClassKey struct{}
+
+func fetchClassOf(ctx context.Context) fetchClass {
+	if class, ok := ctx.Value(fetchClassKey{}).(fetchClass); ok {
+		return class
+	}
+	return fetchNew
+}
+
+// hostBudget and addressBudget are the rate limiter's keys of a host name
+// and of an address in class's budget.
+func hostBudget(class fetchClass, host string) string {
+	// client.example. is client.example: the spelling with the root's
+	// dot must not be a second budget for the same host.
+	return string(class) + " host " + strings.TrimSuffix(strings.ToLower(host), ".")
+}
+
+func addressBudget(class fetchClass, ip netip.Addr) string {
+	return string(class) + " address " + ip.Unmap().String()
+}
+
 // documentFetcher fetches client metadata documents and JWK sets behind
 // the SSRF guard: https only, the checked address dialed, no redirects, a
-// size cap, a total timeout, JSON only, a per-host rate limit and a
-// negative cache.
+// size cap, a total timeout, JSON only, a per-host rate limit per
+// fetchClass and a negative cache.
 type documentFetcher struct {
 	cfg    ClientMetadataDocuments
 	client *http.Client
@@ -80,6 +147,7 @@ type documentFetcher struct {
 	mu       sync.Mutex
 	failures map[string]failedFetch // by URL
 	logged   map[string]bool        // hosts whose unreachability was logged
+	stale    map[string]bool        // URLs whose stale copy in use was logged
 }
 
 type failedFetch struct {
@@ -96,8 +164,8 @@ func newDocumentFetcher(cfg ClientMetadataDocuments, now func() time.Time, log *
 		return nil, fmt.Errorf("client metadata documents: loading the system's root certificates: %w", err)
 	}
 	hosts := newRateLimiter(hostFetchLimit, hostFetchWindow)
-	dialer := newGuardedDialer(cfg.Resolve, cfg.AllowPrivateAddresses, func(ip netip.Addr) bool {
-		return hosts.allow("address "+ip.Unmap().String(), now())
+	dialer := newGuardedDialer(cfg.Resolve, cfg.AllowPrivateAddresses, func(ctx context.Context, ip netip.Addr) bool {
+		return hosts.allow(addressBudget(fetchClassOf(ctx), ip), now())
 	})
 	transport := &http.Transport{
 		// No Proxy: HTTPS_PROXY would carry the request past the guard,
@@ -122,12 +190,14 @@ func newDocumentFetcher(cfg ClientMetadataDocuments, now func() time.Time, log *
 		hosts:    hosts,
 		failures: map[string]failedFetch{},
 		logged:   map[string]bool{},
+		stale:    map[string]bool{},
 	}, nil
 }
 
-// fetch GETs the JSON document at u (already checked by checkDocumentURL)
-// and returns it with the time until which it may be cached.
-func (f *documentFetcher) fetch(ctx context.Context, u *url.URL) ([]byte, time.Time, *documentError) {
+// fetch GETs the JSON document at u (already checked by checkDocumentURL),
+// counted in class's budget, and returns it with the time until which it
+// may be cached.
+func (f *documentFetcher) fetch(ctx context.Context, u *url.URL, class fetchClass) ([]byte, time.Time, *documentError) {
 	raw := u.String()
 	now := f.now()
 	f.mu.Lock()
@@ -136,7 +206,7 @@ func (f *documentFetcher) fetch(ctx context.Context, u *url.URL) ([]byte, time.T
 	if ok && now.Before(failed.until) {
 		return nil, time.Time{}, failed.err
 	}
-	body, until, derr := f.get(ctx, u, now)
+	body, until, derr := f.get(context.WithValue(ctx, fetchClassKey{}, class), u, now)
 	if derr != nil {
 		f.remember(raw, derr, now)
 		return nil, time.Time{}, derr
@@ -146,11 +216,12 @@ func (f *documentFetcher) fetch(ctx context.Context, u *url.URL) ([]byte, time.T
 
 func (f *documentFetcher) get(ctx context.Context, u *url.URL, now time.Time) ([]byte, time.Time, *documentError) {
 	host := displayHost(u.Hostname())
-	fail := func(unreachable bool, format string, args ...any) ([]byte, time.Time, *documentError) {
-		return nil, time.Time{}, &documentError{url: u.String(), host: host, reason: fmt.Sprintf(format, args...), unreachable: unreachable}
+	fail := func(kind fetchFailure, format string, args ...any) ([]byte, time.Time, *documentError) {
+		return nil, time.Time{}, &documentError{url: u.String(), host: host, reason: fmt.Sprintf(format, args...),
+			unreachable: kind == hostUnreachable, transient: kind != documentWrong}
 	}
-	if !f.hosts.allow(strings.ToLower(u.Hostname()), now) {
-		return fail(false, "too many documents were fetched from %s in the last minute; try again shortly", host)
+	if !f.hosts.allow(hostBudget(fetchClassOf(ctx), u.Hostname()), now) {
+		return fail(hostBusy, "too many documents were fetched from %s in the last minute; try again shortly", host)
 	}
 	// One deadline for everything: resolving, connecting, the handshake,
 	// the headers and the body, so a host that trickles bytes cannot hold
@@ -159,36 +230,40 @@ func (f *documentFetcher) get(ctx context.Context, u *url.URL, now time.Time) ([
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return fail(false, "%v", err)
+		return fail(documentWrong, "%v", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client.Do(req)
 	if err != nil {
 		if errors.Is(err, errTooManyConnections) {
-			return fail(false, "too many documents were fetched from the address of %s in the last minute; try again shortly", host)
+			return fail(hostBusy, "too many documents were fetched from the address of %s in the last minute; try again shortly", host)
 		}
 		if errors.Is(err, errForbiddenAddress) {
-			return fail(false, "%s is not a public address, and documents are fetched only from public addresses (%v)", host, unwrapURLError(err))
+			// The name now leads somewhere no document may come from:
+			// nothing about it is to be trusted, the old copy included.
+			return fail(documentWrong, "%s is not a public address, and documents are fetched only from public addresses (%v)", host, unwrapURLError(err))
 		}
-		return fail(true, "%s could not be reached (%v)", host, unwrapURLError(err))
+		return fail(hostUnreachable, "%s could not be reached (%v)", host, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return fail(false, "%s answered with a redirect (%d), and redirects are not followed: the client_id must be the document's own URL", host, resp.StatusCode)
+		return fail(documentWrong, "%s answered with a redirect (%d), and redirects are not followed: the client_id must be the document's own URL", host, resp.StatusCode)
+	case resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout:
+		return fail(hostBusy, "%s answered HTTP %d", host, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
-		return fail(false, "%s answered HTTP %d", host, resp.StatusCode)
+		return fail(documentWrong, "%s answered HTTP %d", host, resp.StatusCode)
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || !jsonMediaType(mt) {
-		return fail(false, "it is not JSON (Content-Type %q)", resp.Header.Get("Content-Type"))
+		return fail(documentWrong, "it is not JSON (Content-Type %q)", resp.Header.Get("Content-Type"))
 	}
 	// Content-Length is not trusted: the cap counts what arrives.
 	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxSize+1))
 	switch {
 	case err != nil:
-		return fail(true, "reading it from %s failed (%v)", host, unwrapURLError(err))
+		return fail(hostUnreachable, "reading it from %s failed (%v)", host, unwrapURLError(err))
 	case int64(len(body)) > f.cfg.MaxSize:
-		return fail(false, "it is larger than %d bytes", f.cfg.MaxSize)
+		return fail(documentWrong, "it is larger than %d bytes", f.cfg.MaxSize)
 	}
 	return body, now.Add(cacheLifetime(resp.Header, now, f.cfg.MaxCache)), nil
 }
@@ -217,11 +292,12 @@ func (f *documentFetcher) remember(raw string, derr *documentError, now time.Tim
 	}
 }
 
-// forget drops the remembered failure of a document (the operator asked
-// for a fresh fetch).
+// forget drops the remembered failure of a document, and its logged stale
+// use (the operator asked for a fresh fetch).
 func (f *documentFetcher) forget(raw string) {
 	f.mu.Lock()
 	delete(f.failures, raw)
+	delete(f.stale, raw)
 	f.mu.Unlock()
 }
 

@@ -601,7 +601,7 @@ func TestUnreachableDocumentHostLoggedOnce(t *testing.T) {
 // rebinding name probe, and time, the internal one.
 func TestGuardRefusesMixedNameBeforeDialing(t *testing.T) {
 	dials := 0
-	g := newGuardedDialer(resolveTo("93.184.216.34", "10.0.0.1"), false, func(netip.Addr) bool { dials++; return false })
+	g := newGuardedDialer(resolveTo("93.184.216.34", "10.0.0.1"), false, func(context.Context, netip.Addr) bool { dials++; return false })
 	_, err := g.DialContext(context.Background(), "tcp", "mixed.example:443")
 	if !errors.Is(err, errForbiddenAddress) || dials != 0 {
 		t.Errorf("err %v after %d dial attempts, want the guard's refusal before any", err, dials)

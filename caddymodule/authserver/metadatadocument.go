@@ -42,6 +42,14 @@ type ClientMetadataDocuments struct {
 	// MaxCache caps how long a document is used before it is fetched
 	// again, whatever its Cache-Control or Expires says. Default: 24h.
 	MaxCache time.Duration
+	// StaleGrace is how long after its cache lifetime a stored document
+	// still stands in when fetching it again fails without saying anything
+	// about it (the host unreachable, timing out or answering 5xx, 429 or
+	// 408, or the per-host limit holding the fetch back), so an outage of
+	// a client's host does not lock its users out. A 404, 410, redirect or
+	// invalid document ends the client at once and deletes the copy.
+	// Negative: never. Default: 24h.
+	StaleGrace time.Duration
 	// Resolve resolves a host name to the addresses the guard checks and
 	// then dials. Default: the system resolver.
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -52,6 +60,7 @@ const (
 	defaultDocumentMaxSize  = 5 << 10
 	defaultDocumentTimeout  = 5 * time.Second
 	defaultDocumentMaxCache = 24 * time.Hour
+	defaultStaleGrace       = 24 * time.Hour
 	// maxClientIDURL bounds a URL client id, which ends up in logs,
 	// storage records and the consent page.
 	maxClientIDURL = 2000
@@ -66,6 +75,9 @@ func (c ClientMetadataDocuments) withDefaults() ClientMetadataDocuments {
 	}
 	if c.MaxCache == 0 {
 		c.MaxCache = defaultDocumentMaxCache
+	}
+	if c.StaleGrace == 0 {
+		c.StaleGrace = defaultStaleGrace
 	}
 	if c.Resolve == nil {
 		c.Resolve = systemResolve
@@ -272,8 +284,9 @@ func (s *Server) documentKey(id string) string {
 
 // loadDocumentClient returns the client of a URL client id: from the
 // cached document while it is fresh, else fetched and validated anew (a
-// changed document takes effect on its next fetch). A document that cannot
-// be used is a *documentError.
+// changed document takes effect on its next fetch), by one fetch however
+// many requests ask at once (refreshDocument). A document that cannot be
+// used is a *documentError.
 func (s *Server) loadDocumentClient(ctx context.Context, id string) (*client, error) {
 	cfg := s.cfg.ClientMetadataDocuments
 	if cfg.Disabled {
@@ -284,38 +297,36 @@ func (s *Server) loadDocumentClient(ctx context.Context, id string) (*client, er
 	if derr != nil {
 		return nil, derr
 	}
-	var rec documentRecord
-	found, err := s.store.get(ctx, s.documentKey(id), &rec)
+	rec, found, err := s.storedDocument(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if found && rec.ClientID == id && s.cfg.Now().Before(rec.ExpiresAt) {
-		c, derr := s.parseDocument(u, id, rec.Document)
-		if derr != nil {
-			return nil, derr
+	if !found || !s.cfg.Now().Before(rec.ExpiresAt) {
+		if s.documents == nil {
+			// The operator's view fetches nothing.
+			return nil, &documentError{url: id, reason: "the document is not cached"}
 		}
-		c.LastUsed = rec.LastUsed
-		return c, nil
+		rec, err = s.documentFlights.do(ctx, id, func(ctx context.Context) (documentRecord, error) {
+			return s.refreshDocument(ctx, u, id)
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	if s.documents == nil {
-		// The operator's view fetches nothing.
-		return nil, &documentError{url: id, reason: "the document is not cached"}
-	}
-	body, until, derr := s.documents.fetch(ctx, u)
+	c, derr := s.parseDocument(u, id, rec.Document)
 	if derr != nil {
 		return nil, derr
-	}
-	c, derr := s.parseDocument(u, id, body)
-	if derr != nil {
-		s.documents.remember(id, derr, s.cfg.Now())
-		return nil, derr
-	}
-	rec = documentRecord{ClientID: id, Document: body, FetchedAt: s.cfg.Now(), ExpiresAt: until, LastUsed: rec.LastUsed}
-	if err := s.store.put(ctx, s.documentKey(id), rec); err != nil {
-		return nil, err
 	}
 	c.LastUsed = rec.LastUsed
 	return c, nil
+}
+
+// storedDocument reads the stored record of id; found is false for none,
+// and for a record of another URL with the same hash.
+func (s *Server) storedDocument(ctx context.Context, id string) (documentRecord, bool, error) {
+	var rec documentRecord
+	found, err := s.store.get(ctx, s.documentKey(id), &rec)
+	return rec, found && err == nil && rec.ClientID == id, err
 }
 
 // touchDocument records that the document's client obtained a token, at

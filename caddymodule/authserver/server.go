@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -45,8 +46,12 @@ type Server struct {
 	// documents fetches client metadata documents and their JWK sets;
 	// nil when they are disabled and in the operator's view.
 	documents *documentFetcher
-	jwksCache *jwksCache
-	routes    map[string]http.Handler // see Routes
+	// documentFlights shares one refresh of a document among the
+	// requests that need it at once.
+	documentFlights flightGroup[documentRecord]
+	jwksFlights     flightGroup[*jose.JSONWebKeySet]
+	jwksCache       *jwksCache
+	routes          map[string]http.Handler // see Routes
 	// operatorView marks a server made by NewOperatorView.
 	operatorView bool
 

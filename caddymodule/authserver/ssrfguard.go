@@ -71,7 +71,8 @@ type guardedDialer struct {
 	allowPrivate bool
 	// admit counts a connection to an address and reports whether it is
 	// within the rate limit: any number of names can point at one victim.
-	admit  func(netip.Addr) bool
+	// ctx is the fetch's, which says whose budget it is (fetchClass).
+	admit  func(ctx context.Context, ip netip.Addr) bool
 	dialer net.Dialer
 }
 
@@ -82,7 +83,7 @@ var (
 	errTooManyConnections = errors.New("too many connections to this address")
 )
 
-func newGuardedDialer(resolve func(ctx context.Context, host string) ([]netip.Addr, error), allowPrivate bool, admit func(netip.Addr) bool) *guardedDialer {
+func newGuardedDialer(resolve func(ctx context.Context, host string) ([]netip.Addr, error), allowPrivate bool, admit func(context.Context, netip.Addr) bool) *guardedDialer {
 	g := &guardedDialer{resolve: resolve, allowPrivate: allowPrivate, admit: admit}
 	// The last line of defence: whatever address the connection is made
 	// to, it is checked again right before connect(2).
@@ -134,7 +135,7 @@ func (g *guardedDialer) DialContext(ctx context.Context, network, hostport strin
 	}
 	var errs []error
 	for _, ip := range addrs {
-		if !g.admit(ip) {
+		if !g.admit(ctx, ip) {
 			errs = append(errs, fmt.Errorf("%w (%s)", errTooManyConnections, ip.Unmap()))
 			continue
 		}
