@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"slices"
 )
@@ -34,7 +35,9 @@ const importChunk = 1000
 // new observations; repeated observations and relations are stored once. An
 // item that create_entities or create_relations would refuse is an error, and
 // so is a relation to an entity that is not in the file or the graph, unless
-// opts (at most one) sets ImportOptions.SkipDangling.
+// opts (at most one) sets ImportOptions.SkipDangling. It returns once ctx
+// is done, even while a read of r blocks; that read ends when r returns
+// (close r to end it).
 func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...ImportOptions) error {
 	if len(opts) > 1 {
 		return errors.New("import: pass at most one ImportOptions")
@@ -63,21 +66,23 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		})
 		decoded <- err
 	}()
-	defer func() {
-		close(stop)
-		for range chunks { // until the decoder has ended
-		}
-	}()
+	// The decoder stops at its next chunk once stop is closed; a read of r
+	// that blocks (a stalled pipe) holds it until r returns, but not
+	// Import, which ends with ctx.
+	defer close(stop)
 	var skipped []relation
 	err := s.store.updateUnchecked(ctx, owner, func(g *graphTx) error {
 		w, err := newImportWriter(g)
 		if err != nil {
 			return err
 		}
-		for chunk := range chunks {
+		for chunk := range receive(ctx, chunks) {
 			if err := w.write(chunk); err != nil {
 				return err
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if err := <-decoded; err != nil {
 			return err
@@ -112,6 +117,22 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		opt.SkipDangling(rel.From, rel.RelationType, rel.To)
 	}
 	return nil
+}
+
+// receive yields the values sent on ch until it is closed or ctx is done.
+func receive[T any](ctx context.Context, ch <-chan T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case v, ok := <-ch:
+				if !ok || !yield(v) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // splitDangling separates the relations whose endpoints both exist from

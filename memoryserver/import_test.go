@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // danglingFile has relations to entities that are neither in it nor in the
@@ -228,5 +229,43 @@ func TestUncheckedWriteCancelledMidQueryTurnsChecksBackOn(t *testing.T) {
 	var orphans int
 	if err := ts.store.write.db.QueryRow("SELECT count(*) FROM observations").Scan(&orphans); err != nil || orphans != 0 {
 		t.Errorf("deleting an entity left %d observations (%v): foreign key checks are off", orphans, err)
+	}
+}
+
+// TestImportEndsWithItsContextWhileTheReaderStalls: an import reading a
+// pipe that stopped sending (a stuck upload, an idle stdin) ends when its
+// context does, not when the pipe does, and leaves nothing behind.
+func TestImportEndsWithItsContextWhileTheReaderStalls(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	r, w := io.Pipe()
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ts.Import(ctx, r, "") }()
+	// A first chunk, which the import writes, then nothing more.
+	for i := range importChunk + 1 {
+		if _, err := fmt.Fprintf(w, `{"type":"entity","name":"e%d","entityType":"t","observations":[]}`+"\n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Cancel once the import holds the write connection, and a little
+	// later, so that the cancellation meets the import waiting for the
+	// next chunk rather than starting its transaction (the fixed import
+	// passes either way).
+	for ts.store.write.db.Stats().InUse == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Import = %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Import still waits for the stalled reader after its context ended")
+	}
+	if g := ts.graphOf(t); len(g.Entities) != 0 {
+		t.Fatalf("a cancelled import left %d entities", len(g.Entities))
 	}
 }
