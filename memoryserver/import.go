@@ -49,22 +49,22 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	// The file is decoded, validated and split into terms on another
 	// goroutine while the chunks decoded so far are written: that is a
 	// fifth of an import's work.
-	chunks := make(chan []importedEntity, 2)
+	batches := make(chan importBatch, 2)
 	stop := make(chan struct{})
 	decoded := make(chan error, 1)
-	var relations []relation
 	go func() {
-		defer close(chunks)
-		var err error
-		relations, err = decodeJSONL(r, func(chunk []entity) error {
+		defer close(batches)
+		send := func(b importBatch) error {
 			select {
-			case chunks <- splitTerms(chunk):
+			case batches <- b:
 				return nil
 			case <-stop:
 				return errImportStopped
 			}
-		})
-		decoded <- err
+		}
+		decoded <- decodeJSONL(r,
+			func(chunk []entity) error { return send(importBatch{entities: splitTerms(chunk)}) },
+			func(chunk []relation) error { return send(importBatch{relations: chunk}) })
 	}()
 	// The decoder stops at its next chunk once stop is closed; a read of r
 	// that blocks (a stalled pipe) holds it until r returns, but not
@@ -76,8 +76,13 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		if err != nil {
 			return err
 		}
-		for chunk := range receive(ctx, chunks) {
-			if err := w.write(chunk); err != nil {
+		for b := range receive(ctx, batches) {
+			if b.relations != nil {
+				err = w.relate(b.relations)
+			} else {
+				err = w.write(b.entities)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -90,8 +95,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		if err := w.flush(); err != nil {
 			return err
 		}
-		ids := w.ids
-		kept, dangling, err := g.splitDangling(relations, ids)
+		kept, dangling, err := g.splitDangling(w.waiting, w.ids)
 		if err != nil {
 			return err
 		}
@@ -100,7 +104,7 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 		}
 		skipped = dangling
 		for chunk := range slices.Chunk(kept, importChunk) {
-			if _, err := g.insertRelations(chunk, ids); err != nil {
+			if _, err := g.insertRelations(chunk, w.ids); err != nil {
 				return err
 			}
 		}
@@ -135,28 +139,22 @@ func receive[T any](ctx context.Context, ch <-chan T) iter.Seq[T] {
 	}
 }
 
+// importBatch is a chunk of a file's entities or one of its relations.
+type importBatch struct {
+	entities  []importedEntity
+	relations []relation
+}
+
 // splitDangling separates the relations whose endpoints both exist from
 // those with a missing endpoint, and adds the ids of the endpoints not in
 // ids yet to it.
 func (g *graphTx) splitDangling(relations []relation, ids map[string]int64) (kept, dangling []relation, err error) {
 	for chunk := range slices.Chunk(relations, importChunk) {
-		var names []string
-		for _, rel := range chunk {
-			for _, name := range []string{rel.From, rel.To} {
-				if _, ok := ids[name]; !ok {
-					names = append(names, name)
-				}
-			}
-		}
-		found, err := g.entityIDs(names)
-		if err != nil {
+		if err := g.lookUpEndpoints(chunk, ids); err != nil {
 			return nil, nil, err
 		}
-		maps.Copy(ids, found)
 		for _, rel := range chunk {
-			_, from := ids[rel.From]
-			_, to := ids[rel.To]
-			if from && to {
+			if endpointsKnown(rel, ids) {
 				kept = append(kept, rel)
 			} else {
 				dangling = append(dangling, rel)
@@ -164,6 +162,32 @@ func (g *graphTx) splitDangling(relations []relation, ids map[string]int64) (kep
 		}
 	}
 	return kept, dangling, nil
+}
+
+// lookUpEndpoints adds to ids the ids of the relations' endpoints that are
+// not in it yet and exist in the graph.
+func (g *graphTx) lookUpEndpoints(relations []relation, ids map[string]int64) error {
+	var names []string
+	for _, rel := range relations {
+		for _, name := range []string{rel.From, rel.To} {
+			if _, ok := ids[name]; !ok {
+				names = append(names, name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	found, err := g.entityIDs(names)
+	maps.Copy(ids, found)
+	return err
+}
+
+// endpointsKnown reports whether both endpoints of rel have ids.
+func endpointsKnown(rel relation, ids map[string]int64) bool {
+	_, from := ids[rel.From]
+	_, to := ids[rel.To]
+	return from && to
 }
 
 // danglingError refuses an import for its dangling relations and says what

@@ -43,10 +43,15 @@ func splitTerms(chunk []entity) []importedEntity {
 type importWriter struct {
 	g                           *graphTx
 	nextEntity, nextObservation int64
-	// ids are the ids of the entities the import created, for the
-	// relations: looking their names up again was a tenth of an import.
+	// ids are the ids of the entities the import created, and of those in
+	// the graph that relations named, for the relations: looking the
+	// created ones' names up again was a tenth of an import.
 	ids     map[string]int64
 	pending []docTerms
+	// waiting are the file's relations from the first whose endpoints
+	// were not known when it was read (it may name an entity further on)
+	// to the end, in file order, for the end of the import.
+	waiting []relation
 }
 
 func newImportWriter(g *graphTx) (*importWriter, error) {
@@ -114,6 +119,34 @@ func (w *importWriter) write(chunk []importedEntity) error {
 	if len(w.pending) >= importIndexChunk {
 		return w.flush()
 	}
+	return nil
+}
+
+// relate writes the relations of a chunk, in file order, as long as both
+// endpoints of each are known by now (created by the import, or in the
+// graph): a file holds its relations after its entities, so they need not
+// wait in memory for the end. From the first relation with an endpoint
+// not known yet, the rest of the file's relations wait (see waiting).
+func (w *importWriter) relate(chunk []relation) error {
+	if len(w.waiting) == 0 {
+		if err := w.g.lookUpEndpoints(chunk, w.ids); err != nil {
+			return err
+		}
+		known := len(chunk)
+		for i, rel := range chunk {
+			if !endpointsKnown(rel, w.ids) {
+				known = i
+				break
+			}
+		}
+		if known > 0 {
+			if _, err := w.g.insertRelations(chunk[:known], w.ids); err != nil {
+				return err
+			}
+		}
+		chunk = chunk[known:]
+	}
+	w.waiting = append(w.waiting, chunk...)
 	return nil
 }
 

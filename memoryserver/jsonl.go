@@ -61,49 +61,72 @@ func (s *Server) Export(ctx context.Context, w io.Writer, owner string) error {
 	return bw.Flush()
 }
 
-// decodeJSONL reads a file in the reference server's format, passing its
-// entities to emit in chunks of up to importChunk as it goes (a chunk is
-// not used again), and returns its relations. Each line is decoded once and
-// checked against the tool's schema before its fields are taken.
-func decodeJSONL(r io.Reader, emit func([]entity) error) ([]relation, error) {
+// decodeJSONL reads a file in the reference server's format and passes its
+// entities and its relations, in file order, to emitEntities and
+// emitRelations in chunks of up to importChunk as it goes (a chunk is not
+// used again). Each line is decoded once and checked against the tool's
+// schema before its fields are taken.
+func decodeJSONL(r io.Reader, emitEntities func([]entity) error, emitRelations func([]relation) error) error {
 	entitySchema := toolSchemas["create_entities"].Properties["entities"].Items
 	relationSchema := toolSchemas["create_relations"].Properties["relations"].Items
 	var entities []entity
 	var relations []relation
+	// flush emits what is buffered: at most one of the two buffers holds
+	// lines, those since the last line of the other kind.
+	flush := func() (err error) {
+		switch {
+		case len(entities) > 0:
+			err, entities = emitEntities(entities), nil
+		case len(relations) > 0:
+			err, relations = emitRelations(relations), nil
+		}
+		return err
+	}
 	dec := json.NewDecoder(r)
 	dec.UseNumber() // as schema.validate decodes
 	for n := 1; ; n++ {
 		var v any
 		if err := dec.Decode(&v); err == io.EOF {
-			if len(entities) > 0 {
-				return relations, emit(entities)
-			}
-			return relations, nil
+			return flush()
 		} else if err != nil {
-			return nil, fmt.Errorf("import: item %d: %w", n, err)
+			return fmt.Errorf("import: item %d: %w", n, err)
 		}
 		item, _ := v.(map[string]any) // a non-object fails the type switch below
 		var err error
 		switch item["type"] {
 		case "entity":
-			if err = entitySchema.check(v, ""); err == nil {
+			if len(relations) > 0 {
+				err = flush()
+			}
+			if err == nil {
+				err = entitySchema.check(v, "")
+			}
+			if err == nil {
 				entities = append(entities, entity{Name: item["name"].(string), EntityType: item["entityType"].(string),
 					Observations: stringItems(item["observations"])})
-			}
-			if err == nil && len(entities) == importChunk {
-				err = emit(entities)
-				entities = nil
+				if len(entities) == importChunk {
+					err = flush()
+				}
 			}
 		case "relation":
-			if err = relationSchema.check(v, ""); err == nil {
+			if len(entities) > 0 {
+				err = flush()
+			}
+			if err == nil {
+				err = relationSchema.check(v, "")
+			}
+			if err == nil {
 				relations = append(relations, relation{From: item["from"].(string), To: item["to"].(string),
 					RelationType: item["relationType"].(string)})
+				if len(relations) == importChunk {
+					err = flush()
+				}
 			}
 		default:
 			err = errors.New(`want an object with "type" "entity" or "relation"`)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("import: item %d: %w", n, err)
+			return fmt.Errorf("import: item %d: %w", n, err)
 		}
 	}
 }

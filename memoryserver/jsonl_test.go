@@ -72,3 +72,28 @@ func TestMarshalJSMatchesJSONStringify(t *testing.T) {
 		t.Errorf("indented = %q, want %q", got, want)
 	}
 }
+
+// TestImportKeepsTheFileOrderOfRelations: relations are written as the
+// file is read, but one that names an entity further on waits, and every
+// relation after it too, so that the graph (and an export) keeps the
+// file's order of relations.
+func TestImportKeepsTheFileOrderOfRelations(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	file := `{"type":"entity","name":"A","entityType":"t","observations":[]}
+{"type":"entity","name":"B","entityType":"t","observations":[]}
+{"type":"relation","from":"A","to":"B","relationType":"r1"}
+{"type":"relation","from":"A","to":"C","relationType":"r2"}
+{"type":"entity","name":"C","entityType":"t","observations":[]}
+{"type":"relation","from":"B","to":"C","relationType":"r3"}
+{"type":"relation","from":"C","to":"A","relationType":"r4"}`
+	if err := ts.Import(context.Background(), strings.NewReader(file), ""); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range ts.graphOf(t).Relations {
+		order = append(order, r.RelationType)
+	}
+	if got := strings.Join(order, " "); got != "r1 r2 r3 r4" {
+		t.Fatalf("relations in the order %s, want the file's: r1 r2 r3 r4", got)
+	}
+}
