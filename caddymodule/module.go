@@ -18,6 +18,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
+	// The caddy.storage.postgres module, for several instances sharing
+	// one store (see pgstorage).
+	_ "github.com/mcpgate/mcpgate/caddymodule/pgstorage"
 	"github.com/mcpgate/mcpgate/caddymodule/stdiobackend"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
-	"github.com/mcpgate/mcpgate/caddymodule/pgstorage"
+	"github.com/mcpgate/mcpgate/caddymodule/pgstorage/pgstore"
 	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
@@ -34,7 +34,7 @@ func fileCluster(t testing.TB) (a, b certmagic.Storage) {
 func postgresCluster(t testing.TB) (a, b certmagic.Storage) {
 	dsn := testenv.PostgresDatabase(t)
 	open := func() certmagic.Storage {
-		s, err := pgstorage.New(pgstorage.Config{DSN: dsn})
+		s, err := pgstore.New(pgstore.Config{DSN: dsn})
 		if err != nil {
 			t.Fatal(err)
 		}

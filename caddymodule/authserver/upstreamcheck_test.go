@@ -13,7 +13,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
-	"github.com/mcpgate/mcpgate/caddymodule/pgstorage"
+	"github.com/mcpgate/mcpgate/caddymodule/pgstorage/pgstore"
 	"github.com/mcpgate/mcpgate/internal/testenv"
 )
 
@@ -100,7 +100,7 @@ func (w watchedTransactor) Transact(ctx context.Context, name string, fn func(ct
 func onePostgresSlot(t testing.TB) (a, b certmagic.Storage) {
 	dsn := testenv.PostgresDatabase(t)
 	open := func() certmagic.Storage {
-		s, err := pgstorage.New(pgstorage.Config{DSN: dsn, MaxConnections: 2})
+		s, err := pgstore.New(pgstore.Config{DSN: dsn, MaxConnections: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,8 @@
-package caddymodule
+// Package pgstorage is the caddy.storage.postgres module: Caddy's storage
+// (certificates, and the mcp_gateway authorization server's clients,
+// grants, codes and keys) in a PostgreSQL database (see pgstore), so that
+// several instances behind a load balancer share one transactional store.
+package pgstorage
 
 import (
 	"context"
@@ -9,23 +13,20 @@ import (
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
-	"github.com/mcpgate/mcpgate/caddymodule/pgstorage"
+	"github.com/mcpgate/mcpgate/caddymodule/pgstorage/pgstore"
 )
 
 func init() {
-	caddy.RegisterModule(PostgresStorage{})
+	caddy.RegisterModule(Postgres{})
 }
 
-// PostgresStorage is the caddy.storage.postgres module: Caddy's storage
-// (certificates, and the authorization server's clients, grants, codes and
-// keys) in a PostgreSQL database (see pgstorage), so that several
-// instances behind a load balancer share one transactional store.
+// Postgres is the caddy.storage.postgres module.
 //
 // The schema is created, or migrated, on first start; when the database
 // cannot be reached then, Caddy starts anyway, logs the error, and every
 // storage call retries, so the instance recovers once the database is
 // back, as it does after a database restart.
-type PostgresStorage struct {
+type Postgres struct {
 	// DSN is the connection string, a postgres:// URL or key=value pairs
 	// (placeholders such as {env.DATABASE_URL} are expanded). Put several
 	// deployments in one database by giving each its own schema with
@@ -38,14 +39,14 @@ type PostgresStorage struct {
 	// Default 15s.
 	LockLease caddy.Duration `json:"lock_lease,omitempty"`
 
-	storage *pgstorage.Storage
+	storage *pgstore.Storage
 }
 
 // CaddyModule returns the Caddy module information.
-func (PostgresStorage) CaddyModule() caddy.ModuleInfo {
+func (Postgres) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "caddy.storage.postgres",
-		New: func() caddy.Module { return new(PostgresStorage) },
+		New: func() caddy.Module { return new(Postgres) },
 	}
 }
 
@@ -53,13 +54,13 @@ func (PostgresStorage) CaddyModule() caddy.ModuleInfo {
 const migrateTimeout = 5 * time.Second
 
 // Provision opens the pool and prepares the schema.
-func (p *PostgresStorage) Provision(ctx caddy.Context) error {
+func (p *Postgres) Provision(ctx caddy.Context) error {
 	dsn := caddy.NewReplacer().ReplaceKnown(p.DSN, "")
 	if dsn == "" {
 		return errors.New("storage postgres: dsn is required, e.g. dsn {env.DATABASE_URL} with DATABASE_URL=postgres://user:password@host:5432/dbname")
 	}
 	var err error
-	p.storage, err = pgstorage.New(pgstorage.Config{DSN: dsn, MaxConnections: p.MaxConnections, LockLease: time.Duration(p.LockLease)})
+	p.storage, err = pgstore.New(pgstore.Config{DSN: dsn, MaxConnections: p.MaxConnections, LockLease: time.Duration(p.LockLease)})
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func (p *PostgresStorage) Provision(ctx caddy.Context) error {
 }
 
 // Validate checks the settings.
-func (p *PostgresStorage) Validate() error {
+func (p *Postgres) Validate() error {
 	var errs []error
 	if p.MaxConnections < 0 {
 		errs = append(errs, errors.New("storage postgres: max_connections must be positive, e.g. max_connections 10"))
@@ -88,12 +89,12 @@ func (p *PostgresStorage) Validate() error {
 }
 
 // CertMagicStorage returns the storage.
-func (p *PostgresStorage) CertMagicStorage() (certmagic.Storage, error) {
+func (p *Postgres) CertMagicStorage() (certmagic.Storage, error) {
 	return p.storage, nil
 }
 
 // Cleanup closes the pool when the configuration is unloaded.
-func (p *PostgresStorage) Cleanup() error {
+func (p *Postgres) Cleanup() error {
 	if p.storage != nil {
 		p.storage.Close()
 	}
@@ -101,8 +102,8 @@ func (p *PostgresStorage) Cleanup() error {
 }
 
 var (
-	_ caddy.Provisioner      = (*PostgresStorage)(nil)
-	_ caddy.Validator        = (*PostgresStorage)(nil)
-	_ caddy.StorageConverter = (*PostgresStorage)(nil)
-	_ caddy.CleanerUpper     = (*PostgresStorage)(nil)
+	_ caddy.Provisioner      = (*Postgres)(nil)
+	_ caddy.Validator        = (*Postgres)(nil)
+	_ caddy.StorageConverter = (*Postgres)(nil)
+	_ caddy.CleanerUpper     = (*Postgres)(nil)
 )

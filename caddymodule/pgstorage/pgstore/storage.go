@@ -1,9 +1,10 @@
-// Package pgstorage keeps Caddy's storage (certificates, and the
+// Package pgstore keeps Caddy's storage (certificates, and the
 // authorization server's clients, grants, codes and keys) in a PostgreSQL
 // database, so that several instances behind a load balancer share one
-// transactional store. The caddy.storage.postgres module (caddymodule)
-// configures it; this package does not import Caddy.
-package pgstorage
+// transactional store. The caddy.storage.postgres module (the package
+// above) configures it; this package does not import Caddy, so the
+// authorization server's tests run on it without Caddy.
+package pgstore
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package caddymodule
+package pgstorage
 
 import (
 	"strconv"
@@ -14,7 +14,7 @@ import (
 //		max_connections <n>
 //		lock_lease      <duration>
 //	}
-func (p *PostgresStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (p *Postgres) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // "postgres"
 	if d.NextArg() {
 		p.DSN = d.Val()
@@ -57,4 +57,4 @@ func (p *PostgresStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-var _ caddyfile.Unmarshaler = (*PostgresStorage)(nil)
+var _ caddyfile.Unmarshaler = (*Postgres)(nil)

@@ -1,4 +1,4 @@
-package pgstorage
+package pgstore
 
 import (
 	"context"
