@@ -36,8 +36,9 @@ const importChunk = 1000
 // item that create_entities or create_relations would refuse is an error, and
 // so is a relation to an entity that is not in the file or the graph, unless
 // opts (at most one) sets ImportOptions.SkipDangling. It returns once ctx
-// is done, even while a read of r blocks; that read ends when r returns
-// (close r to end it).
+// is done, even while a read of r blocks; the reading stops at the next
+// line it decodes, or when that read returns (close r to end it), and r
+// must not be read by anything else until then.
 func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...ImportOptions) error {
 	if len(opts) > 1 {
 		return errors.New("import: pass at most one ImportOptions")
@@ -50,26 +51,26 @@ func (s *Server) Import(ctx context.Context, r io.Reader, owner string, opts ...
 	// goroutine while the chunks decoded so far are written: that is a
 	// fifth of an import's work.
 	batches := make(chan importBatch, 2)
-	stop := make(chan struct{})
 	decoded := make(chan error, 1)
+	// The decoder stops at its next line once Import has returned; a read
+	// of r that blocks (a stalled pipe) holds it until r returns, but not
+	// Import, which ends with ctx.
+	decoding, stop := context.WithCancel(context.Background())
+	defer stop()
 	go func() {
 		defer close(batches)
 		send := func(b importBatch) error {
 			select {
 			case batches <- b:
 				return nil
-			case <-stop:
+			case <-decoding.Done():
 				return errImportStopped
 			}
 		}
-		decoded <- decodeJSONL(r,
+		decoded <- decodeJSONL(decoding, r,
 			func(chunk []entity) error { return send(importBatch{entities: splitTerms(chunk)}) },
 			func(chunk []relation) error { return send(importBatch{relations: chunk}) })
 	}()
-	// The decoder stops at its next chunk once stop is closed; a read of r
-	// that blocks (a stalled pipe) holds it until r returns, but not
-	// Import, which ends with ctx.
-	defer close(stop)
 	var skipped []relation
 	err := s.store.updateUnchecked(ctx, owner, func(g *graphTx) error {
 		w, err := newImportWriter(g)

@@ -61,12 +61,13 @@ func (s *Server) Export(ctx context.Context, w io.Writer, owner string) error {
 	return bw.Flush()
 }
 
-// decodeJSONL reads a file in the reference server's format and passes its
+// decodeJSONL reads a file in the reference server's format, until ctx is
+// done, and passes its
 // entities and its relations, in file order, to emitEntities and
 // emitRelations in chunks of up to importChunk as it goes (a chunk is not
 // used again). Each line is decoded once and checked against the tool's
 // schema before its fields are taken.
-func decodeJSONL(r io.Reader, emitEntities func([]entity) error, emitRelations func([]relation) error) error {
+func decodeJSONL(ctx context.Context, r io.Reader, emitEntities func([]entity) error, emitRelations func([]relation) error) error {
 	entitySchema := toolSchemas["create_entities"].Properties["entities"].Items
 	relationSchema := toolSchemas["create_relations"].Properties["relations"].Items
 	var entities []entity
@@ -85,6 +86,9 @@ func decodeJSONL(r io.Reader, emitEntities func([]entity) error, emitRelations f
 	dec := json.NewDecoder(r)
 	dec.UseNumber() // as schema.validate decodes
 	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var v any
 		if err := dec.Decode(&v); err == io.EOF {
 			return flush()

@@ -67,7 +67,10 @@ func openStore(ctx context.Context, path string, log *zap.Logger) (*store, error
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	ckpt, err := sql.Open("sqlite", common)
+	// The checkpointer fsyncs the database file before the WAL may start
+	// over: that needs synchronous FULL (SQLite's compiled-in default,
+	// stated here so that a build with another default keeps it).
+	ckpt, err := sql.Open("sqlite", common+"&_pragma=synchronous(FULL)")
 	if err != nil {
 		write.Close()
 		read.Close()

@@ -35,6 +35,9 @@ type Payload struct {
 // or nests deeper than maxDepth, and with InvalidRequest when the payload is
 // neither an object nor a non-empty array. Invalid elements inside a valid
 // payload do not fail the whole payload: they come back with Message.Err set.
+// The raw members of a message (ID, Params, Meta, Result) are slices of
+// data, not copies: data must not change while they are in use, and a kept
+// ID keeps data alive.
 func Parse(data []byte, maxDepth int) (Payload, *Error) {
 	if err := checkDepth(data, maxDepth); err != nil {
 		return Payload{}, err
