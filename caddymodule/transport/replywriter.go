@@ -42,6 +42,7 @@ type replyWriter struct {
 	sse     *sseFilter   // modeStream with a tool filter
 	body    bytes.Buffer // modeBuffer
 	overrun bool         // modeBuffer exceeded maxBuffered
+	lost    bool         // a held session the backend forgot (see call.held)
 }
 
 func newReplyWriter(client http.ResponseWriter, c call) *replyWriter {
@@ -110,6 +111,12 @@ func (rw *replyWriter) commit(code int) {
 }
 
 func (rw *replyWriter) commitHeader(code int) {
+	if rw.call.held {
+		// The gateway's session with the backend is not the client's to
+		// see: the client would otherwise learn an id that names its state
+		// at the backend.
+		rw.header.Del("Mcp-Session-Id")
+	}
 	copyHeader(rw.client.Header(), rw.header)
 	rw.client.WriteHeader(code)
 }
@@ -167,6 +174,17 @@ func (rw *replyWriter) finish() (int, string) {
 // the client to start a new one), and mapping others to 502.
 func (rw *replyWriter) finishBuffered() (int, string) {
 	body := rw.body.Bytes()
+	if rw.call.held && rw.status == http.StatusNotFound && !answers(body, rw.call.id) {
+		// The backend does not know the session (restarted, or expired
+		// it) and did not process the request: the caller may open a new
+		// session and send it again.
+		rw.lost = true
+		if !rw.call.lastTry {
+			return 0, ""
+		}
+		return writeError(rw.client, http.StatusBadGateway, rw.call.id, jsonrpc.InternalError,
+			"backend unavailable: it forgot the session the gateway opened for this request twice"), OutcomeUpstreamError
+	}
 	if !rw.overrun && isJSONRPCReply(body) {
 		if rw.status/100 == 2 && rw.call.rewrite != nil {
 			body = rw.call.rewrite(body)

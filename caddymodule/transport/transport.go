@@ -65,6 +65,7 @@ type Handler struct {
 	cfg      Config
 	upstream http.Handler
 	backends backendCache
+	sessions *sessionPool
 }
 
 // New returns a Handler for cfg with defaults applied, relaying to upstream.
@@ -106,10 +107,21 @@ func New(cfg Config, upstream http.Handler) (*Handler, error) {
 	if cfg.CacheTTL < 0 {
 		return nil, errors.New("transport: Config.CacheTTL must not be negative")
 	}
+	if cfg.MaxBackendSessions < 0 || cfg.BackendSessionIdle < 0 {
+		return nil, errors.New("transport: Config.MaxBackendSessions and Config.BackendSessionIdle must not be negative")
+	}
+	if cfg.MaxBackendSessions == 0 {
+		cfg.MaxBackendSessions = DefaultMaxBackendSessions
+	}
+	if cfg.BackendSessionIdle == 0 {
+		cfg.BackendSessionIdle = DefaultBackendSessionIdle
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handler{cfg: cfg, upstream: upstream}, nil
+	h := &Handler{cfg: cfg, upstream: upstream}
+	h.sessions = newSessionPool(cfg.MaxBackendSessions, cfg.BackendSessionIdle, cfg.Now, h.endSession)
+	return h, nil
 }
 
 // Handles reports whether r is for this endpoint: Path or Path+"/".
@@ -152,6 +164,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ev *Event) (int,
 		}
 		r = admitted
 		ev.Request = r
+	}
+	for _, id := range r.Header.Values("Mcp-Session-Id") {
+		if h.sessions.holds(id) {
+			// A session the gateway opened for a 2026-07-28 caller is the
+			// gateway's alone: relayed as a client's own, a leaked or
+			// guessed id would let anyone act in that caller's state.
+			return writeError(w, http.StatusNotFound, nil, jsonrpc.InvalidRequest, "Not Found: unknown session"), OutcomeInvalid
+		}
 	}
 	if r.Method == http.MethodPost {
 		return h.post(w, r, ev) // checks the version once the id is known
