@@ -290,7 +290,9 @@ func TestConcurrentFirstRequestsOfACallerShareOneInitialize(t *testing.T) {
 				got <- fmt.Sprintf("status %d: %s", resp.StatusCode, body)
 				return
 			}
-			var r struct{ Result struct{ Content []struct{ Text string } } }
+			var r struct {
+				Result struct{ Content []struct{ Text string } }
+			}
 			_ = json.Unmarshal([]byte(body), &r)
 			got <- r.Result.Content[0].Text
 		}()
