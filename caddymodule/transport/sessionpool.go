@@ -22,13 +22,11 @@ type caller struct {
 	client bool
 }
 
-// callerOf returns the verified identity of the admitted request r.
+// callerOf returns the verified identity of the admitted request r (the
+// guard admits only tokens with a subject and a client id).
 func callerOf(r *http.Request) (caller, bool) {
 	id, ok := guard.IdentityFrom(r.Context())
-	if !ok || id.Subject == "" || id.ClientID == "" {
-		return caller{}, false
-	}
-	return caller{subject: id.Subject, clientID: id.ClientID, client: id.Client}, true
+	return caller{subject: id.Subject, clientID: id.ClientID, client: id.Client}, ok
 }
 
 // heldSession is a backend session the gateway opened for one caller.
