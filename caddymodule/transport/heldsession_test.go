@@ -20,7 +20,8 @@ import (
 // sessionBackend is a legacy Streamable HTTP server that serves nothing
 // outside a session, as FastMCP and server-everything do: initialize opens
 // one (Mcp-Session-Id on every reply of it, as the TypeScript SDK sends), a
-// request without one gets 400, with an unknown one 404.
+// request without one, or before notifications/initialized, gets 400, with
+// an unknown one 404.
 type sessionBackend struct {
 	// initStarted, when set, gets a value when an initialize (not the
 	// probe's) arrives; it then waits for initRelease.
@@ -29,9 +30,10 @@ type sessionBackend struct {
 
 	mu       sync.Mutex
 	next     int
-	sessions map[string]bool // open sessions, by id
+	sessions map[string]bool // open sessions, by id: initialized (notifications/initialized came)
 	owner    map[string]string
 	forget   bool // forget each session once initialized (a backend restarting every time)
+	refuse   bool // refuse notifications/initialized
 	inits    map[string][]string
 	calls    []heldCall
 	deleted  []string
@@ -54,7 +56,7 @@ func identity(h http.Header) string {
 func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	session := r.Header.Get("Mcp-Session-Id")
 	b.mu.Lock()
-	known := b.sessions[session]
+	initialized, known := b.sessions[session]
 	b.mu.Unlock()
 	if r.Method == http.MethodDelete {
 		b.mu.Lock()
@@ -90,7 +92,7 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			b.inits[identity(r.Header)] = append(b.inits[identity(r.Header)], string(body))
 		}
-		b.sessions[id], b.owner[id] = true, identity(r.Header)
+		b.sessions[id], b.owner[id] = false, identity(r.Header)
 		b.mu.Unlock()
 		w.Header().Set("Mcp-Session-Id", id)
 		reply(map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{"tools": map[string]any{}}, "serverInfo": map[string]any{"name": "sessions", "version": "1"}})
@@ -100,13 +102,18 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprint(w, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}`)
+	case req.Method == "notifications/initialized" && b.refuse:
+		http.Error(w, "refused", http.StatusBadRequest)
 	case req.Method == "notifications/initialized":
 		b.mu.Lock()
+		b.sessions[session] = true
 		if b.forget {
 			delete(b.sessions, session)
 		}
 		b.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
+	case !initialized:
+		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
 	case req.Method == "missing":
 		// A 404 answering the request: the backend processed it.
 		w.Header().Set("Content-Type", "application/json")
@@ -262,10 +269,17 @@ func TestModernCallersGetABackendSessionEach(t *testing.T) {
 		t.Errorf("initialize sent %s", inits[0])
 	}
 
+	// A user named as a client, and that client's own token (without a
+	// user): the same subject and client id, different callers.
+	c := guardtest.ClientClaims(strings.TrimSuffix(g.url, "/mcp"), "/mcp", time.Now())
+	c["sub"], c["client_id"] = "app-1", "app-1"
+	appItself := g.issuer.Mint(t, c)
+	userNamedApp := g.token(t, "app-1", "app-1")
+
 	// Another user, and the same user in another application: sessions of
 	// their own.
 	sessions := map[string]string{"alice/app-1": first}
-	for who, token := range map[string]string{"bob/app-1": bob, "alice/app-2": aliceElsewhere} {
+	for who, token := range map[string]string{"bob/app-1": bob, "alice/app-2": aliceElsewhere, "user app-1/app-1": userNamedApp, "client app-1": appItself} {
 		s := g.run(t, token, 9, nil)
 		for other, theirs := range sessions {
 			if s == theirs {
@@ -499,5 +513,19 @@ func TestNoSessionIsHeldWithoutAVerifiedIdentity(t *testing.T) {
 	resp, body := rpc(t, url+"/mcp", modern(1, "tools/list", ""), modernHeaders("tools/list", ""))
 	if resp.StatusCode != http.StatusBadRequest || len(b.initsOf("", "")) != 0 {
 		t.Errorf("%d %s; initializes %v", resp.StatusCode, body, b.inits)
+	}
+}
+
+// A session whose notifications/initialized the backend refused is not
+// used: the client gets the reason, and the session is ended.
+func TestASessionIsUsedOnlyOnceInitialized(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	g.backend.refuse = true
+	resp, body := g.call(t, g.token(t, "alice", "app-1"), 1, nil)
+	if _, _, msg := rpcError(t, body); resp.StatusCode != http.StatusBadGateway || !strings.Contains(msg, "notifications/initialized") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if ended := g.backend.deletedSessions(); len(ended) != 1 {
+		t.Errorf("ended %v, want the half-opened session", ended)
 	}
 }
