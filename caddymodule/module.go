@@ -19,6 +19,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/caddymodule/authserver"
 	"github.com/mcpgate/mcpgate/caddymodule/stdiobackend"
+	"github.com/mcpgate/mcpgate/caddymodule/transport"
 )
 
 func init() {
@@ -66,6 +67,9 @@ type Gateway struct {
 	// audit is the audit trail's logger (audit.go).
 	audit *zap.Logger
 	stdio []*stdiobackend.Backend
+	// transports are the resources' MCP endpoints, whose held backend
+	// sessions Cleanup ends.
+	transports []*transport.Handler
 }
 
 // CaddyModule returns the Caddy module information.
