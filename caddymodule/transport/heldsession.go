@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -23,10 +24,10 @@ const gatewayClientInfo = `{"name":"mcpgate","version":"1"}`
 
 // serveHeld forwards up, a modern request adapted for a backend that serves
 // nothing outside a session, in the session the gateway holds for key, and
-// relays the reply per c. When the backend answers 404 (it forgot the
-// session: restarted, or expired it) without answering the request, the
-// session is dropped, a new one opened and the request sent once more: the
-// backend did not process it. A second such answer is the client's error.
+// relays the reply per c. When the backend answers that it does not know
+// the session (restarted, or expired it; see sessionForgotten), the session
+// is dropped, a new one opened and the request sent once more: the backend
+// did not process it. A second such answer is the client's error.
 func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, req *jsonrpc.Request, info *backendInfo, up *http.Request, c call, ev *Event) (int, string) {
 	open := func() (string, string, *http.Request, error) { return h.openSession(r, req, info) }
 	c.held = true
@@ -132,6 +133,23 @@ func clientOf(req *jsonrpc.Request) (capabilities, clientInfo json.RawMessage) {
 // endSession ends s at the backend (DELETE with its id).
 func (h *Handler) endSession(s *heldSession) {
 	h.closeSession(s.base, s.id)
+}
+
+// sessionForgotten reports whether a backend's answer to a request in a
+// held session says that it does not know the session: a 404 that does
+// not answer the request (the specification's), or a 400 whose JSON-RPC
+// error names the session (what servers built on the TypeScript SDK's
+// example, server-everything among them, and older Python SDKs answer).
+// Either way the backend did not process the request.
+func sessionForgotten(status int, body []byte, id json.RawMessage) bool {
+	switch status {
+	case http.StatusNotFound:
+		return !answers(body, id)
+	case http.StatusBadRequest:
+		resp, ok := decodeReply(body)
+		return ok && resp.Error != nil && strings.Contains(strings.ToLower(resp.Error.Message), "session")
+	}
+	return false
 }
 
 // answers reports whether body is a JSON-RPC reply to the request id: a

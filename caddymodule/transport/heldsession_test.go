@@ -34,6 +34,9 @@ type sessionBackend struct {
 	owner    map[string]string
 	forget   bool // forget each session once initialized (a backend restarting every time)
 	refuse   bool // refuse notifications/initialized
+	// unknown400 answers an unknown session with 400 and the request's
+	// id, as server-everything does, instead of 404.
+	unknown400 bool
 	inits    map[string][]string
 	calls    []heldCall
 	deleted  []string
@@ -98,6 +101,10 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{"tools": map[string]any{}}, "serverInfo": map[string]any{"name": "sessions", "version": "1"}})
 	case session == "":
 		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}`, http.StatusBadRequest)
+	case !known && b.unknown400:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, -32000, "Bad Request: No valid session ID provided"))
 	case !known:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
@@ -114,6 +121,11 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	case !initialized:
 		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
+	case req.Method == "invalid":
+		// A 400 about the request itself.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, jsonrpc.InvalidParams, "Invalid params"))
 	case req.Method == "missing":
 		// A 404 answering the request: the backend processed it.
 		w.Header().Set("Content-Type", "application/json")
@@ -394,15 +406,37 @@ func TestForgottenSessionIsReopenedAndTheRequestSentOnceMore(t *testing.T) {
 	}
 }
 
-// A 404 that answers the request (its id) is the backend's answer, not a
-// forgotten session: relayed once, not sent again.
-func TestA404AnsweringTheRequestIsNotRetried(t *testing.T) {
+// server-everything answers an unknown session with 400 "No valid session
+// ID provided" and the request's id: also a forgotten session.
+func TestForgottenSessionAnsweredWith400IsReopened(t *testing.T) {
 	g := newHeldGateway(t, Config{})
-	h := modernHeaders("missing", "")
-	h["Authorization"] = "Bearer " + g.token(t, "alice", "app-1")
-	resp, body := rpc(t, g.url, modern(4, "missing", ""), h)
-	if id, code, _ := rpcError(t, body); resp.StatusCode != http.StatusNotFound || id != "4" || code != jsonrpc.MethodNotFound {
-		t.Errorf("%d %s", resp.StatusCode, body)
+	g.backend.unknown400 = true
+	token := g.token(t, "alice", "app-1")
+	before := g.run(t, token, 1, nil)
+	g.backend.mu.Lock()
+	clear(g.backend.sessions)
+	g.backend.mu.Unlock()
+	if after := g.run(t, token, 2, nil); after == before {
+		t.Fatalf("the call ran in the forgotten session %s", before)
+	}
+}
+
+// A 404 that answers the request (its id), or a 400 about the request, is
+// the backend's answer, not a forgotten session: relayed once, not sent
+// again.
+func TestRefusalsOfTheRequestAreNotRetried(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	for _, c := range []struct {
+		method string
+		status int
+		code   int
+	}{{"missing", http.StatusNotFound, jsonrpc.MethodNotFound}, {"invalid", http.StatusBadRequest, jsonrpc.InvalidParams}} {
+		h := modernHeaders(c.method, "")
+		h["Authorization"] = "Bearer " + g.token(t, "alice", "app-1")
+		resp, body := rpc(t, g.url, modern(4, c.method, ""), h)
+		if id, code, _ := rpcError(t, body); resp.StatusCode != c.status || id != "4" || code != c.code {
+			t.Errorf("%s: %d %s", c.method, resp.StatusCode, body)
+		}
 	}
 	if n := len(g.backend.initsOf("alice", "app-1")); n != 1 {
 		t.Errorf("%d initializes, want 1", n)

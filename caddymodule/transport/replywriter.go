@@ -174,7 +174,7 @@ func (rw *replyWriter) finish() (int, string) {
 // the client to start a new one), and mapping others to 502.
 func (rw *replyWriter) finishBuffered() (int, string) {
 	body := rw.body.Bytes()
-	if rw.call.held && rw.status == http.StatusNotFound && !answers(body, rw.call.id) {
+	if rw.call.held && sessionForgotten(rw.status, body, rw.call.id) {
 		// The backend does not know the session (restarted, or expired
 		// it) and did not process the request: the caller may open a new
 		// session and send it again.
