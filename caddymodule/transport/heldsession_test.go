@@ -37,9 +37,9 @@ type sessionBackend struct {
 	// unknown400 answers an unknown session with 400 and the request's
 	// id, as server-everything does, instead of 404.
 	unknown400 bool
-	inits    map[string][]string
-	calls    []heldCall
-	deleted  []string
+	inits      map[string][]string
+	calls      []heldCall
+	deleted    []string
 }
 
 // heldCall is a request the backend processed in a session.
