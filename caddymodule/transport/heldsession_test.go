@@ -77,6 +77,17 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	}
+	// stream answers as the SDK servers do when the client accepts SSE: a
+	// priming event without data, then the messages.
+	stream := func(messages ...any) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: prime\ndata: \n\n")
+		w.(http.Flusher).Flush()
+		for _, m := range messages {
+			data, _ := json.Marshal(m)
+			fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+		}
+	}
 	switch {
 	case req.Method == "server/discover":
 		w.Header().Set("Content-Type", "application/json")
@@ -121,6 +132,11 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	case !initialized:
 		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
+	case req.Method == "nosuch":
+		stream(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
+	case req.Method == "streamed":
+		result, _ := jsonrpc.NewResult(req.ID, map[string]any{"content": []any{}})
+		stream(map[string]any{"jsonrpc": "2.0", "method": "notifications/progress", "params": map[string]any{"progressToken": 1, "progress": 1}}, result)
 	case req.Method == "invalid":
 		// A 400 about the request itself.
 		w.Header().Set("Content-Type", "application/json")
@@ -561,5 +577,28 @@ func TestASessionIsUsedOnlyOnceInitialized(t *testing.T) {
 	}
 	if ended := g.backend.deletedSessions(); len(ended) != 1 {
 		t.Errorf("ended %v, want the half-opened session", ended)
+	}
+}
+
+// A backend predating 2026-07-28 that answers in an event stream (the SDK
+// servers do when the client accepts one): an unknown method is still a
+// 404 for a modern client, a stream of messages still a stream.
+func TestStreamedRepliesToModernRequests(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	token := g.token(t, "alice", "app-1")
+	h := modernHeaders("nosuch", "")
+	h["Authorization"] = "Bearer " + token
+	resp, body := rpc(t, g.url, modern(5, "nosuch", ""), h)
+	if id, code, _ := rpcError(t, body); resp.StatusCode != http.StatusNotFound || id != "5" || code != jsonrpc.MethodNotFound ||
+		resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("unknown method: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+
+	h = modernHeaders("streamed", "")
+	h["Authorization"] = "Bearer " + token
+	resp, body = rpc(t, g.url, modern(6, "streamed", ""), h)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") ||
+		!strings.Contains(body, "id: prime") || !strings.Contains(body, "notifications/progress") || !strings.Contains(body, `"resultType":"complete"`) {
+		t.Errorf("stream: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }

@@ -43,6 +43,10 @@ type replyWriter struct {
 	body    bytes.Buffer // modeBuffer
 	overrun bool         // modeBuffer exceeded maxBuffered
 	lost    bool         // a held session the backend forgot (see call.held)
+	first   *firstMessage // modeStream of a modern request, until its first message
+	// notFound is a -32601 reply that came as a modern request's first
+	// event: finish answers it as a 404.
+	notFound []byte
 }
 
 func newReplyWriter(client http.ResponseWriter, c call) *replyWriter {
@@ -88,6 +92,10 @@ func (rw *replyWriter) WriteHeader(code int) {
 	switch {
 	case rw.client == nil:
 		rw.mode = modeDiscard
+	case code/100 == 2 && isSSE && rw.call.modern:
+		rw.mode = modeStream // committed by rw.first
+		rw.first = &firstMessage{rw: rw}
+		rw.sse = newSSEFilter(rw.first, rw.call.rewrite)
 	case rw.call.raw || code/100 == 2 && isSSE:
 		rw.mode = modeStream
 		rw.commit(code)
@@ -156,6 +164,13 @@ func (rw *replyWriter) finish() (int, string) {
 		rw.sse.close()
 	}
 	switch {
+	case rw.notFound != nil:
+		rw.header.Set("Content-Type", "application/json")
+		rw.commitHeader(http.StatusNotFound)
+		_, _ = rw.client.Write(rw.notFound)
+		return http.StatusNotFound, OutcomeOK
+	case rw.first != nil && !rw.first.decided:
+		rw.first.release() // a stream without a message
 	case !rw.started:
 		return writeError(rw.client, http.StatusBadGateway, rw.call.id, jsonrpc.InternalError, "backend sent no reply"), OutcomeUpstreamError
 	case rw.mode == modeDirect && !rw.out.wrote:
