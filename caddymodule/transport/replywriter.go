@@ -38,11 +38,11 @@ type replyWriter struct {
 
 	status  int
 	mode    replyMode
-	out     *flushWriter // modeStream and modeDirect destination
-	sse     *sseFilter   // modeStream with a tool filter
-	body    bytes.Buffer // modeBuffer
-	overrun bool         // modeBuffer exceeded maxBuffered
-	lost    bool         // a held session the backend forgot (see call.held)
+	out     *flushWriter  // modeStream and modeDirect destination
+	sse     *sseFilter    // modeStream with a rewrite, or of a modern request
+	body    bytes.Buffer  // modeBuffer
+	overrun bool          // modeBuffer exceeded maxBuffered
+	lost    bool          // a held session the backend forgot (see call.held)
 	first   *firstMessage // modeStream of a modern request, until its first message
 	// notFound is a -32601 reply that came as a modern request's first
 	// event: finish answers it as a 404.
@@ -182,8 +182,9 @@ func (rw *replyWriter) finish() (int, string) {
 	return rw.status, OutcomeOK
 }
 
-// finishBuffered relays a buffered answer: a tools/list reply filtered, a
-// JSON-RPC error body unchanged (except a backend 401, which would make the
+// finishBuffered relays a buffered answer: nothing when a held session was
+// forgotten and the request may be sent again, a tools/list reply filtered,
+// a JSON-RPC error body unchanged (except a backend 401, which would make the
 // client restart its own OAuth flow), anything else as a JSON-RPC error
 // keeping a 5xx status, and a 404 to a request in a session (which tells
 // the client to start a new one), and mapping others to 502.
