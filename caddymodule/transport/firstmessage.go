@@ -7,7 +7,8 @@ import "bytes"
 // which a client tells from other failures by the status: a backend that
 // predates it sends -32601 as an event of a 200 stream, and the status
 // line is not out yet. A -32601 reply as the first message becomes a 404
-// JSON answer (finish writes it); anything else lets the stream go.
+// JSON answer (finish writes it); anything else lets the stream go. Only
+// for methods answered promptly (see call.holdStream).
 type firstMessage struct {
 	rw      *replyWriter
 	held    bytes.Buffer // events without data (a priming event) before it

@@ -37,9 +37,12 @@ type sessionBackend struct {
 	// unknown400 answers an unknown session with 400 and the request's
 	// id, as server-everything does, instead of 404.
 	unknown400 bool
-	inits      map[string][]string
-	calls      []heldCall
-	deleted    []string
+	// toolRelease, when set, makes tools/call a stream that sends its
+	// priming event and then waits for it before the result.
+	toolRelease chan struct{}
+	inits       map[string][]string
+	calls       []heldCall
+	deleted     []string
 }
 
 // heldCall is a request the backend processed in a session.
@@ -132,6 +135,14 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	case !initialized:
 		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
+	case req.Method == "tools/call" && b.toolRelease != nil:
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: prime\ndata: \n\n")
+		w.(http.Flusher).Flush()
+		<-b.toolRelease
+		result, _ := jsonrpc.NewResult(req.ID, map[string]any{"content": []any{}})
+		data, _ := json.Marshal(result)
+		fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
 	case req.Method == "nosuch":
 		stream(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
 	case req.Method == "streamed":
@@ -600,5 +611,38 @@ func TestStreamedRepliesToModernRequests(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") ||
 		!strings.Contains(body, "id: prime") || !strings.Contains(body, "notifications/progress") || !strings.Contains(body, `"resultType":"complete"`) {
 		t.Errorf("stream: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
+
+// A tool may work for minutes before it sends a message: its stream is not
+// held back, or clients would give up waiting for a status line.
+func TestToolCallStreamsAreNotHeldBack(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	token := g.token(t, "alice", "app-1")
+	g.run(t, token, 1, nil) // the session, opened
+	g.backend.toolRelease = make(chan struct{})
+	defer close(g.backend.toolRelease)
+	req, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(modern(2, "tools/call", `"name":"whoami"`)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range modernHeaders("tools/call", "whoami") {
+		req.Header.Set(k, v)
+	}
+	headers := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			defer resp.Body.Close()
+		}
+		headers <- resp
+	}()
+	select {
+	case resp := <-headers:
+		if resp == nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("tools/call: %v", resp)
+		}
+	case <-time.After(10 * time.Second): // a deadline for a broken test
+		t.Fatal("the status line of a tool's stream waited for the tool's result")
 	}
 }

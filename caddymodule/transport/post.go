@@ -114,6 +114,7 @@ func (h *Handler) adaptModern(w http.ResponseWriter, r *http.Request, req *jsonr
 	// no client's own, and may be another caller's, guessed or replayed.
 	c.session = false
 	c.modern = true
+	c.holdStream = req.Method != "tools/call"
 	c.onFailure = h.backends.forget
 	key, identified := callerOf(r)
 	if info.kind == backendSessions && !identified {

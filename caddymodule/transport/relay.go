@@ -20,6 +20,11 @@ type call struct {
 	rewrite func([]byte) []byte
 	// modern is set for a 2026-07-28 request: a -32601 reply gets 404.
 	modern bool
+	// holdStream is set for a modern request whose SSE reply is held until
+	// its first message (see firstMessage). Not for tools/call: a tool may
+	// work for minutes before it sends anything, longer than clients wait
+	// for a status line, and a backend with tools has tools/call.
+	holdStream bool
 	// onFailure, when set, runs when the backend fails (no reply, 5xx).
 	onFailure func()
 	// raw relays the backend's answer as is (GET stream, DELETE).

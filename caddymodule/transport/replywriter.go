@@ -92,7 +92,7 @@ func (rw *replyWriter) WriteHeader(code int) {
 	switch {
 	case rw.client == nil:
 		rw.mode = modeDiscard
-	case code/100 == 2 && isSSE && rw.call.modern:
+	case code/100 == 2 && isSSE && rw.call.holdStream:
 		rw.mode = modeStream // committed by rw.first
 		rw.first = &firstMessage{rw: rw}
 		rw.sse = newSSEFilter(rw.first, rw.call.rewrite)

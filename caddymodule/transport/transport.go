@@ -59,7 +59,8 @@
 // legacy backend, but the client's answer cannot reach the held session.
 // Without a verified identity (no Gate) a modern request is relayed
 // unadapted, for the backend's own answer. A modern request's event stream
-// is held until its first message, so that a -32601 reply there is a 404.
+// (tools/call's excepted) is held until its first message, so that a
+// -32601 reply there is a 404.
 //
 // One parse decides, and the client's own bytes are forwarded: the
 // decision (method, params.name) and the backend must read the same
