@@ -56,6 +56,7 @@ func init() {
 //	    stream_get
 //	    cache_hints <ttl> [public|private]
 //	    backend_refresh <duration>
+//	    backend_sessions <max> [<idle>]
 //
 //	    # more resources under the same origin and authorization server
 //	    resource <path> {
@@ -382,6 +383,23 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 		}
 	case "backend_refresh":
 		return true, durationArg(d, &res.BackendRefresh)
+	case "backend_sessions":
+		args := d.RemainingArgs()
+		if len(args) != 1 && len(args) != 2 {
+			return true, d.Errf("backend_sessions needs the most sessions to hold and optionally how long one may idle, for example: backend_sessions 1000 10m")
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n <= 0 {
+			return true, d.Errf("backend_sessions %q is not a positive number of sessions", args[0])
+		}
+		res.MaxBackendSessions = n
+		if len(args) == 2 {
+			idle, err := caddy.ParseDuration(args[1])
+			if err != nil || idle <= 0 {
+				return true, d.Errf("backend_sessions idle time %q is not a duration such as 10m", args[1])
+			}
+			res.BackendSessionIdle = caddy.Duration(idle)
+		}
 	default:
 		return false, nil
 	}

@@ -117,12 +117,16 @@ func toolsBackend(t *testing.T) string {
 }
 
 // TestModernConformanceThroughGateway runs the 2026-07-28 transport
-// scenarios through the gateway in front of memoryserver and of a plain
-// JSON-RPC /tools backend: every check must pass.
+// scenarios through the gateway in front of memoryserver, of a plain
+// JSON-RPC /tools backend and of server-everything (sessions required):
+// every check must pass.
 func TestModernConformanceThroughGateway(t *testing.T) {
 	for name, upstream := range map[string]func(*testing.T) string{
 		"memoryserver":  func(*testing.T) string { return "" },
 		"tools-backend": func(t *testing.T) string { return toolsBackend(t) + "\n\t\tupstream_path /tools" },
+		// A legacy server that serves nothing outside a session: the
+		// gateway holds one for the suite's caller.
+		"server-everything": func(t *testing.T) string { return startEverything(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			gwPort, frontPort := freePort(t), freePort(t)

@@ -22,6 +22,7 @@ import (
 	// one store (see pgstorage).
 	_ "github.com/mcpgate/mcpgate/caddymodule/pgstorage"
 	"github.com/mcpgate/mcpgate/caddymodule/stdiobackend"
+	"github.com/mcpgate/mcpgate/caddymodule/transport"
 )
 
 func init() {
@@ -69,6 +70,9 @@ type Gateway struct {
 	// audit is the audit trail's logger (audit.go).
 	audit *zap.Logger
 	stdio []*stdiobackend.Backend
+	// transports are the resources' MCP endpoints, whose held backend
+	// sessions Cleanup ends.
+	transports []*transport.Handler
 }
 
 // CaddyModule returns the Caddy module information.

@@ -119,6 +119,16 @@ type Resource struct {
 	// reused; a backend failure drops it sooner. Default 1m.
 	BackendRefresh caddy.Duration `json:"backend_refresh,omitempty"`
 
+	// MaxBackendSessions bounds the sessions the gateway holds for
+	// 2026-07-28 clients with a legacy backend that serves nothing outside
+	// a session (one per user and client application); when full, the
+	// least recently used is ended. Default 1000.
+	MaxBackendSessions int `json:"max_backend_sessions,omitempty"`
+
+	// BackendSessionIdle is how long such a held session may go unused
+	// before the gateway ends it. Default 10m.
+	BackendSessionIdle caddy.Duration `json:"backend_session_idle,omitempty"`
+
 	// RevocationCheckInterval bounds how long a revoked token keeps working
 	// on this resource. Default 30s, at most 5m.
 	RevocationCheckInterval caddy.Duration `json:"revocation_check_interval,omitempty"`

@@ -96,10 +96,13 @@ func (g *Gateway) provisionSSE(res *Resource, proxy http.Handler) (*stdiobackend
 	return b, nil
 }
 
-// Cleanup stops every stdio process and closes every SSE session of this
-// configuration: Caddy calls it on the old configuration after a reload,
-// and at shutdown.
+// Cleanup ends the backend sessions held for 2026-07-28 clients, stops
+// every stdio process and closes every SSE session of this configuration:
+// Caddy calls it on the old configuration after a reload, and at shutdown.
 func (g *Gateway) Cleanup() error {
+	for _, tr := range g.transports {
+		_ = tr.Close()
+	}
 	for _, b := range g.stdio {
 		_ = b.Close()
 	}

@@ -27,11 +27,10 @@ const (
 	// requests pass through unchanged.
 	backendModern
 	// backendSessions is a legacy MCP server that opens a session in
-	// initialize and serves nothing outside one. The gateway does not hold
-	// sessions for stateless clients (one shared session would mix users'
-	// state), so modern requests are relayed unadapted: the backend's own
-	// answer (an error, or a server/discover without 2026-07-28) makes a
-	// dual-era client fall back to initialize and a session of its own.
+	// initialize and serves nothing outside one. Modern requests are
+	// adapted as for backendLegacy and sent in a session the gateway holds
+	// for their caller (see sessionPool): one per verified identity, as one
+	// shared session would mix users' state.
 	backendSessions
 )
 
@@ -39,7 +38,8 @@ const (
 type backendInfo struct {
 	kind backendKind
 	// version is the revision a legacy backend chose in initialize; modern
-	// requests are forwarded to it under this MCP-Protocol-Version.
+	// requests are forwarded to it under this MCP-Protocol-Version, and a
+	// held session is opened with it.
 	version string
 	// discover is the server/discover result the gateway answers with for a
 	// plain or legacy backend (resultType and caching hints still to add).
@@ -119,10 +119,7 @@ func (h *Handler) probeBackend(r *http.Request) (*backendInfo, error) {
 	if err != nil && !errors.As(err, &refused) {
 		return nil, err
 	}
-	switch {
-	case session:
-		return &backendInfo{kind: backendSessions}, nil
-	case rpcErr != nil || refused != nil:
+	if rpcErr != nil || refused != nil {
 		return &backendInfo{kind: backendPlain, discover: map[string]any{
 			"supportedVersions": []string{mcpwire.ModernVersion},
 			// A plain JSON-RPC server is a tools server (tools/list, tools/call).
@@ -148,7 +145,11 @@ func (h *Handler) probeBackend(r *http.Request) (*backendInfo, error) {
 	if init.Instructions != "" {
 		d["instructions"] = init.Instructions
 	}
-	return &backendInfo{kind: backendLegacy, version: init.ProtocolVersion, discover: d}, nil
+	kind := backendLegacy
+	if session {
+		kind = backendSessions
+	}
+	return &backendInfo{kind: kind, version: init.ProtocolVersion, discover: d}, nil
 }
 
 // modernCapabilities is a legacy backend's capabilities as the gateway can
@@ -176,24 +177,11 @@ func modernCapabilities(legacy map[string]json.RawMessage) map[string]json.RawMe
 
 // backendCall sends one request to the backend through the upstream
 // handler and returns its result or JSON-RPC error, and whether the
-// backend opened a session; err is set when the backend gave neither. version, when set, is sent as MCP-Protocol-Version.
+// backend opened a session (which it closes: a probe keeps none); err is
+// set when the backend gave neither. version, when set, is sent as
+// MCP-Protocol-Version.
 func (h *Handler) backendCall(r *http.Request, method, version, params string) (result json.RawMessage, rpcErr *jsonrpc.Error, session bool, err error) {
-	body := []byte(`{"jsonrpc":"2.0","id":"mcpgate-probe","method":"` + method + `","params":` + params + `}`)
-	up := h.upstreamRequest(r, body, upstreamAccept)
-	up.Method = http.MethodPost
-	up.Header = up.Header.Clone()
-	for _, k := range []string{"MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "Last-Event-ID"} {
-		up.Header.Del(k)
-	}
-	up.Header.Set("Content-Type", "application/json")
-	if version != "" {
-		up.Header.Set("MCP-Protocol-Version", version)
-		up.Header.Set("Mcp-Method", method)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
-	defer cancel()
-	rec := &recorder{header: make(http.Header)}
-	h.upstream.ServeHTTP(rec, up.WithContext(ctx))
+	rec := h.backendRequest(r, method, version, "", []byte(`{"jsonrpc":"2.0","id":"mcpgate-probe","method":"`+method+`","params":`+params+`}`))
 	id := rec.header.Get("Mcp-Session-Id")
 	if id != "" {
 		h.closeSession(r, id)
@@ -208,6 +196,31 @@ func (h *Handler) backendCall(r *http.Request, method, version, params string) (
 	return nil, nil, false, fmt.Errorf("%w (%s: %d %s)", errProbe, method, rec.status, http.StatusText(rec.status))
 }
 
+// backendRequest sends the gateway's own JSON-RPC message body to the
+// backend with r's identity, in session when set, and records the reply.
+// version, when set, is sent as MCP-Protocol-Version (with Mcp-Method).
+func (h *Handler) backendRequest(r *http.Request, method, version, session string, body []byte) *recorder {
+	up := h.upstreamRequest(r, body, upstreamAccept)
+	up.Method = http.MethodPost
+	up.Header = up.Header.Clone()
+	for _, k := range []string{"MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "Last-Event-ID"} {
+		up.Header.Del(k)
+	}
+	up.Header.Set("Content-Type", "application/json")
+	if version != "" {
+		up.Header.Set("MCP-Protocol-Version", version)
+		up.Header.Set("Mcp-Method", method)
+	}
+	if session != "" {
+		up.Header.Set("Mcp-Session-Id", session)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
+	defer cancel()
+	rec := &recorder{header: make(http.Header)}
+	h.upstream.ServeHTTP(rec, up.WithContext(ctx))
+	return rec
+}
+
 // refusedError is a backend answering a probe with a 4xx that is not
 // JSON-RPC: up, but without that method.
 type refusedError struct {
@@ -219,10 +232,13 @@ func (e *refusedError) Error() string {
 	return fmt.Sprintf("backend refused %s: %d %s", e.method, e.status, http.StatusText(e.status))
 }
 
-// closeSession ends a session the backend opened for a probe, so probes do
-// not pile up sessions on a stateful backend.
+// closeSession ends a session the backend opened (for a probe, or held
+// for a caller), so sessions do not pile up on a stateful backend. It is
+// best effort: the backend has sessionEndTimeout to answer.
 func (h *Handler) closeSession(r *http.Request, session string) {
-	up := h.upstreamRequest(r, nil, "")
+	ctx, cancel := context.WithTimeout(r.Context(), min(h.cfg.Timeout, sessionEndTimeout))
+	defer cancel()
+	up := h.upstreamRequest(r.Clone(ctx), nil, "")
 	up.Method = http.MethodDelete
 	up.Header = up.Header.Clone()
 	for _, k := range []string{"MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"} {

@@ -14,6 +14,12 @@ const (
 	// DefaultBackendRefresh is how long a probe of the backend is reused
 	// when Config.BackendRefresh is zero.
 	DefaultBackendRefresh = time.Minute
+	// DefaultMaxBackendSessions bounds the sessions held for 2026-07-28
+	// callers when Config.MaxBackendSessions is zero.
+	DefaultMaxBackendSessions = 1000
+	// DefaultBackendSessionIdle is how long a held session may go unused
+	// when Config.BackendSessionIdle is zero.
+	DefaultBackendSessionIdle = 10 * time.Minute
 )
 
 // Config describes one MCP endpoint and its backend.
@@ -73,7 +79,19 @@ type Config struct {
 	// again. Default 1m.
 	BackendRefresh time.Duration
 
-	// Now is the clock of BackendRefresh. Default time.Now.
+	// MaxBackendSessions bounds the backend sessions the gateway holds for
+	// 2026-07-28 callers of a legacy backend that serves nothing outside a
+	// session (one per verified subject and client id); when full, the
+	// least recently used is ended (DELETE) to make room. Default 1000.
+	MaxBackendSessions int
+
+	// BackendSessionIdle is how long a held backend session may go unused
+	// before the gateway ends it (DELETE); the caller's next request opens
+	// a new one. Default 10m.
+	BackendSessionIdle time.Duration
+
+	// Now is the clock of BackendRefresh and BackendSessionIdle. Default
+	// time.Now.
 	Now func() time.Time
 
 	// Observe, when set, is called once per request to the endpoint, after

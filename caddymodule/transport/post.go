@@ -83,8 +83,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 	if modern {
 		var done bool
 		var status int
-		if up, done, status = h.adaptModern(w, r, req, body, &c); done {
-			return status, outcomeOf(status)
+		var outcome string
+		if up, done, status, outcome = h.adaptModern(w, r, req, body, &c, ev); done {
+			return status, outcome
 		}
 	}
 	if req.IsNotification() {
@@ -95,22 +96,33 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ev *Event) (int, 
 
 // adaptModern prepares a 2026-07-28 request for the backend. It answers
 // itself (done) a removed method, server/discover for a backend that
-// predates 2026-07-28, and a backend it cannot reach; otherwise it returns
-// the request to forward, with c set to adapt the reply.
-func (h *Handler) adaptModern(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, body []byte, c *call) (up *http.Request, done bool, status int) {
+// predates 2026-07-28, a backend it cannot reach, and a request it sends in
+// a session it holds for the caller; otherwise it returns the request to
+// forward, with c set to adapt the reply.
+func (h *Handler) adaptModern(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, body []byte, c *call, ev *Event) (up *http.Request, done bool, status int, outcome string) {
 	if mcpwire.RemovedMethods[req.Method] {
-		return nil, true, writeError(w, http.StatusNotFound, req.ID, jsonrpc.MethodNotFound,
+		status = writeError(w, http.StatusNotFound, req.ID, jsonrpc.MethodNotFound,
 			"Method not found: "+req.Method+" is not part of MCP "+mcpwire.ModernVersion)
+		return nil, true, status, outcomeOf(status)
 	}
 	info, err := h.backends.get(h.cfg.Now, h.cfg.BackendRefresh, func() (*backendInfo, error) { return h.probeBackend(r) })
 	if err != nil {
-		return nil, true, writeError(w, http.StatusBadGateway, req.ID, jsonrpc.InternalError, "backend unavailable: "+err.Error())
+		status = writeError(w, http.StatusBadGateway, req.ID, jsonrpc.InternalError, "backend unavailable: "+err.Error())
+		return nil, true, status, outcomeOf(status)
 	}
+	// 2026-07-28 has no sessions: an Mcp-Session-Id on a modern request is
+	// no client's own, and may be another caller's, guessed or replayed.
+	c.session = false
 	c.modern = true
+	c.holdStream = req.Method != "tools/call"
 	c.onFailure = h.backends.forget
-	if info.kind == backendSessions {
-		c.modern = false // the backend's own answer, as it gave it
-		return h.upstreamRequest(r, body, upstreamAccept), false, 0
+	key, identified := callerOf(r)
+	if info.kind == backendSessions && !identified {
+		// No verified identity to hold a session for, and one session
+		// shared by anonymous callers would mix their state: the backend's
+		// own answer, as it gives it.
+		c.modern = false
+		return h.modernUpstream(r, body), false, 0, ""
 	}
 	if info.kind == backendModern {
 		// Passed through unchanged; only a per-token tool list is made
@@ -118,20 +130,33 @@ func (h *Handler) adaptModern(w http.ResponseWriter, r *http.Request, req *jsonr
 		if c.rewrite != nil {
 			c.rewrite = then(c.rewrite, privateScope)
 		}
-		return h.upstreamRequest(r, body, upstreamAccept), false, 0
+		return h.modernUpstream(r, body), false, 0, ""
 	}
 	hints := h.hints()
 	if c.rewrite != nil {
 		hints.scope = "private"
 	}
 	if req.Method == "server/discover" {
-		return nil, true, h.answerDiscover(w, req.ID, info, hints)
+		status = h.answerDiscover(w, req.ID, info, hints)
+		return nil, true, status, outcomeOf(status)
 	}
 	c.rewrite = then(c.rewrite, modernReply(req.Method, hints))
-	up = h.upstreamRequest(r, legacyBody(body, req), upstreamAccept)
-	up.Header = up.Header.Clone()
+	up = h.modernUpstream(r, legacyBody(body, req))
 	legacyHeaders(up.Header, info)
-	return up, false, 0
+	if info.kind == backendSessions {
+		status, outcome = h.serveHeld(w, r, key, req, info, up, *c, ev)
+		return nil, true, status, outcome
+	}
+	return up, false, 0, ""
+}
+
+// modernUpstream is upstreamRequest for a modern request: headers its own,
+// without the Mcp-Session-Id a 2026-07-28 client never holds.
+func (h *Handler) modernUpstream(r *http.Request, body []byte) *http.Request {
+	up := h.upstreamRequest(r, body, upstreamAccept)
+	up.Header = up.Header.Clone()
+	up.Header.Del("Mcp-Session-Id")
+	return up
 }
 
 // answerDiscover answers server/discover for a backend that predates

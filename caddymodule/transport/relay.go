@@ -20,12 +20,24 @@ type call struct {
 	rewrite func([]byte) []byte
 	// modern is set for a 2026-07-28 request: a -32601 reply gets 404.
 	modern bool
+	// holdStream is set for a modern request whose SSE reply is held until
+	// its first message (see firstMessage). Not for tools/call: a tool may
+	// work for minutes before it sends anything, longer than clients wait
+	// for a status line, and a backend with tools has tools/call.
+	holdStream bool
 	// onFailure, when set, runs when the backend fails (no reply, 5xx).
 	onFailure func()
 	// raw relays the backend's answer as is (GET stream, DELETE).
 	raw bool
-	// session is set when the request carried an Mcp-Session-Id.
+	// session is set when the request carried the client's Mcp-Session-Id.
 	session bool
+	// held is set for a request in a session the gateway holds: a 404 that
+	// does not answer the request is the backend having forgotten the
+	// session, and the session id stays the gateway's (not relayed).
+	held bool
+	// lastTry is set for a held request's retry: a forgotten session is then
+	// the client's error instead of a reason to try again.
+	lastTry bool
 }
 
 // relay runs the upstream handler for r and relays its answer to w per c
@@ -33,6 +45,13 @@ type call struct {
 // after that its context is cancelled and the client gets a 504. The
 // upstream handler must honour context cancellation (reverse_proxy does).
 func (h *Handler) relay(w http.ResponseWriter, r *http.Request, c call, ev *Event) (int, string) {
+	status, outcome, _ := h.exchange(w, r, c, ev)
+	return status, outcome
+}
+
+// exchange is relay, also reporting a held session the backend forgot
+// (see call.held); unless c.lastTry, nothing was written to w then.
+func (h *Handler) exchange(w http.ResponseWriter, r *http.Request, c call, ev *Event) (status int, outcome string, lost bool) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	rw := newReplyWriter(w, c)
@@ -47,10 +66,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, c call, ev *Even
 	ev.Upstream = time.Since(start)
 	timedOut := rw.seal()
 	if w == nil {
-		return 0, ""
+		return 0, "", false
 	}
-	var status int
-	outcome := OutcomeTimeout
+	outcome = OutcomeTimeout
 	if timedOut {
 		status = writeError(w, http.StatusGatewayTimeout, c.id, jsonrpc.InternalError,
 			fmt.Sprintf("backend did not answer within %v", h.cfg.Timeout))
@@ -61,5 +79,5 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, c call, ev *Even
 	if c.onFailure != nil && (outcome == OutcomeTimeout || outcome == OutcomeUpstreamError) {
 		c.onFailure()
 	}
-	return status, outcome
+	return status, outcome, rw.lost
 }

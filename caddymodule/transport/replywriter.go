@@ -38,10 +38,15 @@ type replyWriter struct {
 
 	status  int
 	mode    replyMode
-	out     *flushWriter // modeStream and modeDirect destination
-	sse     *sseFilter   // modeStream with a tool filter
-	body    bytes.Buffer // modeBuffer
-	overrun bool         // modeBuffer exceeded maxBuffered
+	out     *flushWriter  // modeStream and modeDirect destination
+	sse     *sseFilter    // modeStream with a rewrite, or of a modern request
+	body    bytes.Buffer  // modeBuffer
+	overrun bool          // modeBuffer exceeded maxBuffered
+	lost    bool          // a held session the backend forgot (see call.held)
+	first   *firstMessage // modeStream of a modern request, until its first message
+	// notFound is a -32601 reply that came as a modern request's first
+	// event: finish answers it as a 404.
+	notFound []byte
 }
 
 func newReplyWriter(client http.ResponseWriter, c call) *replyWriter {
@@ -87,6 +92,10 @@ func (rw *replyWriter) WriteHeader(code int) {
 	switch {
 	case rw.client == nil:
 		rw.mode = modeDiscard
+	case code/100 == 2 && isSSE && rw.call.holdStream:
+		rw.mode = modeStream // committed by rw.first
+		rw.first = &firstMessage{rw: rw}
+		rw.sse = newSSEFilter(rw.first, rw.call.rewrite)
 	case rw.call.raw || code/100 == 2 && isSSE:
 		rw.mode = modeStream
 		rw.commit(code)
@@ -110,6 +119,12 @@ func (rw *replyWriter) commit(code int) {
 }
 
 func (rw *replyWriter) commitHeader(code int) {
+	if rw.call.held {
+		// The gateway's session with the backend is not the client's to
+		// see: the client would otherwise learn an id that names its state
+		// at the backend.
+		rw.header.Del("Mcp-Session-Id")
+	}
 	copyHeader(rw.client.Header(), rw.header)
 	rw.client.WriteHeader(code)
 }
@@ -149,6 +164,13 @@ func (rw *replyWriter) finish() (int, string) {
 		rw.sse.close()
 	}
 	switch {
+	case rw.notFound != nil:
+		rw.header.Set("Content-Type", "application/json")
+		rw.commitHeader(http.StatusNotFound)
+		_, _ = rw.client.Write(rw.notFound)
+		return http.StatusNotFound, OutcomeOK
+	case rw.first != nil && !rw.first.decided:
+		rw.first.release() // a stream without a message
 	case !rw.started:
 		return writeError(rw.client, http.StatusBadGateway, rw.call.id, jsonrpc.InternalError, "backend sent no reply"), OutcomeUpstreamError
 	case rw.mode == modeDirect && !rw.out.wrote:
@@ -160,13 +182,25 @@ func (rw *replyWriter) finish() (int, string) {
 	return rw.status, OutcomeOK
 }
 
-// finishBuffered relays a buffered answer: a tools/list reply filtered, a
-// JSON-RPC error body unchanged (except a backend 401, which would make the
+// finishBuffered relays a buffered answer: nothing when a held session was
+// forgotten and the request may be sent again, a tools/list reply filtered,
+// a JSON-RPC error body unchanged (except a backend 401, which would make the
 // client restart its own OAuth flow), anything else as a JSON-RPC error
 // keeping a 5xx status, and a 404 to a request in a session (which tells
 // the client to start a new one), and mapping others to 502.
 func (rw *replyWriter) finishBuffered() (int, string) {
 	body := rw.body.Bytes()
+	if rw.call.held && sessionForgotten(rw.status, body, rw.call.id) {
+		// The backend does not know the session (restarted, or expired
+		// it) and did not process the request: the caller may open a new
+		// session and send it again.
+		rw.lost = true
+		if !rw.call.lastTry {
+			return 0, ""
+		}
+		return writeError(rw.client, http.StatusBadGateway, rw.call.id, jsonrpc.InternalError,
+			"backend unavailable: it forgot the session the gateway opened for this request twice"), OutcomeUpstreamError
+	}
 	if !rw.overrun && isJSONRPCReply(body) {
 		if rw.status/100 == 2 && rw.call.rewrite != nil {
 			body = rw.call.rewrite(body)

@@ -6,8 +6,8 @@ import (
 )
 
 // sseFilter rewrites a text/event-stream event by event, applying a
-// rewrite (tools/list filtering, modern result fields) to each event's data,
-// and flushes each event through. Events the rewrite leaves alone pass
+// rewrite (tools/list filtering, modern result fields; none when nil) to
+// each event's data, and writes each event through whole. Events the rewrite leaves alone pass
 // unchanged. An event longer than maxBuffered is passed through unfiltered
 // (tools/call stays gated by the Gate; the filter only trims what a client
 // is shown).
@@ -69,19 +69,10 @@ func eventEnd(b []byte) int {
 // rewriteEvent returns event with its data rewritten, as a single data line
 // after the event's other fields.
 func (f *sseFilter) rewriteEvent(event []byte) []byte {
-	var fields, data [][]byte
-	for line := range bytes.Lines(event) {
-		line = bytes.TrimRight(line, "\r\n")
-		if value, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-			data = append(data, bytes.TrimPrefix(value, []byte(" ")))
-		} else if len(line) > 0 {
-			fields = append(fields, line)
-		}
-	}
-	if len(data) == 0 {
+	fields, joined := eventFields(event)
+	if joined == nil || f.rewrite == nil {
 		return event
 	}
-	joined := bytes.Join(data, []byte("\n"))
 	filtered := f.rewrite(joined)
 	if bytes.Equal(filtered, joined) {
 		return event
@@ -95,4 +86,28 @@ func (f *sseFilter) rewriteEvent(event []byte) []byte {
 	out.Write(filtered)
 	out.WriteString("\n\n")
 	return out.Bytes()
+}
+
+// eventData returns the data of an event (its data lines joined), or nil
+// when it has none.
+func eventData(event []byte) []byte {
+	_, data := eventFields(event)
+	return data
+}
+
+// eventFields splits an event into its other fields and its data.
+func eventFields(event []byte) (fields [][]byte, data []byte) {
+	var lines [][]byte
+	for line := range bytes.Lines(event) {
+		line = bytes.TrimRight(line, "\r\n")
+		if value, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			lines = append(lines, bytes.TrimPrefix(value, []byte(" ")))
+		} else if len(line) > 0 {
+			fields = append(fields, line)
+		}
+	}
+	if len(lines) == 0 {
+		return fields, nil
+	}
+	return fields, bytes.Join(lines, []byte("\n"))
 }

@@ -34,10 +34,33 @@
 // params.name, is also the header's; a tools/list filtered per token is
 // marked cacheScope "private". The probe asks with the first caller's
 // identity and its answer is shared by every caller: it describes the
-// backend, not the user. A legacy backend that opens sessions is left to
-// 2025 clients (modern requests are relayed as they are: one gateway-held
-// session would mix users' state), and for a plain JSON-RPC backend without
-// initialize the gateway answers a 2025 client's initialize and ping itself.
+// backend, not the user. For a plain JSON-RPC backend without initialize
+// the gateway answers a 2025 client's initialize and ping itself.
+//
+// A legacy backend that opens a session in initialize and serves nothing
+// outside one (FastMCP, server-everything) gets modern requests in a
+// session the gateway holds for their caller: one per identity the Gate
+// verified (subject, client id, and whether the token has a user; never a
+// header the client sets), so no two users, and no two applications of one
+// user, share a session and its state. The session is opened as the
+// client (initialize with the probed revision and the clientInfo and
+// clientCapabilities of the request's _meta, then
+// notifications/initialized; concurrent first requests share one), and
+// dropped, reopened and the request sent once more when the backend
+// answers that it does not know it (404, or a 400 naming the session:
+// restarted, or expired it). At most Config.MaxBackendSessions are held,
+// the least recently used ended (DELETE) to make room, each ended after
+// Config.BackendSessionIdle unused and all by Close. Their ids stay the
+// gateway's: never shown to a client, and refused (404) when a client
+// sends one; a modern request's own Mcp-Session-Id is never forwarded.
+// Out of scope: the backend's GET stream and subscriptions for modern
+// callers; requests the backend sends inside a reply (sampling,
+// elicitation) reach the client as events of the reply stream, as for any
+// legacy backend, but the client's answer cannot reach the held session.
+// Without a verified identity (no Gate) a modern request is relayed
+// unadapted, for the backend's own answer. A modern request's event stream
+// (tools/call's excepted) is held until its first message, so that a
+// -32601 reply there is a 404.
 //
 // One parse decides, and the client's own bytes are forwarded: the
 // decision (method, params.name) and the backend must read the same
@@ -65,6 +88,7 @@ type Handler struct {
 	cfg      Config
 	upstream http.Handler
 	backends backendCache
+	sessions *sessionPool
 }
 
 // New returns a Handler for cfg with defaults applied, relaying to upstream.
@@ -106,10 +130,21 @@ func New(cfg Config, upstream http.Handler) (*Handler, error) {
 	if cfg.CacheTTL < 0 {
 		return nil, errors.New("transport: Config.CacheTTL must not be negative")
 	}
+	if cfg.MaxBackendSessions < 0 || cfg.BackendSessionIdle < 0 {
+		return nil, errors.New("transport: Config.MaxBackendSessions and Config.BackendSessionIdle must not be negative")
+	}
+	if cfg.MaxBackendSessions == 0 {
+		cfg.MaxBackendSessions = DefaultMaxBackendSessions
+	}
+	if cfg.BackendSessionIdle == 0 {
+		cfg.BackendSessionIdle = DefaultBackendSessionIdle
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handler{cfg: cfg, upstream: upstream}, nil
+	h := &Handler{cfg: cfg, upstream: upstream}
+	h.sessions = newSessionPool(cfg.MaxBackendSessions, cfg.BackendSessionIdle, cfg.Now, h.endSession)
+	return h, nil
 }
 
 // Handles reports whether r is for this endpoint: Path or Path+"/".
@@ -152,6 +187,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ev *Event) (int,
 		}
 		r = admitted
 		ev.Request = r
+	}
+	for _, id := range r.Header.Values("Mcp-Session-Id") {
+		if h.sessions.holds(id) {
+			// A session the gateway opened for a 2026-07-28 caller is the
+			// gateway's alone: relayed as a client's own, a leaked or
+			// guessed id would let anyone act in that caller's state.
+			return writeError(w, http.StatusNotFound, nil, jsonrpc.InvalidRequest, "Not Found: unknown session"), OutcomeInvalid
+		}
 	}
 	if r.Method == http.MethodPost {
 		return h.post(w, r, ev) // checks the version once the id is known

@@ -1,0 +1,173 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+)
+
+// sessionEndTimeout bounds a DELETE ending a session: ends are best effort,
+// and Close (a Caddy config reload) must not hang on a dead backend.
+const sessionEndTimeout = 5 * time.Second
+
+// gatewayClientInfo is the clientInfo of a session opened for a modern
+// request whose _meta names none.
+const gatewayClientInfo = `{"name":"mcpgate","version":"1"}`
+
+// serveHeld forwards up, a modern request adapted for a backend that serves
+// nothing outside a session, in the session the gateway holds for key, and
+// relays the reply per c. When the backend answers that it does not know
+// the session (restarted, or expired it; see sessionForgotten), the session
+// is dropped, a new one opened and the request sent once more: the backend
+// did not process it. A second such answer is the client's error.
+func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, req *jsonrpc.Request, info *backendInfo, up *http.Request, c call, ev *Event) (int, string) {
+	open := func() (string, string, *http.Request, error) { return h.openSession(r, req, info) }
+	c.held = true
+	for retried := false; ; retried = true {
+		s, err := h.sessions.acquire(key, open)
+		if err != nil {
+			c.onFailure()
+			return writeError(w, http.StatusBadGateway, req.ID, jsonrpc.InternalError, "backend unavailable: "+err.Error()), OutcomeUpstreamError
+		}
+		in := inSession(up, s)
+		if req.IsNotification() {
+			status, outcome := h.deliver(w, in, ev)
+			h.sessions.release(s)
+			return status, outcome
+		}
+		c.lastTry = retried
+		status, outcome, lost := h.exchange(w, in, c, ev)
+		if lost {
+			h.sessions.forget(s)
+		}
+		h.sessions.release(s)
+		if !lost || retried {
+			return status, outcome
+		}
+	}
+}
+
+// inSession returns a copy of up (headers and body its own) sent in s.
+func inSession(up *http.Request, s *heldSession) *http.Request {
+	in := up.Clone(up.Context())
+	in.Body, _ = up.GetBody()
+	// The gateway's session replaces whatever the client sent (a session
+	// id of another caller, guessed or replayed).
+	in.Header.Set("Mcp-Session-Id", s.id)
+	in.Header.Set("MCP-Protocol-Version", s.version)
+	return in
+}
+
+// openSession opens a backend session for the caller of r, the modern
+// request req: initialize with the revision the backend chose in the probe
+// and the client's info and capabilities from req's _meta (the gateway's
+// own when it names none), then notifications/initialized. The session's
+// requests to come, and its DELETE, carry r's identity headers and context
+// values, not its cancellation: callers waiting for the same session must
+// not fail because the first one left.
+func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backendInfo) (id, version string, base *http.Request, err error) {
+	base = r.Clone(context.WithoutCancel(r.Context()))
+	base.Body, base.ContentLength, base.GetBody = http.NoBody, 0, nil
+	for _, k := range []string{"Content-Type", "Content-Length", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "MCP-Protocol-Version", "Last-Event-ID"} {
+		base.Header.Del(k)
+	}
+	capabilities, clientInfo := clientOf(req)
+	params, _ := json.Marshal(map[string]any{"protocolVersion": info.version, "capabilities": capabilities, "clientInfo": clientInfo})
+	rec := h.backendRequest(base, "initialize", "", "",
+		[]byte(`{"jsonrpc":"2.0","id":"mcpgate-initialize","method":"initialize","params":`+string(params)+`}`))
+	id = rec.header.Get("Mcp-Session-Id")
+	resp, ok := decodeReply(lastMessage(rec.body.Bytes()))
+	var init struct {
+		ProtocolVersion string `json:"protocolVersion"`
+	}
+	switch {
+	case !ok:
+		err = fmt.Errorf("backend answered initialize with %d %s", rec.status, http.StatusText(rec.status))
+	case resp.Error != nil:
+		err = fmt.Errorf("backend refused initialize: %d %s", resp.Error.Code, resp.Error.Message)
+	case id == "":
+		err = fmt.Errorf("backend opened no session in initialize")
+	case json.Unmarshal(resp.Result, &init) != nil || !slices.Contains(protocolVersions[1:], init.ProtocolVersion):
+		err = fmt.Errorf("backend answered initialize with an unusable result: %.200s", resp.Result)
+	}
+	if err != nil {
+		if id != "" {
+			h.closeSession(base, id)
+		}
+		return "", "", nil, err
+	}
+	rec = h.backendRequest(base, "notifications/initialized", init.ProtocolVersion, id, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+	if rec.status/100 != 2 {
+		h.closeSession(base, id)
+		return "", "", nil, fmt.Errorf("backend answered notifications/initialized with %d %s", rec.status, http.StatusText(rec.status))
+	}
+	return id, init.ProtocolVersion, base, nil
+}
+
+// clientOf returns the client capabilities and info a modern request
+// carries in its _meta (classify checked that they are objects), or the
+// gateway's own.
+func clientOf(req *jsonrpc.Request) (capabilities, clientInfo json.RawMessage) {
+	capabilities, clientInfo = json.RawMessage(`{}`), json.RawMessage(gatewayClientInfo)
+	members, err := jsonrpc.Object(req.Meta, "params._meta")
+	if err != nil {
+		return capabilities, clientInfo
+	}
+	if v := members[mcpwire.MetaClientCapabilities]; len(v) > 0 && v[0] == '{' {
+		capabilities = v
+	}
+	if v := members[mcpwire.MetaPrefix+"clientInfo"]; len(v) > 0 && v[0] == '{' {
+		clientInfo = v
+	}
+	return capabilities, clientInfo
+}
+
+// endSession ends s at the backend (DELETE with its id).
+func (h *Handler) endSession(s *heldSession) {
+	h.closeSession(s.base, s.id)
+}
+
+// sessionForgotten reports whether a backend's answer to a request in a
+// held session says that it does not know the session: a 404 that does
+// not answer the request (the specification's), or a 400 whose JSON-RPC
+// error names the session (what servers built on the TypeScript SDK's
+// example, server-everything among them, and older Python SDKs answer).
+// Either way the backend did not process the request.
+func sessionForgotten(status int, body []byte, id json.RawMessage) bool {
+	switch status {
+	case http.StatusNotFound:
+		return !answers(body, id)
+	case http.StatusBadRequest:
+		resp, ok := decodeReply(body)
+		return ok && resp.Error != nil && strings.Contains(strings.ToLower(resp.Error.Message), "session")
+	}
+	return false
+}
+
+// answers reports whether body is a JSON-RPC reply to the request id: a
+// backend's own answer to the request, not a refusal of its session.
+func answers(body []byte, id json.RawMessage) bool {
+	resp, ok := decodeReply(body)
+	if !ok {
+		return false
+	}
+	var got, want bytes.Buffer
+	return json.Compact(&got, resp.ID) == nil && json.Compact(&want, id) == nil && bytes.Equal(got.Bytes(), want.Bytes())
+}
+
+// Close ends the backend sessions the gateway holds for callers (DELETE,
+// best effort, each bounded by sessionEndTimeout) and stops their idle
+// sweeper; the Caddy module calls it from Cleanup. Requests served after
+// Close get an error instead of a new session.
+func (h *Handler) Close() error {
+	h.sessions.close()
+	return nil
+}

@@ -1,0 +1,648 @@
+package transport
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/caddymodule/guard"
+	"github.com/mcpgate/mcpgate/caddymodule/guard/guardtest"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+)
+
+// sessionBackend is a legacy Streamable HTTP server that serves nothing
+// outside a session, as FastMCP and server-everything do: initialize opens
+// one (Mcp-Session-Id on every reply of it, as the TypeScript SDK sends), a
+// request without one, or before notifications/initialized, gets 400, with
+// an unknown one 404.
+type sessionBackend struct {
+	// initStarted, when set, gets a value when an initialize (not the
+	// probe's) arrives; it then waits for initRelease.
+	initStarted chan struct{}
+	initRelease chan struct{}
+
+	mu       sync.Mutex
+	next     int
+	sessions map[string]bool // open sessions, by id: initialized (notifications/initialized came)
+	owner    map[string]string
+	forget   bool // forget each session once initialized (a backend restarting every time)
+	refuse   bool // refuse notifications/initialized
+	// unknown400 answers an unknown session with 400 and the request's
+	// id, as server-everything does, instead of 404.
+	unknown400 bool
+	// toolRelease, when set, makes tools/call a stream that sends its
+	// priming event and then waits for it before the result.
+	toolRelease chan struct{}
+	inits       map[string][]string
+	calls       []heldCall
+	deleted     []string
+}
+
+// heldCall is a request the backend processed in a session.
+type heldCall struct {
+	session, owner, method, version, body string
+}
+
+func newSessionBackend() *sessionBackend {
+	return &sessionBackend{sessions: map[string]bool{}, owner: map[string]string{}, inits: map[string][]string{}}
+}
+
+// identity is how the backend names the caller: the guard's headers.
+func identity(h http.Header) string {
+	return h.Get("X-MCP-Subject") + "/" + h.Get("X-MCP-Client-ID")
+}
+
+func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	session := r.Header.Get("Mcp-Session-Id")
+	b.mu.Lock()
+	initialized, known := b.sessions[session]
+	b.mu.Unlock()
+	if r.Method == http.MethodDelete {
+		b.mu.Lock()
+		b.deleted = append(b.deleted, session)
+		delete(b.sessions, session)
+		b.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var req jsonrpc.Request
+	_ = json.Unmarshal(body, &req)
+	reply := func(result any) {
+		out, _ := jsonrpc.NewResult(req.ID, result)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	}
+	// stream answers as the SDK servers do when the client accepts SSE: a
+	// priming event without data, then the messages.
+	stream := func(messages ...any) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: prime\ndata: \n\n")
+		w.(http.Flusher).Flush()
+		for _, m := range messages {
+			data, _ := json.Marshal(m)
+			fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+		}
+	}
+	switch {
+	case req.Method == "server/discover":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
+	case req.Method == "initialize":
+		probe := string(req.ID) == `"mcpgate-probe"`
+		if !probe && b.initStarted != nil {
+			b.initStarted <- struct{}{}
+			<-b.initRelease
+		}
+		b.mu.Lock()
+		b.next++
+		id := fmt.Sprintf("s-%d", b.next)
+		if probe {
+			id = "probe-" + id
+		} else {
+			b.inits[identity(r.Header)] = append(b.inits[identity(r.Header)], string(body))
+		}
+		b.sessions[id], b.owner[id] = false, identity(r.Header)
+		b.mu.Unlock()
+		w.Header().Set("Mcp-Session-Id", id)
+		reply(map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{"tools": map[string]any{}}, "serverInfo": map[string]any{"name": "sessions", "version": "1"}})
+	case session == "":
+		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}`, http.StatusBadRequest)
+	case !known && b.unknown400:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, -32000, "Bad Request: No valid session ID provided"))
+	case !known:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}`)
+	case req.Method == "notifications/initialized" && b.refuse:
+		http.Error(w, "refused", http.StatusBadRequest)
+	case req.Method == "notifications/initialized":
+		b.mu.Lock()
+		b.sessions[session] = true
+		if b.forget {
+			delete(b.sessions, session)
+		}
+		b.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	case !initialized:
+		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
+	case req.Method == "tools/call" && b.toolRelease != nil:
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: prime\ndata: \n\n")
+		w.(http.Flusher).Flush()
+		<-b.toolRelease
+		result, _ := jsonrpc.NewResult(req.ID, map[string]any{"content": []any{}})
+		data, _ := json.Marshal(result)
+		fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+	case req.Method == "nosuch":
+		stream(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
+	case req.Method == "streamed":
+		result, _ := jsonrpc.NewResult(req.ID, map[string]any{"content": []any{}})
+		stream(map[string]any{"jsonrpc": "2.0", "method": "notifications/progress", "params": map[string]any{"progressToken": 1, "progress": 1}}, result)
+	case req.Method == "invalid":
+		// A 400 about the request itself.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, jsonrpc.InvalidParams, "Invalid params"))
+	case req.Method == "missing":
+		// A 404 answering the request: the backend processed it.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "no such thing"))
+	default:
+		b.mu.Lock()
+		b.calls = append(b.calls, heldCall{session, b.owner[session], req.Method, r.Header.Get("MCP-Protocol-Version"), string(body)})
+		b.mu.Unlock()
+		w.Header().Set("Mcp-Session-Id", session)
+		reply(map[string]any{"content": []any{map[string]any{"type": "text", "text": session}}})
+	}
+}
+
+// initsOf returns the initialize bodies the backend got for a caller.
+func (b *sessionBackend) initsOf(sub, client string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inits[sub+"/"+client]
+}
+
+// lastCall returns the last request the backend processed in a session.
+func (b *sessionBackend) lastCall(t *testing.T) heldCall {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.calls) == 0 {
+		t.Fatal("the backend processed no request in a session")
+	}
+	return b.calls[len(b.calls)-1]
+}
+
+// deletedSessions returns the sessions the backend was told to end,
+// except the probe's.
+func (b *sessionBackend) deletedSessions() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, id := range b.deleted {
+		if !strings.HasPrefix(id, "probe-") {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// heldGateway is the transport behind a real guard in front of a
+// sessionBackend, its sessions on a settable clock.
+type heldGateway struct {
+	url     string
+	h       *Handler
+	backend *sessionBackend
+	issuer  *guardtest.Issuer
+	clock   *clock
+}
+
+func newHeldGateway(t *testing.T, cfg Config) *heldGateway {
+	t.Helper()
+	g := &heldGateway{backend: newSessionBackend(), issuer: guardtest.NewIssuer(t, "k1"), clock: &clock{now: time.Unix(1e9, 0)}}
+	origin := func(r *http.Request) string { return "http://" + r.Host }
+	gd, err := guard.New(guard.Config{Origin: origin, AllowClientTokens: true}, g.issuer, g.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Origin, cfg.Gate, cfg.Now = origin, gd, g.clock.Now
+	cfg.BackendRefresh = time.Hour // one probe per test: the clock moves for idle sessions
+	g.h, err = New(cfg, proxyTo(t, g.backend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.h.Close() })
+	srv := httptest.NewServer(g.h)
+	t.Cleanup(srv.Close)
+	g.url = srv.URL + "/mcp"
+	return g
+}
+
+// token mints an access token for a user of a client.
+func (g *heldGateway) token(t *testing.T, sub, client string) string {
+	t.Helper()
+	c := guardtest.Claims(strings.TrimSuffix(g.url, "/mcp"), "/mcp", time.Now())
+	c["sub"], c["client_id"], c["jti"] = sub, client, sub+"@"+client
+	return g.issuer.Mint(t, c)
+}
+
+// call sends a modern tools/call as token's caller (extra headers
+// added) and returns the reply and the backend session it ran in.
+func (g *heldGateway) call(t *testing.T, token string, id int, extra map[string]string) (*http.Response, string) {
+	t.Helper()
+	h := modernHeaders("tools/call", "whoami")
+	h["Authorization"] = "Bearer " + token
+	for k, v := range extra {
+		h[k] = v
+	}
+	return rpc(t, g.url, modern(id, "tools/call", `"name":"whoami"`), h)
+}
+
+// run is call, returning the backend session the call ran in.
+func (g *heldGateway) run(t *testing.T, token string, id int, extra map[string]string) string {
+	t.Helper()
+	resp, body := g.call(t, token, id, extra)
+	return sessionOf(t, resp, body)
+}
+
+// sessionOf returns the backend session a tools/call reply names.
+func sessionOf(t *testing.T, resp *http.Response, body string) string {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("tools/call: %d %s", resp.StatusCode, body)
+	}
+	var r struct {
+		Result struct {
+			ResultType string `json:"resultType"`
+			Content    []struct{ Text string }
+		}
+	}
+	if json.Unmarshal([]byte(body), &r) != nil || len(r.Result.Content) != 1 || r.Result.ResultType != "complete" {
+		t.Fatalf("tools/call reply %s", body)
+	}
+	return r.Result.Content[0].Text
+}
+
+func TestModernCallersGetABackendSessionEach(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	alice, bob, aliceElsewhere := g.token(t, "alice", "app-1"), g.token(t, "bob", "app-1"), g.token(t, "alice", "app-2")
+
+	resp, body := g.call(t, alice, 1, nil)
+	first := sessionOf(t, resp, body)
+	if resp.Header.Get("Mcp-Session-Id") != "" {
+		t.Errorf("the gateway's session id reached the client: %v", resp.Header)
+	}
+	for i := 2; i <= 3; i++ {
+		if again := g.run(t, alice, i, nil); again != first {
+			t.Fatalf("alice's call %d ran in %s, not in her session %s", i, again, first)
+		}
+	}
+	got := g.backend.lastCall(t)
+	if got.version != "2025-06-18" || got.owner != "alice/app-1" || strings.Contains(got.body, "io.modelcontextprotocol/") {
+		t.Errorf("backend got %+v: want the revision it chose, alice's session, no 2026 _meta", got)
+	}
+	inits := g.backend.initsOf("alice", "app-1")
+	if len(inits) != 1 {
+		t.Fatalf("alice/app-1: %d initializes for three calls, want 1", len(inits))
+	}
+	// The session is opened as the client: its info and capabilities.
+	var init struct {
+		Params struct {
+			ProtocolVersion string
+			ClientInfo      struct{ Name string }
+		}
+	}
+	if json.Unmarshal([]byte(inits[0]), &init) != nil || init.Params.ProtocolVersion != "2025-06-18" || init.Params.ClientInfo.Name != "t" {
+		t.Errorf("initialize sent %s", inits[0])
+	}
+
+	// A user named as a client, and that client's own token (without a
+	// user): the same subject and client id, different callers.
+	c := guardtest.ClientClaims(strings.TrimSuffix(g.url, "/mcp"), "/mcp", time.Now())
+	c["sub"], c["client_id"] = "app-1", "app-1"
+	appItself := g.issuer.Mint(t, c)
+	userNamedApp := g.token(t, "app-1", "app-1")
+
+	// Another user, and the same user in another application: sessions of
+	// their own.
+	sessions := map[string]string{"alice/app-1": first}
+	for who, token := range map[string]string{"bob/app-1": bob, "alice/app-2": aliceElsewhere, "user app-1/app-1": userNamedApp, "client app-1": appItself} {
+		s := g.run(t, token, 9, nil)
+		for other, theirs := range sessions {
+			if s == theirs {
+				t.Errorf("%s got %s's backend session %s", who, other, s)
+			}
+		}
+		sessions[who] = s
+	}
+}
+
+func TestConcurrentFirstRequestsOfACallerShareOneInitialize(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	token := g.token(t, "alice", "app-1")
+	g.call(t, g.token(t, "probe", "warm-up"), 0, nil) // the probe, out of the way
+	g.backend.initStarted, g.backend.initRelease = make(chan struct{}, 8), make(chan struct{})
+	const n = 5
+	got := make(chan string, n)
+	for i := range n {
+		go func() {
+			resp, body := g.call(t, token, 10+i, nil)
+			if resp.StatusCode != http.StatusOK {
+				got <- fmt.Sprintf("status %d: %s", resp.StatusCode, body)
+				return
+			}
+			var r struct {
+				Result struct{ Content []struct{ Text string } }
+			}
+			_ = json.Unmarshal([]byte(body), &r)
+			got <- r.Result.Content[0].Text
+		}()
+	}
+	<-g.backend.initStarted
+	// Release the initialize once every request waits for the session.
+	key := caller{subject: "alice", clientID: "app-1"}
+	if !waitUntil(func() bool {
+		g.h.sessions.mu.Lock()
+		defer g.h.sessions.mu.Unlock()
+		s := g.h.sessions.byKey[key]
+		return s != nil && s.users == n
+	}) {
+		t.Fatal("the requests did not all wait for the session")
+	}
+	close(g.backend.initRelease)
+	var first string
+	for range n {
+		s := <-got
+		if first == "" {
+			first = s
+		}
+		if s != first || !strings.HasPrefix(s, "s-") {
+			t.Errorf("concurrent calls ran in %q and %q", first, s)
+		}
+	}
+	if inits := g.backend.initsOf("alice", "app-1"); len(inits) != 1 {
+		t.Errorf("%d initializes for %d concurrent first calls, want 1", len(inits), n)
+	}
+}
+
+// waitUntil polls cond until it holds, for at most ten seconds (a
+// deadline for a broken test, not a timing the test depends on).
+func waitUntil(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
+func TestForgottenSessionIsReopenedAndTheRequestSentOnceMore(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	token := g.token(t, "alice", "app-1")
+	before := g.run(t, token, 1, nil)
+
+	// The backend restarts: it knows no session.
+	g.backend.mu.Lock()
+	clear(g.backend.sessions)
+	processed := len(g.backend.calls)
+	g.backend.mu.Unlock()
+	after := g.run(t, token, 2, nil)
+	if after == before {
+		t.Fatalf("the call ran in the forgotten session %s", before)
+	}
+	if n := len(g.backend.initsOf("alice", "app-1")); n != 2 {
+		t.Errorf("%d initializes, want 2 (the first, and one after the 404)", n)
+	}
+	if n := len(g.backend.calls) - processed; n != 1 {
+		t.Errorf("the backend processed the call %d times, want once", n)
+	}
+	if slices.Contains(g.backend.deletedSessions(), before) {
+		t.Errorf("the gateway ended %s, which the backend no longer knew", before)
+	}
+
+	// A backend that forgets every session: one retry, then the client's
+	// error, with its request id.
+	g.backend.mu.Lock()
+	g.backend.forget = true
+	clear(g.backend.sessions)
+	g.backend.mu.Unlock()
+	resp, body := g.call(t, token, 3, nil)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("a session forgotten twice: %d %s, want 502", resp.StatusCode, body)
+	}
+	if id, code, _ := rpcError(t, body); id != "3" || code != jsonrpc.InternalError {
+		t.Errorf("error %s", body)
+	}
+	if n := len(g.backend.initsOf("alice", "app-1")); n != 3 {
+		t.Errorf("%d initializes, want 3: one new session for one retry only", n)
+	}
+	if n := len(g.backend.calls) - processed; n != 1 {
+		t.Errorf("the backend processed %d calls, want only the first", n)
+	}
+}
+
+// server-everything answers an unknown session with 400 "No valid session
+// ID provided" and the request's id: also a forgotten session.
+func TestForgottenSessionAnsweredWith400IsReopened(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	g.backend.unknown400 = true
+	token := g.token(t, "alice", "app-1")
+	before := g.run(t, token, 1, nil)
+	g.backend.mu.Lock()
+	clear(g.backend.sessions)
+	g.backend.mu.Unlock()
+	if after := g.run(t, token, 2, nil); after == before {
+		t.Fatalf("the call ran in the forgotten session %s", before)
+	}
+}
+
+// A 404 that answers the request (its id), or a 400 about the request, is
+// the backend's answer, not a forgotten session: relayed once, not sent
+// again.
+func TestRefusalsOfTheRequestAreNotRetried(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	for _, c := range []struct {
+		method string
+		status int
+		code   int
+	}{{"missing", http.StatusNotFound, jsonrpc.MethodNotFound}, {"invalid", http.StatusBadRequest, jsonrpc.InvalidParams}} {
+		h := modernHeaders(c.method, "")
+		h["Authorization"] = "Bearer " + g.token(t, "alice", "app-1")
+		resp, body := rpc(t, g.url, modern(4, c.method, ""), h)
+		if id, code, _ := rpcError(t, body); resp.StatusCode != c.status || id != "4" || code != c.code {
+			t.Errorf("%s: %d %s", c.method, resp.StatusCode, body)
+		}
+	}
+	if n := len(g.backend.initsOf("alice", "app-1")); n != 1 {
+		t.Errorf("%d initializes, want 1", n)
+	}
+}
+
+func TestHeldSessionsAreBoundedAndEnded(t *testing.T) {
+	g := newHeldGateway(t, Config{MaxBackendSessions: 2, BackendSessionIdle: 10 * time.Minute})
+	a, b, c := g.token(t, "a", "app"), g.token(t, "b", "app"), g.token(t, "c", "app")
+	sa := g.run(t, a, 1, nil)
+	sb := g.run(t, b, 2, nil)
+	g.run(t, a, 3, nil) // a is now the most recently used
+
+	// Full: c's session takes the place of b's, the least recently used.
+	sc := g.run(t, c, 4, nil)
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{sb}) {
+		t.Fatalf("ended %v, want b's %s", got, sb)
+	}
+	g.clock.add(time.Minute)
+	if again := g.run(t, a, 5, nil); again != sa {
+		t.Errorf("a's session %s was replaced by %s", sa, again)
+	}
+
+	// Idle past the lifetime: ended when the next request comes (c's
+	// session was last used 10m ago, a's 9m ago).
+	g.clock.add(9 * time.Minute)
+	g.run(t, a, 6, nil)
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{sb, sc}) {
+		t.Fatalf("ended %v, want b's %s then the idle c's %s", got, sb, sc)
+	}
+	if n := len(g.backend.initsOf("c", "app")); n != 1 {
+		t.Fatalf("c: %d initializes before its session came back", n)
+	}
+	g.run(t, c, 7, nil)
+	if n := len(g.backend.initsOf("c", "app")); n != 2 {
+		t.Errorf("c: %d initializes, want a new session after idling", n)
+	}
+
+	// Cleanup (a configuration reload or stop) ends every session left.
+	g.h.Close()
+	got := g.backend.deletedSessions()
+	if !slices.Contains(got, sa) || len(got) != 4 {
+		t.Errorf("after Close the backend ended %v, want a's %s and c's new one too", got, sa)
+	}
+	resp, body := g.call(t, a, 8, nil)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("a request after Close: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestClientSessionIDsNeverReachTheBackendForModernRequests(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	alice, mallory := g.token(t, "alice", "app-1"), g.token(t, "mallory", "app-1")
+	victim := g.run(t, alice, 1, nil)
+	// Alice's own session as a 2025 client, which the gateway relays.
+	resp, body := rpc(t, g.url, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`,
+		map[string]string{"Authorization": "Bearer " + alice})
+	own := resp.Header.Get("Mcp-Session-Id")
+	if own == "" {
+		t.Fatalf("2025 initialize: %d %s", resp.StatusCode, body)
+	}
+
+	// Mallory replays (or guessed) alice's session id on a modern request:
+	// the call runs in mallory's own session.
+	s := g.run(t, mallory, 2, map[string]string{"Mcp-Session-Id": own})
+	if s == own || g.backend.lastCall(t).owner != "mallory/app-1" {
+		t.Fatalf("mallory's call ran in %s, alice's session is %s", s, own)
+	}
+
+	// The gateway's session for alice is refused before the backend, in
+	// either era (a 2025 request relays the client's session id).
+	g.backend.mu.Lock()
+	processed := len(g.backend.calls)
+	g.backend.mu.Unlock()
+	if resp, body := g.call(t, mallory, 3, map[string]string{"Mcp-Session-Id": victim}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("modern, in alice's held session: %d %s", resp.StatusCode, body)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		resp, body := do(t, method, g.url, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami"}}`,
+			map[string]string{"Authorization": "Bearer " + mallory, "Mcp-Session-Id": victim, "MCP-Protocol-Version": "2025-06-18"})
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s as 2025 in alice's held session: %d %s", method, resp.StatusCode, body)
+		}
+	}
+	if len(g.backend.calls) != processed || slices.Contains(g.backend.deletedSessions(), victim) {
+		t.Error("a 2025 request reached the backend in alice's held session")
+	}
+
+	// A backend without sessions never sees a modern request's session id
+	// either.
+	b := &backend{}
+	url := gateway(t, Config{}, proxyTo(t, b))
+	h := modernHeaders("tools/list", "")
+	h["Mcp-Session-Id"] = "someone-elses"
+	rpc(t, url+"/mcp", modern(4, "tools/list", ""), h)
+	if got := b.last(t).header.Get("Mcp-Session-Id"); got != "" {
+		t.Errorf("backend got Mcp-Session-Id %q", got)
+	}
+}
+
+// Without a verified identity (no Gate) there is nobody to hold a session
+// for: the backend's own answer, as before.
+func TestNoSessionIsHeldWithoutAVerifiedIdentity(t *testing.T) {
+	b := newSessionBackend()
+	url := gateway(t, Config{}, proxyTo(t, b))
+	resp, body := rpc(t, url+"/mcp", modern(1, "tools/list", ""), modernHeaders("tools/list", ""))
+	if resp.StatusCode != http.StatusBadRequest || len(b.initsOf("", "")) != 0 {
+		t.Errorf("%d %s; initializes %v", resp.StatusCode, body, b.inits)
+	}
+}
+
+// A session whose notifications/initialized the backend refused is not
+// used: the client gets the reason, and the session is ended.
+func TestASessionIsUsedOnlyOnceInitialized(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	g.backend.refuse = true
+	resp, body := g.call(t, g.token(t, "alice", "app-1"), 1, nil)
+	if _, _, msg := rpcError(t, body); resp.StatusCode != http.StatusBadGateway || !strings.Contains(msg, "notifications/initialized") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if ended := g.backend.deletedSessions(); len(ended) != 1 {
+		t.Errorf("ended %v, want the half-opened session", ended)
+	}
+}
+
+// A backend predating 2026-07-28 that answers in an event stream (the SDK
+// servers do when the client accepts one): an unknown method is still a
+// 404 for a modern client, a stream of messages still a stream.
+func TestStreamedRepliesToModernRequests(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	token := g.token(t, "alice", "app-1")
+	h := modernHeaders("nosuch", "")
+	h["Authorization"] = "Bearer " + token
+	resp, body := rpc(t, g.url, modern(5, "nosuch", ""), h)
+	if id, code, _ := rpcError(t, body); resp.StatusCode != http.StatusNotFound || id != "5" || code != jsonrpc.MethodNotFound ||
+		resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("unknown method: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+
+	h = modernHeaders("streamed", "")
+	h["Authorization"] = "Bearer " + token
+	resp, body = rpc(t, g.url, modern(6, "streamed", ""), h)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") ||
+		!strings.Contains(body, "id: prime") || !strings.Contains(body, "notifications/progress") || !strings.Contains(body, `"resultType":"complete"`) {
+		t.Errorf("stream: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
+
+// A tool may work for minutes before it sends a message: its stream is not
+// held back, or clients would give up waiting for a status line.
+func TestToolCallStreamsAreNotHeldBack(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	token := g.token(t, "alice", "app-1")
+	g.run(t, token, 1, nil) // the session, opened
+	g.backend.toolRelease = make(chan struct{})
+	defer close(g.backend.toolRelease)
+	req, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(modern(2, "tools/call", `"name":"whoami"`)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range modernHeaders("tools/call", "whoami") {
+		req.Header.Set(k, v)
+	}
+	headers := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			defer resp.Body.Close()
+		}
+		headers <- resp
+	}()
+	select {
+	case resp := <-headers:
+		if resp == nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("tools/call: %v", resp)
+		}
+	case <-time.After(10 * time.Second): // a deadline for a broken test
+		t.Fatal("the status line of a tool's stream waited for the tool's result")
+	}
+}

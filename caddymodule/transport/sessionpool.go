@@ -1,0 +1,265 @@
+package transport
+
+import (
+	"container/list"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mcpgate/mcpgate/caddymodule/guard"
+)
+
+// caller is whom a gateway-held backend session belongs to: the identity
+// the Gate verified and attached to the request's context. It is never
+// read from a header, which a client could set: two users, or two
+// applications of one user, never share a backend session and its state.
+type caller struct {
+	subject  string
+	clientID string
+	// client is a token without a user, whose subject is a client id: it
+	// never shares a session with a user of the same name.
+	client bool
+}
+
+// callerOf returns the verified identity of the admitted request r (the
+// guard admits only tokens with a subject and a client id).
+func callerOf(r *http.Request) (caller, bool) {
+	id, ok := guard.IdentityFrom(r.Context())
+	return caller{subject: id.Subject, clientID: id.ClientID, client: id.Client}, ok
+}
+
+// heldSession is a backend session the gateway opened for one caller.
+type heldSession struct {
+	key   caller
+	ready chan struct{} // closed once opened (id, version, base) or failed (err)
+
+	id      string
+	version string        // the revision initialize settled on
+	base    *http.Request // the opening request without its body, for the DELETE
+	err     error
+
+	// Guarded by sessionPool.mu.
+	elem     *list.Element
+	lastUsed time.Time
+	users    int  // requests in flight in the session
+	gone     bool // out of the pool: ended once users reaches 0
+	lost     bool // the backend forgot it: nothing to end
+	opened   bool // id is set
+}
+
+// errPoolClosed is a request arriving while the handler is being cleaned up.
+var errPoolClosed = errors.New("the gateway is shutting down")
+
+// sessionPool holds the backend sessions of modern callers, one per caller,
+// the least recently used first to go when Max is reached and each ended
+// after Idle unused. Sessions leaving the pool are ended (DELETE) once no
+// request uses them any more, in the background.
+type sessionPool struct {
+	max  int
+	idle time.Duration
+	now  func() time.Time
+	end  func(*heldSession) // DELETE, best effort and bounded
+
+	mu     sync.Mutex
+	byKey  map[caller]*heldSession
+	byID   map[string]bool // ids of the open sessions, for holds
+	order  list.List       // most recently used at the front
+	closed bool
+	ending sync.WaitGroup // background ends; Add only under mu before closed
+
+	sweep     sync.Once
+	stopSweep chan struct{}
+}
+
+func newSessionPool(max int, idle time.Duration, now func() time.Time, end func(*heldSession)) *sessionPool {
+	return &sessionPool{max: max, idle: idle, now: now, end: end,
+		byKey: map[caller]*heldSession{}, byID: map[string]bool{}, stopSweep: make(chan struct{})}
+}
+
+// acquire returns key's session, opening it with open when the pool has
+// none: concurrent first requests of one caller wait for the same open. The
+// caller must release the session it got.
+func (p *sessionPool) acquire(key caller, open func() (id, version string, base *http.Request, err error)) (*heldSession, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errPoolClosed
+	}
+	p.expireLocked()
+	if s := p.byKey[key]; s != nil {
+		s.users++
+		s.lastUsed = p.now()
+		p.order.MoveToFront(s.elem)
+		p.mu.Unlock()
+		<-s.ready
+		if s.err != nil {
+			p.release(s)
+			return nil, s.err
+		}
+		return s, nil
+	}
+	s := &heldSession{key: key, ready: make(chan struct{}), users: 1, lastUsed: p.now()}
+	s.elem = p.order.PushFront(s)
+	p.byKey[key] = s
+	for p.order.Len() > p.max {
+		p.removeLocked(p.order.Back().Value.(*heldSession))
+	}
+	p.mu.Unlock()
+	p.sweep.Do(func() { go p.sweeper() })
+
+	s.id, s.version, s.base, s.err = open()
+	close(s.ready)
+	p.mu.Lock()
+	switch {
+	case s.err != nil:
+		s.lost = true // never opened: nothing to end
+		if p.byKey[key] == s {
+			p.removeLocked(s)
+		}
+	case !s.gone:
+		s.opened = true
+		p.byID[s.id] = true
+	default:
+		s.opened = true
+	}
+	p.mu.Unlock()
+	if s.err != nil {
+		p.release(s)
+		return nil, s.err
+	}
+	return s, nil
+}
+
+// release ends s's use by one request; a session out of the pool is ended
+// when its last request is done.
+func (p *sessionPool) release(s *heldSession) {
+	p.mu.Lock()
+	s.users--
+	s.lastUsed = p.now()
+	if !s.gone || s.users > 0 || s.lost {
+		p.mu.Unlock()
+		return
+	}
+	if p.closed {
+		p.mu.Unlock()
+		p.end(s) // Close no longer waits for background ends
+		return
+	}
+	p.endLaterLocked(s)
+	p.mu.Unlock()
+}
+
+// forget drops s, which the backend no longer knows (it answered 404): the
+// caller's next request opens a new one, and s is not ended.
+func (p *sessionPool) forget(s *heldSession) {
+	p.mu.Lock()
+	s.lost = true
+	if p.byKey[s.key] == s {
+		p.removeLocked(s)
+	}
+	p.mu.Unlock()
+}
+
+// holds reports whether id is a session the gateway holds for a caller.
+func (p *sessionPool) holds(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byID[id]
+}
+
+// removeLocked takes s out of the pool and ends it now when unused.
+func (p *sessionPool) removeLocked(s *heldSession) {
+	p.order.Remove(s.elem)
+	delete(p.byKey, s.key)
+	if s.opened {
+		delete(p.byID, s.id)
+	}
+	s.gone = true
+	if s.users == 0 && !s.lost {
+		p.endLaterLocked(s)
+	}
+}
+
+// expireLocked removes the sessions unused for idle, from the least
+// recently used on.
+func (p *sessionPool) expireLocked() {
+	now := p.now()
+	for e := p.order.Back(); e != nil; {
+		s, prev := e.Value.(*heldSession), e.Prev()
+		switch {
+		case s.users > 0: // in use: not idle
+		case now.Sub(s.lastUsed) < p.idle:
+			return
+		default:
+			p.removeLocked(s)
+		}
+		e = prev
+	}
+}
+
+// expire removes idle sessions; the sweeper calls it, so sessions do not
+// outlive Idle when no request comes.
+func (p *sessionPool) expire() {
+	p.mu.Lock()
+	if !p.closed {
+		p.expireLocked()
+	}
+	p.mu.Unlock()
+}
+
+func (p *sessionPool) endLaterLocked(s *heldSession) {
+	p.ending.Add(1)
+	go func() {
+		defer p.ending.Done()
+		p.end(s)
+	}()
+}
+
+// sweeper expires idle sessions until Close.
+func (p *sessionPool) sweeper() {
+	t := time.NewTicker(max(p.idle/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopSweep:
+			return
+		case <-t.C:
+			p.expire()
+		}
+	}
+}
+
+// close ends every session not in use now (those in use when their request
+// is done) and waits for the ends already under way.
+func (p *sessionPool) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.stopSweep)
+	var idle []*heldSession
+	for e := p.order.Front(); e != nil; e = e.Next() {
+		s := e.Value.(*heldSession)
+		s.gone = true
+		if s.users == 0 && !s.lost {
+			idle = append(idle, s)
+		}
+	}
+	p.order.Init()
+	clear(p.byKey)
+	clear(p.byID)
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.end(s)
+		}()
+	}
+	wg.Wait()
+	p.ending.Wait()
+}
