@@ -111,11 +111,12 @@ func (s *Server) storeCheckedToken(ctx context.Context, provider string, g *gran
 	id := upstreamCredentialID(provider, g.Subject)
 	return s.store.atomically(ctx, upstreamCredentialLock(id), func(tx context.Context) error {
 		var rec upstreamCredential
-		found, err := s.store.get(tx, s.upstreamCredentialKey(id), &rec)
-		switch {
-		case err != nil:
+		if _, err := s.store.get(tx, s.upstreamCredentialKey(id), &rec); err != nil {
 			return err
-		case rec.Sealed != held.fromRecord || !found && held.fromRecord != "":
+		}
+		// A record gone meanwhile reads as "", which differs from what a
+		// check that read one holds.
+		if rec.Sealed != held.fromRecord {
 			s.log.Info("the user's provider refresh token changed while they were checked; the check's is dropped", zap.String("grant_id", g.ID))
 			return nil
 		}

@@ -45,7 +45,16 @@ func storedGrant(t *testing.T, e *env, refresh string) grant {
 // the client and the tokens.
 func browserGrant(t *testing.T, e *env, b *browser, u *fakeUpstream, signIn bool) (registered, tokens) {
 	t.Helper()
-	c := e.publicClient()
+	c, code, verifier := browserCode(t, e, b, u, signIn)
+	status, m, _ := e.postForm("/token", codeForm(c, code, verifier), "", "")
+	return c, tokensOf(t, status, m)
+}
+
+// browserCode is browserGrant up to the authorization code: it returns
+// the client, the code and its PKCE verifier.
+func browserCode(t *testing.T, e *env, b *browser, u *fakeUpstream, signIn bool) (c registered, code, verifier string) {
+	t.Helper()
+	c = e.publicClient()
 	verifier, challenge := pkce()
 	q := authParams(c, challenge)
 	q.Set("scope", "mcp")
@@ -62,8 +71,7 @@ func browserGrant(t *testing.T, e *env, b *browser, u *fakeUpstream, signIn bool
 		t.Fatalf("consent: %d\n%s", resp.StatusCode, page)
 	}
 	loc := location(t, b.decide(page, "approve"))
-	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
-	return c, tokensOf(t, status, m)
+	return c, loc.Query().Get("code"), verifier
 }
 
 // TestGrantsOfOneSignInCheckTheUserWithOneProviderToken: two clients
@@ -191,15 +199,19 @@ func TestANewerSignInReplacesTheUsersProviderToken(t *testing.T) {
 
 // ignoresCancel is a provider that answers once released whatever became
 // of the gateway's request (it rotated its token when asked), and notes
-// whether the gateway still waited for the answer.
+// whether the gateway still waited for the answer, and whether it bounded
+// the wait.
 type ignoresCancel struct {
 	*heldUpstream
 	abandoned chan error // the context's error when the provider answered
+	bounded   chan bool  // whether the context had a deadline
 }
 
 func (p ignoresCancel) Reauthenticate(ctx context.Context, refreshToken string) (*UpstreamIdentity, error) {
 	p.calls.Add(1)
 	p.entered <- refreshToken
+	_, bounded := ctx.Deadline()
+	p.bounded <- bounded
 	<-p.release
 	p.abandoned <- ctx.Err()
 	return p.again, nil
@@ -209,10 +221,11 @@ func (p ignoresCancel) Reauthenticate(ctx context.Context, refreshToken string) 
 // while the provider is slow (a short client timeout) does not cut the
 // check short: the provider's answer is waited for and recorded, so its
 // rotated refresh token is the one presented next, not the one it retired.
+// The wait has a bound of its own instead.
 func TestAProviderCheckOutlivesTheClientThatStartedIt(t *testing.T) {
 	runOnClusters(t, func(t *testing.T, storages clusterStorage) {
 		h := newHeldUpstream()
-		p := ignoresCancel{heldUpstream: h, abandoned: make(chan error, 1)}
+		p := ignoresCancel{heldUpstream: h, abandoned: make(chan error, 1), bounded: make(chan bool, 1)}
 		e, _ := startCluster(t, storages, func(c *Config) {
 			c.Users = nil
 			c.Upstreams = []UpstreamLogin{p}
@@ -232,6 +245,9 @@ func TestAProviderCheckOutlivesTheClientThatStartedIt(t *testing.T) {
 			e.srv.ServeHTTP(httptest.NewRecorder(), r)
 		}()
 		<-h.entered
+		if !<-p.bounded {
+			t.Error("the provider is waited for without a bound")
+		}
 		leave()
 		h.free()
 		if err := <-p.abandoned; err != nil {
@@ -276,17 +292,20 @@ func TestTheUsersProviderTokenGoesWithTheirLastGrant(t *testing.T) {
 	// The session's last grant: its code issued as the session ends and
 	// redeemed as late as it can be.
 	e.clock.Advance(e.srv.cfg.LoginLifetime - time.Second)
-	c, tok := browserGrant(t, e, b, u, false)
+	c, code, verifier := browserCode(t, e, b, u, false)
+	e.clock.Advance(e.srv.cfg.CodeLifetime)
+	status, m, _ := e.postForm("/token", codeForm(c, code, verifier), "", "")
+	tok := tokensOf(t, status, m)
 	lastExpires := storedGrant(t, e, tok.refresh).ExpiresAt
-	e.clock.Advance(lastExpires.Sub(e.clock.Now()) - time.Minute)
+	e.clock.Advance(lastExpires.Sub(e.clock.Now()) - 30*time.Second)
 	if err := e.srv.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	u.again = &UpstreamIdentity{Subject: u.id.Subject, Username: u.id.Username, Groups: []string{"eng"}}
-	status, m := e.refresh(c, tok.refresh)
+	status, m = e.refresh(c, tok.refresh)
 	tokensOf(t, status, m)
 
-	e.clock.Advance(e.srv.cfg.CodeLifetime + 2*time.Minute) // past the latest a grant of the session could expire
+	e.clock.Advance(2 * time.Minute) // past the latest a grant of the session could expire
 	if err := e.srv.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -308,5 +327,26 @@ func TestRevokingAUserForgetsTheirProviderToken(t *testing.T) {
 	}
 	if got := providerToken(t, e, u); got != "" {
 		t.Fatal("the revoked user's provider token is kept")
+	}
+}
+
+// TestACheckInFlightDoesNotBringBackARevokedUsersToken: the operator
+// revokes the user while a check of theirs waits for the provider; the
+// token the provider then answers with is not stored.
+func TestACheckInFlightDoesNotBringBackARevokedUsersToken(t *testing.T) {
+	h := newHeldUpstream()
+	e, _, _, _ := checkCluster(t, fileCluster, h)
+	c, tok := upstreamGrant(t, e, h.fakeUpstream, "mcp")
+	e.clock.Advance(2 * time.Hour)
+	answer := e.refreshLater(c, tok.refresh)
+	<-h.entered
+	if n, err := e.srv.RevokeUser(t.Context(), h.id.Subject); n != 1 || err != nil {
+		t.Fatalf("RevokeUser: %d, %v", n, err)
+	}
+	h.free()
+	got := <-answer
+	wantError(t, got.status, got.body, http.StatusBadRequest, "invalid_grant")
+	if token := providerToken(t, e, h.fakeUpstream); token != "" {
+		t.Fatalf("the check stored %q for the revoked user", token)
 	}
 }
