@@ -139,7 +139,7 @@ func TestTheChecksOfAUsersGrantsRunOneAtATime(t *testing.T) {
 // the user without a record) are still checked: the first with its copy,
 // whose rotated successor goes to the user's record, the second with the
 // record, not its own copy, which the first check retired. Checked grants
-// keep no copy.
+// keep no copy; the record lasts as long as they do.
 func TestAGrantFromBeforeTheUsersRecordMovesItsCopyThere(t *testing.T) {
 	e, u := reauthEnv(t)
 	c1, t1 := upstreamGrant(t, e, u, "mcp")
@@ -170,6 +170,10 @@ func TestAGrantFromBeforeTheUsersRecordMovesItsCopyThere(t *testing.T) {
 	}
 	if g := storedGrant(t, e, t1.refresh); g.UpstreamToken != "" {
 		t.Fatal("the checked grant keeps its copy of the provider token")
+	}
+	// The record lasts as long as the grants that moved there.
+	if err := e.srv.Sweep(ctx); err != nil {
+		t.Fatal(err)
 	}
 	status, m = e.refresh(c2, t2.refresh)
 	tokensOf(t, status, m)
