@@ -31,7 +31,8 @@ type upstreamCredential struct {
 	// Sealed is the provider's refresh token, sealed for the user's
 	// subject (upstreamtoken.go).
 	Sealed string `json:"upstream_token"`
-	// StoredAt is when the provider issued it: a sign-in or a check.
+	// StoredAt is when it was stored: at a sign-in, or after a check (the
+	// provider's new token, or the one presented when it issued none).
 	StoredAt time.Time `json:"stored_at"`
 	// ExpiresAt is when the last grant that may use it expires; the sweep
 	// deletes the record after it.

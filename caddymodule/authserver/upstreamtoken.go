@@ -113,9 +113,9 @@ func (c *upstreamCheck) applyTo(g *grant) {
 // reauthenticate checks g's user again at provider u with sealed, their
 // refresh token there (upstreamTokenFor), and returns who they are now
 // (groups, domain), for the policy to decide on once it is recorded in g,
-// and the token to keep. A user the provider no longer
-// vouches for gets invalid_grant (sign in again); a provider that cannot be
-// reached, temporarily_unavailable, and the current access token runs out.
+// and the token to keep. A user the provider no longer vouches for gets
+// invalid_grant (sign in again); a provider that cannot be reached,
+// temporarily_unavailable, and the current access token runs out.
 // It calls the provider over the network: never inside a storage
 // transaction (see reconfirmUpstream).
 func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant, sealed string) (*upstreamCheck, *oauthError) {
