@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -196,9 +197,12 @@ func (s *Server) RevokeGrant(ctx context.Context, id string) error {
 	return s.revokeGrant(ctx, id, "revoked by the operator")
 }
 
-// RevokeUser revokes every live grant of the user and returns how many.
+// RevokeUser revokes every live grant of the user and returns how many,
+// and forgets the user's refresh tokens at their sign-in providers: signed
+// out everywhere, nothing here acts for them at a provider any more.
 func (s *Server) RevokeUser(ctx context.Context, subject string) (int, error) {
-	return s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.Subject == subject })
+	n, err := s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.Subject == subject })
+	return n, errors.Join(err, s.forgetUpstreamTokens(ctx, subject))
 }
 
 // RevokeClient deletes a registered client and revokes its live grants,

@@ -102,8 +102,10 @@ func TestAuditTrailOfRefreshDecisions(t *testing.T) {
 
 // TestARevokedGrantKeepsNoProviderToken: a grant revoked at the revocation
 // endpoint, and the wider grant a narrower one replaces, keep neither
-// refresh-token hashes nor the provider's sealed refresh token (a live
-// credential at the provider that a copy of storage would hand over).
+// refresh-token hashes nor a copy of the provider's sealed refresh token (a
+// live credential at the provider that a copy of storage would hand over);
+// the user's own record of it stays, rotated by the check, for the grant
+// that replaced the wider one.
 func TestARevokedGrantKeepsNoProviderToken(t *testing.T) {
 	u := corp()
 	u.id.Groups = []string{"eng", "admins"}
@@ -122,8 +124,8 @@ func TestARevokedGrantKeepsNoProviderToken(t *testing.T) {
 		return g
 	}
 	c, wide := upstreamGrant(t, e, u, "mcp mcp:admin")
-	if stored(wide.refresh).UpstreamToken == "" {
-		t.Fatal("the grant holds no provider token to begin with")
+	if stored(wide.refresh).UpstreamToken != "" {
+		t.Fatal("the grant holds a copy of the provider token")
 	}
 	e.clock.Advance(2 * time.Hour)
 	u.again = &UpstreamIdentity{Subject: u.id.Subject, Username: u.id.Username, Groups: []string{"eng"}, RefreshToken: "rt2"}
@@ -132,8 +134,8 @@ func TestARevokedGrantKeepsNoProviderToken(t *testing.T) {
 	if g := stored(wide.refresh); !g.Revoked || g.UpstreamToken != "" || len(g.Tokens) != 0 {
 		t.Fatalf("the replaced wider grant: revoked %v, provider token %q, %d refresh tokens", g.Revoked, g.UpstreamToken, len(g.Tokens))
 	}
-	if stored(narrow.refresh).UpstreamToken == "" {
-		t.Fatal("the narrower grant lost the provider token it now refreshes with")
+	if got := providerToken(t, e, u); got != "rt2" {
+		t.Fatalf("the narrower grant refreshes with the provider token %q, want the rotated one", got)
 	}
 	if status, _, _ := e.postForm("/revoke", url.Values{"token": {narrow.refresh}, "client_id": {c.id}}, "", ""); status != http.StatusOK {
 		t.Fatalf("revoke: %d", status)

@@ -23,8 +23,7 @@ type codeRecord struct {
 	Username         string    `json:"username,omitempty"`   // see policy.go
 	Groups           []string  `json:"groups,omitempty"`
 	Domain           string    `json:"domain,omitempty"`
-	UpstreamToken    string    `json:"upstream_token,omitempty"` // see upstreamtoken.go
-	UpstreamChecked  time.Time `json:"upstream_checked_at,omitzero"`
+	UpstreamChecked  time.Time `json:"upstream_checked_at,omitzero"` // see upstreamtoken.go
 	GrantID          string    `json:"grant_id"`
 	ExpiresAt        time.Time `json:"expires_at"`
 	Used             bool      `json:"used,omitempty"`
@@ -51,8 +50,8 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzReq
 		Challenge: req.challenge, Resource: req.resource, Issuer: req.issuer, Scopes: req.scopes, Subject: sub,
 		Login: who.Login, Credential: s.credentialOf(sub, who.Login),
 		Username: who.Username, Groups: who.Groups, Domain: who.Domain,
-		UpstreamToken: who.upstreamToken, UpstreamChecked: who.signedIn,
-		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
+		UpstreamChecked: who.signedIn,
+		GrantID:         randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
 	}
 	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {
 		s.log.Error("storing authorization code", zapClient(req.client.ID), zapSubject(sub), zapErr(err))

@@ -122,8 +122,8 @@ type sessionPayload struct {
 	Password  string `json:"pw,omitempty"` // passwordTag of the hash logged in with
 	// Login is the login kind of an upstream session ("upstream:<name>"),
 	// Session the id of its record in storage (upstreamSession), which
-	// holds what the provider said of the user: a sealed refresh token
-	// and a few hundred groups do not fit in a cookie.
+	// holds what the provider said of the user: a few hundred groups do
+	// not fit in a cookie.
 	Login   string `json:"login,omitempty"`
 	Session string `json:"sid,omitempty"`
 }
@@ -151,7 +151,10 @@ func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, pr
 	now := s.cfg.Now()
 	rec := upstreamSession{
 		Subject: id.Subject, Login: loginUpstreamPrefix + provider, Username: id.Username, Groups: id.Groups, Domain: id.Domain,
-		Sealed: sealed, SignedIn: now, ExpiresAt: now.Add(s.cfg.LoginLifetime),
+		SignedIn: now, ExpiresAt: now.Add(s.cfg.LoginLifetime),
+	}
+	if err := s.keepSignInToken(r.Context(), provider, id.Subject, sealed, rec.ExpiresAt); err != nil {
+		return err
 	}
 	sid := randomID()
 	if err := s.store.put(r.Context(), s.upstreamSessionKey(sid), rec); err != nil {

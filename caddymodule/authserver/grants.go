@@ -29,9 +29,12 @@ type grant struct {
 	Username string   `json:"username,omitempty"`
 	Groups   []string `json:"groups,omitempty"`
 	Domain   string   `json:"domain,omitempty"`
-	// UpstreamToken is the sealed refresh token of an upstream user's
-	// provider, UpstreamCheckedAt when the provider last vouched for them
-	// (upstreamtoken.go).
+	// UpstreamCheckedAt is when an upstream user's provider last vouched
+	// for them (upstreamtoken.go). UpstreamToken is the provider's sealed
+	// refresh token as grants made before the user's record
+	// (upstreamcredential.go) copied it: their first check reads it when
+	// the user has no record, moves the provider's answer there and clears
+	// it; grants made since keep none.
 	UpstreamToken     string         `json:"upstream_token,omitempty"`
 	UpstreamCheckedAt time.Time      `json:"upstream_checked_at,omitzero"`
 	ExpiresAt         time.Time      `json:"expires_at"`
@@ -79,10 +82,12 @@ func (g *grant) newRefreshToken() string {
 }
 
 // dropCredentials forgets what a revoked grant would only be refreshed
-// with: its refresh tokens' hashes and the provider's sealed refresh token,
-// a live credential for the user's account at their provider that nothing
-// uses once the grant is revoked (a stolen copy of storage would otherwise
-// keep one per revoked grant until the sweep).
+// with: its refresh tokens' hashes and its own copy of the provider's
+// sealed refresh token, if it is old enough to have one, a live credential
+// for the user's account at their provider that nothing uses once the
+// grant is revoked (a stolen copy of storage would otherwise keep one per
+// revoked grant until the sweep). The user's record of that token stays:
+// their other grants check them with it.
 func (g *grant) dropCredentials() {
 	g.Tokens, g.UpstreamToken = nil, ""
 }

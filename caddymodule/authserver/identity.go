@@ -32,10 +32,9 @@ type person struct {
 	Username string
 	Groups   []string
 	Domain   string
-	// upstreamToken is the provider's sealed refresh token and signedIn
-	// when the provider last vouched for the user (upstreamtoken.go).
-	upstreamToken string
-	signedIn      time.Time
+	// signedIn is when the provider last vouched for an upstream user
+	// (upstreamtoken.go).
+	signedIn time.Time
 }
 
 // identify finds who r comes from and how they were identified: the

@@ -80,6 +80,9 @@ const (
 	// nsUpstream holds sign-ins in progress at upstream providers and
 	// the sessions they started.
 	nsUpstream = "upstream"
+	// nsUpstreamTokens holds each user's refresh token at each provider
+	// (upstreamcredential.go).
+	nsUpstreamTokens = "upstream-tokens"
 )
 
 // key returns the storage key of id in namespace ns. ids are generated

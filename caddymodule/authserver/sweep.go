@@ -9,7 +9,8 @@ import (
 // families), revocation records, remembered consents, abandoned upstream
 // sign-ins and expired upstream sessions, idle or never used dynamically
 // registered clients, cached client metadata documents no longer in use,
-// used client assertions and signing keys whose tokens have all expired.
+// used client assertions, providers' refresh tokens of users whose last
+// grant expired, and signing keys whose tokens have all expired.
 // The glue calls it every few minutes; several instances may sweep at once.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.cfg.Now()
@@ -23,6 +24,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 		sweepNamespace(ctx, s.store, nsAssertions, func(a *usedAssertion) bool { return now.After(a.ExpiresAt) }),
 		// Pending logins and upstream sessions alike have expires_at.
 		sweepNamespace(ctx, s.store, nsUpstream, func(p *pendingLogin) bool { return now.After(p.ExpiresAt) }),
+		s.sweepUpstreamCredentials(ctx, now),
 		s.keys.sweep(ctx, now),
 	)
 }

@@ -161,8 +161,8 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 			ID: rec.GrantID, ClientID: c.ID, Subject: rec.Subject, Resource: rec.Resource, Issuer: rec.Issuer,
 			Scopes: rec.Scopes, Login: rec.Login, Credential: rec.Credential,
 			Username: rec.Username, Groups: rec.Groups, Domain: rec.Domain,
-			UpstreamToken: rec.UpstreamToken, UpstreamCheckedAt: rec.UpstreamChecked,
-			ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
+			UpstreamCheckedAt: rec.UpstreamChecked,
+			ExpiresAt:         s.cfg.Now().Add(s.cfg.RefreshTokenLifetime),
 		}
 		if gone := s.holderGone(&g); gone != "" {
 			oerr = errInvalidGrant(gone + "; authorize again")
@@ -322,7 +322,7 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 	}
 	err := s.store.atomically(ctx, "grant-"+id, rotate)
 	if errors.Is(err, errUpstreamCheckDue) {
-		if oerr := s.reconfirmUpstream(r, c, id, req.refreshToken); oerr != nil {
+		if oerr := s.reconfirmUpstream(r, c, &g, req.refreshToken); oerr != nil {
 			return nil, "", oerr
 		}
 		reconfirmed = true

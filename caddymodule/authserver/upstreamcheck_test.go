@@ -50,18 +50,20 @@ func (h *heldUpstream) Reauthenticate(ctx context.Context, refreshToken string) 
 
 // watchedStorage counts the transactions open on a storage, Transact calls
 // in progress and held locks of grants (the file storage's transactions),
-// and reports each request for the lease lock of a provider check.
+// and reports each request for the lease lock of a provider check, and
+// each such request that finds the lease held by another and waits.
 type watchedStorage struct {
 	certmagic.Storage
 	open       atomic.Int32
 	checkLocks chan string
+	checkWaits chan string
 }
 
 // watchedTransactor is a watchedStorage over a storage with transactions.
 type watchedTransactor struct{ *watchedStorage }
 
 func watch(s certmagic.Storage) (certmagic.Storage, *watchedStorage) {
-	w := &watchedStorage{Storage: s, checkLocks: make(chan string, 8)}
+	w := &watchedStorage{Storage: s, checkLocks: make(chan string, 8), checkWaits: make(chan string, 8)}
 	if _, ok := s.(Transactor); ok {
 		return watchedTransactor{w}, w
 	}
@@ -71,6 +73,11 @@ func watch(s certmagic.Storage) (certmagic.Storage, *watchedStorage) {
 func (w *watchedStorage) Lock(ctx context.Context, name string) error {
 	if strings.HasPrefix(path.Base(name), "upstream-check-") {
 		w.checkLocks <- name
+		// Both storages under test can try a lock without waiting.
+		if held, err := w.Storage.(certmagic.TryLocker).TryLock(ctx, name); err != nil || held {
+			return err
+		}
+		w.checkWaits <- name
 	}
 	if err := w.Storage.Lock(ctx, name); err != nil {
 		return err

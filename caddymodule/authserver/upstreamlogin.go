@@ -277,9 +277,9 @@ type upstreamSession struct {
 	Username string   `json:"username"`
 	Groups   []string `json:"groups,omitempty"`
 	Domain   string   `json:"domain,omitempty"`
-	// Sealed is the provider's refresh token, sealed (upstreamtoken.go);
-	// SignedIn is when the provider vouched for the user.
-	Sealed    string    `json:"upstream_token,omitempty"`
+	// SignedIn is when the provider vouched for the user; the refresh
+	// token it gave is the user's (upstreamcredential.go), not the
+	// session's.
 	SignedIn  time.Time `json:"signed_in"`
 	ExpiresAt time.Time `json:"expires_at"` // swept with the pending logins
 }
@@ -306,7 +306,7 @@ func (s *Server) upstreamPerson(ctx context.Context, p sessionPayload) (person, 
 		return person{}, false
 	}
 	return person{Subject: rec.Subject, Login: rec.Login, Username: rec.Username, Groups: rec.Groups, Domain: rec.Domain,
-		upstreamToken: rec.Sealed, signedIn: rec.SignedIn}, true
+		signedIn: rec.SignedIn}, true
 }
 
 // takePendingLogin loads and deletes the sign-in of state, under its lock,

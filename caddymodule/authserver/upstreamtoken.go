@@ -15,9 +15,10 @@ import (
 
 // The refresh tokens of upstream providers are kept sealed (AES-256-GCM)
 // with a key of their own in storage, created like the cookie key on first
-// use: a copy of the grants alone (a backup, a leaked bucket) does not let
+// use: a copy of the records alone (a backup, a leaked bucket) does not let
 // anyone act at the provider as its users. Each is bound to its user's
-// subject, so a sealed token moved into another user's grant does not open.
+// subject, so a sealed token moved into another user's record does not
+// open.
 
 // upstreamSealer returns the AEAD for upstream refresh tokens.
 func (s *Server) upstreamSealer(ctx context.Context) (cipher.AEAD, error) {
@@ -92,34 +93,38 @@ func (s *Server) reauthenticationDue(g *grant, now time.Time) (UpstreamLogin, bo
 // upstreamCheck is what a provider answered when asked again about a
 // grant's user.
 type upstreamCheck struct {
-	sealedToken      string // the provider's new refresh token, sealed; "" keeps the one held
+	// sealedToken is the refresh token to check the user with next time,
+	// sealed: the provider's new one, or the one presented when it issued
+	// none.
+	sealedToken      string
 	username, domain string
 	groups           []string
 	at               time.Time
 }
 
-// applyTo records c in g.
+// applyTo records c in g. A copy of the provider's token that g kept from
+// before the user's record is retired by the check, whichever token it
+// presented: the user's record holds the one to use.
 func (c *upstreamCheck) applyTo(g *grant) {
-	if c.sealedToken != "" {
-		g.UpstreamToken = c.sealedToken
-	}
 	g.Username, g.Groups, g.Domain, g.UpstreamCheckedAt = c.username, c.groups, c.domain, c.at
+	g.UpstreamToken = ""
 }
 
-// reauthenticate checks g's user again at provider u with the refresh token
-// kept in g, and returns who they are now (groups, domain), for the policy
-// to decide on once it is recorded in g. A user the provider no longer
-// vouches for gets invalid_grant (sign in again); a provider that cannot be
-// reached, temporarily_unavailable, and the current access token runs out.
+// reauthenticate checks g's user again at provider u with sealed, their
+// refresh token there (upstreamTokenFor), and returns who they are now
+// (groups, domain), for the policy to decide on once it is recorded in g,
+// and the token to keep. A user the provider no longer vouches for gets
+// invalid_grant (sign in again); a provider that cannot be reached,
+// temporarily_unavailable, and the current access token runs out.
 // It calls the provider over the network: never inside a storage
 // transaction (see reconfirmUpstream).
-func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant) (*upstreamCheck, *oauthError) {
+func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant, sealed string) (*upstreamCheck, *oauthError) {
 	log := s.log.With(zap.String("provider", u.Name()), zapSubject(g.Subject))
-	if g.UpstreamToken == "" {
+	if sealed == "" {
 		log.Info("sign-in too old to refresh and no provider refresh token to check it with")
 		return nil, errInvalidGrant("the sign-in at " + u.Label() + " must be renewed; authorize again")
 	}
-	token, err := s.openUpstreamToken(ctx, g.Subject, g.UpstreamToken)
+	token, err := s.openUpstreamToken(ctx, g.Subject, sealed)
 	if err != nil {
 		log.Error("opening the provider's refresh token", zapErr(err))
 		return nil, errInvalidGrant("the sign-in at " + u.Label() + " must be renewed; authorize again")
@@ -141,10 +146,11 @@ func (s *Server) reauthenticate(ctx context.Context, u UpstreamLogin, g *grant) 
 		log.Error("provider's refresh token names another user", zap.String("now", id.Subject))
 		return nil, errInvalidGrant("the sign-in at " + u.Label() + " is no longer valid; authorize again")
 	}
-	sealed, err := s.sealUpstreamToken(ctx, g.Subject, id.RefreshToken)
-	if err != nil {
-		log.Error("sealing the provider's refresh token", zapErr(err))
-		return nil, errServer()
+	if id.RefreshToken != "" {
+		if sealed, err = s.sealUpstreamToken(ctx, g.Subject, id.RefreshToken); err != nil {
+			log.Error("sealing the provider's refresh token", zapErr(err))
+			return nil, errServer()
+		}
 	}
 	return &upstreamCheck{sealedToken: sealed, username: id.Username, groups: id.Groups, domain: id.Domain, at: asked}, nil
 }

@@ -52,13 +52,13 @@ func TestTheProvidersRefreshTokenIsKeptSealed(t *testing.T) {
 		if strings.Contains(string(b), "provider-refresh-token-1") {
 			t.Errorf("%s holds the provider's refresh token in the clear", path)
 		}
-		if strings.Contains(path, "grants") && strings.Contains(string(b), `"upstream_token"`) {
+		if strings.Contains(path, "upstream-tokens") && strings.Contains(string(b), `"upstream_token"`) {
 			found = true
 		}
 		return nil
 	})
 	if !found {
-		t.Fatal("no grant keeps a sealed provider token")
+		t.Fatal("no record keeps the user's sealed provider token")
 	}
 	sealed, err := e.srv.sealUpstreamToken(context.Background(), "https://idp.example#u1", "tok")
 	if err != nil {
