@@ -111,16 +111,17 @@ func (e *documentError) pageMessage() string {
 type fetchClass string
 
 const (
-	// fetchNew is a URL without a stored document, and any JWK set: what
-	// a stranger can name at will.
+	// fetchNew is a URL without a stored document: what a stranger can
+	// name at will.
 	fetchNew fetchClass = "new"
-	// fetchKnown is a stored document fetched again: only URLs whose
-	// host once served a valid document for exactly that URL reach it.
+	// fetchKnown is a stored document fetched again, whose host once
+	// served a valid document for exactly that URL, and the key set of a
+	// stored client nobody has signed in with (see keySetFetchClass).
 	fetchKnown fetchClass = "known"
 	// fetchInUse is a stored document whose client has obtained a token,
-	// which takes a user who signed in and consented: a stranger with no
-	// account cannot spend this budget even on a host that lets anyone
-	// publish documents (a code hosting site).
+	// and that client's key set, which takes a user who signed in and
+	// consented: a stranger with no account cannot spend this budget even
+	// on a host that lets anyone publish documents (a code hosting site).
 	fetchInUse fetchClass = "in use"
 )
 

@@ -696,3 +696,19 @@ func TestOwnRefusalsNotRemembered(t *testing.T) {
 		})
 	}
 }
+
+// Remembered withdrawals are bounded like the fetcher's other maps.
+func TestRememberedWithdrawalsBounded(t *testing.T) {
+	d := newDocEnv(t, nil)
+	for i := range maxRememberedFailures {
+		if !d.srv.documents.withdraw(fmt.Sprintf("https://client.example/c%d.json", i), e0) {
+			t.Fatalf("withdrawal %d not remembered", i)
+		}
+	}
+	if d.srv.documents.withdraw("https://client.example/one-more.json", e0) {
+		t.Errorf("%d withdrawals remembered, want at most %d", maxRememberedFailures+1, maxRememberedFailures)
+	}
+	if !d.srv.documents.withdraw("https://client.example/c0.json", e0.Add(time.Hour)) {
+		t.Error("a remembered URL's newer withdrawal was dropped")
+	}
+}

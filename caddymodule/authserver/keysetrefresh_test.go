@@ -9,6 +9,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // keySet serves the public key of k as a JWK set.
@@ -193,5 +196,23 @@ func TestWithdrawnKeySetNeverStandsIn(t *testing.T) {
 				t.Errorf("host down after the withdrawal: %d %v", code, m)
 			}
 		})
+	}
+}
+
+// A full key set cache makes room with the sets whose grace is over before
+// it forgets any that could still stand in.
+func TestFullKeySetCacheKeepsSetsInTheirGrace(t *testing.T) {
+	j := newJWKSCache(defaultStaleGrace)
+	set := new(jose.JSONWebKeySet)
+	j.put("https://keys.example/last-good.jwks", set, e0, e0)
+	for i := range maxCachedJWKS - 1 {
+		j.put(fmt.Sprintf("https://keys.example/old%d.jwks", i), set, e0.Add(-defaultStaleGrace), e0)
+	}
+	j.put("https://keys.example/new.jwks", set, e0.Add(time.Hour), e0)
+	if last, _ := j.stale("https://keys.example/last-good.jwks", e0); last != set {
+		t.Error("a set in its grace was forgotten while sets past theirs were kept")
+	}
+	if old, _ := j.stale("https://keys.example/old0.jwks", e0); old != nil {
+		t.Error("a set past its grace stands in")
 	}
 }
