@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,6 +133,62 @@ func TestKeySetRefusalNotHandedToAnotherBudget(t *testing.T) {
 	}
 	code, m := d.authenticate(t, c)
 	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+}
+
+// A signed-in client's request does not wait for, and take the result of,
+// a fetch of its key set that a stranger's client naming the same jwks_uri
+// started in a budget that then runs out (here at the address, held while
+// it resolves the name).
+func TestKeySetFetchNotSharedAcrossBudgets(t *testing.T) {
+	var holding atomic.Bool
+	resolving, release := make(chan struct{}, 1), make(chan struct{})
+	d := newDocEnv(t, func(c *Config) {
+		c.ClientMetadataDocuments.Resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			if host == "keys.example" && holding.CompareAndSwap(true, false) {
+				resolving <- struct{}{}
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+			return resolveTo("127.0.0.1")(ctx, host)
+		}
+	})
+	c, serveKeys := d.keyClientAt(t, "/agent.json")
+	d.signIn(t, c)
+	d.clock.Advance(defaultDocumentCache)
+	c.rotate(t, serveKeys)
+	copied := d.load(d.publish("/copy.json", map[string]any{
+		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": c.jwksURI(d),
+	}).id)
+	for range hostFetchLimit {
+		d.srv.documents.hosts.allow(addressBudget(fetchKnown, netip.MustParseAddr("127.0.0.1")), d.clock.Now())
+	}
+	d.srv.documents.client.CloseIdleConnections() // every fetch must dial
+	holding.Store(true)
+	go d.srv.clientKeys(context.Background(), copied)
+	<-resolving
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := d.authenticate(t, c)
+		answered <- code
+	}()
+	var code int
+	waitFor(t, "the signed-in client's request to be answered or to wait for the stranger's fetch", func() bool {
+		select {
+		case code = <-answered:
+			return true
+		default:
+			return d.srv.jwksFlights.callersOf(keySetFlight(fetchKnown, c.jwksURI(d))) == 2
+		}
+	})
+	close(release)
+	if code == 0 {
+		code = <-answered
+	}
+	if code != http.StatusBadRequest {
+		t.Errorf("the signed-in client got %d, want it authenticated (400 invalid_grant)", code)
+	}
 }
 
 func (c *keyClient) jwksURI(d *docEnv) string {
