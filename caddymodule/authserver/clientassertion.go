@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -156,8 +157,11 @@ func (s *Server) useAssertion(ctx context.Context, clientID, jti string, exp tim
 
 // clientKeys returns the keys of a private_key_jwt client: its inline jwks,
 // or the set at its jwks_uri, fetched behind the same guard as documents
-// (once for all the requests that need it at once) and cached like one.
-// A set that cannot be used is a *documentError.
+// (once for all the requests of one fetchClass that need it at once) and
+// cached like one. When fetching it again learns nothing about it
+// (transient), the last good set stands in for StaleGrace past its
+// expiry, as a stored document does. A set that cannot be used is a
+// *documentError.
 func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet, error) {
 	if c.jwks != nil {
 		return c.jwks, nil
@@ -169,32 +173,75 @@ func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet
 	if s.documents == nil {
 		return nil, &documentError{url: raw, reason: "documents are not fetched here"}
 	}
-	return s.jwksFlights.do(ctx, raw, func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+	class := keySetFetchClass(c)
+	return s.jwksFlights.do(ctx, keySetFlight(class, raw), func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+		now := s.cfg.Now()
 		// The previous call may have cached the set since this request
 		// looked.
-		if set := s.jwksCache.get(raw, s.cfg.Now()); set != nil {
+		if set := s.jwksCache.get(raw, now); set != nil {
 			return set, nil
 		}
-		// Any document may name any jwks_uri, so a key set is fetched in
-		// the budget of URLs anyone can name.
-		body, until, derr := s.documents.fetch(ctx, c.jwksURI, fetchNew)
+		set, until, derr := s.fetchKeySet(ctx, c.jwksURI, class)
 		if derr != nil {
+			if !derr.transient {
+				// Withdrawn or replaced by something unusable: the old
+				// keys must not come back when the host is next down.
+				s.jwksCache.drop(raw)
+				s.documents.forgetStale(raw)
+			} else if last, expired := s.jwksCache.stale(raw, now); last != nil {
+				s.documents.standIn("JWK set", raw, derr, expired)
+				return last, nil
+			}
 			return nil, derr
 		}
-		set := new(jose.JSONWebKeySet)
-		if err := json.Unmarshal(body, set); err != nil || len(set.Keys) == 0 {
-			derr := &documentError{url: raw, host: displayHost(c.jwksURI.Hostname()), reason: "it is not a JSON Web Key Set with keys"}
-			s.documents.remember(raw, derr, s.cfg.Now())
-			return nil, derr
-		}
-		s.jwksCache.put(raw, set, until)
+		s.documents.forgetStale(raw)
+		s.jwksCache.put(raw, set, until, now)
 		return set, nil
 	})
 }
 
+// keySetFetchClass is the budget a client's key set is fetched in: its
+// client's, whose document is stored by now (fetchKnown), or fetchInUse
+// once the client has obtained a token. Junk client_ids on the key set's
+// host (fetchNew) then cannot keep a client from authenticating; a
+// stranger's documents naming junk jwks_uris there spend fetchKnown, which
+// a client users have signed in with does not share.
+func keySetFetchClass(c *client) fetchClass {
+	if c.LastUsed.IsZero() {
+		return fetchKnown
+	}
+	return fetchInUse
+}
+
+// keySetFlight is the jwksFlights key of the set at raw fetched in class.
+// The class is part of it: a signed-in client's request must not wait for,
+// and be handed the result of, a fetch that a stranger's client naming the
+// same jwks_uri started in a budget that has run out.
+func keySetFlight(class fetchClass, raw string) string {
+	return string(class) + " " + raw
+}
+
+// fetchKeySet fetches and parses the JWK set at u.
+func (s *Server) fetchKeySet(ctx context.Context, u *url.URL, class fetchClass) (*jose.JSONWebKeySet, time.Time, *documentError) {
+	body, until, derr := s.documents.fetch(ctx, u, class)
+	if derr != nil {
+		return nil, time.Time{}, derr
+	}
+	set := new(jose.JSONWebKeySet)
+	if err := json.Unmarshal(body, set); err != nil || len(set.Keys) == 0 {
+		derr := &documentError{url: u.String(), host: displayHost(u.Hostname()), reason: "it is not a JSON Web Key Set with keys"}
+		s.documents.remember(u.String(), derr, s.cfg.Now())
+		return nil, time.Time{}, derr
+	}
+	return set, until, nil
+}
+
 // jwksCache keeps fetched JWK sets in memory until their cache lifetime
-// ends; bounded, since any document may name a jwks_uri.
+// ends, and past it for grace as the last good copy; bounded, since any
+// document may name a jwks_uri.
 type jwksCache struct {
+	grace time.Duration // StaleGrace; negative: no last good copy
+
 	mu   sync.Mutex
 	sets map[string]cachedJWKS
 }
@@ -206,8 +253,11 @@ type cachedJWKS struct {
 
 const maxCachedJWKS = 1000
 
-func newJWKSCache() *jwksCache { return &jwksCache{sets: map[string]cachedJWKS{}} }
+func newJWKSCache(grace time.Duration) *jwksCache {
+	return &jwksCache{grace: grace, sets: map[string]cachedJWKS{}}
+}
 
+// get returns the set at uri while its cache lifetime lasts.
 func (j *jwksCache) get(uri string, now time.Time) *jose.JSONWebKeySet {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -217,13 +267,41 @@ func (j *jwksCache) get(uri string, now time.Time) *jose.JSONWebKeySet {
 	return nil
 }
 
-func (j *jwksCache) put(uri string, set *jose.JSONWebKeySet, until time.Time) {
+// stale returns the last good set at uri while its grace lasts, and when
+// its cache lifetime ended.
+func (j *jwksCache) stale(uri string, now time.Time) (*jose.JSONWebKeySet, time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if e, ok := j.sets[uri]; ok && now.Before(e.until.Add(j.grace)) {
+		return e.set, e.until
+	}
+	return nil, time.Time{}
+}
+
+// put keeps set for uri until its cache lifetime ends, and its grace past
+// that. When the cache is full, the sets whose grace is over at now make
+// room first.
+func (j *jwksCache) put(uri string, set *jose.JSONWebKeySet, until, now time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if len(j.sets) >= maxCachedJWKS {
-		clear(j.sets)
+		for k, e := range j.sets {
+			if !now.Before(e.until.Add(j.grace)) {
+				delete(j.sets, k)
+			}
+		}
+		if len(j.sets) >= maxCachedJWKS {
+			clear(j.sets)
+		}
 	}
 	j.sets[uri] = cachedJWKS{set: set, until: until}
+}
+
+// drop forgets the set at uri.
+func (j *jwksCache) drop(uri string) {
+	j.mu.Lock()
+	delete(j.sets, uri)
+	j.mu.Unlock()
 }
 
 // clientLoadError turns a failure to load a client into the token

@@ -32,6 +32,8 @@ const (
 	hostFetchWindow = time.Minute
 	// failureCache is how long a failed fetch is answered from memory, so
 	// a flood of requests naming an unreachable document costs one fetch.
+	// A fetch this server held back itself is not remembered (see
+	// documentError.ours).
 	failureCache = time.Minute
 	// minDocumentCache and defaultDocumentCache bound a document's own
 	// cache lifetime from below and fill it in when it states none.
@@ -39,6 +41,10 @@ const (
 	defaultDocumentCache = time.Hour
 	// maxRememberedFailures bounds the negative cache and the hosts logged.
 	maxRememberedFailures = 10_000
+	// loadStorageBudget is how long the storage reads and writes of one
+	// load of a document or key set (see flightGroup.limit) may take
+	// together, on top of the fetch's Timeout.
+	loadStorageBudget = 10 * time.Second
 )
 
 // documentError is a client metadata document that could not be used: the
@@ -56,6 +62,12 @@ type documentError struct {
 	// copy stand in (see StaleGrace); a 404, a redirect or a wrong
 	// document is the owner's word and ends the client.
 	transient bool
+	// ours marks a fetch this server's own per-host or per-address limit
+	// held back: it says nothing about the URL, so it is not remembered.
+	// Remembered, a refusal in the budget of URLs anyone can name would
+	// be handed for a minute to the fetch of a signed-in client's key set
+	// at the same URL, whose budget has room.
+	ours bool
 }
 
 // fetchFailure is what a failed fetch says about the document.
@@ -66,11 +78,13 @@ const (
 	// document (404, 410 or another 4xx, a redirect, not JSON, too large),
 	// or the name now leads to an address no document may come from.
 	documentWrong fetchFailure = iota
-	// hostBusy: the host failed (5xx, 429, 408) or the per-host limit
-	// held the fetch back.
+	// hostBusy: the host failed (5xx, 429, 408).
 	hostBusy
 	// hostUnreachable: no answer (DNS, connection, TLS, timeout).
 	hostUnreachable
+	// limitReached: the per-host or per-address limit held the fetch
+	// back; nothing was asked.
+	limitReached
 )
 
 func (e *documentError) Error() string {
@@ -97,16 +111,17 @@ func (e *documentError) pageMessage() string {
 type fetchClass string
 
 const (
-	// fetchNew is a URL without a stored document, and any JWK set: what
-	// a stranger can name at will.
+	// fetchNew is a URL without a stored document: what a stranger can
+	// name at will.
 	fetchNew fetchClass = "new"
-	// fetchKnown is a stored document fetched again: only URLs whose
-	// host once served a valid document for exactly that URL reach it.
+	// fetchKnown is a stored document fetched again, whose host once
+	// served a valid document for exactly that URL, and the key set of a
+	// stored client nobody has signed in with (see keySetFetchClass).
 	fetchKnown fetchClass = "known"
 	// fetchInUse is a stored document whose client has obtained a token,
-	// which takes a user who signed in and consented: a stranger with no
-	// account cannot spend this budget even on a host that lets anyone
-	// publish documents (a code hosting site).
+	// and that client's key set, which takes a user who signed in and
+	// consented: a stranger with no account cannot spend this budget even
+	// on a host that lets anyone publish documents (a code hosting site).
 	fetchInUse fetchClass = "in use"
 )
 
@@ -148,6 +163,9 @@ type documentFetcher struct {
 	failures map[string]failedFetch // by URL
 	logged   map[string]bool        // hosts whose unreachability was logged
 	stale    map[string]bool        // URLs whose stale copy in use was logged
+	// withdrawn are URLs whose stored copy (fetched at) was withdrawn but
+	// could not be deleted (see withdrawDocument).
+	withdrawn map[string]time.Time
 }
 
 type failedFetch struct {
@@ -187,10 +205,11 @@ func newDocumentFetcher(cfg ClientMetadataDocuments, now func() time.Time, log *
 			// and would make the document's URL differ from its client_id.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		hosts:    hosts,
-		failures: map[string]failedFetch{},
-		logged:   map[string]bool{},
-		stale:    map[string]bool{},
+		hosts:     hosts,
+		failures:  map[string]failedFetch{},
+		logged:    map[string]bool{},
+		stale:     map[string]bool{},
+		withdrawn: map[string]time.Time{},
 	}, nil
 }
 
@@ -208,7 +227,11 @@ func (f *documentFetcher) fetch(ctx context.Context, u *url.URL, class fetchClas
 	}
 	body, until, derr := f.get(context.WithValue(ctx, fetchClassKey{}, class), u, now)
 	if derr != nil {
-		f.remember(raw, derr, now)
+		// A fetch cut short because the caller's own time ran out (its
+		// storage took the rest) says nothing about the URL either.
+		if !derr.ours && ctx.Err() == nil {
+			f.remember(raw, derr, now)
+		}
 		return nil, time.Time{}, derr
 	}
 	return body, until, nil
@@ -218,10 +241,10 @@ func (f *documentFetcher) get(ctx context.Context, u *url.URL, now time.Time) ([
 	host := displayHost(u.Hostname())
 	fail := func(kind fetchFailure, format string, args ...any) ([]byte, time.Time, *documentError) {
 		return nil, time.Time{}, &documentError{url: u.String(), host: host, reason: fmt.Sprintf(format, args...),
-			unreachable: kind == hostUnreachable, transient: kind != documentWrong}
+			unreachable: kind == hostUnreachable, transient: kind != documentWrong, ours: kind == limitReached}
 	}
 	if !f.hosts.allow(hostBudget(fetchClassOf(ctx), u.Hostname()), now) {
-		return fail(hostBusy, "too many documents were fetched from %s in the last minute; try again shortly", host)
+		return fail(limitReached, "too many documents were fetched from %s in the last minute; try again shortly", host)
 	}
 	// One deadline for everything: resolving, connecting, the handshake,
 	// the headers and the body, so a host that trickles bytes cannot hold
@@ -236,7 +259,7 @@ func (f *documentFetcher) get(ctx context.Context, u *url.URL, now time.Time) ([
 	resp, err := f.client.Do(req)
 	if err != nil {
 		if errors.Is(err, errTooManyConnections) {
-			return fail(hostBusy, "too many documents were fetched from the address of %s in the last minute; try again shortly", host)
+			return fail(limitReached, "too many documents were fetched from the address of %s in the last minute; try again shortly", host)
 		}
 		if errors.Is(err, errForbiddenAddress) {
 			// The name now leads somewhere no document may come from:

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,7 +111,7 @@ func (d *docEnv) loadError(id string) error {
 func newLoggedDocEnv(t *testing.T, mutate func(*Config)) (*docEnv, *observer.ObservedLogs) {
 	t.Helper()
 	core, logs := observer.New(zap.WarnLevel)
-	host := testCA.NewDocumentHost(t, "client.example")
+	host := testCA.NewDocumentHost(t, "client.example", "keys.example")
 	e := startLoggedEnv(t, &clock{t: e0}, &certmagic.FileStorage{Path: t.TempDir()}, zap.New(core), func(c *Config) {
 		c.ClientMetadataDocuments.AllowPrivateAddresses = true
 		c.ClientMetadataDocuments.Resolve = resolveTo("127.0.0.1")
@@ -174,7 +176,7 @@ func TestConcurrentKeySetLoadsShareOneFetch(t *testing.T) {
 		}()
 	}
 	waitFor(t, "every request to wait for the fetch or to reach the host", func() bool {
-		return d.srv.jwksFlights.callersOf(jwksURI) == n || d.host.Hits("/agent.jwks") >= n
+		return d.srv.jwksFlights.callersOf(keySetFlight(fetchKnown, jwksURI)) == n || d.host.Hits("/agent.jwks") >= n
 	})
 	release()
 	for range n {
@@ -488,7 +490,7 @@ func TestSignedInClientRefreshedBeyondKnownBudget(t *testing.T) {
 // taking down the server (the call runs outside net/http's recovery), and
 // the next request for the key starts a new call.
 func TestFlightPanicBecomesAnError(t *testing.T) {
-	var g flightGroup[int]
+	g := flightGroup[int]{limit: time.Minute}
 	_, err := g.do(context.Background(), "k", func(context.Context) (int, error) { panic("boom") })
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("got %v, want the panic as an error", err)
@@ -548,5 +550,165 @@ func TestTrailingDotSharesTheHostBudget(t *testing.T) {
 	}
 	if n := d.host.Hits("/c.json"); n != 0 {
 		t.Errorf("the document was fetched %d times past the limit", n)
+	}
+}
+
+// faultyDocuments is a storage whose writes of document records hang until
+// their context ends (hang: each hung write's context error is sent on
+// ended), or whose deletes of document records fail (failDelete).
+type faultyDocuments struct {
+	Storage
+	hang, failDelete atomic.Bool
+	hung             chan struct{}
+	ended            chan error
+}
+
+// faultDocuments puts a faultyDocuments in front of d's storage, before
+// anything is loaded.
+func faultDocuments(d *docEnv) *faultyDocuments {
+	f := &faultyDocuments{Storage: d.srv.store.Storage, hung: make(chan struct{}, 1), ended: make(chan error, 1)}
+	d.srv.store.Storage = f
+	return f
+}
+
+func isDocumentKey(key string) bool { return path.Base(path.Dir(key)) == nsDocuments }
+
+func (f *faultyDocuments) Store(ctx context.Context, key string, value []byte) error {
+	if isDocumentKey(key) && f.hang.Load() {
+		f.hung <- struct{}{}
+		<-ctx.Done()
+		f.ended <- ctx.Err()
+		return ctx.Err()
+	}
+	return f.Storage.Store(ctx, key, value)
+}
+
+func (f *faultyDocuments) Delete(ctx context.Context, key string) error {
+	if isDocumentKey(key) && f.failDelete.Load() {
+		return errors.New("storage unavailable")
+	}
+	return f.Storage.Delete(ctx, key)
+}
+
+// A load of a document runs detached from the request that started it, so
+// its storage calls get a deadline of their own: a storage that does not
+// answer (a PostgreSQL pool with no free connection) must not keep a
+// goroutine for every URL a stranger names and abandons.
+func TestDetachedLoadEndsWhenStorageHangs(t *testing.T) {
+	d := newDocEnv(t, nil)
+	f := faultDocuments(d)
+	// Short, so the test does not wait for the real limit; no outcome
+	// depends on its length.
+	d.srv.documentFlights.limit = 50 * time.Millisecond
+	f.hang.Store(true)
+	id := d.publish("/c.json", nil).id
+	ctx, cancel := context.WithCancel(context.Background())
+	abandoned := make(chan error, 1)
+	go func() {
+		_, err := d.srv.loadClient(ctx, id)
+		abandoned <- err
+	}()
+	<-f.hung
+	cancel()
+	if err := <-abandoned; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the abandoned request got %v", err)
+	}
+	select {
+	case err := <-f.ended:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the hung write ended with %v, want the load's deadline", err)
+		}
+	case <-time.After(30 * time.Second): // only a broken build gets here
+		t.Fatal("the detached load is still waiting for the storage")
+	}
+	waitFor(t, "the load to end", func() bool { return d.srv.documentFlights.callersOf(id) == 0 })
+}
+
+// A withdrawn document whose copy could not be deleted never stands in
+// either: the withdrawal is remembered, and deleting it tried again, until
+// the copy is gone.
+func TestWithdrawnDocumentNeverStandsInWhenDeleteFails(t *testing.T) {
+	d := newDocEnv(t, nil)
+	f := faultDocuments(d)
+	id := d.url("/c.json")
+	serve := d.swappable("/c.json")
+	serve(d.document("/c.json", "Example Agent"))
+	d.load(id)
+	d.clock.Advance(defaultDocumentCache)
+	f.failDelete.Store(true)
+	serve(status(http.StatusNotFound))
+	if err := d.loadError(id); !strings.Contains(err.Error(), "answered HTTP 404") {
+		t.Fatalf("withdrawn: %v", err)
+	}
+	serve(status(http.StatusServiceUnavailable))
+	for range 2 {
+		d.clock.Advance(failureCache)
+		if err := d.loadError(id); !strings.Contains(err.Error(), "answered HTTP 503") {
+			t.Fatalf("host down after the withdrawal: %v", err)
+		}
+		if _, found, _ := d.srv.storedDocument(context.Background(), id); !found {
+			t.Fatal("the copy is gone although deleting fails")
+		}
+	}
+	f.failDelete.Store(false)
+	d.clock.Advance(failureCache)
+	d.loadError(id)
+	if _, found, _ := d.srv.storedDocument(context.Background(), id); found {
+		t.Error("the withdrawn copy is still stored once deleting works")
+	}
+	serve(d.document("/c.json", "Renamed Agent"))
+	d.clock.Advance(failureCache)
+	if c := d.load(id); c.ClientName != "Renamed Agent" {
+		t.Errorf("republished: %q", c.ClientName)
+	}
+}
+
+// A fetch this server held back by its own limit, or cut short because the
+// caller's own time ran out, says nothing about the URL: it is not
+// remembered, so the next fetch with room in its budget (or time) asks.
+func TestOwnRefusalsNotRemembered(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		refused func(d *docEnv) (context.Context, fetchClass)
+	}{
+		{"limit", func(d *docEnv) (context.Context, fetchClass) {
+			for range hostFetchLimit {
+				d.srv.documents.hosts.allow(hostBudget(fetchNew, "client.example"), d.clock.Now())
+			}
+			return context.Background(), fetchNew
+		}},
+		{"caller's deadline", func(d *docEnv) (context.Context, fetchClass) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, fetchKnown
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDocEnv(t, nil)
+			u, _ := d.srv.checkDocumentURL(d.publish("/c.json", nil).id)
+			ctx, class := tc.refused(d)
+			if _, _, derr := d.srv.documents.fetch(ctx, u, class); derr == nil {
+				t.Fatal("the refused fetch succeeded")
+			}
+			if _, _, derr := d.srv.documents.fetch(context.Background(), u, fetchKnown); derr != nil {
+				t.Errorf("the next fetch: %v", derr)
+			}
+		})
+	}
+}
+
+// Remembered withdrawals are bounded like the fetcher's other maps.
+func TestRememberedWithdrawalsBounded(t *testing.T) {
+	d := newDocEnv(t, nil)
+	for i := range maxRememberedFailures {
+		if !d.srv.documents.withdraw(fmt.Sprintf("https://client.example/c%d.json", i), e0) {
+			t.Fatalf("withdrawal %d not remembered", i)
+		}
+	}
+	if d.srv.documents.withdraw("https://client.example/one-more.json", e0) {
+		t.Errorf("%d withdrawals remembered, want at most %d", maxRememberedFailures+1, maxRememberedFailures)
+	}
+	if !d.srv.documents.withdraw("https://client.example/c0.json", e0.Add(time.Hour)) {
+		t.Error("a remembered URL's newer withdrawal was dropped")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // flightGroup runs at most one call per key at a time and hands its result
@@ -11,8 +12,16 @@ import (
 // named by whoever opens /authorize or posts to /token, so a burst of
 // requests naming one uncached or expired document would otherwise fetch
 // it once each, spending the host's fetch budget (and its bandwidth) on
-// copies of one answer. The zero value is ready to use.
+// copies of one answer.
 type flightGroup[T any] struct {
+	// limit bounds each call as a whole, its storage included: the call
+	// runs detached from the request, so nothing else would end one
+	// blocked on a storage that does not answer (a PostgreSQL pool with no
+	// free connection), and every distinct key a stranger names and
+	// abandons would leave a goroutine behind. Required: zero ends every
+	// call at once.
+	limit time.Duration
+
 	mu      sync.Mutex
 	flights map[string]*flight[T]
 }
@@ -31,7 +40,8 @@ type flight[T any] struct {
 // goroutine of its own with ctx's values but not its cancellation: the
 // request that happened to start it may go away (a client that disconnects
 // at once, on purpose) without failing the others that wait for it, or
-// leaving a failure cached for the next minute. fn must bound itself.
+// leaving a failure cached for the next minute. fn's context ends after
+// g.limit instead.
 func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(context.Context) (T, error)) (T, error) {
 	g.mu.Lock()
 	f := g.flights[key]
@@ -41,7 +51,11 @@ func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(context.Con
 			g.flights = map[string]*flight[T]{}
 		}
 		g.flights[key] = f
-		go g.run(context.WithoutCancel(ctx), key, f, fn)
+		detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.limit)
+		go func() {
+			defer cancel()
+			g.run(detached, key, f, fn)
+		}()
 	}
 	f.callers++
 	g.mu.Unlock()

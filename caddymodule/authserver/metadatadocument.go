@@ -47,8 +47,9 @@ type ClientMetadataDocuments struct {
 	// about it (the host unreachable, timing out or answering 5xx, 429 or
 	// 408, or the per-host limit holding the fetch back), so an outage of
 	// a client's host does not lock its users out. A 404, 410, redirect or
-	// invalid document ends the client at once and deletes the copy.
-	// Negative: never. Default: 24h.
+	// invalid document ends the client at once and deletes the copy. The
+	// last good key set at a private_key_jwt client's jwks_uri (kept in
+	// memory) stands in likewise. Negative: never. Default: 24h.
 	StaleGrace time.Duration
 	// Resolve resolves a host name to the addresses the guard checks and
 	// then dials. Default: the system resolver.

@@ -132,9 +132,12 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
 		secretChecks: newSecretChecks(cfg),
 		revoked:      newRevocationCache(),
-		jwksCache:    newJWKSCache(),
+		jwksCache:    newJWKSCache(cfg.ClientMetadataDocuments.StaleGrace),
 		compareHash:  bcrypt.CompareHashAndPassword,
 	}
+	loadLimit := cfg.ClientMetadataDocuments.Timeout + loadStorageBudget
+	s.documentFlights.limit = loadLimit
+	s.jwksFlights.limit = loadLimit
 	var err error
 	if s.dummies, err = newDummyHashes(cfg.Users); err != nil {
 		return nil, fmt.Errorf("authserver: hashing the dummy password: %w", err)
