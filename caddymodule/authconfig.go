@@ -157,8 +157,9 @@ type ClientMetadataDocuments struct {
 	// still stands in when fetching it again fails without saying anything
 	// about it (host unreachable, timeout, 5xx, 429, 408, or the per-host
 	// limit); a 404, 410, redirect or invalid document ends the client at
-	// once. The last good key set at a jwks_uri stands in likewise.
-	// Negative: never. Default 24h.
+	// once. The last good key set at a jwks_uri stands in likewise, but
+	// not for the per-host limit (anyone can spend it). Negative: never.
+	// Default 24h.
 	StaleGrace caddy.Duration `json:"stale_grace,omitempty"`
 }
 

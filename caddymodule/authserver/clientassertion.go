@@ -159,9 +159,9 @@ func (s *Server) useAssertion(ctx context.Context, clientID, jti string, exp tim
 // or the set at its jwks_uri, fetched behind the same guard as documents
 // (once for all the requests of one fetchClass that need it at once) and
 // cached like one. When fetching it again learns nothing about it
-// (transient), the last good set stands in for StaleGrace past its
-// expiry, as a stored document does. A set that cannot be used is a
-// *documentError.
+// because of its host (transient, not ours), the last good set stands in
+// for StaleGrace past its expiry, as a stored document does. A set that
+// cannot be used is a *documentError.
 func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet, error) {
 	if c.jwks != nil {
 		return c.jwks, nil
@@ -188,7 +188,12 @@ func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet
 				// keys must not come back when the host is next down.
 				s.jwksCache.drop(raw)
 				s.documents.forgetStale(raw)
-			} else if last, expired := s.jwksCache.stale(raw, now); last != nil {
+			} else if last, expired := s.jwksCache.stale(raw, now); last != nil && !derr.ours {
+				// Never when our own limit held the fetch back: anyone
+				// can spend that budget (naming URLs on the host), and
+				// whoever holds a key the owner rotated away because it
+				// leaked would spend it to keep the key working for the
+				// grace. The set stays cached for an outage of the host.
 				s.documents.standIn("JWK set", raw, derr, expired)
 				return last, nil
 			}

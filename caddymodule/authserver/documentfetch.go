@@ -59,7 +59,8 @@ type documentError struct {
 	// transient marks a fetch that learned nothing about the document: it
 	// was unreachable, the host failed (5xx, 429, 408), or this server's
 	// own per-host limit held the fetch back. Only then may the last good
-	// copy stand in (see StaleGrace); a 404, a redirect or a wrong
+	// copy stand in (see StaleGrace), and a key set not even then when
+	// the limit was ours (see clientKeys); a 404, a redirect or a wrong
 	// document is the owner's word and ends the client.
 	transient bool
 	// ours marks a fetch this server's own per-host or per-address limit

@@ -221,6 +221,52 @@ func TestLastGoodKeySetStandsIn(t *testing.T) {
 	}
 }
 
+// A key set fetch our own limit held back never lets the last good set
+// stand in: whoever holds a key the owner rotated away because it leaked
+// could spend the budget (the host's for a stored client, which strangers'
+// documents there spend too; the address's for a signed-in one, which
+// documents on other names pointing at it spend) to keep the key working
+// for the grace.
+func TestKeySetNeverStandsInForOurOwnLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		signedIn bool
+		spend    func(d *docEnv)
+		want     string
+	}{
+		{"host budget of a stored client", false, func(d *docEnv) {
+			for range hostFetchLimit {
+				d.srv.documents.hosts.allow(hostBudget(fetchKnown, "keys.example"), d.clock.Now())
+			}
+		}, "too many documents were fetched from keys.example"},
+		{"address budget of a signed-in client", true, func(d *docEnv) {
+			for range hostFetchLimit {
+				d.srv.documents.hosts.allow(addressBudget(fetchInUse, netip.MustParseAddr("127.0.0.1")), d.clock.Now())
+			}
+			d.srv.documents.client.CloseIdleConnections() // the key set's fetch must dial
+		}, "from the address of keys.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDocEnv(t, nil)
+			c, serveKeys := d.keyClientAt(t, "/agent.json")
+			if tc.signedIn {
+				d.signIn(t, c)
+			} else {
+				code, m := d.authenticate(t, c)
+				wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+			}
+			leaked := *c
+			c.rotate(t, serveKeys)
+			d.clock.Advance(defaultDocumentCache)
+			tc.spend(d)
+			code, m := d.authenticate(t, &leaked)
+			if code != http.StatusUnauthorized || !strings.Contains(m["error_description"].(string), tc.want) {
+				t.Errorf("the rotated-away key past its set's expiry: %d %v, want invalid_client saying %q", code, m, tc.want)
+			}
+		})
+	}
+}
+
 // A key set its host says is gone, or that cannot be used, ends the
 // client's keys at once: the old set must not come back when the host is
 // next down (or made busy by someone who wants the old keys back).

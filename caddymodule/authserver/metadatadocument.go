@@ -49,7 +49,9 @@ type ClientMetadataDocuments struct {
 	// a client's host does not lock its users out. A 404, 410, redirect or
 	// invalid document ends the client at once and deletes the copy. The
 	// last good key set at a private_key_jwt client's jwks_uri (kept in
-	// memory) stands in likewise. Negative: never. Default: 24h.
+	// memory) stands in likewise, but not for the per-host limit: anyone
+	// can spend it, and a leaked key rotated away must stop working.
+	// Negative: never. Default: 24h.
 	StaleGrace time.Duration
 	// Resolve resolves a host name to the addresses the guard checks and
 	// then dials. Default: the system resolver.
