@@ -200,7 +200,7 @@ func (s *Server) clientKeys(ctx context.Context, c *client) (*jose.JSONWebKeySet
 			return nil, derr
 		}
 		s.documents.forgetStale(raw)
-		s.jwksCache.put(raw, set, until, now)
+		s.jwksCache.put(raw, set, until, now, class == fetchInUse)
 		return set, nil
 	})
 }
@@ -252,8 +252,12 @@ type jwksCache struct {
 }
 
 type cachedJWKS struct {
-	set   *jose.JSONWebKeySet
-	until time.Time
+	set     *jose.JSONWebKeySet
+	until   time.Time
+	fetched time.Time
+	// inUse marks a set fetched for a client someone has signed in with
+	// (fetchInUse): a full cache evicts the others first.
+	inUse bool
 }
 
 const maxCachedJWKS = 1000
@@ -283,23 +287,45 @@ func (j *jwksCache) stale(uri string, now time.Time) (*jose.JSONWebKeySet, time.
 	return nil, time.Time{}
 }
 
-// put keeps set for uri until its cache lifetime ends, and its grace past
-// that. When the cache is full, the sets whose grace is over at now make
-// room first.
-func (j *jwksCache) put(uri string, set *jose.JSONWebKeySet, until, now time.Time) {
+// put keeps set for uri, fetched at now for a client in use or not, until
+// its cache lifetime ends, and its grace past that. When the cache is
+// full, the sets whose grace is over at now make room first; then one set
+// is evicted, the oldest of those not fetched for a client in use, or the
+// oldest of all when every set was. Any document may name a jwks_uri, so
+// strangers can fill the cache with sets in their grace: emptying it
+// whole, or evicting the sets of clients in use while others are there,
+// would let them wipe the last good set that stands in for a signed-in
+// client while its host is down.
+func (j *jwksCache) put(uri string, set *jose.JSONWebKeySet, until, now time.Time, inUse bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if len(j.sets) >= maxCachedJWKS {
+	if old, ok := j.sets[uri]; ok {
+		// A stranger's client naming the same jwks_uri does not take the
+		// mark away.
+		inUse = inUse || old.inUse
+	} else if len(j.sets) >= maxCachedJWKS {
 		for k, e := range j.sets {
 			if !now.Before(e.until.Add(j.grace)) {
 				delete(j.sets, k)
 			}
 		}
 		if len(j.sets) >= maxCachedJWKS {
-			clear(j.sets)
+			delete(j.sets, j.evictable())
 		}
 	}
-	j.sets[uri] = cachedJWKS{set: set, until: until}
+	j.sets[uri] = cachedJWKS{set: set, until: until, fetched: now, inUse: inUse}
+}
+
+// evictable is the set a full cache evicts (see put); j.mu is held.
+func (j *jwksCache) evictable() string {
+	var victim string
+	var v cachedJWKS
+	for k, e := range j.sets {
+		if victim == "" || v.inUse && !e.inUse || v.inUse == e.inUse && e.fetched.Before(v.fetched) {
+			victim, v = k, e
+		}
+	}
+	return victim
 }
 
 // drop forgets the set at uri.

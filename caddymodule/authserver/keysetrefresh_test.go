@@ -304,19 +304,90 @@ func TestWithdrawnKeySetNeverStandsIn(t *testing.T) {
 }
 
 // A full key set cache makes room with the sets whose grace is over before
-// it forgets any that could still stand in.
+// it evicts any that could still stand in, even the sets of clients in use
+// and older ones.
 func TestFullKeySetCacheKeepsSetsInTheirGrace(t *testing.T) {
 	j := newJWKSCache(defaultStaleGrace)
 	set := new(jose.JSONWebKeySet)
-	j.put("https://keys.example/last-good.jwks", set, e0, e0)
+	j.put("https://keys.example/last-good.jwks", set, e0, e0.Add(-time.Hour), false)
 	for i := range maxCachedJWKS - 1 {
-		j.put(fmt.Sprintf("https://keys.example/old%d.jwks", i), set, e0.Add(-defaultStaleGrace), e0)
+		fetched := e0.Add(-defaultStaleGrace - 2*time.Hour)
+		j.put(fmt.Sprintf("https://keys.example/old%d.jwks", i), set, fetched.Add(time.Hour), fetched, true)
 	}
-	j.put("https://keys.example/new.jwks", set, e0.Add(time.Hour), e0)
+	j.put("https://keys.example/new.jwks", set, e0.Add(time.Hour), e0, false)
 	if last, _ := j.stale("https://keys.example/last-good.jwks", e0); last != set {
 		t.Error("a set in its grace was forgotten while sets past theirs were kept")
 	}
-	if old, _ := j.stale("https://keys.example/old0.jwks", e0); old != nil {
-		t.Error("a set past its grace stands in")
+	if len(j.sets) != 2 {
+		t.Errorf("%d sets cached, want the sets past their grace gone", len(j.sets))
 	}
+}
+
+// Strangers filling the key set cache with sets still in their grace evict
+// one another, oldest first, never the last good set of a client someone
+// has signed in with: emptying the full cache whole would let them wipe it,
+// so it no longer stands in when its host is down.
+func TestStrangersCannotWipeASignedInClientsKeySet(t *testing.T) {
+	j := newJWKSCache(defaultStaleGrace)
+	set := new(jose.JSONWebKeySet)
+	j.put("https://keys.example/signed-in.jwks", set, e0, e0, true)
+	// A stranger's client naming the same jwks_uri fetches it too.
+	j.put("https://keys.example/signed-in.jwks", set, e0, e0, false)
+	stranger := func(i int) string { return fmt.Sprintf("https://evil%d.example/k.jwks", i) }
+	for i := range 2 * maxCachedJWKS {
+		fetched := e0.Add(time.Duration(i) * time.Second)
+		j.put(stranger(i), set, fetched.Add(minDocumentCache), fetched, false)
+	}
+	now := e0.Add(2 * maxCachedJWKS * time.Second)
+	if last, _ := j.stale("https://keys.example/signed-in.jwks", now); last != set {
+		t.Error("strangers' sets wiped the signed-in client's last good set")
+	}
+	if len(j.sets) != maxCachedJWKS {
+		t.Errorf("%d sets cached, want the bound of %d", len(j.sets), maxCachedJWKS)
+	}
+	if old, _ := j.stale(stranger(maxCachedJWKS), now); old != nil {
+		t.Error("an older stranger's set was kept while newer ones were evicted")
+	}
+	if newest, _ := j.stale(stranger(maxCachedJWKS+1), now); newest != set {
+		t.Error("a newer stranger's set was evicted while an older one was kept")
+	}
+}
+
+// When every set in a full cache is a signed-in client's, the oldest makes
+// room.
+func TestFullKeySetCacheOfClientsInUseEvictsTheOldest(t *testing.T) {
+	j := newJWKSCache(defaultStaleGrace)
+	set := new(jose.JSONWebKeySet)
+	uri := func(i int) string { return fmt.Sprintf("https://keys%d.example/k.jwks", i) }
+	for i := range maxCachedJWKS + 1 {
+		fetched := e0.Add(time.Duration(i) * time.Second)
+		j.put(uri(i), set, fetched.Add(time.Hour), fetched, true)
+	}
+	now := e0.Add(maxCachedJWKS * time.Second)
+	if oldest, _ := j.stale(uri(0), now); oldest != nil {
+		t.Error("the oldest set was kept")
+	}
+	if next, _ := j.stale(uri(1), now); next != set {
+		t.Error("a set other than the oldest was evicted")
+	}
+}
+
+// A signed-in client's key set, fetched in its budget, is kept as one in
+// use: strangers' sets filling the cache do not evict it, and it stands in
+// when its host is down.
+func TestSignedInClientsKeySetOutlivesAFullCache(t *testing.T) {
+	d := newDocEnv(t, nil)
+	c, serveKeys := d.keyClientAt(t, "/agent.json")
+	d.signIn(t, c)
+	d.clock.Advance(defaultDocumentCache)
+	code, m := d.authenticate(t, c) // fetched again, as the set of a client in use
+	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+	for i := range maxCachedJWKS {
+		fetched := d.clock.Now().Add(time.Duration(i+1) * time.Second) // after the client's set
+		d.srv.jwksCache.put(fmt.Sprintf("https://evil%d.example/k.jwks", i), new(jose.JSONWebKeySet), fetched.Add(minDocumentCache), fetched, false)
+	}
+	d.clock.Advance(defaultDocumentCache)
+	serveKeys(status(http.StatusServiceUnavailable))
+	code, m = d.authenticate(t, c)
+	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
 }
