@@ -121,10 +121,35 @@ func (s *Server) storeCheckedToken(ctx context.Context, provider string, g *gran
 			s.log.Info("the user's provider refresh token changed while they were checked; the check's is dropped", zap.String("grant_id", g.ID))
 			return nil
 		}
+		if held.fromRecord == "" {
+			// The check read no record (g is from before records, with
+			// a copy of its own), and a record RevokeUser deleted
+			// meanwhile reads as "" too. RevokeUser revokes the grants
+			// before it takes this lock to delete, so g as stored now
+			// tells: revoked or gone, the token is dropped. Also when
+			// something else revoked g: the price is that the user's
+			// other grants sharing g's copy, if any, present a copy the
+			// provider retired, and the user signs in again.
+			live, err := s.grantLive(tx, g.ID)
+			if err != nil {
+				return err
+			}
+			if !live {
+				s.log.Info("grant revoked while its user was checked at their provider; the check's token is dropped", zap.String("grant_id", g.ID))
+				return nil
+			}
+		}
 		rec.Sealed, rec.StoredAt = sealed, at
 		rec.ExpiresAt = laterOf(rec.ExpiresAt, g.ExpiresAt)
 		return s.store.put(tx, s.upstreamCredentialKey(id), rec)
 	})
+}
+
+// grantLive reports whether grant id is stored and not revoked.
+func (s *Server) grantLive(ctx context.Context, id string) (bool, error) {
+	var g grant
+	found, err := s.store.get(ctx, s.grantKey(id), &g)
+	return found && !g.Revoked, err
 }
 
 // forgetUpstreamTokens deletes the refresh tokens of subject at every

@@ -354,3 +354,58 @@ func TestACheckInFlightDoesNotBringBackARevokedUsersToken(t *testing.T) {
 		t.Fatalf("the check stored %q for the revoked user", token)
 	}
 }
+
+// TestACheckOfAGrantFromBeforeRecordsDoesNotBringBackARevokedUsersToken:
+// a grant from before the user's record (its own copy, no record) is being
+// checked when the operator revokes the user, or the grant goes; the check
+// read no record and the deleted one reads the same, yet the token the
+// provider then answers with is not stored in a new record.
+func TestACheckOfAGrantFromBeforeRecordsDoesNotBringBackARevokedUsersToken(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		whileAsked func(t *testing.T, e *env, h *heldUpstream, g grant)
+	}{
+		{"user revoked", func(t *testing.T, e *env, h *heldUpstream, _ grant) {
+			if n, err := e.srv.RevokeUser(t.Context(), h.id.Subject); n != 1 || err != nil {
+				t.Fatalf("RevokeUser: %d, %v", n, err)
+			}
+		}},
+		{"grant gone", func(t *testing.T, e *env, _ *heldUpstream, g grant) {
+			if err := e.srv.store.remove(t.Context(), e.srv.grantKey(g.ID)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runOnClusters(t, func(t *testing.T, storages clusterStorage) {
+				h := newHeldUpstream()
+				e, _, _, _ := checkCluster(t, storages, h)
+				c, tok := upstreamGrant(t, e, h.fakeUpstream, "mcp")
+				ctx := t.Context()
+				credential := e.srv.upstreamCredentialKey(upstreamCredentialID(h.name, h.id.Subject))
+				var rec upstreamCredential
+				if found, err := e.srv.store.get(ctx, credential, &rec); !found || err != nil {
+					t.Fatalf("the user's record: found %v, %v", found, err)
+				}
+				g := storedGrant(t, e, tok.refresh)
+				g.UpstreamToken = rec.Sealed
+				if err := e.srv.store.put(ctx, e.srv.grantKey(g.ID), g); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.srv.store.remove(ctx, credential); err != nil {
+					t.Fatal(err)
+				}
+				e.clock.Advance(2 * time.Hour)
+				answer := e.refreshLater(c, tok.refresh)
+				<-h.entered
+				tc.whileAsked(t, e, h, g)
+				h.free()
+				got := <-answer
+				wantError(t, got.status, got.body, http.StatusBadRequest, "invalid_grant")
+				if token := providerToken(t, e, h.fakeUpstream); token != "" {
+					t.Fatalf("the check stored %q in a new record", token)
+				}
+			})
+		})
+	}
+}
