@@ -55,10 +55,12 @@ func newStore(s Storage, prefix string) *store {
 	return &store{Storage: s, prefix: prefix, locks: map[string]*keyedMutex{}}
 }
 
-// keyedMutex is one process-local lock; refs counts its holders and waiters
-// so the map entry is dropped when nobody needs it.
+// keyedMutex is one process-local lock, held while held has its one slot
+// filled: a channel, so a waiter can give up when its context ends. refs
+// counts its holders and waiters so the map entry is dropped when nobody
+// needs it.
 type keyedMutex struct {
-	sync.Mutex
+	held chan struct{}
 	refs int
 }
 
@@ -147,7 +149,11 @@ func (s *store) list(ctx context.Context, ns string) ([]string, error) {
 // (storage locks may poll slowly under contention), then the storage lock,
 // so instances sharing the storage serialize too.
 func (s *store) locked(ctx context.Context, name string, fn func() error) error {
-	defer s.localLock(name)()
+	unlock, err := s.localLock(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	lock := path.Join(s.prefix, nsLocks, name)
 	if err := s.Lock(ctx, lock); err != nil {
 		return err
@@ -167,27 +173,43 @@ func (s *store) atomically(ctx context.Context, name string, fn func(tx context.
 	}
 	// The local mutex keeps waiters of one instance from each holding a
 	// database connection while they wait.
-	defer s.localLock(name)()
+	unlock, err := s.localLock(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return t.Transact(ctx, path.Join(s.prefix, nsLocks, name), fn)
 }
 
-// localLock takes the process-local mutex of name and returns its release.
-func (s *store) localLock(name string) (unlock func()) {
+// localLock takes the process-local mutex of name and returns its release,
+// or ctx's error when ctx ends first: requests queued behind a long hold
+// (a user's provider check, which the checks of all their grants wait
+// for, and the grants of one sign-in fall due together) must go when
+// their clients do, not pile up as goroutines until the holder is done.
+func (s *store) localLock(ctx context.Context, name string) (unlock func(), err error) {
 	s.mu.Lock()
 	m := s.locks[name]
 	if m == nil {
-		m = &keyedMutex{}
+		m = &keyedMutex{held: make(chan struct{}, 1)}
 		s.locks[name] = m
 	}
 	m.refs++
 	s.mu.Unlock()
-	m.Lock()
-	return func() {
-		m.Unlock()
+	release := func() {
 		s.mu.Lock()
 		if m.refs--; m.refs == 0 {
 			delete(s.locks, name)
 		}
 		s.mu.Unlock()
 	}
+	select {
+	case m.held <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-m.held
+		release()
+	}, nil
 }
