@@ -154,12 +154,12 @@ type ClientMetadataDocuments struct {
 	// again, whatever its own Cache-Control says. Default 24h.
 	MaxCache caddy.Duration `json:"max_cache,omitempty"`
 	// StaleGrace is how long after its cache lifetime a stored document
-	// still stands in when fetching it again fails without saying anything
-	// about it (host unreachable, timeout, 5xx, 429, 408, or the per-host
-	// limit); a 404, 410, redirect or invalid document ends the client at
-	// once. The last good key set at a jwks_uri stands in likewise, but
-	// not for the per-host limit (anyone can spend it). Negative: never.
-	// Default 24h.
+	// (or the last good key set at a jwks_uri) still stands in when
+	// fetching it again fails at the host without saying anything about it
+	// (unreachable, timeout, 5xx, 429, 408); not when this server's own
+	// per-host limit held the fetch back (anyone can spend it). A 404, 410,
+	// redirect or invalid document ends the client at once. Negative:
+	// never. Default 24h.
 	StaleGrace caddy.Duration `json:"stale_grace,omitempty"`
 }
 

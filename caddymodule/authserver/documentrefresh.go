@@ -36,8 +36,11 @@ func (s *Server) refreshDocument(ctx context.Context, u *url.URL, id string) (do
 		}
 	}
 	if derr != nil {
-		// A negative grace ends before the expiry: never.
-		if found && derr.transient && now.Before(rec.ExpiresAt.Add(s.cfg.ClientMetadataDocuments.StaleGrace)) {
+		// A negative grace ends before the expiry: never. Not when our own
+		// limit held the fetch back: anyone able to publish documents on
+		// the host can spend a budget, and a redirect URI its owner
+		// removed (because it was taken over) must not keep working so.
+		if found && derr.transient && !derr.ours && now.Before(rec.ExpiresAt.Add(s.cfg.ClientMetadataDocuments.StaleGrace)) {
 			s.documents.standIn("client metadata document", id, derr, rec.ExpiresAt)
 			return rec, nil
 		}

@@ -244,8 +244,7 @@ func TestDocumentLoadWaitHonoursItsOwnContext(t *testing.T) {
 }
 
 // When a refetch learns nothing about the document, its stored copy stands
-// in: an outage of claude.ai, or someone spending the host's budget, must
-// not lock out the users of Claude Code.
+// in: an outage of claude.ai must not lock out the users of Claude Code.
 func TestStaleDocumentStandsInWhenRefetchLearnsNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -269,19 +268,6 @@ func TestStaleDocumentStandsInWhenRefetchLearnsNothing(t *testing.T) {
 				h, _ := held(t, status(http.StatusOK)) // answers only after the test
 				return h
 			}, reason: "could not be reached"},
-		{name: "host budget spent", fail: func(t *testing.T, d *docEnv) http.HandlerFunc {
-			for range hostFetchLimit {
-				d.srv.documents.hosts.allow(hostBudget(fetchKnown, "client.example"), d.clock.Now())
-			}
-			return status(http.StatusServiceUnavailable) // once the budget is back
-		}, reason: "too many documents were fetched from client.example"},
-		{name: "address budget spent", fail: func(t *testing.T, d *docEnv) http.HandlerFunc {
-			for range hostFetchLimit {
-				d.srv.documents.hosts.allow(addressBudget(fetchKnown, netip.MustParseAddr("127.0.0.1")), d.clock.Now())
-			}
-			d.srv.documents.client.CloseIdleConnections() // the refetch must dial
-			return status(http.StatusServiceUnavailable)  // once the budget is back
-		}, reason: "from the address of client.example"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, logs := newLoggedDocEnv(t, tc.mutate)
@@ -399,12 +385,7 @@ func TestWithdrawnDocumentNeverStandsIn(t *testing.T) {
 		}, "it is not JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newDocEnv(t, nil)
-			id := d.url("/c.json")
-			serve := d.swappable("/c.json")
-			serve(d.document("/c.json", "Example Agent"))
-			d.load(id)
-			d.clock.Advance(defaultDocumentCache)
+			d, id, serve := expiredDocument(t)
 			serve(tc.serve(d))
 			if err := d.loadError(id); !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("got %v, want it to say %q", err, tc.reason)
@@ -474,8 +455,12 @@ func TestSignedInClientRefreshedBeyondKnownBudget(t *testing.T) {
 		known = append(known, c.id)
 	}
 	d.clock.Advance(defaultDocumentCache)
-	for _, id := range known {
-		d.load(id)
+	for i, id := range known {
+		if i < hostFetchLimit {
+			d.load(id)
+		} else {
+			d.loadError(id) // held back, and no stored copy stands in for our own limit
+		}
 	}
 	if n := d.host.Hits("") - 1 - len(known); n != hostFetchLimit {
 		t.Errorf("%d stored documents were fetched again %d times in one minute, want the limit of %d", len(known), n, hostFetchLimit)
@@ -529,8 +514,12 @@ func TestKnownDocumentsStillLimitedPerAddress(t *testing.T) {
 	d.clock.Advance(defaultDocumentCache)
 	d.srv.documents.client.CloseIdleConnections() // every refetch must dial
 	before := host.Connections()
-	for _, id := range ids {
-		d.load(id) // the last one from its stored copy
+	for i, id := range ids {
+		if i < hostFetchLimit {
+			d.load(id)
+		} else {
+			d.loadError(id) // held back, and no stored copy stands in for our own limit
+		}
 	}
 	if n := host.Connections() - before; n != hostFetchLimit {
 		t.Errorf("%d stored documents on one address were fetched again over %d connections in one minute, want the limit of %d", len(ids), n, hostFetchLimit)
@@ -711,4 +700,50 @@ func TestRememberedWithdrawalsBounded(t *testing.T) {
 	if !d.srv.documents.withdraw("https://client.example/c0.json", e0.Add(time.Hour)) {
 		t.Error("a remembered URL's newer withdrawal was dropped")
 	}
+}
+
+// TestStoredDocumentNeverStandsInForOurOwnLimit: when this server's own
+// per-host or per-address budget holds the refetch back, the stored copy
+// does not stand in: anyone able to publish documents on the host can
+// spend the budget, and the redirect URIs of the copy may be ones the
+// owner removed because they were taken over.
+func TestStoredDocumentNeverStandsInForOurOwnLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spend func(d *docEnv)
+	}{
+		{"host budget spent", func(d *docEnv) {
+			for range hostFetchLimit {
+				d.srv.documents.hosts.allow(hostBudget(fetchKnown, "client.example"), d.clock.Now())
+			}
+		}},
+		{"address budget spent", func(d *docEnv) {
+			for range hostFetchLimit {
+				d.srv.documents.hosts.allow(addressBudget(fetchKnown, netip.MustParseAddr("127.0.0.1")), d.clock.Now())
+			}
+			d.srv.documents.client.CloseIdleConnections() // the refetch must dial
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, id, _ := expiredDocument(t)
+			tc.spend(d)
+			if err := d.loadError(id); !strings.Contains(err.Error(), "too many documents were fetched") {
+				t.Fatalf("error %q, want the limit named", err)
+			}
+		})
+	}
+}
+
+// expiredDocument returns an environment whose document at /c.json (id)
+// was loaded and stored, and is now past its cache lifetime; serve
+// changes what the host answers for it.
+func expiredDocument(t *testing.T) (d *docEnv, id string, serve func(http.HandlerFunc)) {
+	t.Helper()
+	d = newDocEnv(t, nil)
+	id = d.url("/c.json")
+	serve = d.swappable("/c.json")
+	serve(d.document("/c.json", "Example Agent"))
+	d.load(id)
+	d.clock.Advance(defaultDocumentCache)
+	return d, id, serve
 }

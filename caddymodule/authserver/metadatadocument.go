@@ -43,15 +43,15 @@ type ClientMetadataDocuments struct {
 	// again, whatever its Cache-Control or Expires says. Default: 24h.
 	MaxCache time.Duration
 	// StaleGrace is how long after its cache lifetime a stored document
-	// still stands in when fetching it again fails without saying anything
-	// about it (the host unreachable, timing out or answering 5xx, 429 or
-	// 408, or the per-host limit holding the fetch back), so an outage of
-	// a client's host does not lock its users out. A 404, 410, redirect or
-	// invalid document ends the client at once and deletes the copy. The
-	// last good key set at a private_key_jwt client's jwks_uri (kept in
-	// memory) stands in likewise, but not for the per-host limit: anyone
-	// can spend it, and a leaked key rotated away must stop working.
-	// Negative: never. Default: 24h.
+	// still stands in when fetching it again fails at the host without
+	// saying anything about it (unreachable, timing out or answering 5xx,
+	// 429 or 408), so an outage of a client's host does not lock its users
+	// out; the last good key set at a private_key_jwt client's jwks_uri
+	// (kept in memory) likewise. Not when this server's own per-host limit
+	// held the fetch back: anyone able to publish on the host can spend a
+	// budget, and a redirect URI or a leaked key its owner removed must
+	// stop working. A 404, 410, redirect or invalid document ends the
+	// client at once and deletes the copy. Negative: never. Default: 24h.
 	StaleGrace time.Duration
 	// Resolve resolves a host name to the addresses the guard checks and
 	// then dials. Default: the system resolver.
