@@ -37,6 +37,9 @@ type sessionBackend struct {
 	// unknown400 answers an unknown session with 400 and the request's
 	// id, as server-everything does, instead of 404.
 	unknown400 bool
+	// toolError, when set, is how tools/call fails after it ran (the
+	// call is recorded): 400 with this error and the request's id.
+	toolError *jsonrpc.Error
 	// toolRelease, when set, makes tools/call a stream that sends its
 	// priming event and then waits for it before the result.
 	toolRelease chan struct{}
@@ -135,6 +138,13 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	case !initialized:
 		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
+	case req.Method == "tools/call" && b.toolError != nil:
+		b.mu.Lock()
+		b.calls = append(b.calls, heldCall{session, b.owner[session], req.Method, r.Header.Get("MCP-Protocol-Version"), string(body)})
+		b.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, b.toolError.Code, b.toolError.Message))
 	case req.Method == "tools/call" && b.toolRelease != nil:
 		w.Header().Set("Content-Type", "text/event-stream")
 		fmt.Fprint(w, "id: prime\ndata: \n\n")
@@ -445,6 +455,80 @@ func TestForgottenSessionAnsweredWith400IsReopened(t *testing.T) {
 	g.backend.mu.Unlock()
 	if after := g.run(t, token, 2, nil); after == before {
 		t.Fatalf("the call ran in the forgotten session %s", before)
+	}
+	// Unlike a 404, a 400 does not say the session is gone: it is ended.
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{before}) {
+		t.Errorf("ended %v, want the refused %s", got, before)
+	}
+}
+
+// A held tools/call the backend ran and answered with a 400 error of its
+// own is relayed once, even when the message names a session: sent again
+// in a new session, a tool would run twice (a payment made twice), and a
+// caller echoing an argument named "session" into an error would make the
+// gateway drop and reopen sessions at will.
+func TestErrorsAnsweringTheRequestAreNeverSentAgain(t *testing.T) {
+	for _, e := range []jsonrpc.Error{
+		{Code: jsonrpc.InvalidParams, Message: "charge made, but the receipt printer session timed out"},
+		{Code: jsonrpc.InvalidParams, Message: "Invalid params: unknown property 'session'"},
+		{Code: jsonrpc.InternalError, Message: "session store unavailable"},
+		{Code: -32000, Message: "the receipt printer session timed out"},
+	} {
+		g := newHeldGateway(t, Config{})
+		token := g.token(t, "mallory", "app")
+		g.run(t, token, 1, nil) // the session, opened
+		g.backend.toolError = &e
+		for i := 2; i <= 4; i++ {
+			h := modernHeaders("tools/call", "whoami")
+			h["Authorization"] = "Bearer " + token
+			resp, body := rpc(t, g.url, modern(i, "tools/call", `"name":"whoami","arguments":{"session":1}`), h)
+			if id, code, _ := rpcError(t, body); resp.StatusCode != http.StatusBadRequest || id != fmt.Sprint(i) || code != e.Code {
+				t.Errorf("%d %q: %d %s, want the backend's answer", e.Code, e.Message, resp.StatusCode, body)
+			}
+		}
+		g.backend.mu.Lock()
+		ran := len(g.backend.calls)
+		g.backend.mu.Unlock()
+		if ran != 4 {
+			t.Errorf("%d %q: the backend ran 4 calls %d times", e.Code, e.Message, ran)
+		}
+		if n := len(g.backend.initsOf("mallory", "app")); n != 1 {
+			t.Errorf("%d %q: %d sessions opened for one caller, want 1", e.Code, e.Message, n)
+		}
+	}
+}
+
+// What counts as the backend refusing the session rather than answering
+// the request: the real answers of the SDKs' servers do, errors answering
+// the request and other codes do not.
+func TestSessionRefusals(t *testing.T) {
+	id := json.RawMessage(`7`)
+	for _, c := range []struct {
+		status int
+		body   string
+		want   refusal
+	}{
+		// server-everything, with the request's id (id: req.body.id).
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":7}`, sessionRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}`, sessionRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"}}`, sessionRefused},
+		// The TypeScript SDK's transport, and the specification's answer.
+		{404, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}`, sessionGone},
+		{404, `Not Found`, sessionGone},
+		// Answers to the request.
+		{404, `{"jsonrpc":"2.0","error":{"code":-32601,"message":"no such thing"},"id":7}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Session not found"},"id":7}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32602,"message":"unknown property 'session'"},"id":7}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32602,"message":"unknown property 'session'"},"id":null}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32603,"message":"Bad Request: No valid session ID provided"},"id":null}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: invalid JSON"},"id":null}`, notRefused},
+		{400, `Bad Request: No valid session ID provided`, notRefused},
+		{500, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}`, notRefused},
+	} {
+		if got := sessionRefusal(c.status, []byte(c.body), id); got != c.want {
+			t.Errorf("%d %s: %d, want %d", c.status, c.body, got, c.want)
+		}
 	}
 }
 

@@ -150,11 +150,13 @@ func (p *sessionPool) release(s *heldSession) {
 	p.mu.Unlock()
 }
 
-// forget drops s, which the backend no longer knows (it answered 404): the
-// caller's next request opens a new one, and s is not ended.
-func (p *sessionPool) forget(s *heldSession) {
+// drop takes s out of the pool, which the backend refused: the caller's
+// next request opens a new one. s is ended (DELETE, best effort) unless
+// gone: only a 404 says the backend no longer has it; after a 400 it may,
+// and a session never ended would stay open at the backend.
+func (p *sessionPool) drop(s *heldSession, gone bool) {
 	p.mu.Lock()
-	s.lost = true
+	s.lost = s.lost || gone
 	if p.byKey[s.key] == s {
 		p.removeLocked(s)
 	}

@@ -47,8 +47,12 @@
 // clientCapabilities of the request's _meta, then
 // notifications/initialized; concurrent first requests share one), and
 // dropped, reopened and the request sent once more when the backend
-// answers that it does not know it (404, or a 400 naming the session:
-// restarted, or expired it). At most Config.MaxBackendSessions are held,
+// answers that it does not know it (restarted, or expired it): a 404 that
+// does not answer the request, or a 400 refusing the session at the
+// transport (-32000 or -32001 naming the session without an id, or the
+// TypeScript SDK example's "No valid session ID provided"), after which
+// the session is ended all the same. Any other error, whatever its
+// message, is the backend's answer to the request and relayed once. At most Config.MaxBackendSessions are held,
 // the least recently used ended (DELETE) to make room, each ended after
 // Config.BackendSessionIdle unused and all by Close. Their ids stay the
 // gateway's: never shown to a client, and refused (404) when a client
