@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,6 +18,11 @@ import (
 // sessionEndTimeout bounds a DELETE ending a session: ends are best effort,
 // and Close (a Caddy config reload) must not hang on a dead backend.
 const sessionEndTimeout = 5 * time.Second
+
+// sessionsBusyRetryAfter is the Retry-After, in seconds, of a caller
+// refused because every held session has a request in flight: most
+// requests take a few seconds, and a session frees up when one ends.
+const sessionsBusyRetryAfter = "5"
 
 // gatewayClientInfo is the clientInfo of a session opened for a modern
 // request whose _meta names none.
@@ -33,6 +39,10 @@ func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, 
 	c.held = true
 	for retried := false; ; retried = true {
 		s, err := h.sessions.acquire(key, open)
+		if errors.Is(err, errPoolBusy) {
+			w.Header().Set("Retry-After", sessionsBusyRetryAfter)
+			return writeError(w, http.StatusServiceUnavailable, req.ID, jsonrpc.InternalError, "gateway busy: "+err.Error()+"; try again shortly"), OutcomeUpstreamError
+		}
 		if err != nil {
 			c.onFailure()
 			return writeError(w, http.StatusBadGateway, req.ID, jsonrpc.InternalError, "backend unavailable: "+err.Error()), OutcomeUpstreamError

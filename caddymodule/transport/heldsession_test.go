@@ -600,6 +600,55 @@ func TestHeldSessionsAreBoundedAndEnded(t *testing.T) {
 	}
 }
 
+// Any signed-in user can get many client ids (open registration, client
+// metadata documents): one user's sessions beyond its share replace its own,
+// never another user's.
+func TestOneUserCannotEvictAnotherUsersSession(t *testing.T) {
+	const share = DefaultMaxBackendSessionsPerSubject
+	g := newHeldGateway(t, Config{MaxBackendSessions: share + 1})
+	alice := g.token(t, "alice", "app-1")
+	first := g.run(t, alice, 1, nil)
+	var mallorys []string
+	for i := range share + 2 {
+		mallorys = append(mallorys, g.run(t, g.token(t, "mallory", fmt.Sprintf("mallory-app-%d", i)), 1, nil))
+	}
+	if again := g.run(t, alice, 2, nil); again != first {
+		t.Errorf("mallory, one user, evicted alice's session %s (now %s)", first, again)
+	}
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, mallorys[:2]) {
+		t.Errorf("ended %v, want mallory's own two least recently used %v", got, mallorys[:2])
+	}
+}
+
+// A full pool whose sessions all have a request in flight refuses a new
+// caller for a while instead of ending a session another caller is using.
+func TestAFullPoolInUseRefusesNewCallersWithRetryAfter(t *testing.T) {
+	g := newHeldGateway(t, Config{MaxBackendSessions: 1})
+	alices := g.run(t, g.token(t, "alice", "app-1"), 1, nil)
+	inFlight, err := g.h.sessions.acquire(caller{subject: "alice", clientID: "app-1"}, nil)
+	if err != nil || inFlight.id != alices {
+		t.Fatalf("alice's session: %v %v", inFlight, err)
+	}
+	bob := g.token(t, "bob", "app-1")
+	resp, body := g.call(t, bob, 2, nil)
+	if id, code, _ := rpcError(t, body); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || id != "2" || code != jsonrpc.InternalError {
+		t.Errorf("bob with every session in use: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); len(got) != 0 {
+		t.Fatalf("ended %v while alice used it", got)
+	}
+
+	// Alice's request done, her session is the least recently used idle.
+	g.h.sessions.release(inFlight)
+	g.run(t, bob, 3, nil)
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{alices}) {
+		t.Errorf("ended %v, want alice's idle %s", got, alices)
+	}
+}
+
 func TestClientSessionIDsNeverReachTheBackendForModernRequests(t *testing.T) {
 	g := newHeldGateway(t, Config{})
 	alice, mallory := g.token(t, "alice", "app-1"), g.token(t, "mallory", "app-1")

@@ -10,6 +10,13 @@ import (
 	"github.com/mcpgate/mcpgate/caddymodule/guard"
 )
 
+// subject is whom a caller's share of the pool is counted for: a user, or
+// a client acting on its own (never counted with a user of its name).
+type subject struct {
+	name   string
+	client bool
+}
+
 // caller is whom a gateway-held backend session belongs to: the identity
 // the Gate verified and attached to the request's context. It is never
 // read from a header, which a client could set: two users, or two
@@ -21,6 +28,8 @@ type caller struct {
 	// never shares a session with a user of the same name.
 	client bool
 }
+
+func (c caller) owner() subject { return subject{c.subject, c.client} }
 
 // callerOf returns the verified identity of the admitted request r (the
 // guard admits only tokens with a subject and a client id).
@@ -51,18 +60,27 @@ type heldSession struct {
 // errPoolClosed is a request arriving while the handler is being cleaned up.
 var errPoolClosed = errors.New("the gateway is shutting down")
 
-// sessionPool holds the backend sessions of modern callers, one per caller,
-// the least recently used first to go when Max is reached and each ended
-// after Idle unused. Sessions leaving the pool are ended (DELETE) once no
-// request uses them any more, in the background.
+// errPoolBusy is a new caller arriving while every held session has a
+// request in flight: ending one would fail another caller's request.
+var errPoolBusy = errors.New("every backend session the gateway may hold is in use")
+
+// sessionPool holds the backend sessions of modern callers, one per caller
+// and at most perSubject per subject, each ended after idle unused. Room
+// for a new caller is made first from its subject's own sessions, then
+// from the least recently used session without a request in flight; one
+// user's many client ids thus never push other users out, and a session in
+// use is never ended for someone else. Sessions leaving the pool are ended
+// (DELETE) once no request uses them any more, in the background.
 type sessionPool struct {
-	max  int
-	idle time.Duration
-	now  func() time.Time
-	end  func(*heldSession) // DELETE, best effort and bounded
+	max        int
+	perSubject int
+	idle       time.Duration
+	now        func() time.Time
+	end        func(*heldSession) // DELETE, best effort and bounded
 
 	mu     sync.Mutex
 	byKey  map[caller]*heldSession
+	held   map[subject]int // sessions in the pool per subject
 	byID   map[string]bool // ids of the open sessions, for holds
 	order  list.List       // most recently used at the front
 	closed bool
@@ -72,9 +90,9 @@ type sessionPool struct {
 	stopSweep chan struct{}
 }
 
-func newSessionPool(max int, idle time.Duration, now func() time.Time, end func(*heldSession)) *sessionPool {
-	return &sessionPool{max: max, idle: idle, now: now, end: end,
-		byKey: map[caller]*heldSession{}, byID: map[string]bool{}, stopSweep: make(chan struct{})}
+func newSessionPool(max, perSubject int, idle time.Duration, now func() time.Time, end func(*heldSession)) *sessionPool {
+	return &sessionPool{max: max, perSubject: perSubject, idle: idle, now: now, end: end,
+		byKey: map[caller]*heldSession{}, held: map[subject]int{}, byID: map[string]bool{}, stopSweep: make(chan struct{})}
 }
 
 // acquire returns key's session, opening it with open when the pool has
@@ -99,12 +117,14 @@ func (p *sessionPool) acquire(key caller, open func() (id, version string, base 
 		}
 		return s, nil
 	}
+	if !p.makeRoomLocked(key.owner()) {
+		p.mu.Unlock()
+		return nil, errPoolBusy
+	}
 	s := &heldSession{key: key, ready: make(chan struct{}), users: 1, lastUsed: p.now()}
 	s.elem = p.order.PushFront(s)
 	p.byKey[key] = s
-	for p.order.Len() > p.max {
-		p.removeLocked(p.order.Back().Value.(*heldSession))
-	}
+	p.held[key.owner()]++
 	p.mu.Unlock()
 	p.sweep.Do(func() { go p.sweeper() })
 
@@ -129,6 +149,31 @@ func (p *sessionPool) acquire(key caller, open func() (id, version string, base 
 		return nil, s.err
 	}
 	return s, nil
+}
+
+// makeRoomLocked makes room for a new session of owner: its own least
+// recently used when it is at perSubject, then, when the pool is full, the
+// least recently used without a request in flight. It reports false when
+// every session is in use.
+func (p *sessionPool) makeRoomLocked(owner subject) bool {
+	if p.held[owner] >= p.perSubject {
+		for e := p.order.Back(); e != nil; e = e.Prev() {
+			if s := e.Value.(*heldSession); s.key.owner() == owner {
+				p.removeLocked(s)
+				break
+			}
+		}
+	}
+	if p.order.Len() < p.max {
+		return true
+	}
+	for e := p.order.Back(); e != nil; e = e.Prev() {
+		if s := e.Value.(*heldSession); s.users == 0 {
+			p.removeLocked(s)
+			return true
+		}
+	}
+	return false
 }
 
 // release ends s's use by one request; a session out of the pool is ended
@@ -174,6 +219,9 @@ func (p *sessionPool) holds(id string) bool {
 func (p *sessionPool) removeLocked(s *heldSession) {
 	p.order.Remove(s.elem)
 	delete(p.byKey, s.key)
+	if p.held[s.key.owner()]--; p.held[s.key.owner()] == 0 {
+		delete(p.held, s.key.owner())
+	}
 	if s.opened {
 		delete(p.byID, s.id)
 	}
@@ -252,6 +300,7 @@ func (p *sessionPool) close() {
 	}
 	p.order.Init()
 	clear(p.byKey)
+	clear(p.held)
 	clear(p.byID)
 	p.mu.Unlock()
 	var wg sync.WaitGroup
