@@ -35,7 +35,9 @@ const gatewayClientInfo = `{"name":"mcpgate","version":"1"}`
 // a new one opened and the request sent once more: the backend did not
 // process it. A second such answer is the client's error.
 func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, req *jsonrpc.Request, info *backendInfo, up *http.Request, c call, ev *Event) (int, string) {
-	open := func() (string, string, *http.Request, error) { return h.openSession(r, req, info) }
+	open := func(opened func(id string)) (string, *http.Request, error) {
+		return h.openSession(r, req, info, opened)
+	}
 	c.held = true
 	for retried := false; ; retried = true {
 		s, err := h.sessions.acquire(key, open)
@@ -79,11 +81,13 @@ func inSession(up *http.Request, s *heldSession) *http.Request {
 // openSession opens a backend session for the caller of r, the modern
 // request req: initialize with the revision the backend chose in the probe
 // and the client's info and capabilities from req's _meta (the gateway's
-// own when it names none), then notifications/initialized. The session's
+// own when it names none), then notifications/initialized; opened gets the
+// session's id as soon as initialize answered with one, and a session that
+// fails to open is ended before it returns. The session's
 // requests to come, and its DELETE, carry r's identity headers and context
 // values, not its cancellation: callers waiting for the same session must
 // not fail because the first one left.
-func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backendInfo) (id, version string, base *http.Request, err error) {
+func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backendInfo, opened func(id string)) (version string, base *http.Request, err error) {
 	base = r.Clone(context.WithoutCancel(r.Context()))
 	base.Body, base.ContentLength, base.GetBody = http.NoBody, 0, nil
 	for _, k := range []string{"Content-Type", "Content-Length", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "MCP-Protocol-Version", "Last-Event-ID"} {
@@ -93,7 +97,10 @@ func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backe
 	params, _ := json.Marshal(map[string]any{"protocolVersion": info.version, "capabilities": capabilities, "clientInfo": clientInfo})
 	rec := h.backendRequest(base, "initialize", "", "",
 		[]byte(`{"jsonrpc":"2.0","id":"mcpgate-initialize","method":"initialize","params":`+string(params)+`}`))
-	id = rec.header.Get("Mcp-Session-Id")
+	id := rec.header.Get("Mcp-Session-Id")
+	if id != "" {
+		opened(id)
+	}
 	resp, ok := decodeReply(lastMessage(rec.body.Bytes()))
 	var init struct {
 		ProtocolVersion string `json:"protocolVersion"`
@@ -112,14 +119,14 @@ func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backe
 		if id != "" {
 			h.closeSession(base, id)
 		}
-		return "", "", nil, err
+		return "", nil, err
 	}
 	rec = h.backendRequest(base, "notifications/initialized", init.ProtocolVersion, id, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
 	if rec.status/100 != 2 {
 		h.closeSession(base, id)
-		return "", "", nil, fmt.Errorf("backend answered notifications/initialized with %d %s", rec.status, http.StatusText(rec.status))
+		return "", nil, fmt.Errorf("backend answered notifications/initialized with %d %s", rec.status, http.StatusText(rec.status))
 	}
-	return id, init.ProtocolVersion, base, nil
+	return init.ProtocolVersion, base, nil
 }
 
 // clientOf returns the client capabilities and info a modern request

@@ -27,6 +27,11 @@ type sessionBackend struct {
 	// probe's) arrives; it then waits for initRelease.
 	initStarted chan struct{}
 	initRelease chan struct{}
+	// notifying and ending, when set, get the session id when a
+	// notifications/initialized or a DELETE arrives; it then waits for
+	// notifyRelease or endRelease.
+	notifying, ending         chan string
+	notifyRelease, endRelease chan struct{}
 
 	mu       sync.Mutex
 	next     int
@@ -68,6 +73,10 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	initialized, known := b.sessions[session]
 	b.mu.Unlock()
 	if r.Method == http.MethodDelete {
+		if b.ending != nil && !strings.HasPrefix(session, "probe-") {
+			b.ending <- session
+			<-b.endRelease
+		}
 		b.mu.Lock()
 		b.deleted = append(b.deleted, session)
 		delete(b.sessions, session)
@@ -129,6 +138,10 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case req.Method == "notifications/initialized" && b.refuse:
 		http.Error(w, "refused", http.StatusBadRequest)
 	case req.Method == "notifications/initialized":
+		if b.notifying != nil {
+			b.notifying <- session
+			<-b.notifyRelease
+		}
 		b.mu.Lock()
 		b.sessions[session] = true
 		if b.forget {
@@ -646,6 +659,54 @@ func TestAFullPoolInUseRefusesNewCallersWithRetryAfter(t *testing.T) {
 	g.h.sessions.ending.Wait()
 	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{alices}) {
 		t.Errorf("ended %v, want alice's idle %s", got, alices)
+	}
+}
+
+// A held session's id is the gateway's from initialize's answer until the
+// backend was told to end it: a legacy request naming it is refused while
+// notifications/initialized, or the DELETE, is on its way.
+func TestHeldSessionIDsAreRefusedFromInitializeUntilEnded(t *testing.T) {
+	g := newHeldGateway(t, Config{MaxBackendSessions: 1})
+	g.call(t, g.token(t, "probe", "warm-up"), 0, nil) // the probe, out of the way
+	mallory := g.token(t, "mallory", "app-1")
+	legacy := func(id string) int {
+		resp, _ := rpc(t, g.url, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami"}}`,
+			map[string]string{"Authorization": "Bearer " + mallory, "Mcp-Session-Id": id, "MCP-Protocol-Version": "2025-06-18"})
+		return resp.StatusCode
+	}
+	g.backend.notifying, g.backend.notifyRelease = make(chan string), make(chan struct{})
+	done := make(chan string)
+	go func() {
+		resp, body := g.call(t, g.token(t, "alice", "app-1"), 1, nil)
+		done <- fmt.Sprint(resp.StatusCode, body)
+	}()
+	alices := <-g.backend.notifying
+	g.backend.notifying = nil
+	if status := legacy(alices); status != http.StatusNotFound {
+		t.Errorf("a legacy request in alice's session before notifications/initialized: %d", status)
+	}
+	close(g.backend.notifyRelease)
+	<-done
+
+	// Bob's session takes the place of alice's, whose DELETE waits.
+	g.backend.ending, g.backend.endRelease = make(chan string), make(chan struct{})
+	go func() {
+		resp, body := g.call(t, g.token(t, "bob", "app-1"), 2, nil)
+		done <- fmt.Sprint(resp.StatusCode, body)
+	}()
+	ended := <-g.backend.ending
+	g.backend.ending = nil // the other ends (Close's) need no waiting
+	if ended != alices {
+		t.Fatalf("ending %s, want alice's %s", ended, alices)
+	}
+	if status := legacy(alices); status != http.StatusNotFound {
+		t.Errorf("a legacy request in alice's session while it is being ended: %d", status)
+	}
+	close(g.backend.endRelease)
+	<-done
+	g.h.sessions.ending.Wait()
+	if g.h.sessions.holds(alices) {
+		t.Errorf("alice's ended session %s is still held", alices)
 	}
 }
 

@@ -43,7 +43,7 @@ type heldSession struct {
 	key   caller
 	ready chan struct{} // closed once opened (id, version, base) or failed (err)
 
-	id      string
+	id      string        // set under sessionPool.mu once initialize answered
 	version string        // the revision initialize settled on
 	base    *http.Request // the opening request without its body, for the DELETE
 	err     error
@@ -53,8 +53,7 @@ type heldSession struct {
 	lastUsed time.Time
 	users    int  // requests in flight in the session
 	gone     bool // out of the pool: ended once users reaches 0
-	lost     bool // the backend forgot it: nothing to end
-	opened   bool // id is set
+	lost     bool // the backend forgot it, or open ended it: nothing to end
 }
 
 // errPoolClosed is a request arriving while the handler is being cleaned up.
@@ -81,7 +80,7 @@ type sessionPool struct {
 	mu     sync.Mutex
 	byKey  map[caller]*heldSession
 	held   map[subject]int // sessions in the pool per subject
-	byID   map[string]bool // ids of the open sessions, for holds
+	byID   map[string]bool // ids from initialize's answer until ended, for holds
 	order  list.List       // most recently used at the front
 	closed bool
 	ending sync.WaitGroup // background ends; Add only under mu before closed
@@ -96,9 +95,11 @@ func newSessionPool(max, perSubject int, idle time.Duration, now func() time.Tim
 }
 
 // acquire returns key's session, opening it with open when the pool has
-// none: concurrent first requests of one caller wait for the same open. The
-// caller must release the session it got.
-func (p *sessionPool) acquire(key caller, open func() (id, version string, base *http.Request, err error)) (*heldSession, error) {
+// none: concurrent first requests of one caller wait for the same open,
+// which calls opened with the session's id as soon as the backend gave it
+// and, when it fails, has ended the session. The caller must release the
+// session it got.
+func (p *sessionPool) acquire(key caller, open func(opened func(id string)) (version string, base *http.Request, err error)) (*heldSession, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -128,23 +129,21 @@ func (p *sessionPool) acquire(key caller, open func() (id, version string, base 
 	p.mu.Unlock()
 	p.sweep.Do(func() { go p.sweeper() })
 
-	s.id, s.version, s.base, s.err = open()
+	// The id is held from initialize's answer on: a legacy request naming
+	// it is refused while notifications/initialized is on its way too.
+	s.version, s.base, s.err = open(func(id string) {
+		p.mu.Lock()
+		s.id, p.byID[id] = id, true
+		p.mu.Unlock()
+	})
 	close(s.ready)
-	p.mu.Lock()
-	switch {
-	case s.err != nil:
-		s.lost = true // never opened: nothing to end
+	if s.err != nil {
+		p.mu.Lock()
+		s.lost = true // never opened, or open ended it: nothing to end
 		if p.byKey[key] == s {
 			p.removeLocked(s)
 		}
-	case !s.gone:
-		s.opened = true
-		p.byID[s.id] = true
-	default:
-		s.opened = true
-	}
-	p.mu.Unlock()
-	if s.err != nil {
+		p.mu.Unlock()
 		p.release(s)
 		return nil, s.err
 	}
@@ -182,16 +181,16 @@ func (p *sessionPool) release(s *heldSession) {
 	p.mu.Lock()
 	s.users--
 	s.lastUsed = p.now()
-	if !s.gone || s.users > 0 || s.lost {
+	if !s.gone || s.users > 0 {
 		p.mu.Unlock()
 		return
 	}
-	if p.closed {
+	if p.closed && !s.lost {
 		p.mu.Unlock()
-		p.end(s) // Close no longer waits for background ends
+		p.endNow(s) // Close no longer waits for background ends
 		return
 	}
-	p.endLaterLocked(s)
+	p.retireLocked(s)
 	p.mu.Unlock()
 }
 
@@ -205,6 +204,29 @@ func (p *sessionPool) drop(s *heldSession, gone bool) {
 	if p.byKey[s.key] == s {
 		p.removeLocked(s)
 	}
+	p.mu.Unlock()
+}
+
+// retireLocked ends s, out of the pool and unused, in the background. Its
+// id stays held until the end ran: a legacy request naming it is refused
+// while the DELETE is on its way.
+func (p *sessionPool) retireLocked(s *heldSession) {
+	if s.lost {
+		delete(p.byID, s.id)
+		return
+	}
+	p.ending.Add(1)
+	go func() {
+		defer p.ending.Done()
+		p.endNow(s)
+	}()
+}
+
+// endNow ends s and then lets its id go.
+func (p *sessionPool) endNow(s *heldSession) {
+	p.end(s)
+	p.mu.Lock()
+	delete(p.byID, s.id)
 	p.mu.Unlock()
 }
 
@@ -222,12 +244,9 @@ func (p *sessionPool) removeLocked(s *heldSession) {
 	if p.held[s.key.owner()]--; p.held[s.key.owner()] == 0 {
 		delete(p.held, s.key.owner())
 	}
-	if s.opened {
-		delete(p.byID, s.id)
-	}
 	s.gone = true
-	if s.users == 0 && !s.lost {
-		p.endLaterLocked(s)
+	if s.users == 0 {
+		p.retireLocked(s)
 	}
 }
 
@@ -258,14 +277,6 @@ func (p *sessionPool) expire() {
 	p.mu.Unlock()
 }
 
-func (p *sessionPool) endLaterLocked(s *heldSession) {
-	p.ending.Add(1)
-	go func() {
-		defer p.ending.Done()
-		p.end(s)
-	}()
-}
-
 // sweeper expires idle sessions until Close.
 func (p *sessionPool) sweeper() {
 	t := time.NewTicker(max(p.idle/4, time.Second))
@@ -294,21 +305,24 @@ func (p *sessionPool) close() {
 	for e := p.order.Front(); e != nil; e = e.Next() {
 		s := e.Value.(*heldSession)
 		s.gone = true
-		if s.users == 0 && !s.lost {
+		switch {
+		case s.users > 0: // ended by release
+		case s.lost:
+			delete(p.byID, s.id)
+		default:
 			idle = append(idle, s)
 		}
 	}
 	p.order.Init()
 	clear(p.byKey)
 	clear(p.held)
-	clear(p.byID)
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range idle {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.end(s)
+			p.endNow(s)
 		}()
 	}
 	wg.Wait()

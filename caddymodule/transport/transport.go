@@ -60,8 +60,9 @@
 // when all have one a new caller gets 503 with Retry-After, never another
 // caller's session in use. Each is ended after Config.BackendSessionIdle
 // unused and all by Close. Their ids stay the gateway's: never shown to a
-// client, and refused (404) when a client sends one; a modern request's
-// own Mcp-Session-Id is never forwarded.
+// client, and refused (404) when a client sends one, from initialize's
+// answer until the DELETE ending the session ran; a modern request's own
+// Mcp-Session-Id is never forwarded.
 // Out of scope: the backend's GET stream and subscriptions for modern
 // callers; requests the backend sends inside a reply (sampling,
 // elicitation) reach the client as events of the reply stream, as for any
