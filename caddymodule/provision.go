@@ -188,20 +188,21 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 		return nil, nil, err
 	}
 	tr, err := transport.New(transport.Config{
-		Path:               res.Path,
-		UpstreamPath:       res.UpstreamPath,
-		Origin:             g.origin,
-		AllowedOrigins:     res.AllowedOrigins,
-		Gate:               gd,
-		MaxBodyBytes:       res.MaxBodyBytes,
-		Timeout:            time.Duration(res.Timeout),
-		StreamGET:          res.StreamGET,
-		CacheTTL:           time.Duration(res.CacheTTL),
-		CacheScope:         res.CacheScope,
-		BackendRefresh:     time.Duration(res.BackendRefresh),
-		MaxBackendSessions: res.MaxBackendSessions,
-		BackendSessionIdle: time.Duration(res.BackendSessionIdle),
-		Observe:            g.requestObserver(res.Path),
+		Path:                         res.Path,
+		UpstreamPath:                 res.UpstreamPath,
+		Origin:                       g.origin,
+		AllowedOrigins:               res.AllowedOrigins,
+		Gate:                         gd,
+		MaxBodyBytes:                 res.MaxBodyBytes,
+		Timeout:                      time.Duration(res.Timeout),
+		StreamGET:                    res.StreamGET,
+		CacheTTL:                     time.Duration(res.CacheTTL),
+		CacheScope:                   res.CacheScope,
+		BackendRefresh:               time.Duration(res.BackendRefresh),
+		MaxBackendSessions:           res.MaxBackendSessions,
+		MaxBackendSessionsPerSubject: res.MaxBackendSessionsPerSubject,
+		BackendSessionIdle:           time.Duration(res.BackendSessionIdle),
+		Observe:                      g.requestObserver(res.Path),
 	}, upstream)
 	if err != nil {
 		return nil, nil, err

@@ -122,8 +122,15 @@ type Resource struct {
 	// MaxBackendSessions bounds the sessions the gateway holds for
 	// 2026-07-28 clients with a legacy backend that serves nothing outside
 	// a session (one per user and client application); when full, the
-	// least recently used is ended. Default 1000.
+	// least recently used without a request in flight is ended, and when
+	// all have one a new caller gets 503 with Retry-After. Default 1000.
 	MaxBackendSessions int `json:"max_backend_sessions,omitempty"`
+
+	// MaxBackendSessionsPerSubject bounds such sessions of one user (or
+	// one client's own token) over all its client applications, so that
+	// a user with many registered clients cannot push other users' sessions
+	// out; its own least recently used is ended instead. Default 4.
+	MaxBackendSessionsPerSubject int `json:"max_backend_sessions_per_subject,omitempty"`
 
 	// BackendSessionIdle is how long such a held session may go unused
 	// before the gateway ends it. Default 10m.

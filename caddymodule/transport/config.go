@@ -17,6 +17,10 @@ const (
 	// DefaultMaxBackendSessions bounds the sessions held for 2026-07-28
 	// callers when Config.MaxBackendSessions is zero.
 	DefaultMaxBackendSessions = 1000
+	// DefaultMaxBackendSessionsPerSubject bounds the sessions held for one
+	// subject when Config.MaxBackendSessionsPerSubject is zero: a user has
+	// a few applications at a time.
+	DefaultMaxBackendSessionsPerSubject = 4
 	// DefaultBackendSessionIdle is how long a held session may go unused
 	// when Config.BackendSessionIdle is zero.
 	DefaultBackendSessionIdle = 10 * time.Minute
@@ -82,8 +86,18 @@ type Config struct {
 	// MaxBackendSessions bounds the backend sessions the gateway holds for
 	// 2026-07-28 callers of a legacy backend that serves nothing outside a
 	// session (one per verified subject and client id); when full, the
-	// least recently used is ended (DELETE) to make room. Default 1000.
+	// least recently used without a request in flight is ended (DELETE) to
+	// make room, and when every one has a request in flight a new caller
+	// gets 503 with Retry-After instead. Default 1000.
 	MaxBackendSessions int
+
+	// MaxBackendSessionsPerSubject bounds the held sessions of one subject
+	// (a user, or a client's own token), whatever its client ids: any
+	// signed-in user can get many (open registration, client metadata
+	// documents), and without a share of their own one user would evict
+	// every other user's sessions. A subject at its bound loses its own
+	// least recently used session. Default 4.
+	MaxBackendSessionsPerSubject int
 
 	// BackendSessionIdle is how long a held backend session may go unused
 	// before the gateway ends it (DELETE); the caller's next request opens

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -18,21 +19,32 @@ import (
 // and Close (a Caddy config reload) must not hang on a dead backend.
 const sessionEndTimeout = 5 * time.Second
 
+// sessionsBusyRetryAfter is the Retry-After, in seconds, of a caller
+// refused because every held session has a request in flight: most
+// requests take a few seconds, and a session frees up when one ends.
+const sessionsBusyRetryAfter = "5"
+
 // gatewayClientInfo is the clientInfo of a session opened for a modern
 // request whose _meta names none.
 const gatewayClientInfo = `{"name":"mcpgate","version":"1"}`
 
 // serveHeld forwards up, a modern request adapted for a backend that serves
 // nothing outside a session, in the session the gateway holds for key, and
-// relays the reply per c. When the backend answers that it does not know
-// the session (restarted, or expired it; see sessionForgotten), the session
-// is dropped, a new one opened and the request sent once more: the backend
-// did not process it. A second such answer is the client's error.
+// relays the reply per c. When the backend refuses the session
+// (restarted, or expired it; see sessionRefusal), the session is dropped,
+// a new one opened and the request sent once more: the backend did not
+// process it. A second such answer is the client's error.
 func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, req *jsonrpc.Request, info *backendInfo, up *http.Request, c call, ev *Event) (int, string) {
-	open := func() (string, string, *http.Request, error) { return h.openSession(r, req, info) }
+	open := func(opened func(id string)) (string, *http.Request, error) {
+		return h.openSession(r, req, info, opened)
+	}
 	c.held = true
 	for retried := false; ; retried = true {
 		s, err := h.sessions.acquire(key, open)
+		if errors.Is(err, errPoolBusy) {
+			w.Header().Set("Retry-After", sessionsBusyRetryAfter)
+			return writeError(w, http.StatusServiceUnavailable, req.ID, jsonrpc.InternalError, "gateway busy: "+err.Error()+"; try again shortly"), OutcomeUpstreamError
+		}
 		if err != nil {
 			c.onFailure()
 			return writeError(w, http.StatusBadGateway, req.ID, jsonrpc.InternalError, "backend unavailable: "+err.Error()), OutcomeUpstreamError
@@ -44,12 +56,12 @@ func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, 
 			return status, outcome
 		}
 		c.lastTry = retried
-		status, outcome, lost := h.exchange(w, in, c, ev)
-		if lost {
-			h.sessions.forget(s)
+		status, outcome, refused := h.exchange(w, in, c, ev)
+		if refused != notRefused {
+			h.sessions.drop(s, refused == sessionGone)
 		}
 		h.sessions.release(s)
-		if !lost || retried {
+		if refused == notRefused || retried {
 			return status, outcome
 		}
 	}
@@ -69,11 +81,13 @@ func inSession(up *http.Request, s *heldSession) *http.Request {
 // openSession opens a backend session for the caller of r, the modern
 // request req: initialize with the revision the backend chose in the probe
 // and the client's info and capabilities from req's _meta (the gateway's
-// own when it names none), then notifications/initialized. The session's
+// own when it names none), then notifications/initialized; opened gets the
+// session's id as soon as initialize answered with one, and a session that
+// fails to open is ended before it returns. The session's
 // requests to come, and its DELETE, carry r's identity headers and context
 // values, not its cancellation: callers waiting for the same session must
 // not fail because the first one left.
-func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backendInfo) (id, version string, base *http.Request, err error) {
+func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backendInfo, opened func(id string)) (version string, base *http.Request, err error) {
 	base = r.Clone(context.WithoutCancel(r.Context()))
 	base.Body, base.ContentLength, base.GetBody = http.NoBody, 0, nil
 	for _, k := range []string{"Content-Type", "Content-Length", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "MCP-Protocol-Version", "Last-Event-ID"} {
@@ -83,7 +97,10 @@ func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backe
 	params, _ := json.Marshal(map[string]any{"protocolVersion": info.version, "capabilities": capabilities, "clientInfo": clientInfo})
 	rec := h.backendRequest(base, "initialize", "", "",
 		[]byte(`{"jsonrpc":"2.0","id":"mcpgate-initialize","method":"initialize","params":`+string(params)+`}`))
-	id = rec.header.Get("Mcp-Session-Id")
+	id := rec.header.Get("Mcp-Session-Id")
+	if id != "" {
+		opened(id)
+	}
 	resp, ok := decodeReply(lastMessage(rec.body.Bytes()))
 	var init struct {
 		ProtocolVersion string `json:"protocolVersion"`
@@ -102,14 +119,14 @@ func (h *Handler) openSession(r *http.Request, req *jsonrpc.Request, info *backe
 		if id != "" {
 			h.closeSession(base, id)
 		}
-		return "", "", nil, err
+		return "", nil, err
 	}
 	rec = h.backendRequest(base, "notifications/initialized", init.ProtocolVersion, id, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
 	if rec.status/100 != 2 {
 		h.closeSession(base, id)
-		return "", "", nil, fmt.Errorf("backend answered notifications/initialized with %d %s", rec.status, http.StatusText(rec.status))
+		return "", nil, fmt.Errorf("backend answered notifications/initialized with %d %s", rec.status, http.StatusText(rec.status))
 	}
-	return id, init.ProtocolVersion, base, nil
+	return init.ProtocolVersion, base, nil
 }
 
 // clientOf returns the client capabilities and info a modern request
@@ -135,21 +152,53 @@ func (h *Handler) endSession(s *heldSession) {
 	h.closeSession(s.base, s.id)
 }
 
-// sessionForgotten reports whether a backend's answer to a request in a
-// held session says that it does not know the session: a 404 that does
-// not answer the request (the specification's), or a 400 whose JSON-RPC
-// error names the session (what servers built on the TypeScript SDK's
-// example, server-everything among them, and older Python SDKs answer).
-// Either way the backend did not process the request.
-func sessionForgotten(status int, body []byte, id json.RawMessage) bool {
+// refusal is how a backend refused a request in a held session because of
+// the session; either way it did not process the request.
+type refusal int
+
+const (
+	notRefused refusal = iota
+	// sessionGone: a 404 that does not answer the request, the
+	// specification's answer to a session the server no longer has.
+	sessionGone
+	// sessionRefused: a 400 refusing the session (see sessionRefusal);
+	// the backend may still hold it, so it is ended (DELETE) all the same.
+	sessionRefused
+)
+
+// knownSessionRefusal is what servers built on the TypeScript SDK's example
+// (server-everything among them) answer, with 400 and -32000, to a request
+// naming a session they do not have, carrying the request's own id.
+const knownSessionRefusal = "bad request: no valid session id provided"
+
+// sessionRefusal reports whether and how a backend's answer to a request
+// in a held session refuses the session itself (restarted, or expired it)
+// rather than answering the request: the request may then be sent again in
+// a new session. A 404 counts unless it answers the request. A 400 counts
+// only as a transport-level refusal: -32000 or -32001, and either without
+// an id (null) and naming the session, or exactly the TypeScript SDK
+// example's refusal. An error that answers the request otherwise, or any
+// other code (-32602 with a message echoing an argument named "session",
+// a tool's failure), is the backend's answer: sending it again would run a
+// tool twice, and a caller could make the gateway drop sessions at will.
+func sessionRefusal(status int, body []byte, id json.RawMessage) refusal {
 	switch status {
 	case http.StatusNotFound:
-		return !answers(body, id)
+		if !answers(body, id) {
+			return sessionGone
+		}
 	case http.StatusBadRequest:
 		resp, ok := decodeReply(body)
-		return ok && resp.Error != nil && strings.Contains(strings.ToLower(resp.Error.Message), "session")
+		if !ok || resp.Error == nil || resp.Error.Code != -32000 && resp.Error.Code != -32001 {
+			return notRefused
+		}
+		message := strings.ToLower(strings.TrimSpace(resp.Error.Message))
+		anonymous := len(resp.ID) == 0 || string(resp.ID) == "null"
+		if anonymous && strings.Contains(message, "session") || message == knownSessionRefusal {
+			return sessionRefused
+		}
 	}
-	return false
+	return notRefused
 }
 
 // answers reports whether body is a JSON-RPC reply to the request id: a

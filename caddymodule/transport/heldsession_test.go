@@ -27,6 +27,11 @@ type sessionBackend struct {
 	// probe's) arrives; it then waits for initRelease.
 	initStarted chan struct{}
 	initRelease chan struct{}
+	// notifying and ending, when set, get the session id when a
+	// notifications/initialized or a DELETE arrives; it then waits for
+	// notifyRelease or endRelease.
+	notifying, ending         chan string
+	notifyRelease, endRelease chan struct{}
 
 	mu       sync.Mutex
 	next     int
@@ -37,6 +42,9 @@ type sessionBackend struct {
 	// unknown400 answers an unknown session with 400 and the request's
 	// id, as server-everything does, instead of 404.
 	unknown400 bool
+	// toolError, when set, is how tools/call fails after it ran (the
+	// call is recorded): 400 with this error and the request's id.
+	toolError *jsonrpc.Error
 	// toolRelease, when set, makes tools/call a stream that sends its
 	// priming event and then waits for it before the result.
 	toolRelease chan struct{}
@@ -65,6 +73,10 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	initialized, known := b.sessions[session]
 	b.mu.Unlock()
 	if r.Method == http.MethodDelete {
+		if b.ending != nil && !strings.HasPrefix(session, "probe-") {
+			b.ending <- session
+			<-b.endRelease
+		}
 		b.mu.Lock()
 		b.deleted = append(b.deleted, session)
 		delete(b.sessions, session)
@@ -126,6 +138,10 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case req.Method == "notifications/initialized" && b.refuse:
 		http.Error(w, "refused", http.StatusBadRequest)
 	case req.Method == "notifications/initialized":
+		if b.notifying != nil {
+			b.notifying <- session
+			<-b.notifyRelease
+		}
 		b.mu.Lock()
 		b.sessions[session] = true
 		if b.forget {
@@ -135,6 +151,13 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	case !initialized:
 		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
+	case req.Method == "tools/call" && b.toolError != nil:
+		b.mu.Lock()
+		b.calls = append(b.calls, heldCall{session, b.owner[session], req.Method, r.Header.Get("MCP-Protocol-Version"), string(body)})
+		b.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, b.toolError.Code, b.toolError.Message))
 	case req.Method == "tools/call" && b.toolRelease != nil:
 		w.Header().Set("Content-Type", "text/event-stream")
 		fmt.Fprint(w, "id: prime\ndata: \n\n")
@@ -446,6 +469,80 @@ func TestForgottenSessionAnsweredWith400IsReopened(t *testing.T) {
 	if after := g.run(t, token, 2, nil); after == before {
 		t.Fatalf("the call ran in the forgotten session %s", before)
 	}
+	// Unlike a 404, a 400 does not say the session is gone: it is ended.
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{before}) {
+		t.Errorf("ended %v, want the refused %s", got, before)
+	}
+}
+
+// A held tools/call the backend ran and answered with a 400 error of its
+// own is relayed once, even when the message names a session: sent again
+// in a new session, a tool would run twice (a payment made twice), and a
+// caller echoing an argument named "session" into an error would make the
+// gateway drop and reopen sessions at will.
+func TestErrorsAnsweringTheRequestAreNeverSentAgain(t *testing.T) {
+	for _, e := range []jsonrpc.Error{
+		{Code: jsonrpc.InvalidParams, Message: "charge made, but the receipt printer session timed out"},
+		{Code: jsonrpc.InvalidParams, Message: "Invalid params: unknown property 'session'"},
+		{Code: jsonrpc.InternalError, Message: "session store unavailable"},
+		{Code: -32000, Message: "the receipt printer session timed out"},
+	} {
+		g := newHeldGateway(t, Config{})
+		token := g.token(t, "mallory", "app")
+		g.run(t, token, 1, nil) // the session, opened
+		g.backend.toolError = &e
+		for i := 2; i <= 4; i++ {
+			h := modernHeaders("tools/call", "whoami")
+			h["Authorization"] = "Bearer " + token
+			resp, body := rpc(t, g.url, modern(i, "tools/call", `"name":"whoami","arguments":{"session":1}`), h)
+			if id, code, _ := rpcError(t, body); resp.StatusCode != http.StatusBadRequest || id != fmt.Sprint(i) || code != e.Code {
+				t.Errorf("%d %q: %d %s, want the backend's answer", e.Code, e.Message, resp.StatusCode, body)
+			}
+		}
+		g.backend.mu.Lock()
+		ran := len(g.backend.calls)
+		g.backend.mu.Unlock()
+		if ran != 4 {
+			t.Errorf("%d %q: the backend ran 4 calls %d times", e.Code, e.Message, ran)
+		}
+		if n := len(g.backend.initsOf("mallory", "app")); n != 1 {
+			t.Errorf("%d %q: %d sessions opened for one caller, want 1", e.Code, e.Message, n)
+		}
+	}
+}
+
+// What counts as the backend refusing the session rather than answering
+// the request: the real answers of the SDKs' servers do, errors answering
+// the request and other codes do not.
+func TestSessionRefusals(t *testing.T) {
+	id := json.RawMessage(`7`)
+	for _, c := range []struct {
+		status int
+		body   string
+		want   refusal
+	}{
+		// server-everything, with the request's id (id: req.body.id).
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":7}`, sessionRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}`, sessionRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"}}`, sessionRefused},
+		// The TypeScript SDK's transport, and the specification's answer.
+		{404, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}`, sessionGone},
+		{404, `Not Found`, sessionGone},
+		// Answers to the request.
+		{404, `{"jsonrpc":"2.0","error":{"code":-32601,"message":"no such thing"},"id":7}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Session not found"},"id":7}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32602,"message":"unknown property 'session'"},"id":7}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32602,"message":"unknown property 'session'"},"id":null}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32603,"message":"Bad Request: No valid session ID provided"},"id":null}`, notRefused},
+		{400, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: invalid JSON"},"id":null}`, notRefused},
+		{400, `Bad Request: No valid session ID provided`, notRefused},
+		{500, `{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}`, notRefused},
+	} {
+		if got := sessionRefusal(c.status, []byte(c.body), id); got != c.want {
+			t.Errorf("%d %s: %d, want %d", c.status, c.body, got, c.want)
+		}
+	}
 }
 
 // A 404 that answers the request (its id), or a 400 about the request, is
@@ -513,6 +610,103 @@ func TestHeldSessionsAreBoundedAndEnded(t *testing.T) {
 	resp, body := g.call(t, a, 8, nil)
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("a request after Close: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Any signed-in user can get many client ids (open registration, client
+// metadata documents): one user's sessions beyond its share replace its own,
+// never another user's.
+func TestOneUserCannotEvictAnotherUsersSession(t *testing.T) {
+	const share = DefaultMaxBackendSessionsPerSubject
+	g := newHeldGateway(t, Config{MaxBackendSessions: share + 1})
+	alice := g.token(t, "alice", "app-1")
+	first := g.run(t, alice, 1, nil)
+	var mallorys []string
+	for i := range share + 2 {
+		mallorys = append(mallorys, g.run(t, g.token(t, "mallory", fmt.Sprintf("mallory-app-%d", i)), 1, nil))
+	}
+	if again := g.run(t, alice, 2, nil); again != first {
+		t.Errorf("mallory, one user, evicted alice's session %s (now %s)", first, again)
+	}
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, mallorys[:2]) {
+		t.Errorf("ended %v, want mallory's own two least recently used %v", got, mallorys[:2])
+	}
+}
+
+// A full pool whose sessions all have a request in flight refuses a new
+// caller for a while instead of ending a session another caller is using.
+func TestAFullPoolInUseRefusesNewCallersWithRetryAfter(t *testing.T) {
+	g := newHeldGateway(t, Config{MaxBackendSessions: 1})
+	alices := g.run(t, g.token(t, "alice", "app-1"), 1, nil)
+	inFlight, err := g.h.sessions.acquire(caller{subject: "alice", clientID: "app-1"}, nil)
+	if err != nil || inFlight.id != alices {
+		t.Fatalf("alice's session: %v %v", inFlight, err)
+	}
+	bob := g.token(t, "bob", "app-1")
+	resp, body := g.call(t, bob, 2, nil)
+	if id, code, _ := rpcError(t, body); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || id != "2" || code != jsonrpc.InternalError {
+		t.Errorf("bob with every session in use: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); len(got) != 0 {
+		t.Fatalf("ended %v while alice used it", got)
+	}
+
+	// Alice's request done, her session is the least recently used idle.
+	g.h.sessions.release(inFlight)
+	g.run(t, bob, 3, nil)
+	g.h.sessions.ending.Wait()
+	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{alices}) {
+		t.Errorf("ended %v, want alice's idle %s", got, alices)
+	}
+}
+
+// A held session's id is the gateway's from initialize's answer until the
+// backend was told to end it: a legacy request naming it is refused while
+// notifications/initialized, or the DELETE, is on its way.
+func TestHeldSessionIDsAreRefusedFromInitializeUntilEnded(t *testing.T) {
+	g := newHeldGateway(t, Config{MaxBackendSessions: 1})
+	g.call(t, g.token(t, "probe", "warm-up"), 0, nil) // the probe, out of the way
+	mallory := g.token(t, "mallory", "app-1")
+	legacy := func(id string) int {
+		resp, _ := rpc(t, g.url, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami"}}`,
+			map[string]string{"Authorization": "Bearer " + mallory, "Mcp-Session-Id": id, "MCP-Protocol-Version": "2025-06-18"})
+		return resp.StatusCode
+	}
+	g.backend.notifying, g.backend.notifyRelease = make(chan string), make(chan struct{})
+	done := make(chan string)
+	go func() {
+		resp, body := g.call(t, g.token(t, "alice", "app-1"), 1, nil)
+		done <- fmt.Sprint(resp.StatusCode, body)
+	}()
+	alices := <-g.backend.notifying
+	g.backend.notifying = nil
+	if status := legacy(alices); status != http.StatusNotFound {
+		t.Errorf("a legacy request in alice's session before notifications/initialized: %d", status)
+	}
+	close(g.backend.notifyRelease)
+	<-done
+
+	// Bob's session takes the place of alice's, whose DELETE waits.
+	g.backend.ending, g.backend.endRelease = make(chan string), make(chan struct{})
+	go func() {
+		resp, body := g.call(t, g.token(t, "bob", "app-1"), 2, nil)
+		done <- fmt.Sprint(resp.StatusCode, body)
+	}()
+	ended := <-g.backend.ending
+	g.backend.ending = nil // the other ends (Close's) need no waiting
+	if ended != alices {
+		t.Fatalf("ending %s, want alice's %s", ended, alices)
+	}
+	if status := legacy(alices); status != http.StatusNotFound {
+		t.Errorf("a legacy request in alice's session while it is being ended: %d", status)
+	}
+	close(g.backend.endRelease)
+	<-done
+	g.h.sessions.ending.Wait()
+	if g.h.sessions.holds(alices) {
+		t.Errorf("alice's ended session %s is still held", alices)
 	}
 }
 

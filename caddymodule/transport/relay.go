@@ -31,11 +31,11 @@ type call struct {
 	raw bool
 	// session is set when the request carried the client's Mcp-Session-Id.
 	session bool
-	// held is set for a request in a session the gateway holds: a 404 that
-	// does not answer the request is the backend having forgotten the
-	// session, and the session id stays the gateway's (not relayed).
+	// held is set for a request in a session the gateway holds: an answer
+	// refusing the session (see sessionRefusal) is the backend having
+	// forgotten it, and the session id stays the gateway's (not relayed).
 	held bool
-	// lastTry is set for a held request's retry: a forgotten session is then
+	// lastTry is set for a held request's retry: a refused session is then
 	// the client's error instead of a reason to try again.
 	lastTry bool
 }
@@ -49,9 +49,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, c call, ev *Even
 	return status, outcome
 }
 
-// exchange is relay, also reporting a held session the backend forgot
+// exchange is relay, also reporting a held session the backend refused
 // (see call.held); unless c.lastTry, nothing was written to w then.
-func (h *Handler) exchange(w http.ResponseWriter, r *http.Request, c call, ev *Event) (status int, outcome string, lost bool) {
+func (h *Handler) exchange(w http.ResponseWriter, r *http.Request, c call, ev *Event) (status int, outcome string, refused refusal) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	rw := newReplyWriter(w, c)
@@ -66,7 +66,7 @@ func (h *Handler) exchange(w http.ResponseWriter, r *http.Request, c call, ev *E
 	ev.Upstream = time.Since(start)
 	timedOut := rw.seal()
 	if w == nil {
-		return 0, "", false
+		return 0, "", notRefused
 	}
 	outcome = OutcomeTimeout
 	if timedOut {
@@ -79,5 +79,5 @@ func (h *Handler) exchange(w http.ResponseWriter, r *http.Request, c call, ev *E
 	if c.onFailure != nil && (outcome == OutcomeTimeout || outcome == OutcomeUpstreamError) {
 		c.onFailure()
 	}
-	return status, outcome, rw.lost
+	return status, outcome, rw.refused
 }

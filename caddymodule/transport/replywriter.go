@@ -42,7 +42,7 @@ type replyWriter struct {
 	sse     *sseFilter    // modeStream with a rewrite, or of a modern request
 	body    bytes.Buffer  // modeBuffer
 	overrun bool          // modeBuffer exceeded maxBuffered
-	lost    bool          // a held session the backend forgot (see call.held)
+	refused refusal       // a held session the backend refused (see call.held)
 	first   *firstMessage // modeStream of a modern request, until its first message
 	// notFound is a -32601 reply that came as a modern request's first
 	// event: finish answers it as a 404.
@@ -190,11 +190,13 @@ func (rw *replyWriter) finish() (int, string) {
 // the client to start a new one), and mapping others to 502.
 func (rw *replyWriter) finishBuffered() (int, string) {
 	body := rw.body.Bytes()
-	if rw.call.held && sessionForgotten(rw.status, body, rw.call.id) {
-		// The backend does not know the session (restarted, or expired
-		// it) and did not process the request: the caller may open a new
-		// session and send it again.
-		rw.lost = true
+	if rw.call.held {
+		rw.refused = sessionRefusal(rw.status, body, rw.call.id)
+	}
+	if rw.refused != notRefused {
+		// The backend refused the session (restarted, or expired it) and
+		// did not process the request: the caller may open a new session
+		// and send it again.
 		if !rw.call.lastTry {
 			return 0, ""
 		}

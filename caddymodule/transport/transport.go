@@ -47,12 +47,22 @@
 // clientCapabilities of the request's _meta, then
 // notifications/initialized; concurrent first requests share one), and
 // dropped, reopened and the request sent once more when the backend
-// answers that it does not know it (404, or a 400 naming the session:
-// restarted, or expired it). At most Config.MaxBackendSessions are held,
-// the least recently used ended (DELETE) to make room, each ended after
-// Config.BackendSessionIdle unused and all by Close. Their ids stay the
-// gateway's: never shown to a client, and refused (404) when a client
-// sends one; a modern request's own Mcp-Session-Id is never forwarded.
+// answers that it does not know it (restarted, or expired it): a 404 that
+// does not answer the request, or a 400 refusing the session at the
+// transport (-32000 or -32001 naming the session without an id, or the
+// TypeScript SDK example's "No valid session ID provided"), after which
+// the session is ended all the same. Any other error, whatever its
+// message, is the backend's answer to the request and relayed once. At
+// most Config.MaxBackendSessions are held, and
+// Config.MaxBackendSessionsPerSubject for one subject (its own least
+// recently used ended to make room); when full, the least recently used
+// session without a request in flight is ended (DELETE) to make room, and
+// when all have one a new caller gets 503 with Retry-After, never another
+// caller's session in use. Each is ended after Config.BackendSessionIdle
+// unused and all by Close. Their ids stay the gateway's: never shown to a
+// client, and refused (404) when a client sends one, from initialize's
+// answer until the DELETE ending the session ran; a modern request's own
+// Mcp-Session-Id is never forwarded.
 // Out of scope: the backend's GET stream and subscriptions for modern
 // callers; requests the backend sends inside a reply (sampling,
 // elicitation) reach the client as events of the reply stream, as for any
@@ -130,11 +140,14 @@ func New(cfg Config, upstream http.Handler) (*Handler, error) {
 	if cfg.CacheTTL < 0 {
 		return nil, errors.New("transport: Config.CacheTTL must not be negative")
 	}
-	if cfg.MaxBackendSessions < 0 || cfg.BackendSessionIdle < 0 {
-		return nil, errors.New("transport: Config.MaxBackendSessions and Config.BackendSessionIdle must not be negative")
+	if cfg.MaxBackendSessions < 0 || cfg.MaxBackendSessionsPerSubject < 0 || cfg.BackendSessionIdle < 0 {
+		return nil, errors.New("transport: Config.MaxBackendSessions, Config.MaxBackendSessionsPerSubject and Config.BackendSessionIdle must not be negative")
 	}
 	if cfg.MaxBackendSessions == 0 {
 		cfg.MaxBackendSessions = DefaultMaxBackendSessions
+	}
+	if cfg.MaxBackendSessionsPerSubject == 0 {
+		cfg.MaxBackendSessionsPerSubject = DefaultMaxBackendSessionsPerSubject
 	}
 	if cfg.BackendSessionIdle == 0 {
 		cfg.BackendSessionIdle = DefaultBackendSessionIdle
@@ -143,7 +156,7 @@ func New(cfg Config, upstream http.Handler) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &Handler{cfg: cfg, upstream: upstream}
-	h.sessions = newSessionPool(cfg.MaxBackendSessions, cfg.BackendSessionIdle, cfg.Now, h.endSession)
+	h.sessions = newSessionPool(cfg.MaxBackendSessions, cfg.MaxBackendSessionsPerSubject, cfg.BackendSessionIdle, cfg.Now, h.endSession)
 	return h, nil
 }
 
