@@ -24,7 +24,7 @@ import (
 // ports and a temporary data folder, and returns the data folder.
 func exampleEnv(t *testing.T) string {
 	t.Helper()
-	data := t.TempDir()
+	data := caddyData(t)
 	t.Setenv("MCPGATE_DATA", data)
 	examplePorts(t)
 	t.Setenv("MCPGATE_USER", testUser)

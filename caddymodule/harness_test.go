@@ -91,6 +91,25 @@ func startCaddyOnFreePorts(t testing.TB, build func() string) string {
 	}
 }
 
+// caddyData returns a new folder for Caddy's data (storage, the local CA),
+// removed when the test ends. Not t.TempDir: certmagic may still be
+// writing a certificate it was obtaining when Caddy stopped, and the
+// removal is tried again until that write is done.
+func caddyData(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mcpgate-test-data-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		if !eventually(10*time.Second, func() bool { err = os.RemoveAll(dir); return err == nil }) {
+			t.Errorf("removing Caddy's data folder: %v", err)
+		}
+	})
+	return dir
+}
+
 // loadCaddy adapts caddyfileText and runs it until the test ends.
 func loadCaddy(t testing.TB, caddyfileText string) error {
 	t.Helper()
@@ -136,7 +155,7 @@ type gatewayOptions struct {
 func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	t.Helper()
 	if o.data == "" {
-		o.data = t.TempDir()
+		o.data = caddyData(t)
 	}
 	var scheme, port string
 	cf := startCaddyOnFreePorts(t, func() string {
