@@ -15,6 +15,12 @@ type firstMessage struct {
 	decided bool
 }
 
+// maxHeldEvents bounds the events without data held before the first
+// message: a backend that sends more (ids, retry hints) before it answers
+// gets its stream released as it is, so that neither the memory held nor
+// the client's wait for a status line grows with what the backend sends.
+const maxHeldEvents = 4 << 10
+
 // Write takes one event (sseFilter writes them whole).
 func (f *firstMessage) Write(event []byte) (int, error) {
 	if f.decided {
@@ -26,6 +32,9 @@ func (f *firstMessage) Write(event []byte) (int, error) {
 	data := eventData(event)
 	if data == nil {
 		f.held.Write(event)
+		if f.held.Len() > maxHeldEvents {
+			f.release()
+		}
 		return len(event), nil
 	}
 	f.decided = true

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -48,9 +49,13 @@ type sessionBackend struct {
 	// toolRelease, when set, makes tools/call a stream that sends its
 	// priming event and then waits for it before the result.
 	toolRelease chan struct{}
-	inits       map[string][]string
-	calls       []heldCall
-	deleted     []string
+	// primeRelease, when set, makes the method "primed" a stream of
+	// events without data, more than maxHeldEvents of them, that then
+	// waits for it before the result.
+	primeRelease chan struct{}
+	inits        map[string][]string
+	calls        []heldCall
+	deleted      []string
 }
 
 // heldCall is a request the backend processed in a session.
@@ -164,6 +169,16 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()
 		<-b.toolRelease
 		result, _ := jsonrpc.NewResult(req.ID, map[string]any{"content": []any{}})
+		data, _ := json.Marshal(result)
+		fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+	case req.Method == "primed" && b.primeRelease != nil:
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 0; i*len("id: prime-0000\n\n") <= maxHeldEvents; i++ {
+			fmt.Fprintf(w, "id: prime-%04d\n\n", i)
+		}
+		w.(http.Flusher).Flush()
+		<-b.primeRelease
+		result, _ := jsonrpc.NewResult(req.ID, map[string]any{})
 		data, _ := json.Marshal(result)
 		fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
 	case req.Method == "nosuch":
@@ -816,11 +831,25 @@ func TestToolCallStreamsAreNotHeldBack(t *testing.T) {
 	g.run(t, token, 1, nil) // the session, opened
 	g.backend.toolRelease = make(chan struct{})
 	defer close(g.backend.toolRelease)
-	req, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(modern(2, "tools/call", `"name":"whoami"`)))
+	if !g.streamStartsBeforeItsResult(t, token, "tools/call", "whoami") {
+		t.Fatal("the status line of a tool's stream waited for the tool's result")
+	}
+}
+
+// streamStartsBeforeItsResult sends a modern request for method (and name)
+// whose reply the test backend holds back, and reports whether the client
+// has the stream's status line meanwhile.
+func (g *heldGateway) streamStartsBeforeItsResult(t *testing.T, token, method, name string) bool {
+	t.Helper()
+	params := ""
+	if name != "" {
+		params = `"name":` + strconv.Quote(name)
+	}
+	req, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(modern(2, method, params)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	req.Header.Set("Authorization", "Bearer "+token)
-	for k, v := range modernHeaders("tools/call", "whoami") {
+	for k, v := range modernHeaders(method, name) {
 		req.Header.Set(k, v)
 	}
 	headers := make(chan *http.Response, 1)
@@ -834,9 +863,24 @@ func TestToolCallStreamsAreNotHeldBack(t *testing.T) {
 	select {
 	case resp := <-headers:
 		if resp == nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-			t.Fatalf("tools/call: %v", resp)
+			t.Fatalf("%s: %v", method, resp)
 		}
+		return true
 	case <-time.After(10 * time.Second): // a deadline for a broken test
-		t.Fatal("the status line of a tool's stream waited for the tool's result")
+		return false
+	}
+}
+
+// A backend that sends more events without data than maxHeldEvents before
+// its first message gets its stream released: the client has its status
+// line and the gateway holds no more of it.
+func TestHeldStreamIsReleasedPastItsBound(t *testing.T) {
+	g := newHeldGateway(t, Config{})
+	token := g.token(t, "alice", "app-1")
+	g.run(t, token, 1, nil) // the session, opened
+	g.backend.primeRelease = make(chan struct{})
+	defer close(g.backend.primeRelease)
+	if !g.streamStartsBeforeItsResult(t, token, "primed", "") {
+		t.Fatal("the status line waited for the first message past the bound on held events")
 	}
 }
