@@ -111,4 +111,9 @@ type Config struct {
 	// Observe, when set, is called once per request to the endpoint, after
 	// the answer is written (for logs and metrics). Default nil.
 	Observe func(Event)
+
+	// holdStreamFor is how long a modern request's event stream is held
+	// for its first message (see firstMessage); tests shorten or lengthen
+	// it. Default holdStreamFor.
+	holdStreamFor time.Duration
 }

@@ -1,6 +1,10 @@
 package transport
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
+	"time"
+)
 
 // firstMessage holds a modern request's event stream back until its first
 // message. 2026-07-28 answers an unknown method with HTTP 404 (and -32601),
@@ -8,11 +12,20 @@ import "bytes"
 // predates it sends -32601 as an event of a 200 stream, and the status
 // line is not out yet. A -32601 reply as the first message becomes a 404
 // JSON answer (finish writes it); anything else lets the stream go. Only
-// for methods answered promptly (see call.holdStream).
+// for methods answered promptly (see call.holdStream), and never for long:
+// past maxHeldEvents of events without data, or once the stream has been
+// held for holdStreamFor, it goes as it is (a -32601 then comes as an
+// event, as from the backend).
+//
+// The release after a while comes from a timer while the upstream handler
+// may be writing, so mu orders every write to the client until end.
 type firstMessage struct {
-	rw      *replyWriter
+	rw *replyWriter
+
+	mu      sync.Mutex
 	held    bytes.Buffer // events without data (a priming event) before it
 	decided bool
+	timer   *time.Timer
 }
 
 // maxHeldEvents bounds the events without data held before the first
@@ -21,8 +34,27 @@ type firstMessage struct {
 // the client's wait for a status line grows with what the backend sends.
 const maxHeldEvents = 4 << 10
 
+// holdStreamFor bounds how long a stream is held before its first message:
+// a backend that answers 200 and then works a while (a slow resources/read,
+// or only comments meanwhile) would otherwise keep the client without a
+// status line, and clients and proxies in between give up on a request
+// without one (often after 100 s or less). A few seconds cover a backend's
+// prompt -32601 and hold no client near such a limit.
+const holdStreamFor = 5 * time.Second
+
+// holdFirstMessage starts holding rw's stream, for at most holdFor.
+func holdFirstMessage(rw *replyWriter, holdFor time.Duration) *firstMessage {
+	f := &firstMessage{rw: rw}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.timer = time.AfterFunc(holdFor, f.end)
+	return f
+}
+
 // Write takes one event (sseFilter writes them whole).
 func (f *firstMessage) Write(event []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.decided {
 		if f.rw.notFound != nil {
 			return len(event), nil // after the reply: nothing for the client
@@ -37,7 +69,7 @@ func (f *firstMessage) Write(event []byte) (int, error) {
 		}
 		return len(event), nil
 	}
-	f.decided = true
+	f.decide()
 	if isMethodNotFound(data) {
 		f.rw.notFound = data
 		return len(event), nil
@@ -46,9 +78,27 @@ func (f *firstMessage) Write(event []byte) (int, error) {
 	return f.rw.out.Write(event)
 }
 
-// release commits the stream and sends the events held so far.
+// end releases a stream still held: when holdStreamFor passed without a
+// message (the timer), or when the stream ended without one (finish; after
+// it the client is finish's alone).
+func (f *firstMessage) end() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.decided {
+		f.release()
+	}
+}
+
+// release commits the stream and sends the events held so far; f.mu is
+// held.
 func (f *firstMessage) release() {
-	f.decided = true
+	f.decide()
 	f.rw.commit(f.rw.status)
 	_, _ = f.rw.out.Write(f.held.Bytes())
+}
+
+// decide ends the hold; f.mu is held.
+func (f *firstMessage) decide() {
+	f.decided = true
+	f.timer.Stop()
 }

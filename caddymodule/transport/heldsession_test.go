@@ -53,6 +53,10 @@ type sessionBackend struct {
 	// events without data, more than maxHeldEvents of them, that then
 	// waits for it before the result.
 	primeRelease chan struct{}
+	// quietRelease, when set, makes the method "quiet" a stream that
+	// sends its priming event and a comment, then waits for it before
+	// answering -32601 (a backend slow to find it has no such method).
+	quietRelease chan struct{}
 	inits        map[string][]string
 	calls        []heldCall
 	deleted      []string
@@ -180,6 +184,13 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-b.primeRelease
 		result, _ := jsonrpc.NewResult(req.ID, map[string]any{})
 		data, _ := json.Marshal(result)
+		fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+	case req.Method == "quiet" && b.quietRelease != nil:
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: prime\ndata: \n\n: still working\n\n")
+		w.(http.Flusher).Flush()
+		<-b.quietRelease
+		data, _ := json.Marshal(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
 		fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
 	case req.Method == "nosuch":
 		stream(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
@@ -824,9 +835,11 @@ func TestStreamedRepliesToModernRequests(t *testing.T) {
 }
 
 // A tool may work for minutes before it sends a message: its stream is not
-// held back, or clients would give up waiting for a status line.
+// held back, or clients would give up waiting for a status line. (Held
+// streams are held for an hour here, so that only the exemption lets the
+// status line out.)
 func TestToolCallStreamsAreNotHeldBack(t *testing.T) {
-	g := newHeldGateway(t, Config{})
+	g := newHeldGateway(t, Config{holdStreamFor: time.Hour})
 	token := g.token(t, "alice", "app-1")
 	g.run(t, token, 1, nil) // the session, opened
 	g.backend.toolRelease = make(chan struct{})
@@ -840,6 +853,18 @@ func TestToolCallStreamsAreNotHeldBack(t *testing.T) {
 // whose reply the test backend holds back, and reports whether the client
 // has the stream's status line meanwhile.
 func (g *heldGateway) streamStartsBeforeItsResult(t *testing.T, token, method, name string) bool {
+	t.Helper()
+	resp := g.startStream(t, token, method, name)
+	if resp == nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// startStream is streamStartsBeforeItsResult returning the client's
+// response (its body to read and close), or nil.
+func (g *heldGateway) startStream(t *testing.T, token, method, name string) *http.Response {
 	t.Helper()
 	params := ""
 	if name != "" {
@@ -855,8 +880,8 @@ func (g *heldGateway) streamStartsBeforeItsResult(t *testing.T, token, method, n
 	headers := make(chan *http.Response, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			defer resp.Body.Close()
+		if err != nil {
+			resp = nil
 		}
 		headers <- resp
 	}()
@@ -865,9 +890,9 @@ func (g *heldGateway) streamStartsBeforeItsResult(t *testing.T, token, method, n
 		if resp == nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 			t.Fatalf("%s: %v", method, resp)
 		}
-		return true
+		return resp
 	case <-time.After(10 * time.Second): // a deadline for a broken test
-		return false
+		return nil
 	}
 }
 
@@ -875,12 +900,35 @@ func (g *heldGateway) streamStartsBeforeItsResult(t *testing.T, token, method, n
 // its first message gets its stream released: the client has its status
 // line and the gateway holds no more of it.
 func TestHeldStreamIsReleasedPastItsBound(t *testing.T) {
-	g := newHeldGateway(t, Config{})
+	g := newHeldGateway(t, Config{holdStreamFor: time.Hour}) // only the size bound
 	token := g.token(t, "alice", "app-1")
 	g.run(t, token, 1, nil) // the session, opened
 	g.backend.primeRelease = make(chan struct{})
 	defer close(g.backend.primeRelease)
 	if !g.streamStartsBeforeItsResult(t, token, "primed", "") {
 		t.Fatal("the status line waited for the first message past the bound on held events")
+	}
+}
+
+// A backend that answers 200 and then takes a while to send a message (a
+// slow resources/read, with only comments meanwhile) gets its stream
+// released once held for holdStreamFor: the client has its status line and
+// the events held, and the stream goes on as it is, a -32601 coming later
+// in it as an event.
+func TestHeldStreamIsReleasedAfterAWhile(t *testing.T) {
+	g := newHeldGateway(t, Config{holdStreamFor: time.Millisecond})
+	token := g.token(t, "alice", "app-1")
+	g.run(t, token, 1, nil) // the session, opened
+	g.backend.quietRelease = make(chan struct{})
+	resp := g.startStream(t, token, "quiet", "")
+	close(g.backend.quietRelease)
+	if resp == nil {
+		t.Fatal("the status line waited for the first message past holdStreamFor")
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	later, held := strings.CutPrefix(string(body), "id: prime\ndata: \n\n: still working\n\n")
+	if !held || !strings.HasPrefix(later, "event: message\ndata: {") || !strings.Contains(later, `"code":-32601`) || !strings.HasSuffix(later, "}\n\n") {
+		t.Errorf("the released stream:\n%s", body)
 	}
 }

@@ -54,7 +54,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, c call, ev *Even
 func (h *Handler) exchange(w http.ResponseWriter, r *http.Request, c call, ev *Event) (status int, outcome string, refused refusal) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	rw := newReplyWriter(w, c)
+	rw := newReplyWriter(w, c, h.cfg.holdStreamFor)
 	timer := time.AfterFunc(h.cfg.Timeout, func() {
 		if rw.expire() {
 			cancel()

@@ -164,7 +164,7 @@ func TestObserve(t *testing.T) {
 
 func TestStreamHeadersAreFlushedAtOnce(t *testing.T) {
 	rec := httptest.NewRecorder()
-	rw := newReplyWriter(rec, call{id: []byte("1")})
+	rw := newReplyWriter(rec, call{id: []byte("1")}, holdStreamFor)
 	rw.Header().Set("Content-Type", "text/event-stream")
 	rw.WriteHeader(http.StatusOK)
 	if !rec.Flushed || rec.Header().Get("Content-Type") != "text/event-stream" {

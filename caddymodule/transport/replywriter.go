@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
@@ -30,6 +31,9 @@ type replyWriter struct {
 	client http.ResponseWriter
 	call   call
 	header http.Header
+	// holdFor bounds how long a held stream waits for its first message
+	// (see firstMessage).
+	holdFor time.Duration
 
 	mu       sync.Mutex
 	started  bool // the backend sent its status line; the timeout is off
@@ -49,8 +53,8 @@ type replyWriter struct {
 	notFound []byte
 }
 
-func newReplyWriter(client http.ResponseWriter, c call) *replyWriter {
-	return &replyWriter{client: client, call: c, header: make(http.Header)}
+func newReplyWriter(client http.ResponseWriter, c call, holdFor time.Duration) *replyWriter {
+	return &replyWriter{client: client, call: c, header: make(http.Header), holdFor: holdFor}
 }
 
 // expire marks the exchange timed out unless the backend already started
@@ -94,7 +98,7 @@ func (rw *replyWriter) WriteHeader(code int) {
 		rw.mode = modeDiscard
 	case code/100 == 2 && isSSE && rw.call.holdStream:
 		rw.mode = modeStream // committed by rw.first
-		rw.first = &firstMessage{rw: rw}
+		rw.first = holdFirstMessage(rw, rw.holdFor)
 		rw.sse = newSSEFilter(rw.first, rw.call.rewrite)
 	case rw.call.raw || code/100 == 2 && isSSE:
 		rw.mode = modeStream
@@ -152,6 +156,11 @@ func (rw *replyWriter) Write(p []byte) (int, error) {
 
 // Flush lets the upstream handler push bytes out.
 func (rw *replyWriter) Flush() {
+	if rw.first != nil {
+		// Nothing to push while held, every write flushed once released;
+		// and rw.out is the release timer's to set (see firstMessage).
+		return
+	}
 	if rw.out != nil && rw.out.wrote {
 		rw.out.flush()
 	}
@@ -163,14 +172,15 @@ func (rw *replyWriter) finish() (int, string) {
 	if rw.sse != nil {
 		rw.sse.close()
 	}
+	if rw.first != nil {
+		rw.first.end() // a stream without a message
+	}
 	switch {
 	case rw.notFound != nil:
 		rw.header.Set("Content-Type", "application/json")
 		rw.commitHeader(http.StatusNotFound)
 		_, _ = rw.client.Write(rw.notFound)
 		return http.StatusNotFound, OutcomeOK
-	case rw.first != nil && !rw.first.decided:
-		rw.first.release() // a stream without a message
 	case !rw.started:
 		return writeError(rw.client, http.StatusBadGateway, rw.call.id, jsonrpc.InternalError, "backend sent no reply"), OutcomeUpstreamError
 	case rw.mode == modeDirect && !rw.out.wrote:

@@ -155,6 +155,9 @@ func New(cfg Config, upstream http.Handler) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.holdStreamFor == 0 {
+		cfg.holdStreamFor = holdStreamFor
+	}
 	h := &Handler{cfg: cfg, upstream: upstream}
 	h.sessions = newSessionPool(cfg.MaxBackendSessions, cfg.MaxBackendSessionsPerSubject, cfg.BackendSessionIdle, cfg.Now, h.endSession)
 	return h, nil
