@@ -26,6 +26,9 @@ type firstMessage struct {
 	held    bytes.Buffer // events without data (a priming event) before it
 	decided bool
 	timer   *time.Timer
+	// over is set once the upstream handler has returned (or panicked):
+	// from then on the timer writes nothing, the client is finish's.
+	over bool
 }
 
 // maxHeldEvents bounds the events without data held before the first
@@ -47,8 +50,27 @@ func holdFirstMessage(rw *replyWriter, holdFor time.Duration) *firstMessage {
 	f := &firstMessage{rw: rw}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.timer = time.AfterFunc(holdFor, f.end)
+	f.timer = time.AfterFunc(holdFor, f.expire)
 	return f
+}
+
+// expire is the timer's release of a stream still held.
+func (f *firstMessage) expire() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.decided && !f.over {
+		f.release()
+	}
+}
+
+// stop ends the timer's reach once the upstream handler returned or
+// panicked: a release after that would write to a response its handler
+// no longer owns.
+func (f *firstMessage) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.over = true
+	f.timer.Stop()
 }
 
 // Write takes one event (sseFilter writes them whole).
@@ -78,9 +100,8 @@ func (f *firstMessage) Write(event []byte) (int, error) {
 	return f.rw.out.Write(event)
 }
 
-// end releases a stream still held: when holdStreamFor passed without a
-// message (the timer), or when the stream ended without one (finish; after
-// it the client is finish's alone).
+// end releases a stream that ended without a message (finish; after it
+// the client is finish's alone).
 func (f *firstMessage) end() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -932,3 +932,21 @@ func TestHeldStreamIsReleasedAfterAWhile(t *testing.T) {
 		t.Errorf("the released stream:\n%s", body)
 	}
 }
+
+// Once the upstream handler has returned (or panicked), a held stream's
+// timer writes nothing: the response is no longer the handler's to write.
+func TestAHeldStreamsTimerWritesNothingOnceTheHandlerReturned(t *testing.T) {
+	rec := httptest.NewRecorder()
+	rw := newReplyWriter(rec, call{holdStream: true}, time.Hour)
+	rw.Header().Set("Content-Type", "text/event-stream")
+	rw.WriteHeader(http.StatusOK)
+	if rw.first == nil {
+		t.Fatal("the stream is not held")
+	}
+	_, _ = rw.Write([]byte("id: prime\n\n"))
+	rw.stopHolding()
+	rw.first.expire() // the timer, late
+	if rec.Code != http.StatusOK || rec.Body.Len() != 0 || len(rec.Header()) != 0 {
+		t.Fatalf("the timer wrote after the handler returned: %d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+}

@@ -55,6 +55,7 @@ func (h *Handler) exchange(w http.ResponseWriter, r *http.Request, c call, ev *E
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	rw := newReplyWriter(w, c, h.cfg.holdStreamFor)
+	defer rw.stopHolding() // also when the upstream handler panics
 	timer := time.AfterFunc(h.cfg.Timeout, func() {
 		if rw.expire() {
 			cancel()

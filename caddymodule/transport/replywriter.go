@@ -166,6 +166,14 @@ func (rw *replyWriter) Flush() {
 	}
 }
 
+// stopHolding ends the reach of a held stream's timer (see
+// firstMessage.stop); safe to call more than once, and without a hold.
+func (rw *replyWriter) stopHolding() {
+	if rw.first != nil {
+		rw.first.stop()
+	}
+}
+
 // finish completes the client's answer once the upstream handler returned,
 // turning empty or non-JSON-RPC backend answers into JSON-RPC errors.
 func (rw *replyWriter) finish() (int, string) {
