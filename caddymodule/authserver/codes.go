@@ -27,6 +27,10 @@ type codeRecord struct {
 	GrantID          string    `json:"grant_id"`
 	ExpiresAt        time.Time `json:"expires_at"`
 	Used             bool      `json:"used,omitempty"`
+	// LegacyUpstreamToken is read only from codes issued before the
+	// user's record existed, which carried the session's sealed refresh
+	// token: redeeming one moves it there (upstreamlegacy.go).
+	LegacyUpstreamToken string `json:"upstream_token,omitempty"`
 }
 
 // sweepable reports whether the record is past use and past replay

@@ -175,6 +175,9 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 			oerr = errInvalidGrant(refused + "; authorize again")
 			return nil
 		}
+		if err := s.moveLegacyCodeToken(tx, &rec, g.ExpiresAt); err != nil {
+			return err
+		}
 		rec.Used = true
 		if err := s.store.put(tx, key, rec); err != nil {
 			return err

@@ -59,17 +59,30 @@ func upstreamCredentialLock(id string) string { return "upstream-token-" + id }
 // as the last grant the session can make. A sign-in without a refresh
 // token leaves the one held.
 func (s *Server) keepSignInToken(ctx context.Context, provider, subject, sealed string, sessionEnds time.Time) error {
-	// A code of the session is redeemed within CodeLifetime, and its grant
-	// lasts RefreshTokenLifetime from then.
-	lastGrantEnds := sessionEnds.Add(s.cfg.CodeLifetime + s.cfg.RefreshTokenLifetime)
+	return s.keepUpstreamToken(ctx, provider, subject, sealed, true, s.cfg.Now(), s.lastGrantOfSession(sessionEnds))
+}
+
+// lastGrantOfSession is when the last grant a session ending at ends can
+// make expires: a code of the session is redeemed within CodeLifetime, and
+// its grant lasts RefreshTokenLifetime from then.
+func (s *Server) lastGrantOfSession(ends time.Time) time.Time {
+	return ends.Add(s.cfg.CodeLifetime + s.cfg.RefreshTokenLifetime)
+}
+
+// keepUpstreamToken stores sealed, a refresh token of subject at provider
+// the provider issued at storedAt, in the user's record, replacing the one
+// held only when replace (a token held is newer otherwise), and makes the
+// record last until lastGrantEnds at least. Without a token to store or
+// one held it stores nothing.
+func (s *Server) keepUpstreamToken(ctx context.Context, provider, subject, sealed string, replace bool, storedAt, lastGrantEnds time.Time) error {
 	id := upstreamCredentialID(provider, subject)
 	return s.store.atomically(ctx, upstreamCredentialLock(id), func(tx context.Context) error {
 		var rec upstreamCredential
 		if _, err := s.store.get(tx, s.upstreamCredentialKey(id), &rec); err != nil {
 			return err
 		}
-		if sealed != "" {
-			rec.Sealed, rec.StoredAt = sealed, s.cfg.Now()
+		if sealed != "" && (replace || rec.Sealed == "") {
+			rec.Sealed, rec.StoredAt = sealed, storedAt
 		}
 		if rec.Sealed == "" {
 			return nil // nothing to check the user with, now or later

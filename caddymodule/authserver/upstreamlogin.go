@@ -282,6 +282,10 @@ type upstreamSession struct {
 	// session's.
 	SignedIn  time.Time `json:"signed_in"`
 	ExpiresAt time.Time `json:"expires_at"` // swept with the pending logins
+	// LegacyUpstreamToken is read only from sessions started before the
+	// user's record existed, which kept the sealed refresh token here:
+	// their first use moves it there (upstreamlegacy.go).
+	LegacyUpstreamToken string `json:"upstream_token,omitempty"`
 }
 
 func (s *Server) upstreamSessionKey(id string) string {
@@ -304,6 +308,9 @@ func (s *Server) upstreamPerson(ctx context.Context, p sessionPayload) (person, 
 	// by session; the record is what the provider said.
 	if !found || err != nil {
 		return person{}, false
+	}
+	if rec.LegacyUpstreamToken != "" {
+		s.moveLegacySessionToken(ctx, provider, p.Session, rec)
 	}
 	return person{Subject: rec.Subject, Login: rec.Login, Username: rec.Username, Groups: rec.Groups, Domain: rec.Domain,
 		signedIn: rec.SignedIn}, true
