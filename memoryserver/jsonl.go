@@ -99,35 +99,26 @@ func decodeJSONL(ctx context.Context, r io.Reader, emitEntities func([]entity) e
 		var err error
 		switch item["type"] {
 		case "entity":
-			if len(relations) > 0 {
+			if err = entitySchema.check(v, ""); err == nil && len(relations) > 0 {
 				err = flush()
-			}
-			if err == nil {
-				err = entitySchema.check(v, "")
 			}
 			if err == nil {
 				entities = append(entities, entity{Name: item["name"].(string), EntityType: item["entityType"].(string),
 					Observations: stringItems(item["observations"])})
-				if len(entities) == importChunk {
-					err = flush()
-				}
 			}
 		case "relation":
-			if len(entities) > 0 {
+			if err = relationSchema.check(v, ""); err == nil && len(entities) > 0 {
 				err = flush()
-			}
-			if err == nil {
-				err = relationSchema.check(v, "")
 			}
 			if err == nil {
 				relations = append(relations, relation{From: item["from"].(string), To: item["to"].(string),
 					RelationType: item["relationType"].(string)})
-				if len(relations) == importChunk {
-					err = flush()
-				}
 			}
 		default:
 			err = errors.New(`want an object with "type" "entity" or "relation"`)
+		}
+		if err == nil && len(entities)+len(relations) == importChunk {
+			err = flush()
 		}
 		if err != nil {
 			return fmt.Errorf("import: item %d: %w", n, err)

@@ -114,15 +114,7 @@ func TestARevokedGrantKeepsNoProviderToken(t *testing.T) {
 	e := policyEnv(t, u, func(c *Config) {
 		c.ScopeGrants = []ScopeGrant{{Scopes: []string{"mcp"}, Groups: []string{"corp:eng"}}, {Scopes: []string{"mcp:admin"}, Groups: []string{"corp:admins"}}}
 	})
-	stored := func(refresh string) grant {
-		t.Helper()
-		id, _ := grantIDOf(refresh)
-		var g grant
-		if found, err := e.srv.store.get(t.Context(), e.srv.grantKey(id), &g); !found || err != nil {
-			t.Fatalf("grant %s: found %v, %v", id, found, err)
-		}
-		return g
-	}
+	stored := func(refresh string) grant { return storedGrant(t, e, refresh) }
 	c, wide := upstreamGrant(t, e, u, "mcp mcp:admin")
 	if stored(wide.refresh).UpstreamToken != "" {
 		t.Fatal("the grant holds a copy of the provider token")

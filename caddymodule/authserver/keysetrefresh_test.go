@@ -53,6 +53,26 @@ func (d *docEnv) authenticate(t *testing.T, c *keyClient) (int, map[string]any) 
 	return status, m
 }
 
+// passes fails unless c authenticates at the token endpoint (the made-up
+// refresh token it presents is then what is refused).
+func (d *docEnv) passes(t *testing.T, c *keyClient) {
+	t.Helper()
+	code, m := d.authenticate(t, c)
+	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+}
+
+// rotatedSignedInClient returns a client users have signed in with whose
+// document and key set are past their cache lifetime and whose key was
+// rotated at its host: only a fresh fetch of its key set verifies it.
+func (d *docEnv) rotatedSignedInClient(t *testing.T) *keyClient {
+	t.Helper()
+	c, serveKeys := d.keyClientAt(t, "/agent.json")
+	d.signIn(t, c)
+	d.clock.Advance(defaultDocumentCache)
+	c.rotate(t, serveKeys)
+	return c
+}
+
 // signIn runs a code flow of c, so c is a client in use.
 func (d *docEnv) signIn(t *testing.T, c *keyClient) {
 	t.Helper()
@@ -71,8 +91,7 @@ func (d *docEnv) signIn(t *testing.T, c *keyClient) {
 func TestJunkClientIDsDoNotStarveAKeySet(t *testing.T) {
 	d := newDocEnv(t, nil)
 	c, serveKeys := d.keyClientAt(t, "/agent.json")
-	code, m := d.authenticate(t, c)
-	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+	d.passes(t, c)
 	d.clock.Advance(defaultDocumentCache)
 	c.rotate(t, serveKeys)
 	junk := func(i int) string { return fmt.Sprintf("https://keys.example:%s/junk%d.json", d.host.Port(), i) }
@@ -83,8 +102,7 @@ func TestJunkClientIDsDoNotStarveAKeySet(t *testing.T) {
 		t.Fatalf("junk URL %d: %v, want the limit", hostFetchLimit+1, err)
 	}
 	d.srv.documents.client.CloseIdleConnections() // the key set's fetch must dial
-	code, m = d.authenticate(t, c)
-	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+	d.passes(t, c)
 }
 
 // A stranger's documents, stored but never used, naming junk key sets on
@@ -92,10 +110,7 @@ func TestJunkClientIDsDoNotStarveAKeySet(t *testing.T) {
 // signed in with fetches its key set from a budget of its own.
 func TestStrangersKeySetsDoNotStarveASignedInClient(t *testing.T) {
 	d := newDocEnv(t, nil)
-	c, serveKeys := d.keyClientAt(t, "/agent.json")
-	d.signIn(t, c)
-	d.clock.Advance(defaultDocumentCache)
-	c.rotate(t, serveKeys)
+	c := d.rotatedSignedInClient(t)
 	for i := range hostFetchLimit {
 		junk := d.load(d.publish(fmt.Sprintf("/junk%d.json", i), map[string]any{
 			"token_endpoint_auth_method": "private_key_jwt",
@@ -106,8 +121,7 @@ func TestStrangersKeySetsDoNotStarveASignedInClient(t *testing.T) {
 		}
 	}
 	d.srv.documents.client.CloseIdleConnections() // the key set's fetch must dial
-	code, m := d.authenticate(t, c)
-	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+	d.passes(t, c)
 }
 
 // A fetch refused by this server's own limit is not remembered for the
@@ -116,10 +130,7 @@ func TestStrangersKeySetsDoNotStarveASignedInClient(t *testing.T) {
 // to the client's own fetch, whose budget has room.
 func TestKeySetRefusalNotHandedToAnotherBudget(t *testing.T) {
 	d := newDocEnv(t, nil)
-	c, serveKeys := d.keyClientAt(t, "/agent.json")
-	d.signIn(t, c)
-	d.clock.Advance(defaultDocumentCache)
-	c.rotate(t, serveKeys)
+	c := d.rotatedSignedInClient(t)
 	copied := d.load(d.publish("/copy.json", map[string]any{
 		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": c.jwksURI(d),
 	}).id)
@@ -131,8 +142,7 @@ func TestKeySetRefusalNotHandedToAnotherBudget(t *testing.T) {
 	if d.host.Hits("/agent.json.jwks") != hits {
 		t.Fatal("the stranger's client fetched the key set past the limit")
 	}
-	code, m := d.authenticate(t, c)
-	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+	d.passes(t, c)
 }
 
 // A signed-in client's request does not wait for, and take the result of,
@@ -154,10 +164,7 @@ func TestKeySetFetchNotSharedAcrossBudgets(t *testing.T) {
 			return resolveTo("127.0.0.1")(ctx, host)
 		}
 	})
-	c, serveKeys := d.keyClientAt(t, "/agent.json")
-	d.signIn(t, c)
-	d.clock.Advance(defaultDocumentCache)
-	c.rotate(t, serveKeys)
+	c := d.rotatedSignedInClient(t)
 	copied := d.load(d.publish("/copy.json", map[string]any{
 		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": c.jwksURI(d),
 	}).id)
@@ -201,20 +208,18 @@ func (c *keyClient) jwksURI(d *docEnv) string {
 func TestLastGoodKeySetStandsIn(t *testing.T) {
 	d, logs := newLoggedDocEnv(t, nil)
 	c, serveKeys := d.keyClientAt(t, "/agent.json")
-	code, m := d.authenticate(t, c)
-	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+	d.passes(t, c)
 	d.clock.Advance(defaultDocumentCache)
 	serveKeys(status(http.StatusServiceUnavailable))
 	for range 2 {
-		code, m = d.authenticate(t, c)
-		wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+		d.passes(t, c)
 		d.clock.Advance(failureCache) // the next one tries the host again
 	}
 	if entries := logs.FilterMessageSnippet("stored copy of a JWK set").All(); len(entries) != 1 || entries[0].ContextMap()["url"] != c.jwksURI(d) {
 		t.Errorf("log entries %v, want one naming the key set", entries)
 	}
 	d.clock.Advance(defaultStaleGrace)
-	code, m = d.authenticate(t, c)
+	code, m := d.authenticate(t, c)
 	wantError(t, code, m, http.StatusUnauthorized, "invalid_client")
 	if !strings.Contains(m["error_description"].(string), "answered HTTP 503") {
 		t.Errorf("after the grace: %v", m)
@@ -252,8 +257,7 @@ func TestKeySetNeverStandsInForOurOwnLimit(t *testing.T) {
 			if tc.signedIn {
 				d.signIn(t, c)
 			} else {
-				code, m := d.authenticate(t, c)
-				wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+				d.passes(t, c)
 			}
 			leaked := *c
 			c.rotate(t, serveKeys)
@@ -285,11 +289,10 @@ func TestWithdrawnKeySetNeverStandsIn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDocEnv(t, nil)
 			c, serveKeys := d.keyClientAt(t, "/agent.json")
-			code, m := d.authenticate(t, c)
-			wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+			d.passes(t, c)
 			d.clock.Advance(defaultDocumentCache)
 			serveKeys(tc.serve)
-			code, m = d.authenticate(t, c)
+			code, m := d.authenticate(t, c)
 			if code != http.StatusUnauthorized || !strings.Contains(m["error_description"].(string), tc.want) {
 				t.Fatalf("got %d %v, want invalid_client saying %q", code, m, tc.want)
 			}
@@ -388,6 +391,5 @@ func TestSignedInClientsKeySetOutlivesAFullCache(t *testing.T) {
 	}
 	d.clock.Advance(defaultDocumentCache)
 	serveKeys(status(http.StatusServiceUnavailable))
-	code, m = d.authenticate(t, c)
-	wantError(t, code, m, http.StatusBadRequest, "invalid_grant")
+	d.passes(t, c)
 }

@@ -154,6 +154,24 @@ func (e *env) refreshLater(c registered, token string) <-chan tokenAnswer {
 	return ch
 }
 
+// checkThenAnother refreshes first on a until the held provider is asked
+// about its user, then refreshes second on b, and returns the two answers
+// to come.
+func checkThenAnother(h *heldUpstream, a *env, ca registered, first string, b *env, cb registered, second string) (<-chan tokenAnswer, <-chan tokenAnswer) {
+	firstAnswer := a.refreshLater(ca, first)
+	<-h.entered
+	return firstAnswer, b.refreshLater(cb, second)
+}
+
+// gotTokens fails unless each answer to come is a token response.
+func gotTokens(t *testing.T, answers ...<-chan tokenAnswer) {
+	t.Helper()
+	for _, ch := range answers {
+		got := <-ch
+		tokensOf(t, got.status, got.body)
+	}
+}
+
 // TestAProviderCheckHoldsNoTransaction: while one user's provider is slow
 // to answer, nothing of the storage is held for it, and another grant is
 // refreshed meanwhile, even on PostgreSQL with a single transaction slot,
@@ -179,8 +197,7 @@ func TestAProviderCheckHoldsNoTransaction(t *testing.T) {
 			tokensOf(t, status, m)
 
 			h.free()
-			a := <-answer
-			tokensOf(t, a.status, a.body)
+			gotTokens(t, answer)
 			if n := h.calls.Load(); n != 1 {
 				t.Fatalf("provider asked %d times", n)
 			}
@@ -199,19 +216,14 @@ func TestOneProviderCheckPerGrantAcrossInstances(t *testing.T) {
 		c, tok := upstreamGrant(t, a, h.fakeUpstream, "mcp")
 		a.clock.Advance(2 * time.Hour)
 
-		first := a.refreshLater(c, tok.refresh)
-		<-h.entered
-		second := b.refreshLater(c, tok.refresh)
+		first, second := checkThenAnother(h, a, c, tok.refresh, b, c, tok.refresh)
 		select {
 		case <-wb.checkLocks: // B waits for A's check
 		case <-h.entered:
 			t.Fatal("the provider was asked twice at once about one grant")
 		}
 		h.free()
-		for _, ch := range []<-chan tokenAnswer{first, second} {
-			got := <-ch
-			tokensOf(t, got.status, got.body)
-		}
+		gotTokens(t, first, second)
 		if n := h.calls.Load(); n != 1 {
 			t.Fatalf("provider asked %d times; want once (the second request finds the check done)", n)
 		}
@@ -229,9 +241,7 @@ func TestAGrantRevokedDuringAProviderCheck(t *testing.T) {
 		c, tok := upstreamGrant(t, a, h.fakeUpstream, "mcp")
 		a.clock.Advance(2 * time.Hour)
 
-		first := a.refreshLater(c, tok.refresh)
-		<-h.entered
-		second := b.refreshLater(c, tok.refresh)
+		first, second := checkThenAnother(h, a, c, tok.refresh, b, c, tok.refresh)
 		<-wb.checkLocks
 		if status, _, _ := b.postForm("/revoke", url.Values{"token": {tok.refresh}, "client_id": {c.id}}, "", ""); status != http.StatusOK {
 			t.Fatalf("revoke: %d", status)

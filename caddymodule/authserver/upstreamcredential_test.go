@@ -29,6 +29,32 @@ func providerToken(t *testing.T, e *env, u *fakeUpstream) string {
 	return token
 }
 
+// madeBeforeRecords makes the grants of refreshes, of u's user, look as
+// grants made before users had a record of their provider token: each
+// keeps a copy of the record's sealed token, and the record is gone. It
+// returns the last grant as stored.
+func madeBeforeRecords(t *testing.T, e *env, u *fakeUpstream, refreshes ...string) grant {
+	t.Helper()
+	ctx := t.Context()
+	credential := e.srv.upstreamCredentialKey(upstreamCredentialID(u.name, u.id.Subject))
+	var rec upstreamCredential
+	if found, err := e.srv.store.get(ctx, credential, &rec); !found || err != nil {
+		t.Fatalf("the user's record: found %v, %v", found, err)
+	}
+	var g grant
+	for _, refresh := range refreshes {
+		g = storedGrant(t, e, refresh)
+		g.UpstreamToken = rec.Sealed
+		if err := e.srv.store.put(ctx, e.srv.grantKey(g.ID), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.srv.store.remove(ctx, credential); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // storedGrant returns the grant of a refresh token as stored.
 func storedGrant(t *testing.T, e *env, refresh string) grant {
 	t.Helper()
@@ -115,9 +141,7 @@ func TestTheChecksOfAUsersGrantsRunOneAtATime(t *testing.T) {
 		c2, t2 := upstreamGrant(t, b, h.fakeUpstream, "mcp")
 		a.clock.Advance(2 * time.Hour)
 
-		first := a.refreshLater(c1, t1.refresh)
-		<-h.entered
-		second := b.refreshLater(c2, t2.refresh)
+		first, second := checkThenAnother(h, a, c1, t1.refresh, b, c2, t2.refresh)
 		select {
 		case <-wb.checkWaits: // B waits for A's check
 		case got := <-h.entered:
@@ -127,10 +151,7 @@ func TestTheChecksOfAUsersGrantsRunOneAtATime(t *testing.T) {
 		if got := <-h.entered; got != "provider-refresh-token-2" {
 			t.Fatalf("the second check presented %q, want the token the first one left", got)
 		}
-		for _, ch := range []<-chan tokenAnswer{first, second} {
-			got := <-ch
-			tokensOf(t, got.status, got.body)
-		}
+		gotTokens(t, first, second)
 	})
 }
 
@@ -144,22 +165,7 @@ func TestAGrantFromBeforeTheUsersRecordMovesItsCopyThere(t *testing.T) {
 	e, u := reauthEnv(t)
 	c1, t1 := upstreamGrant(t, e, u, "mcp")
 	c2, t2 := upstreamGrant(t, e, u, "mcp")
-	ctx := t.Context()
-	credential := e.srv.upstreamCredentialKey(upstreamCredentialID(u.name, u.id.Subject))
-	var rec upstreamCredential
-	if found, err := e.srv.store.get(ctx, credential, &rec); !found || err != nil {
-		t.Fatalf("the user's record: found %v, %v", found, err)
-	}
-	for _, refresh := range []string{t1.refresh, t2.refresh} {
-		g := storedGrant(t, e, refresh)
-		g.UpstreamToken = rec.Sealed
-		if err := e.srv.store.put(ctx, e.srv.grantKey(g.ID), g); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.srv.store.remove(ctx, credential); err != nil {
-		t.Fatal(err)
-	}
+	madeBeforeRecords(t, e, u, t1.refresh, t2.refresh)
 
 	e.clock.Advance(2 * time.Hour)
 	u.again = &UpstreamIdentity{Subject: u.id.Subject, Username: u.id.Username, Groups: []string{"eng"}, RefreshToken: "provider-refresh-token-2"}
@@ -172,7 +178,7 @@ func TestAGrantFromBeforeTheUsersRecordMovesItsCopyThere(t *testing.T) {
 		t.Fatal("the checked grant keeps its copy of the provider token")
 	}
 	// The record lasts as long as the grants that moved there.
-	if err := e.srv.Sweep(ctx); err != nil {
+	if err := e.srv.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	status, m = e.refresh(c2, t2.refresh)
@@ -381,20 +387,7 @@ func TestACheckOfAGrantFromBeforeRecordsDoesNotBringBackARevokedUsersToken(t *te
 				h := newHeldUpstream()
 				e, _, _, _ := checkCluster(t, storages, h)
 				c, tok := upstreamGrant(t, e, h.fakeUpstream, "mcp")
-				ctx := t.Context()
-				credential := e.srv.upstreamCredentialKey(upstreamCredentialID(h.name, h.id.Subject))
-				var rec upstreamCredential
-				if found, err := e.srv.store.get(ctx, credential, &rec); !found || err != nil {
-					t.Fatalf("the user's record: found %v, %v", found, err)
-				}
-				g := storedGrant(t, e, tok.refresh)
-				g.UpstreamToken = rec.Sealed
-				if err := e.srv.store.put(ctx, e.srv.grantKey(g.ID), g); err != nil {
-					t.Fatal(err)
-				}
-				if err := e.srv.store.remove(ctx, credential); err != nil {
-					t.Fatal(err)
-				}
+				g := madeBeforeRecords(t, e, h.fakeUpstream, tok.refresh)
 				e.clock.Advance(2 * time.Hour)
 				answer := e.refreshLater(c, tok.refresh)
 				<-h.entered
