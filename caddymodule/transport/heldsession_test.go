@@ -717,9 +717,15 @@ func TestHeldSessionIDsAreRefusedFromInitializeUntilEnded(t *testing.T) {
 	}
 	close(g.backend.notifyRelease)
 	<-done
+	// Alice's session took the place of the warm-up caller's: its DELETE,
+	// in a goroutine of its own, is over before the backend starts holding
+	// DELETEs back.
+	g.h.sessions.ending.Wait()
 
 	// Bob's session takes the place of alice's, whose DELETE waits.
 	g.backend.ending, g.backend.endRelease = make(chan string), make(chan struct{})
+	release := sync.OnceFunc(func() { close(g.backend.endRelease) })
+	t.Cleanup(release) // a failed check must not leave the DELETE waiting
 	go func() {
 		resp, body := g.call(t, g.token(t, "bob", "app-1"), 2, nil)
 		done <- fmt.Sprint(resp.StatusCode, body)
@@ -732,7 +738,7 @@ func TestHeldSessionIDsAreRefusedFromInitializeUntilEnded(t *testing.T) {
 	if status := legacy(alices); status != http.StatusNotFound {
 		t.Errorf("a legacy request in alice's session while it is being ended: %d", status)
 	}
-	close(g.backend.endRelease)
+	release()
 	<-done
 	g.h.sessions.ending.Wait()
 	if g.h.sessions.holds(alices) {
