@@ -105,16 +105,19 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bo
 }
 
 // setBackendHeaders replaces client-supplied credentials and identity with
-// the verified identity and the backend's own credential.
+// the verified identity and the backend's own credential. Every header a
+// backend could read as one of them goes first, under any spelling
+// (isGuardedHeader): a client must not name its own subject or groups.
 func (g *Guard) setBackendHeaders(h http.Header, id Identity) {
 	g.protectFromConnection(h)
-	h.Del("Authorization")
-	h.Set(g.cfg.SubjectHeader, id.Subject) // Set drops any client-sent values
+	for name := range h {
+		if g.isGuardedHeader(name) {
+			delete(h, name)
+		}
+	}
+	h.Set(g.cfg.SubjectHeader, id.Subject)
 	h.Set(g.cfg.ClientIDHeader, id.ClientID)
 	h.Set(g.cfg.SubjectTypeHeader, subjectType(id))
-	// A client must not name its own groups: the header goes only with
-	// the token's, and any the client sent goes first.
-	h.Del(g.cfg.GroupsHeader)
 	if len(id.Groups) > 0 {
 		h.Set(g.cfg.GroupsHeader, groupsHeader(id.Groups))
 	}
@@ -164,14 +167,7 @@ func (g *Guard) protectFromConnection(h http.Header) {
 	for _, v := range values {
 		for _, name := range strings.Split(v, ",") {
 			name = strings.TrimSpace(name)
-			switch {
-			case name == "",
-				strings.EqualFold(name, "Authorization"),
-				strings.EqualFold(name, g.cfg.SubjectHeader),
-				strings.EqualFold(name, g.cfg.ClientIDHeader),
-				strings.EqualFold(name, g.cfg.SubjectTypeHeader),
-				strings.EqualFold(name, g.cfg.GroupsHeader):
-			default:
+			if name != "" && !g.isGuardedHeader(name) {
 				kept = append(kept, name)
 			}
 		}
@@ -188,4 +184,21 @@ func (g *Guard) fail(w http.ResponseWriter, r *http.Request, origin, reason stri
 		g.cfg.OnFailure(r, reason)
 	}
 	g.refuse(w, origin, f)
+}
+
+// isGuardedHeader reports whether a header named name is, to some backend,
+// the client's credential or one of the identity headers the guard sets:
+// their names in any case, and with '_' for '-'. CGI, FastCGI (Caddy's
+// php_fastcgi) and WSGI backends read "X_MCP_Subject" and "X-MCP-Subject"
+// as one variable, HTTP_X_MCP_SUBJECT (RFC 3875 §4.1.18), and Go's server
+// accepts the first spelling: a client sending "X_MCP_Subject: victim"
+// beside the verified header could otherwise pass for anyone there.
+func (g *Guard) isGuardedHeader(name string) bool {
+	name = strings.ReplaceAll(name, "_", "-")
+	for _, guarded := range []string{"Authorization", g.cfg.SubjectHeader, g.cfg.ClientIDHeader, g.cfg.SubjectTypeHeader, g.cfg.GroupsHeader} {
+		if strings.EqualFold(name, strings.ReplaceAll(guarded, "_", "-")) {
+			return true
+		}
+	}
+	return false
 }

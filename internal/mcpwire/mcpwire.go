@@ -116,6 +116,13 @@ func InvalidEnvelope(message string) *Rejection {
 // also required. served are the protocol versions the caller serves, newest
 // first.
 func Classify(h http.Header, req *jsonrpc.Request, served []string) (modern bool, rej *Rejection) {
+	for _, name := range []string{"MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"} {
+		if len(h.Values(name)) > 1 {
+			// Two values: which one an intermediary or the backend acts
+			// on (the first, the last, both joined) is anyone's guess.
+			return false, HeaderMismatch(name + " must be sent once")
+		}
+	}
 	headerVersion := strings.Trim(h.Get("MCP-Protocol-Version"), " \t")
 	claimed, hasClaim, rej := EnvelopeVersion(req.Meta)
 	switch {
@@ -197,9 +204,6 @@ func checkStandardHeaders(h http.Header, req *jsonrpc.Request, required bool) *R
 		return HeaderMismatch("the Mcp-Name header is required for " + req.Method)
 	case !present:
 		return nil
-	case len(header) != 1:
-		// Two values: which one an intermediary acts on is anyone's guess.
-		return HeaderMismatch("Mcp-Name must be sent once")
 	}
 	name, ok := DecodeHeaderValue(strings.Trim(header[0], " \t"))
 	if !ok {
