@@ -210,6 +210,11 @@ func (rw *replyWriter) finishBuffered() (int, string) {
 	body := rw.body.Bytes()
 	if rw.call.held {
 		rw.refused = sessionRefusal(rw.status, body, rw.call.id)
+		if rw.refused != notRefused && !rw.call.forgotten() {
+			// The session is alive: the refusal was the backend's answer
+			// to the request (see Handler.forgot), relayed unchanged.
+			rw.refused = notRefused
+		}
 	}
 	if rw.refused != notRefused {
 		// The backend refused the session (restarted, or expired it) and
