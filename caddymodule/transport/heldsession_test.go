@@ -1022,3 +1022,33 @@ func TestAHeldStreamsTimerWritesNothingOnceTheHandlerReturned(t *testing.T) {
 		t.Fatalf("the timer wrote after the handler returned: %d %q %v", rec.Code, rec.Body.String(), rec.Header())
 	}
 }
+
+// A held stream's timer may release it while the upstream handler sets
+// trailers, which reverse_proxy does in the response's headers once the
+// body is done: the timer reads the headers of the status line, a copy of
+// its own, never the map the handler writes (a data race, and a fatal
+// concurrent map write in production). Run with -race.
+func TestAHeldStreamsTimerReadsNoHeaderTheHandlerWrites(t *testing.T) {
+	rec := httptest.NewRecorder()
+	rw := newReplyWriter(rec, call{holdStream: true}, time.Hour)
+	rw.Header().Set("Content-Type", "text/event-stream")
+	rw.Header().Set("Trailer", "X-Checksum")
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write([]byte("id: prime\ndata: \n\n"))
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		rw.first.expire() // the timer, while the handler sets its trailers
+	}()
+	rw.Header().Set("X-Checksum", "abc")
+	rw.Header().Set(http.TrailerPrefix+"X-Late", "def")
+	<-released
+	rw.stopHolding()
+	rw.finish()
+	if rec.Code != http.StatusOK || rec.Body.String() != "id: prime\ndata: \n\n" {
+		t.Errorf("released %d %q", rec.Code, rec.Body.String())
+	}
+	if got := rec.Header(); got.Get("Content-Type") != "text/event-stream" || len(got) != 1 {
+		t.Errorf("the client got the headers %v, want only those of the status line, without trailers", got)
+	}
+}
