@@ -12,6 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/mcpgate/mcpgate/caddymodule/oauthwire"
+	"github.com/mcpgate/mcpgate/caddymodule/transport"
 )
 
 func init() {
@@ -56,7 +57,9 @@ func init() {
 //	    stream_get
 //	    cache_hints <ttl> [public|private]
 //	    backend_refresh <duration>
-//	    backend_sessions <max> [<idle>]
+//	    backend_sessions [<max> [<idle>]] {    # <max> or the block required
+//	        per_subject <n>                     #   sessions of one user over all its clients
+//	    }
 //
 //	    # more resources under the same origin and authorization server
 //	    resource <path> {
@@ -384,26 +387,56 @@ func parseResourceOption(h httpcaddyfile.Helper, res *Resource) (bool, error) {
 	case "backend_refresh":
 		return true, durationArg(d, &res.BackendRefresh)
 	case "backend_sessions":
-		args := d.RemainingArgs()
-		if len(args) != 1 && len(args) != 2 {
-			return true, d.Errf("backend_sessions needs the most sessions to hold and optionally how long one may idle, for example: backend_sessions 1000 10m")
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n <= 0 {
-			return true, d.Errf("backend_sessions %q is not a positive number of sessions", args[0])
-		}
-		res.MaxBackendSessions = n
-		if len(args) == 2 {
-			idle, err := caddy.ParseDuration(args[1])
-			if err != nil || idle <= 0 {
-				return true, d.Errf("backend_sessions idle time %q is not a duration such as 10m", args[1])
-			}
-			res.BackendSessionIdle = caddy.Duration(idle)
-		}
+		return true, parseBackendSessions(d, res)
 	default:
 		return false, nil
 	}
 	return true, nil
+}
+
+// parseBackendSessions parses backend_sessions [<max> [<idle>]] with an
+// optional block (per_subject <n>); without arguments the block is needed.
+func parseBackendSessions(d *caddyfile.Dispenser, res *Resource) error {
+	const example = "for example: backend_sessions 1000 10m { per_subject 4 }"
+	args := d.RemainingArgs()
+	if len(args) > 2 {
+		return d.Errf("backend_sessions takes the most sessions to hold and optionally how long one may idle, then a block for per_subject; %s", example)
+	}
+	if len(args) >= 1 {
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n <= 0 {
+			return d.Errf("backend_sessions %q is not a positive number of sessions", args[0])
+		}
+		res.MaxBackendSessions = n
+	}
+	if len(args) == 2 {
+		idle, err := caddy.ParseDuration(args[1])
+		if err != nil || idle <= 0 {
+			return d.Errf("backend_sessions idle time %q is not a duration such as 10m", args[1])
+		}
+		res.BackendSessionIdle = caddy.Duration(idle)
+	}
+	options := 0
+	for nesting := d.Nesting(); d.NextBlock(nesting); options++ {
+		switch d.Val() {
+		case "per_subject":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.Errf("per_subject needs the most sessions held for one user over all its client applications, for example: per_subject 4")
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("backend_sessions per_subject %q is not a positive number of sessions (the default is %d)", v, transport.DefaultMaxBackendSessionsPerSubject)
+			}
+			res.MaxBackendSessionsPerSubject = n
+		default:
+			return d.Errf("unrecognized backend_sessions option '%s'; the only one is per_subject", d.Val())
+		}
+	}
+	if len(args) == 0 && options == 0 {
+		return d.Errf("backend_sessions needs the most sessions to hold, optionally how long one may idle, or a block with per_subject; %s", example)
+	}
+	return nil
 }
 
 func parseRegistration(d *caddyfile.Dispenser, reg *Registration) error {

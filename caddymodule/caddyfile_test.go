@@ -91,6 +91,11 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions\n}", "backend_sessions needs the most sessions to hold"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions many\n}", "backend_sessions \"many\" is not a positive number of sessions"},
 		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions 10 soon\n}", "backend_sessions idle time \"soon\" is not a duration such as 10m"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions 10 10m 2\n}", "backend_sessions takes the most sessions to hold and optionally how long one may idle, then a block for per_subject"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions {\n }\n}", "backend_sessions needs the most sessions to hold, optionally how long one may idle, or a block with per_subject"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions {\n  per_subject\n }\n}", "per_subject needs the most sessions held for one user"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions {\n  per_subject 0\n }\n}", "backend_sessions per_subject \"0\" is not a positive number of sessions (the default is 4)"},
+		{"mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions 10 {\n  per_user 2\n }\n}", "unrecognized backend_sessions option 'per_user'; the only one is per_subject"},
 		{"mcp_gateway {\n resource {\n }\n}", "resource needs the MCP path"},
 		{"mcp_gateway {\n resource /x {\n  users\n }\n}", "unrecognized resource option 'users'"},
 		{"mcp_gateway {\n resource /notes/ {\n  upstream 127.0.0.1:1\n }\n}", "must start with / and not end with one"},
@@ -134,5 +139,17 @@ func TestCaddyfileErrorsTellTheOperatorWhatToFix(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want one containing %q", tc.block, err, tc.want)
 		}
+	}
+}
+
+// backend_sessions with only its block sets the share of one user and
+// leaves the pool's size and idle time at their defaults.
+func TestBackendSessionsBlockAlone(t *testing.T) {
+	got, err := adaptHandler(t, "mcp_gateway {\n upstream 127.0.0.1:1\n backend_sessions {\n  per_subject 2\n }\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, `"max_backend_sessions_per_subject": 2`) || strings.Contains(got, `"max_backend_sessions":`) || strings.Contains(got, `"backend_session_idle"`) {
+		t.Errorf("adapted:\n%s", got)
 	}
 }

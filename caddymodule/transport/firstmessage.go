@@ -18,7 +18,9 @@ import (
 // event, as from the backend).
 //
 // The release after a while comes from a timer while the upstream handler
-// may be writing, so mu orders every write to the client until end.
+// may be writing, so mu orders every write to the client until end; the
+// headers it sends are those of the status line (replyWriter.sent), not
+// the map the handler may still write (trailers).
 type firstMessage struct {
 	rw *replyWriter
 

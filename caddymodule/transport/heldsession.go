@@ -31,9 +31,10 @@ const gatewayClientInfo = `{"name":"mcpgate","version":"1"}`
 // serveHeld forwards up, a modern request adapted for a backend that serves
 // nothing outside a session, in the session the gateway holds for key, and
 // relays the reply per c. When the backend refuses the session
-// (restarted, or expired it; see sessionRefusal), the session is dropped,
-// a new one opened and the request sent once more: the backend did not
-// process it. A second such answer is the client's error.
+// (restarted, or expired it; see sessionRefusal) and a ping in it confirms
+// that it is gone (see forgot), the session is dropped, a new one opened
+// and the request sent once more: the backend did not process it. A second
+// such answer is the client's error.
 func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, req *jsonrpc.Request, info *backendInfo, up *http.Request, c call, ev *Event) (int, string) {
 	open := func(opened func(id string)) (string, *http.Request, error) {
 		return h.openSession(r, req, info, opened)
@@ -56,6 +57,7 @@ func (h *Handler) serveHeld(w http.ResponseWriter, r *http.Request, key caller, 
 			return status, outcome
 		}
 		c.lastTry = retried
+		c.forgotten = func() bool { return h.forgot(s) }
 		status, outcome, refused := h.exchange(w, in, c, ev)
 		if refused != notRefused {
 			h.sessions.drop(s, refused == sessionGone)
@@ -153,7 +155,8 @@ func (h *Handler) endSession(s *heldSession) {
 }
 
 // refusal is how a backend refused a request in a held session because of
-// the session; either way it did not process the request.
+// the session; either way it did not process the request, once a ping
+// confirms the session is gone (see Handler.forgot).
 type refusal int
 
 const (
@@ -166,6 +169,28 @@ const (
 	sessionRefused
 )
 
+// pingID is the id of the gateway's own ping in a held session (see forgot).
+const pingID = `"mcpgate-ping"`
+
+// forgot reports whether the backend no longer has s, which it has just
+// refused in answer to a request: only when a ping in s is refused as well
+// (see sessionRefusal). An answer that looks like a refusal can be a tool's
+// own: a tool that ran, or half ran, and then failed with the very error a
+// forgotten session gets (a tool relaying another MCP server's
+// "No valid session ID provided", or a buggy or hostile backend), and the
+// request sent again would run the tool twice (a payment made twice). A
+// ping changes nothing at the backend, and it costs one round trip only
+// when a refusal came (a restart, an expiry), before the three of a new
+// session; every request is confirmed so, not only tools/call, as no list
+// of methods safe to send twice would stay true for every backend. A ping
+// that fails otherwise (no answer, a 5xx, a timeout) confirms nothing:
+// unsure, the gateway relays the backend's answer rather than risk a
+// second run, and keeps the session for the next request to tell.
+func (h *Handler) forgot(s *heldSession) bool {
+	rec := h.backendRequest(s.base, "ping", s.version, s.id, []byte(`{"jsonrpc":"2.0","id":`+pingID+`,"method":"ping"}`))
+	return sessionRefusal(rec.status, lastMessage(rec.body.Bytes()), json.RawMessage(pingID)) != notRefused
+}
+
 // knownSessionRefusal is what servers built on the TypeScript SDK's example
 // (server-everything among them) answer, with 400 and -32000, to a request
 // naming a session they do not have, carrying the request's own id.
@@ -174,10 +199,11 @@ const knownSessionRefusal = "bad request: no valid session id provided"
 // sessionRefusal reports whether and how a backend's answer to a request
 // in a held session refuses the session itself (restarted, or expired it)
 // rather than answering the request: the request may then be sent again in
-// a new session. A 404 counts unless it answers the request. A 400 counts
-// only as a transport-level refusal: -32000 or -32001, and either without
-// an id (null) and naming the session, or exactly the TypeScript SDK
-// example's refusal. An error that answers the request otherwise, or any
+// a new session, once a ping confirms it (see Handler.forgot). A 404
+// counts unless it answers the request. A 400 counts only as a
+// transport-level refusal: -32000 or -32001, and either without an id
+// (null) and naming the session, or exactly the TypeScript SDK example's
+// refusal. An error that answers the request otherwise, or any
 // other code (-32602 with a message echoing an argument named "session",
 // a tool's failure), is the backend's answer: sending it again would run a
 // tool twice, and a caller could make the gateway drop sessions at will.

@@ -46,6 +46,9 @@ type sessionBackend struct {
 	// toolError, when set, is how tools/call fails after it ran (the
 	// call is recorded): 400 with this error and the request's id.
 	toolError *jsonrpc.Error
+	// pingStatus, when set, is how ping fails in a known session: this
+	// status and a body that is not JSON-RPC (a proxy's error page).
+	pingStatus int
 	// toolRelease, when set, makes tools/call a stream that sends its
 	// priming event and then waits for it before the result.
 	toolRelease chan struct{}
@@ -59,6 +62,7 @@ type sessionBackend struct {
 	quietRelease chan struct{}
 	inits        map[string][]string
 	calls        []heldCall
+	pings        []string // the sessions pinged, known or not
 	deleted      []string
 }
 
@@ -96,6 +100,11 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	var req jsonrpc.Request
 	_ = json.Unmarshal(body, &req)
+	if req.Method == "ping" {
+		b.mu.Lock()
+		b.pings = append(b.pings, session)
+		b.mu.Unlock()
+	}
 	reply := func(result any) {
 		out, _ := jsonrpc.NewResult(req.ID, result)
 		w.Header().Set("Content-Type", "application/json")
@@ -160,6 +169,10 @@ func (b *sessionBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	case !initialized:
 		http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, http.StatusBadRequest)
+	case req.Method == "ping" && b.pingStatus != 0:
+		http.Error(w, "backend unavailable", b.pingStatus)
+	case req.Method == "ping":
+		reply(map[string]any{})
 	case req.Method == "tools/call" && b.toolError != nil:
 		b.mu.Lock()
 		b.calls = append(b.calls, heldCall{session, b.owner[session], req.Method, r.Header.Get("MCP-Protocol-Version"), string(body)})
@@ -232,6 +245,13 @@ func (b *sessionBackend) lastCall(t *testing.T) heldCall {
 		t.Fatal("the backend processed no request in a session")
 	}
 	return b.calls[len(b.calls)-1]
+}
+
+// pinged returns the sessions the backend got a ping in.
+func (b *sessionBackend) pinged() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.pings)
 }
 
 // deletedSessions returns the sessions the backend was told to end,
@@ -499,6 +519,48 @@ func TestForgottenSessionAnsweredWith400IsReopened(t *testing.T) {
 	g.h.sessions.ending.Wait()
 	if got := g.backend.deletedSessions(); !slices.Equal(got, []string{before}) {
 		t.Errorf("ended %v, want the refused %s", got, before)
+	}
+	if got := g.backend.pinged(); !slices.Equal(got, []string{before}) {
+		t.Errorf("pinged %v, want the refused %s once, to confirm it is gone", got, before)
+	}
+}
+
+// A tool that ran and then failed with the very error server-everything
+// gives a forgotten session (a tool relaying another MCP server's error, or
+// a buggy or hostile backend) runs once: the ping in its session is
+// answered, so the error is the backend's answer to the call, and sent
+// again in a new session the tool would run twice. A ping that fails
+// otherwise confirms nothing either.
+func TestAToolFailingWithTheForgottenSessionErrorRunsOnce(t *testing.T) {
+	for _, pingStatus := range []int{0, http.StatusBadGateway} {
+		g := newHeldGateway(t, Config{})
+		token := g.token(t, "alice", "app-1")
+		session := g.run(t, token, 1, nil)
+		g.backend.pingStatus = pingStatus
+		g.backend.toolError = &jsonrpc.Error{Code: -32000, Message: "Bad Request: No valid session ID provided"}
+		resp, body := g.call(t, token, 2, nil)
+		if id, code, msg := rpcError(t, body); resp.StatusCode != http.StatusBadRequest || id != "2" || code != -32000 || msg != g.backend.toolError.Message {
+			t.Errorf("ping %d: %d %s, want the backend's answer unchanged", pingStatus, resp.StatusCode, body)
+		}
+		g.backend.mu.Lock()
+		ran := len(g.backend.calls)
+		g.backend.mu.Unlock()
+		if ran != 2 {
+			t.Errorf("ping %d: the backend ran 2 calls %d times", pingStatus, ran)
+		}
+		if got := g.backend.pinged(); !slices.Equal(got, []string{session}) {
+			t.Errorf("ping %d: pinged %v, want %s", pingStatus, got, session)
+		}
+
+		// The session lives on: no new one, none ended.
+		g.backend.toolError = nil
+		if again := g.run(t, token, 3, nil); again != session {
+			t.Errorf("ping %d: the next call ran in %s, not in the live session %s", pingStatus, again, session)
+		}
+		g.h.sessions.ending.Wait()
+		if n, ended := len(g.backend.initsOf("alice", "app-1")), g.backend.deletedSessions(); n != 1 || len(ended) != 0 {
+			t.Errorf("ping %d: %d sessions opened, %v ended; want 1, none", pingStatus, n, ended)
+		}
 	}
 }
 
@@ -958,5 +1020,35 @@ func TestAHeldStreamsTimerWritesNothingOnceTheHandlerReturned(t *testing.T) {
 	rw.first.expire() // the timer, late
 	if rec.Code != http.StatusOK || rec.Body.Len() != 0 || len(rec.Header()) != 0 {
 		t.Fatalf("the timer wrote after the handler returned: %d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+}
+
+// A held stream's timer may release it while the upstream handler sets
+// trailers, which reverse_proxy does in the response's headers once the
+// body is done: the timer reads the headers of the status line, a copy of
+// its own, never the map the handler writes (a data race, and a fatal
+// concurrent map write in production). Run with -race.
+func TestAHeldStreamsTimerReadsNoHeaderTheHandlerWrites(t *testing.T) {
+	rec := httptest.NewRecorder()
+	rw := newReplyWriter(rec, call{holdStream: true}, time.Hour)
+	rw.Header().Set("Content-Type", "text/event-stream")
+	rw.Header().Set("Trailer", "X-Checksum")
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write([]byte("id: prime\ndata: \n\n"))
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		rw.first.expire() // the timer, while the handler sets its trailers
+	}()
+	rw.Header().Set("X-Checksum", "abc")
+	rw.Header().Set(http.TrailerPrefix+"X-Late", "def")
+	<-released
+	rw.stopHolding()
+	rw.finish()
+	if rec.Code != http.StatusOK || rec.Body.String() != "id: prime\ndata: \n\n" {
+		t.Errorf("released %d %q", rec.Code, rec.Body.String())
+	}
+	if got := rec.Header(); got.Get("Content-Type") != "text/event-stream" || len(got) != 1 {
+		t.Errorf("the client got the headers %v, want only those of the status line, without trailers", got)
 	}
 }

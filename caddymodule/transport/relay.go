@@ -38,6 +38,10 @@ type call struct {
 	// lastTry is set for a held request's retry: a refused session is then
 	// the client's error instead of a reason to try again.
 	lastTry bool
+	// forgotten, set with held, confirms that the backend no longer has the
+	// session it refused (see Handler.forgot); when it does not, the
+	// refusal is relayed as the backend's answer to the request.
+	forgotten func() bool
 }
 
 // relay runs the upstream handler for r and relays its answer to w per c

@@ -2,6 +2,9 @@ package transport
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 func TestBackendFailuresBecomeJSONRPCErrors(t *testing.T) {
@@ -169,5 +174,38 @@ func TestStreamHeadersAreFlushedAtOnce(t *testing.T) {
 	rw.WriteHeader(http.StatusOK)
 	if !rec.Flushed || rec.Header().Get("Content-Type") != "text/event-stream" {
 		t.Fatal("an SSE reply's headers were held back until its first event")
+	}
+}
+
+// Trailers, announced (Trailer) or not (http.TrailerPrefix), are not
+// relayed, nor do they become headers, in any reply mode: the client gets
+// the headers of the backend's status line, and is not told to expect
+// trailers that never come.
+func TestBackendTrailersAreNotRelayed(t *testing.T) {
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req jsonrpc.Request
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &req)
+		w.Header().Set("Trailer", "X-Checksum")
+		switch req.Method {
+		case "server/discover", "initialize", "invalid":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(jsonrpc.NewError(req.ID, jsonrpc.MethodNotFound, "Method not found"))
+		case "tools/list", "tools/call":
+			// A held stream that ends without a message (finish releases
+			// it), and one never held.
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "id: prime\ndata: \n\n")
+		}
+		w.Header().Set("X-Checksum", "abc")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "def")
+	})
+	url := gateway(t, Config{holdStreamFor: time.Hour}, proxyTo(t, backend)) + "/mcp"
+	for _, c := range []struct{ method, name, params string }{{"tools/list", "", ""}, {"tools/call", "t", `"name":"t"`}, {"invalid", "", ""}} {
+		resp, body := rpc(t, url, modern(1, c.method, c.params), modernHeaders(c.method, c.name))
+		if resp.Header.Get("Trailer") != "" || resp.Header.Get("X-Checksum") != "" || resp.Header.Get("X-Late") != "" || len(resp.Trailer) != 0 {
+			t.Errorf("%s: %d headers %v trailers %v %s", c.method, resp.StatusCode, resp.Header, resp.Trailer, body)
+		}
 	}
 }

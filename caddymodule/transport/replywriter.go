@@ -30,7 +30,13 @@ const (
 type replyWriter struct {
 	client http.ResponseWriter
 	call   call
-	header http.Header
+	header http.Header // the upstream handler's (Header)
+	// sent is header as it stood at the backend's status line, what the
+	// client gets, as from any ResponseWriter: what the handler sets later
+	// is not relayed (trailers, which reverse_proxy sets in header once
+	// the body is done). A held stream's timer reads it (see
+	// firstMessage) while the handler may still write header.
+	sent http.Header
 	// holdFor bounds how long a held stream waits for its first message
 	// (see firstMessage).
 	holdFor time.Duration
@@ -92,6 +98,13 @@ func (rw *replyWriter) WriteHeader(code int) {
 		return
 	}
 	rw.started, rw.status = true, code
+	rw.sent = rw.header.Clone()
+	if rw.call.held {
+		// The gateway's session with the backend is not the client's to
+		// see: the client would otherwise learn an id that names its state
+		// at the backend.
+		rw.sent.Del("Mcp-Session-Id")
+	}
 	isSSE := strings.HasPrefix(rw.header.Get("Content-Type"), "text/event-stream")
 	switch {
 	case rw.client == nil:
@@ -108,7 +121,7 @@ func (rw *replyWriter) WriteHeader(code int) {
 		}
 	case code/100 == 2 && rw.call.rewrite == nil && declaresJSON(rw.header.Get("Content-Type")):
 		rw.mode = modeDirect
-		rw.header.Set("Content-Type", "application/json")
+		rw.sent.Set("Content-Type", "application/json")
 		rw.out = &flushWriter{w: rw.client, rc: http.NewResponseController(rw.client), onFirst: func() { rw.commitHeader(code) }}
 	default:
 		rw.mode = modeBuffer
@@ -123,13 +136,7 @@ func (rw *replyWriter) commit(code int) {
 }
 
 func (rw *replyWriter) commitHeader(code int) {
-	if rw.call.held {
-		// The gateway's session with the backend is not the client's to
-		// see: the client would otherwise learn an id that names its state
-		// at the backend.
-		rw.header.Del("Mcp-Session-Id")
-	}
-	copyHeader(rw.client.Header(), rw.header)
+	copyHeader(rw.client.Header(), rw.sent)
 	rw.client.WriteHeader(code)
 }
 
@@ -185,7 +192,7 @@ func (rw *replyWriter) finish() (int, string) {
 	}
 	switch {
 	case rw.notFound != nil:
-		rw.header.Set("Content-Type", "application/json")
+		rw.sent.Set("Content-Type", "application/json")
 		rw.commitHeader(http.StatusNotFound)
 		_, _ = rw.client.Write(rw.notFound)
 		return http.StatusNotFound, OutcomeOK
@@ -210,6 +217,11 @@ func (rw *replyWriter) finishBuffered() (int, string) {
 	body := rw.body.Bytes()
 	if rw.call.held {
 		rw.refused = sessionRefusal(rw.status, body, rw.call.id)
+		if rw.refused != notRefused && !rw.call.forgotten() {
+			// The session is alive: the refusal was the backend's answer
+			// to the request (see Handler.forgot), relayed unchanged.
+			rw.refused = notRefused
+		}
 	}
 	if rw.refused != notRefused {
 		// The backend refused the session (restarted, or expired it) and
@@ -232,7 +244,7 @@ func (rw *replyWriter) finishBuffered() (int, string) {
 			status = http.StatusNotFound
 		}
 		if rw.status != http.StatusUnauthorized {
-			rw.header.Set("Content-Type", "application/json")
+			rw.sent.Set("Content-Type", "application/json")
 			rw.commitHeader(status)
 			_, _ = rw.client.Write(body)
 			return status, OutcomeOK
@@ -262,12 +274,16 @@ func declaresJSON(contentType string) bool {
 }
 
 // copyHeader copies the backend's headers to the client, except those the
-// adapter owns: the length (bodies may be rewritten), CORS (decided here)
-// and challenges (the backend's own auth is not the client's business).
+// adapter owns: the length (bodies may be rewritten), CORS (decided here),
+// challenges (the backend's own auth is not the client's business) and
+// trailers, which it does not relay (MCP defines none, and a rewritten
+// body's checksum would be wrong): announced, the client would wait for
+// them in vain.
 func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		switch {
-		case k == "Content-Length", k == "Www-Authenticate", strings.HasPrefix(k, "Access-Control-"):
+		case k == "Content-Length", k == "Www-Authenticate", strings.HasPrefix(k, "Access-Control-"),
+			k == "Trailer", strings.HasPrefix(k, http.TrailerPrefix):
 			continue
 		}
 		dst[k] = v

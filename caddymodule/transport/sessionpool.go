@@ -45,7 +45,7 @@ type heldSession struct {
 
 	id      string        // set under sessionPool.mu once initialize answered
 	version string        // the revision initialize settled on
-	base    *http.Request // the opening request without its body, for the DELETE
+	base    *http.Request // the opening request without its body, for the ping and the DELETE
 	err     error
 
 	// Guarded by sessionPool.mu.
