@@ -187,6 +187,10 @@ func (g *Gateway) provisionResource(ctx caddy.Context, repl *caddy.Replacer, res
 	if err != nil {
 		return nil, nil, err
 	}
+	if res.MaxBackendSessions < 0 || res.MaxBackendSessionsPerSubject < 0 || res.BackendSessionIdle < 0 {
+		return nil, nil, fmt.Errorf("resource %s: max_backend_sessions, max_backend_sessions_per_subject and backend_session_idle must not be negative (leave them out for the defaults: %d, %d and %s)",
+			res.Path, transport.DefaultMaxBackendSessions, transport.DefaultMaxBackendSessionsPerSubject, transport.DefaultBackendSessionIdle)
+	}
 	tr, err := transport.New(transport.Config{
 		Path:                         res.Path,
 		UpstreamPath:                 res.UpstreamPath,
