@@ -100,7 +100,8 @@ func TestClientFolderNamesNeverMeetUsers(t *testing.T) {
 // narrow scope), or a client token of the user's name, replaying the id
 // neither answers nor cancels it.
 func TestReplyToAServerRequestOnlyFromItsCaller(t *testing.T) {
-	srv := serve(t, newBackend(t, fakeConfig(t)))
+	b := newBackend(t, fakeConfig(t))
+	srv := serve(t, b)
 	wide := guard.Identity{Subject: "alice", ClientID: "wide"}
 	resp, err := http.DefaultClient.Do(newRPC(context.Background(), srv, wide, `{"jsonrpc":"2.0","id":9,"method":"sample"}`))
 	if err != nil {
@@ -122,6 +123,15 @@ func TestReplyToAServerRequestOnlyFromItsCaller(t *testing.T) {
 		if resp, _ := rpcAs(t, srv, forger, `{"jsonrpc":"2.0","id":`+string(ask.ID)+`,"result":{"forged":true}}`); resp.StatusCode != http.StatusAccepted {
 			t.Errorf("%+v's reply: %d", forger, resp.StatusCode)
 		}
+	}
+	// Had a forger's reply been dropped after it used up the id, the
+	// application asked could no longer answer.
+	p := b.running(procKey{subject: "alice"})
+	p.mu.Lock()
+	_, open := p.serverReqs[string(ask.ID)]
+	p.mu.Unlock()
+	if !open {
+		t.Fatal("the forged replies closed the request asked of the wide application")
 	}
 	if resp, _ := rpcAs(t, srv, wide, `{"jsonrpc":"2.0","id":`+string(ask.ID)+`,"result":{"text":"hi"}}`); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("wide's reply: %d", resp.StatusCode)
