@@ -3,8 +3,9 @@ package stdiobackend
 import (
 	"net/http"
 
-	"github.com/mcpgate/mcpgate/caddymodule/guard"
 	"go.uber.org/zap"
+
+	"github.com/mcpgate/mcpgate/caddymodule/guard"
 )
 
 // procKey is whom a process serves: a user, or a client acting on its own
