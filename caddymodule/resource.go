@@ -25,7 +25,8 @@ type Resource struct {
 	// UpstreamTransport is how the backend behind the reverse proxy speaks:
 	// "http" (JSON-RPC, or Streamable HTTP, POSTed per message) or "sse",
 	// the legacy 2024-11-05 HTTP+SSE transport: the gateway holds an event
-	// stream per verified subject at UpstreamPath, posts messages to the
+	// stream per verified user (and per client acting on its own) at
+	// UpstreamPath, posts messages to the
 	// endpoint it names and returns each reply to its client. Default
 	// "http".
 	UpstreamTransport string `json:"upstream_transport,omitempty"`

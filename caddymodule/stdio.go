@@ -20,7 +20,10 @@ type StdioBackend struct {
 	Command string `json:"command,omitempty"`
 
 	// Args are the program's arguments; {http.auth.user.id} is the
-	// caller's subject, escaped into one safe path segment. Default none.
+	// caller's subject, escaped into one safe path segment; for a client
+	// acting on its own (a client_credentials token) "~client" follows, so
+	// the client "deploy" never gets the folder of a user "deploy".
+	// Default none.
 	Args []string `json:"args,omitempty"`
 
 	// Env is the program's environment: these variables plus PATH, HOME,
@@ -34,7 +37,8 @@ type StdioBackend struct {
 	Dir string `json:"dir,omitempty"`
 
 	// Shared runs one process for every user instead of one per verified
-	// subject (per_user), which keeps each user's data in a process of
+	// user, shared by the user's applications, and one per client acting
+	// on its own (per_user), which keeps each user's data in a process of
 	// its own. Default false (per_user).
 	Shared bool `json:"shared,omitempty"`
 

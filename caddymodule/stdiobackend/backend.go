@@ -19,22 +19,22 @@ type Backend struct {
 	cfg Config
 
 	mu       sync.Mutex
-	procs    map[string]*slot
-	failures map[string]failure
+	procs    map[procKey]*slot
+	failures map[procKey]failure
 	closed   bool
 
 	stopSweep chan struct{}
 	sweeping  sync.WaitGroup
 }
 
-// slot is a subject's process, or its start in progress.
+// slot is a user's or client's process, or its start in progress.
 type slot struct {
 	ready chan struct{} // closed when p or err is set
 	p     *process
 	err   error
 }
 
-// failure is a subject's recent crashes, for the restart delay.
+// failure is a process key's recent crashes, for the restart delay.
 type failure struct {
 	count int
 	at    time.Time
@@ -54,7 +54,7 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	b := &Backend{cfg: cfg, procs: map[string]*slot{}, failures: map[string]failure{}, stopSweep: make(chan struct{})}
+	b := &Backend{cfg: cfg, procs: map[procKey]*slot{}, failures: map[procKey]failure{}, stopSweep: make(chan struct{})}
 	b.sweeping.Add(1)
 	go b.sweep(min(cfg.IdleTimeout/4, 30*time.Second))
 	return b, nil
@@ -115,7 +115,7 @@ func (b *Backend) Processes() int {
 
 // acquire returns the running process for key, starting it for r if
 // needed, and marks it busy; release undoes that.
-func (b *Backend) acquire(r *http.Request, key string) (*process, error) {
+func (b *Backend) acquire(r *http.Request, key procKey) (*process, error) {
 	ctx := r.Context()
 	for {
 		b.mu.Lock()
@@ -150,7 +150,7 @@ func (b *Backend) acquire(r *http.Request, key string) (*process, error) {
 }
 
 // launch starts the process for key; b.mu is held and released here.
-func (b *Backend) launch(r *http.Request, key string) (*process, error) {
+func (b *Backend) launch(r *http.Request, key procKey) (*process, error) {
 	now := b.cfg.Now()
 	if f := b.failures[key]; f.count > 1 {
 		delay := min(time.Second<<(f.count-2), maxRestartDelay)
@@ -171,12 +171,10 @@ func (b *Backend) launch(r *http.Request, key string) (*process, error) {
 	b.mu.Unlock()
 
 	escaped := ""
-	if !b.cfg.Shared {
-		escaped = EscapeSubject(key)
-	}
 	log := b.cfg.Logger
 	if !b.cfg.Shared {
-		log = log.With(zap.String("subject", key))
+		escaped = key.escaped()
+		log = log.With(key.logFields()...)
 	}
 	// The start outlives the request that asked for it: others may wait
 	// on it, and a client giving up must not leave a half-started child.
@@ -222,7 +220,7 @@ func (b *Backend) launch(r *http.Request, key string) (*process, error) {
 }
 
 // forget removes s from key unless another slot replaced it.
-func (b *Backend) forget(key string, s *slot) {
+func (b *Backend) forget(key procKey, s *slot) {
 	b.mu.Lock()
 	if b.procs[key] == s {
 		delete(b.procs, key)
@@ -231,7 +229,7 @@ func (b *Backend) forget(key string, s *slot) {
 }
 
 // crashed counts a failed start or an exit nobody asked for.
-func (b *Backend) crashed(key string) {
+func (b *Backend) crashed(key procKey) {
 	b.mu.Lock()
 	f := b.failures[key]
 	b.failures[key] = failure{count: f.count + 1, at: b.cfg.Now()}
@@ -261,7 +259,7 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	slots := b.procs
-	b.procs = map[string]*slot{}
+	b.procs = map[procKey]*slot{}
 	b.mu.Unlock()
 	close(b.stopSweep)
 	b.sweeping.Wait()

@@ -25,7 +25,7 @@ func TestSharedProcessRelaysNothingUnsolicited(t *testing.T) {
 	srv := serve(t, newBackend(t, cfg))
 	for _, method := range []string{"log", "sample"} {
 		resp, body := rpc(t, srv, "alice", `{"jsonrpc":"2.0","id":1,"method":"`+method+`"}`)
-		if ct := resp.Header.Get("Content-Type"); ct != "application/json" || strings.Contains(body, "notifications/message") || strings.Contains(body, "sampling/createMessage") {
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" || strings.Contains(body, `"method":"notifications/message"`) || strings.Contains(body, `"method":"sampling/createMessage"`) {
 			t.Errorf("%s in a shared process: %s %s, want only the reply", method, ct, body)
 		}
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // SubjectPlaceholder in Config.Env values, Args and Dir is replaced by the
-// caller's subject, escaped (see EscapeSubject).
+// caller's subject, escaped (see EscapeSubject); for a client acting on
+// its own (a token without a user) "~client" follows (see clientSuffix).
 const SubjectPlaceholder = "{http.auth.user.id}"
 
 // Defaults applied by New to zero-valued Config fields.
@@ -34,7 +35,8 @@ type Config struct {
 	// the path of the request that opens it), through this handler (Caddy's
 	// reverse_proxy), with the headers of that request (the guard's
 	// identity headers for the subject; the client id header names the
-	// client that opened the session). Args, Env, Dir and Shared do not
+	// client that opened the session; a client acting on its own gets a
+	// session apart from a user of its name). Args, Env, Dir and Shared do not
 	// apply. Default nil.
 	SSE http.Handler
 
@@ -49,16 +51,17 @@ type Config struct {
 	// Default the gateway's.
 	Dir string
 
-	// Shared runs one process for every caller instead of one per subject.
-	// Default false.
+	// Shared runs one process for every caller instead of one per user
+	// (shared by the user's applications) and one per client acting on its
+	// own. Default false.
 	Shared bool
 
 	// IdleTimeout stops a process that served nothing for that long.
 	// Default 10m.
 	IdleTimeout time.Duration
 
-	// MaxProcesses caps the processes running at once; a subject without
-	// one beyond it gets 503 with Retry-After. Default 100.
+	// MaxProcesses caps the processes running at once; a user or client
+	// without one beyond it gets 503 with Retry-After. Default 100.
 	MaxProcesses int
 
 	// StartTimeout bounds the child's answer to initialize. Default 30s.

@@ -35,7 +35,7 @@ func fakeConfig(t *testing.T) Config {
 // received);
 // progress (two notifications/progress for the request's token, then a
 // result); sample (asks the client sampling/createMessage and returns its
-// answer); log (a notifications/message, then a result); flood (a line of
+// answer, or the error it got as "refused"); log (a notifications/message, then a result); flood (a line of
 // 2 MiB); stderr (params.n lines on stderr); spawn (starts a grandchild
 // "sleep 1000" and returns its pid); hang never answers (after creating
 // params.file, when given, to say it got the request).
@@ -54,6 +54,7 @@ func fakeServer() {
 			Method string          `json:"method"`
 			Params json.RawMessage `json:"params"`
 			Result json.RawMessage `json:"result"`
+			Error  json.RawMessage `json:"error"`
 		}
 		if json.Unmarshal(in.Bytes(), &m) != nil {
 			continue
@@ -62,8 +63,12 @@ func fakeServer() {
 			notified = append(notified, m.Method)
 			continue
 		}
-		if m.Method == "" { // the client's answer to sampling
-			reply(waiting, map[string]any{"sampled": m.Result, "answered_id": m.ID})
+		if m.Method == "" { // the client's answer to sampling, or the gateway's refusal
+			answer := map[string]any{"sampled": m.Result, "answered_id": m.ID}
+			if m.Error != nil {
+				answer["refused"] = m.Error
+			}
+			reply(waiting, answer)
 			continue
 		}
 		var p struct {

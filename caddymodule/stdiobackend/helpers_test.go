@@ -2,6 +2,7 @@ package stdiobackend
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,12 +19,14 @@ import (
 )
 
 // serve runs b behind an HTTP server whose requests carry the identity
-// named by their X-Test-Subject header, as the guard would set it.
+// named by their X-Test-Subject, X-Test-Client-ID and X-Test-Client (a
+// token without a user) headers, as the guard would set it.
 func serve(t *testing.T, b *Backend) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s := r.Header.Get("X-Test-Subject"); s != "" {
-			r = r.WithContext(guard.WithIdentity(r.Context(), guard.Identity{Subject: s}))
+			id := guard.Identity{Subject: s, ClientID: r.Header.Get("X-Test-Client-ID"), Client: r.Header.Get("X-Test-Client") == "1"}
+			r = r.WithContext(guard.WithIdentity(r.Context(), id))
 		}
 		b.ServeHTTP(w, r)
 	}))
@@ -54,15 +57,40 @@ func rpc(t *testing.T, srv *httptest.Server, subject, body string) (*http.Respon
 
 func rpcStream(t *testing.T, srv *httptest.Server, subject, body string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
-	if subject != "" {
-		req.Header.Set("X-Test-Subject", subject)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(newRPC(context.Background(), srv, guard.Identity{Subject: subject}, body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// rpcAs posts body as id (its subject, client id and Client flag) and
+// returns the answer, its body read.
+func rpcAs(t *testing.T, srv *httptest.Server, id guard.Identity, body string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(newRPC(context.Background(), srv, id, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(data)
+}
+
+// newRPC is a POST of body to srv as id (no identity when its subject is
+// empty).
+func newRPC(ctx context.Context, srv *httptest.Server, id guard.Identity, body string) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(body))
+	if id.Subject != "" {
+		req.Header.Set("X-Test-Subject", id.Subject)
+	}
+	if id.ClientID != "" {
+		req.Header.Set("X-Test-Client-ID", id.ClientID)
+	}
+	if id.Client {
+		req.Header.Set("X-Test-Client", "1")
+	}
+	return req
 }
 
 // result decodes a JSON reply's result into v and returns its id.

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/mcpgate/mcpgate/caddymodule/guard"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
@@ -26,15 +25,15 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, nil, jsonrpc.InvalidRequest, "Method Not Allowed: a stdio server is reached with POST")
 		return
 	}
-	key := ""
+	from, verified := callerOf(r)
+	var key procKey
 	if !b.cfg.Shared {
-		id, ok := guard.IdentityFrom(r.Context())
-		if !ok || id.Subject == "" {
+		if !verified {
 			// Never fall back to a shared process: that would mix users.
 			writeError(w, http.StatusForbidden, nil, jsonrpc.InvalidRequest, "Forbidden: a per-user stdio server needs a verified user")
 			return
 		}
-		key = id.Subject
+		key = from.procKey
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(b.cfg.MaxMessageBytes)+1))
 	if err != nil || len(body) > b.cfg.MaxMessageBytes {
@@ -53,7 +52,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if resp.Error != nil {
 				m.Error, _ = json.Marshal(resp.Error)
 			}
-			p.answer(m)
+			p.answer(from, m)
 		}
 		w.WriteHeader(http.StatusAccepted)
 		return
@@ -81,14 +80,14 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ok = b.answerInitialize(w, p, req)
 		return
 	}
-	ok = b.call(w, r, p, req)
+	ok = b.call(w, r, p, from, req)
 }
 
 // notify forwards a client's notification to its running process. The
 // gateway sent notifications/initialized itself; notifications/cancelled
 // names the client's id, which several clients may share, and the gateway
 // cancels a request itself when its HTTP request goes away.
-func (b *Backend) notify(key string, req *jsonrpc.Request) {
+func (b *Backend) notify(key procKey, req *jsonrpc.Request) {
 	switch req.Method {
 	case "notifications/initialized", "notifications/cancelled":
 		return
@@ -99,7 +98,7 @@ func (b *Backend) notify(key string, req *jsonrpc.Request) {
 }
 
 // running returns key's process if one runs, without starting one.
-func (b *Backend) running(key string) *process {
+func (b *Backend) running(key procKey) *process {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if s := b.procs[key]; s != nil && s.p != nil && !s.p.exited() {
@@ -136,10 +135,10 @@ func (b *Backend) answerInitialize(w http.ResponseWriter, p *process, req *jsonr
 	return true
 }
 
-// call relays one request to p and its reply, with what the child sends
-// for it meanwhile, to w. It reports whether the child answered.
-func (b *Backend) call(w http.ResponseWriter, r *http.Request, p *process, req *jsonrpc.Request) bool {
-	ex, err := p.begin(req.ID, req.Method, req.Params)
+// call relays one request of from to p and its reply, with what the child
+// sends for it meanwhile, to w. It reports whether the child answered.
+func (b *Backend) call(w http.ResponseWriter, r *http.Request, p *process, from caller, req *jsonrpc.Request) bool {
+	ex, err := p.begin(from, req.ID, req.Method, req.Params)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, req.ID, jsonrpc.InternalError, err.Error())
 		return false

@@ -2,6 +2,7 @@ package stdiobackend
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,17 +39,17 @@ type link interface {
 // stream of a legacy HTTP+SSE server) and the exchanges in flight on it.
 type process struct {
 	cfg  *Config
-	key  string
+	key  procKey
 	log  *zap.Logger
 	link link
 
 	mu         sync.Mutex
 	next       int64
-	pending    map[string]*exchange       // by the id the child sees
-	byToken    map[string]*exchange       // by the progress token the child sees
-	serverReqs map[string]json.RawMessage // child's request id, by the id the client sees
-	inflight   []*exchange                // clients' exchanges, oldest first
-	busy       int                        // HTTP requests using the process
+	pending    map[string]*exchange     // by the id the child sees
+	byToken    map[string]*exchange     // by the progress token the child sees
+	serverReqs map[string]serverRequest // by the id the client sees
+	inflight   []*exchange              // clients' exchanges, oldest first
+	busy       int                      // HTTP requests using the process
 	lastUsed   time.Time
 	stopping   bool
 	exitErr    error
@@ -57,10 +58,10 @@ type process struct {
 	done chan struct{} // closed once the server is gone and its requests failed
 }
 
-func newProcess(cfg *Config, key string, log *zap.Logger) *process {
+func newProcess(cfg *Config, key procKey, log *zap.Logger) *process {
 	return &process{
 		cfg: cfg, key: key, log: log,
-		pending: map[string]*exchange{}, byToken: map[string]*exchange{}, serverReqs: map[string]json.RawMessage{},
+		pending: map[string]*exchange{}, byToken: map[string]*exchange{}, serverReqs: map[string]serverRequest{},
 		lastUsed: cfg.Now(), done: make(chan struct{}),
 	}
 }
@@ -95,6 +96,7 @@ func (p *process) stop() {
 
 // exchange is one request in flight and what the child sent for it.
 type exchange struct {
+	from    caller          // who sent it (zero for the gateway's initialize)
 	id      json.RawMessage // the client's request id
 	childID json.RawMessage
 	token   json.RawMessage // the client's progress token, if any
@@ -110,7 +112,7 @@ func (p *process) initialize(ctx context.Context) error {
 	// in flight; roots are not declared, as one process serves every client
 	// of its user and no client's roots are the process's.
 	params := json.RawMessage(`{"protocolVersion":"` + initializeVersion + `","capabilities":{"sampling":{},"elicitation":{}},"clientInfo":{"name":"mcpgate","version":"1"}}`)
-	ex, err := p.begin(nil, "initialize", params)
+	ex, err := p.begin(caller{}, nil, "initialize", params)
 	if err != nil {
 		return fmt.Errorf("the MCP server did not take initialize: %v", err)
 	}
@@ -174,17 +176,24 @@ func (p *process) dispatch(line []byte) {
 	}
 }
 
+// serverRequest is a request of the child relayed to a client.
+type serverRequest struct {
+	childID json.RawMessage // the id the child gave it
+	to      caller          // the caller whose request stream carried it
+}
+
 // relayRequest sends a request of the child (sampling, elicitation) to the
-// oldest client exchange in flight, under an id of the gateway's own so
-// that only that id, on this process, can answer it.
+// oldest client exchange in flight, under an id of the gateway's own that
+// only the caller of that exchange can answer: the id is random, so no
+// other client can guess it, and answer checks the caller too, should it
+// leak (a log, a shared machine).
 func (p *process) relayRequest(m message) {
 	p.mu.Lock()
 	ex := p.oldestLocked()
 	var id json.RawMessage
 	if ex != nil {
-		p.next++
-		id = json.RawMessage(strconv.Quote("mcpgate-" + strconv.FormatInt(p.next, 10)))
-		p.serverReqs[string(id)] = m.ID
+		id = json.RawMessage(strconv.Quote("mcpgate-" + rand.Text()))
+		p.serverReqs[string(id)] = serverRequest{childID: m.ID, to: ex.from}
 	}
 	p.mu.Unlock()
 	if ex == nil || !deliver(ex, m.withID(id)) {
@@ -193,19 +202,25 @@ func (p *process) relayRequest(m message) {
 			delete(p.serverReqs, string(id))
 			p.mu.Unlock()
 		}
-		_ = p.send(errorReply(m.ID, jsonrpc.InternalError, "no MCP client is waiting on this server to answer "+m.Method))
+		_ = p.send(errorReply(m.ID, jsonrpc.InternalError, "no MCP client is waiting on this server to answer "+m.Method+
+			" (or several of the user's applications are, and stdio does not say which one it is for)"))
 	}
 }
 
-// answer forwards a client's reply to a request of the child; a reply to
-// an id this process did not hand out is dropped.
-func (p *process) answer(m message) {
+// answer forwards from's reply to a request of the child. A reply to an id
+// this process did not hand out, or did not hand out to from, is dropped,
+// and the request stays open for the caller it was sent to: another of
+// the user's applications must neither answer it nor cancel it.
+func (p *process) answer(from caller, m message) {
 	p.mu.Lock()
-	childID, ok := p.serverReqs[string(m.ID)]
-	delete(p.serverReqs, string(m.ID))
+	req, ok := p.serverReqs[string(m.ID)]
+	ok = ok && req.to == from
+	if ok {
+		delete(p.serverReqs, string(m.ID))
+	}
 	p.mu.Unlock()
 	if ok {
-		_ = p.send(m.withID(childID))
+		_ = p.send(m.withID(req.childID))
 	}
 }
 
@@ -226,31 +241,40 @@ func (p *process) oldest() *exchange {
 }
 
 // oldestLocked is the client exchange that started first, where the
-// server's unsolicited messages go. A shared process has none: its oldest
-// request may be another user's, who must not see this one's sampling
-// request or log lines; those are refused or dropped.
+// server's unsolicited messages go, as stdio ties them to no request; nil
+// (they are refused or dropped) when the exchanges in flight are not all
+// one caller's. With two of a user's applications waiting, either may have
+// caused a sampling request or a log line, and the wrong one would see
+// what the server read under the other's scopes, and could answer an
+// elicitation meant for the other. A shared process has none: its oldest
+// request may be another user's.
 func (p *process) oldestLocked() *exchange {
 	if p.cfg.Shared {
 		return nil
 	}
+	var oldest *exchange
 	for _, ex := range p.inflight {
-		if ex.id != nil {
-			return ex
+		switch {
+		case ex.id == nil: // the gateway's own initialize
+		case oldest == nil:
+			oldest = ex
+		case ex.from != oldest.from:
+			return nil
 		}
 	}
-	return nil
+	return oldest
 }
 
-// begin registers a request under a fresh id and returns it with the
+// begin registers a request of from under a fresh id and returns it with the
 // line to send; the caller calls end when done with it.
-func (p *process) begin(clientID json.RawMessage, method string, params json.RawMessage) (*exchange, error) {
+func (p *process) begin(from caller, clientID json.RawMessage, method string, params json.RawMessage) (*exchange, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.exitErr != nil || p.stopping {
 		return nil, errExited
 	}
 	p.next++
-	ex := &exchange{id: clientID, childID: numericID(p.next), events: make(chan []byte, eventBuffer), reply: make(chan []byte, 1)}
+	ex := &exchange{from: from, id: clientID, childID: numericID(p.next), events: make(chan []byte, eventBuffer), reply: make(chan []byte, 1)}
 	if tok := progressToken(params); tok != nil {
 		// Two clients may both name progress token 1: each gets the
 		// progress of its own request only.

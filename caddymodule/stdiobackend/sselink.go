@@ -19,7 +19,7 @@ import (
 // endpoint event names where the messages are POSTed, and initializes it.
 // The session's requests carry r's headers (the guard's identity headers of
 // the subject it serves) and context values, not its cancellation.
-func startSSE(r *http.Request, cfg *Config, key string, log *zap.Logger) (*process, error) {
+func startSSE(r *http.Request, cfg *Config, key procKey, log *zap.Logger) (*process, error) {
 	base := r.Clone(context.WithoutCancel(r.Context()))
 	for _, h := range []string{"Content-Type", "Content-Length", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name", "Last-Event-Id"} {
 		base.Header.Del(h)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mcpgate/mcpgate/caddymodule/guard"
 )
 
 // legacySSE is a 2024-11-05 HTTP+SSE server: GET opens a session and
@@ -88,7 +90,17 @@ func TestSSEServerGetsOneSessionPerSubject(t *testing.T) {
 	if again := call("alice"); again != a {
 		t.Errorf("alice's second call %+v, want session %s again", again, a.Session)
 	}
-	_, body := rpc(t, srv, "alice", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}`)
+	// A client token named "alice" is not the user alice.
+	resp, body := rpcAs(t, srv, guard.Identity{Subject: "alice", ClientID: "alice", Client: true}, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	var client who
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the client alice: %d %s", resp.StatusCode, body)
+	}
+	result(t, body, &client)
+	if client.Session == a.Session {
+		t.Errorf("the client alice got the user alice's session %s", a.Session)
+	}
+	_, body = rpc(t, srv, "alice", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}`)
 	if !strings.Contains(body, `"protocolVersion":"2024-11-05"`) || !strings.Contains(body, `"legacy"`) {
 		t.Errorf("initialize: %s", body)
 	}

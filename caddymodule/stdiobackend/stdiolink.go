@@ -23,9 +23,9 @@ const (
 	stopGrace = 3 * time.Second
 )
 
-// startProcess runs the command for one subject (escaped; "" when shared)
-// and initializes it.
-func startProcess(ctx context.Context, cfg *Config, key, escapedSubject string, log *zap.Logger) (*process, error) {
+// startProcess runs the command for one user or client (escapedSubject is
+// its {http.auth.user.id}; "" when shared) and initializes it.
+func startProcess(ctx context.Context, cfg *Config, key procKey, escapedSubject string, log *zap.Logger) (*process, error) {
 	args := make([]string, len(cfg.Args))
 	for i, a := range cfg.Args {
 		args[i] = expand(a, escapedSubject)

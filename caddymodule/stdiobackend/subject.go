@@ -8,10 +8,23 @@ import (
 )
 
 // maxEscapedSubject keeps an escaped subject within the 255-byte file
-// name limit of common file systems, with room for a suffix.
+// name limit of common file systems, with room for a suffix (clientSuffix,
+// or one an operator adds, such as ".jsonl").
 const maxEscapedSubject = 200
 
-// EscapeSubject returns subject as one safe path segment and argument:
+// clientSuffix ends the {http.auth.user.id} of a client acting on its own
+// (a token without a user, whose subject is its client id): the client
+// "deploy" gets "deploy~client", never the folder of a user named
+// "deploy". No escaped user subject ends with it: EscapeSubject writes "~"
+// only in a shortened name, followed by 64 hex digits to the end, and a
+// user named "deploy~client" is "deploy%7Eclient". A prefix would not do:
+// "client:x" is a name a user may have, and a leading "~" is a home
+// directory to a shell. Users' names are as they always were, so no user
+// loses a folder on an upgrade.
+const clientSuffix = "~client"
+
+// EscapeSubject returns subject as one safe path segment and argument (the
+// {http.auth.user.id} of a user; a client's has clientSuffix after it):
 // bytes other than lowercase ASCII letters, digits and "_@+=,.-" become
 // %XX, and so does a leading "." or "-". Upper case is escaped too, so
 // that "Alice" and "alice" stay two folders on a file system that ignores
