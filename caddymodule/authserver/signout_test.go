@@ -234,16 +234,21 @@ func TestASignOutIsSweptOnceNothingFromBeforeIsValid(t *testing.T) {
 }
 
 // TestRevokeUserForgetsOnlyTheUsersApprovals: the user's remembered
-// approvals go, those written before approvals named their user
-// included; another user's stay.
+// approvals go, of a client the server no longer knows (a metadata
+// document swept, to be fetched again) and those written before
+// approvals named their user included; another user's stay.
 func TestRevokeUserForgetsOnlyTheUsersApprovals(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := t.Context()
-	c, d := e.publicClient(), e.publicClient()
+	gone, c, d := e.publicClient(), e.publicClient(), e.publicClient()
+	_, challenge := pkce()
+	e.browser().authorize(authParams(gone, challenge))
+	if err := e.srv.store.remove(ctx, e.srv.store.key(nsClients, gone.id+".json")); err != nil {
+		t.Fatal(err)
+	}
 	live := map[string]approval{"r": {Scopes: []string{"mcp"}, ExpiresAt: e.clock.Now().Add(time.Hour)}}
 	records := map[string]consent{
-		e.srv.consentKey(testUser, c.id): {Subject: testUser, Resources: live},
-		e.srv.consentKey(testUser, d.id): {Resources: live}, // written before consents named their user
+		e.srv.consentKey(testUser, c.id): {Resources: live}, // written before consents named their user
 		e.srv.consentKey("bob", c.id):    {Subject: "bob", Resources: live},
 		e.srv.consentKey("bob", d.id):    {Resources: live},
 	}
@@ -252,14 +257,18 @@ func TestRevokeUserForgetsOnlyTheUsersApprovals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if found, err := e.srv.store.get(ctx, e.srv.consentKey(testUser, gone.id), &consent{}); !found || err != nil {
+		t.Fatalf("the approval was not remembered: %v", err)
+	}
+	records[e.srv.consentKey(testUser, gone.id)] = consent{Subject: testUser}
 	revokeUser(t, e, testUser)
 	for k, v := range records {
 		found, err := e.srv.store.get(ctx, k, &consent{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := v.Subject == "bob" || k == e.srv.consentKey("bob", d.id); found != want {
-			t.Errorf("approval %+v kept: %v, want %v", v, found, want)
+		if want := k == e.srv.consentKey("bob", c.id) || k == e.srv.consentKey("bob", d.id); found != want {
+			t.Errorf("approval %s of %q kept: %v, want %v", k, v.Subject, found, want)
 		}
 	}
 }
