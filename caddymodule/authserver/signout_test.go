@@ -171,11 +171,14 @@ func TestASessionWithoutIssueTimeCountsAsBeforeTheSignOut(t *testing.T) {
 	b := e.browser()
 	b.authorize(q)
 	e.clock.Advance(time.Hour)
-	b.setSessionCookie(sessionPayload{Subject: testUser, ExpiresAt: e.clock.Now().Add(time.Hour).Unix(), Password: passwordTag(testUserHash)})
+	b.setSessionCookie(sessionPayload{Subject: testUser, ExpiresAt: e.clock.Now().Add(e.srv.cfg.LoginLifetime).Unix(), Password: passwordTag(testUserHash)})
 	if !b.signedIn(q) {
 		t.Fatal("a session cookie of the format before is refused without a sign-out")
 	}
 	e.clock.Advance(time.Hour)
+	if !b.signedIn(q) {
+		t.Fatal("a session cookie of the format before ends before its expiry")
+	}
 	revokeUser(t, e, testUser)
 	if b.signedIn(q) {
 		t.Fatal("a session cookie without its start signs in after the user's sign-out")
