@@ -211,28 +211,35 @@ func TestLoweringTheLoginLifetimeShortensSessions(t *testing.T) {
 }
 
 // TestASignOutIsSweptOnceNothingFromBeforeIsValid: the record stays while
-// a session from before could be used, and goes after.
+// a session or a code from before could be used, and goes after.
 func TestASignOutIsSweptOnceNothingFromBeforeIsValid(t *testing.T) {
-	e := newEnv(t, nil)
-	revokeUser(t, e, testUser)
-	recorded := func() bool {
-		t.Helper()
-		if err := e.srv.Sweep(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		found, err := e.srv.store.get(t.Context(), e.srv.signOutKey(testUser), &signOut{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return found
-	}
-	e.clock.Advance(e.srv.cfg.LoginLifetime)
-	if !recorded() {
-		t.Fatal("the sign-out was swept while a session from before could still be valid")
-	}
-	e.clock.Advance(time.Second)
-	if recorded() {
-		t.Fatal("the sign-out was not swept after the login lifetime")
+	for name, tc := range map[string]struct{ login, code, keep time.Duration }{
+		"sessions outlast codes": {login: 12 * time.Hour, code: time.Minute, keep: 12 * time.Hour},
+		"codes outlast sessions": {login: 10 * time.Second, code: time.Minute, keep: time.Minute},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.LoginLifetime, c.CodeLifetime = tc.login, tc.code })
+			revokeUser(t, e, testUser)
+			recorded := func() bool {
+				t.Helper()
+				if err := e.srv.Sweep(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				found, err := e.srv.store.get(t.Context(), e.srv.signOutKey(testUser), &signOut{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return found
+			}
+			e.clock.Advance(tc.keep)
+			if !recorded() {
+				t.Fatal("the sign-out was swept while a session or code from before could still be used")
+			}
+			e.clock.Advance(time.Second)
+			if recorded() {
+				t.Fatal("the sign-out was not swept after the longest lifetime")
+			}
+		})
 	}
 }
 
