@@ -1,13 +1,18 @@
 package authserver
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 )
 
 // The operator's RevokeUser signs the user out everywhere (signout.go):
@@ -281,4 +286,43 @@ func TestRevokeUserForgetsOnlyTheUsersApprovals(t *testing.T) {
 			t.Errorf("approval %s of %q kept: %v, want %v", k, v.Subject, found, want)
 		}
 	}
+}
+
+// unreadableSignOuts fails reading sign-out records while fail is set.
+type unreadableSignOuts struct {
+	certmagic.Storage
+	fail atomic.Bool
+}
+
+func (s *unreadableSignOuts) Load(ctx context.Context, key string) ([]byte, error) {
+	if s.fail.Load() && strings.Contains(key, "/"+nsSignedOut+"/") {
+		return nil, errors.New("storage unreachable")
+	}
+	return s.Storage.Load(ctx, key)
+}
+
+// TestAnUnreadableSignOutRefuses: when storage cannot say whether the
+// user was signed out, their session signs nobody in and their code gives
+// no tokens (server_error): an outage must not reopen what a sign-out
+// closed.
+func TestAnUnreadableSignOutRefuses(t *testing.T) {
+	var storage *unreadableSignOuts
+	e, _ := startCluster(t, func(t testing.TB) (a, b certmagic.Storage) {
+		a, b = fileCluster(t)
+		storage = &unreadableSignOuts{Storage: a}
+		return storage, b
+	}, nil)
+	c := e.publicClient()
+	_, challenge := pkce()
+	q := authParams(c, challenge)
+	b := e.browser()
+	b.authorize(q)
+	verifier, challenge := pkce()
+	loc := b.authorize(authParams(c, challenge))
+	storage.fail.Store(true)
+	if b.signedIn(q) {
+		t.Fatal("a session signs in while its user's sign-out cannot be read")
+	}
+	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
+	wantError(t, status, m, http.StatusInternalServerError, "server_error")
 }
