@@ -118,10 +118,12 @@ func (s *Server) readCookie(r *http.Request, name string) string {
 // bound to its provider: removing the provider ends it.
 type sessionPayload struct {
 	Subject string `json:"sub"`
-	// IssuedAt is when the session started (Unix seconds), checked against
-	// the user's sign-out (signout.go); 0 in cookies from before sessions
-	// carried it, which count as started before every sign-out.
-	IssuedAt  int64  `json:"iat,omitempty"`
+	// Started is when the session started, in Unix milliseconds (a
+	// login in the second after a sign-out must not read as before it),
+	// checked against the user's sign-out (signout.go); 0 in cookies from
+	// before sessions carried it, which count as started before every
+	// sign-out.
+	Started   int64  `json:"iat_ms,omitempty"`
 	ExpiresAt int64  `json:"exp"`
 	Password  string `json:"pw,omitempty"` // passwordTag of the hash logged in with
 	// Login is the login kind of an upstream session ("upstream:<name>"),
@@ -142,7 +144,7 @@ func passwordTag(bcryptHash string) string {
 // startSession logs the browser in as the configured user sub for
 // LoginLifetime from now.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string, now time.Time) {
-	s.setSession(w, r, sessionPayload{Subject: sub, IssuedAt: now.Unix(), ExpiresAt: now.Add(s.cfg.LoginLifetime).Unix(), Password: passwordTag(s.cfg.Users[sub])})
+	s.setSession(w, r, sessionPayload{Subject: sub, Started: now.UnixMilli(), ExpiresAt: now.Add(s.cfg.LoginLifetime).Unix(), Password: passwordTag(s.cfg.Users[sub])})
 }
 
 // startUpstreamSession logs the browser in as a user of the provider
@@ -164,7 +166,7 @@ func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, pr
 	if err := s.store.put(r.Context(), s.upstreamSessionKey(sid), rec); err != nil {
 		return err
 	}
-	s.setSession(w, r, sessionPayload{Subject: id.Subject, IssuedAt: now.Unix(), ExpiresAt: rec.ExpiresAt.Unix(), Login: rec.Login, Session: sid})
+	s.setSession(w, r, sessionPayload{Subject: id.Subject, Started: now.UnixMilli(), ExpiresAt: rec.ExpiresAt.Unix(), Login: rec.Login, Session: sid})
 	return nil
 }
 
@@ -185,19 +187,20 @@ func (s *Server) session(r *http.Request) (person, bool) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	var p sessionPayload
-	now := s.cfg.Now().Unix()
-	if err != nil || json.Unmarshal(b, &p) != nil || now >= p.ExpiresAt || p.Subject == "" {
-		return person{}, false
-	}
-	// A session lasts the LoginLifetime in force now, not the one it was
-	// issued under: lowering it ends longer sessions at once, and a
-	// sign-out record needs to outlive only today's lifetime (sweepable).
-	if p.IssuedAt != 0 && now >= p.IssuedAt+int64(s.cfg.LoginLifetime/time.Second) {
+	now := s.cfg.Now()
+	if err != nil || json.Unmarshal(b, &p) != nil || now.Unix() >= p.ExpiresAt || p.Subject == "" {
 		return person{}, false
 	}
 	var authenticated time.Time
-	if p.IssuedAt != 0 {
-		authenticated = time.Unix(p.IssuedAt, 0)
+	if p.Started != 0 {
+		authenticated = time.UnixMilli(p.Started)
+		// A session lasts the LoginLifetime in force now, not the one it
+		// was issued under: lowering it ends longer sessions at once, and
+		// a sign-out record needs to outlive only today's lifetime
+		// (sweepable).
+		if !now.Before(authenticated.Add(s.cfg.LoginLifetime)) {
+			return person{}, false
+		}
 	}
 	// The cookie of a user the operator signed out (a stolen laptop, a
 	// copied cookie) must not sign anyone in again: the signature still
