@@ -73,8 +73,9 @@ type AuthConfig struct {
 	// KeyRotation is how often a new signing key is created; older keys stay
 	// published until their tokens expire. Default 30 days.
 	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
-	// LoginLifetime is how long a password login is remembered in the
-	// browser. Default 12h.
+	// LoginLifetime is how long a sign-in (password or provider) is
+	// remembered in the browser; lowering it ends longer sessions already
+	// issued. Default 12h.
 	LoginLifetime caddy.Duration `json:"login_lifetime,omitempty"`
 	// LoginAttempts is how many failed password logins one client address
 	// may make per LoginAttemptWindow (successful ones do not count);

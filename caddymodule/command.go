@@ -37,7 +37,9 @@ what every instance sharing that storage sees.
   caddy mcp grants [--user U] [--client C] grants (refresh-token families)
   caddy mcp revoke client <client_id>     delete a client, revoke its grants and
                                           its own (client_credentials) tokens
-  caddy mcp revoke user <user>            revoke every grant of a user
+  caddy mcp revoke user <user>            sign a user out everywhere: revoke
+                                          their grants, end their sign-in
+                                          sessions and forget their approvals
   caddy mcp revoke grant <grant_id>       revoke one refresh-token family
   caddy mcp token <client_id> --resource https://host/mcp [--scope S]...
                                           mint an access token for a
@@ -114,12 +116,12 @@ func configureMCPCommand(cmd *cobra.Command) {
 		revokeCommand("client", "Delete a registered client and revoke its grants", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
 			return srv.RevokeClient(ctx, id)
 		}),
-		revokeCommand("user", "Revoke every grant of a user", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
+		revokeCommand("user", "Sign a user out everywhere: revoke their grants, end their sign-in sessions", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
 			n, err := srv.RevokeUser(ctx, id)
 			if err == nil && n == 0 {
 				// A typo must not read as success: the operator would
 				// believe a departed user's access ended.
-				return 0, fmt.Errorf("user %q has no live grants: nothing was revoked (%s mcp grants lists them)", terminalSafe(id), commandName())
+				return 0, fmt.Errorf("user %q has no live grants, so none was revoked (%s mcp grants lists them); if the name is right, their sign-in sessions are ended all the same", terminalSafe(id), commandName())
 			}
 			return n, err
 		}),

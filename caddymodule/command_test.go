@@ -95,7 +95,7 @@ localhost:8443 {
 	if !regexp.MustCompile(`(?m)^ci +client_secret_basic `).MatchString(out) || !regexp.MustCompile(`(?m)^\S+ +Laptop +none `).MatchString(out) {
 		t.Errorf("mcp clients: the AUTH column is wrong:\n%s", out)
 	}
-	if out, err := runMCP(t, caddyfile, "revoke", "user", "admni"); err == nil || !strings.Contains(err.Error(), `user "admni" has no live grants: nothing was revoked`) {
+	if out, err := runMCP(t, caddyfile, "revoke", "user", "admni"); err == nil || !strings.Contains(err.Error(), `user "admni" has no live grants, so none was revoked`) {
 		t.Errorf("revoke user with a typo: %v\n%s", err, out)
 	}
 

@@ -197,12 +197,31 @@ func (s *Server) RevokeGrant(ctx context.Context, id string) error {
 	return s.revokeGrant(ctx, id, "revoked by the operator")
 }
 
-// RevokeUser revokes every live grant of the user and returns how many,
-// and forgets the user's refresh tokens at their sign-in providers: signed
-// out everywhere, nothing here acts for them at a provider any more.
+// RevokeUser signs the user out everywhere and returns how many live
+// grants it revoked:
+//   - the refresh tokens of their grants stop working at once, their
+//     access tokens within the guards' revocation check interval;
+//   - every sign-in session they started before, with a password or at a
+//     provider, is refused from now on by every instance sharing the
+//     storage, as is every authorization code issued before, so a stolen
+//     session cookie gets nothing more: they must log in again;
+//   - their remembered approvals are forgotten, so their next
+//     authorization of each client asks them again;
+//   - their refresh tokens at sign-in providers are forgotten: nothing here
+//     acts for them at a provider any more.
+//
+// A sign-in at the provider itself, or at an authentication handler in
+// front of /authorize (TrustedIdentity, an IdentitySource), is not this
+// server's to end: the operator ends it there.
 func (s *Server) RevokeUser(ctx context.Context, subject string) (int, error) {
+	// The sign-out is recorded before the grants are listed: a code
+	// redeemed meanwhile either makes a grant this list has, or sees the
+	// sign-out (exchangeCode).
+	if err := s.signOutUser(ctx, subject); err != nil {
+		return 0, err
+	}
 	n, err := s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.Subject == subject })
-	return n, errors.Join(err, s.forgetUpstreamTokens(ctx, subject))
+	return n, errors.Join(err, s.forgetConsents(ctx, subject), s.forgetUpstreamTokens(ctx, subject))
 }
 
 // RevokeClient deletes a registered client and revokes its live grants,

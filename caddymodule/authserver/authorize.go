@@ -205,11 +205,11 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.checkPassword(user, q.Get("password")) {
 			s.logins.refund(now, addr)
-			s.startSession(w, r, user)
+			s.startSession(w, r, user, now)
 			if s.cfg.OnPasswordLogin != nil {
 				s.cfg.OnPasswordLogin(user)
 			}
-			who, known = person{Subject: user, Login: loginPassword, Username: user, Groups: s.cfg.UserGroups[user]}, true
+			who, known = person{Subject: user, Login: loginPassword, Username: user, Groups: s.cfg.UserGroups[user], authenticated: now}, true
 			if !s.applyPolicy(w, req, who) {
 				return
 			}

@@ -217,3 +217,28 @@ func TestClusterRegistrationsDoNotCollide(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterSignOutReachesEveryInstance: the operator signs a user out on
+// A (RevokeUser); on B, the session of a browser signed in before is
+// refused and a code issued before does not redeem, and a new login works.
+func TestClusterSignOutReachesEveryInstance(t *testing.T) {
+	runOnClusters(t, func(t *testing.T, storages clusterStorage) {
+		a, b := startCluster(t, storages, nil)
+		c := a.publicClient()
+		_, challenge := pkce()
+		q := authParams(c, challenge)
+		br := b.browser()
+		br.authorize(q)
+		verifier, challenge := pkce()
+		loc := br.authorize(authParams(c, challenge))
+		a.clock.Advance(time.Minute)
+		revokeUser(t, a, testUser)
+		if br.signedIn(q) {
+			t.Fatal("a session from before the sign-out on A still signs in on B")
+		}
+		status, m, _ := b.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
+		wantError(t, status, m, http.StatusBadRequest, "invalid_grant")
+		a.clock.Advance(time.Millisecond)
+		b.codeFlow(c)
+	})
+}

@@ -24,9 +24,13 @@ type codeRecord struct {
 	Groups           []string  `json:"groups,omitempty"`
 	Domain           string    `json:"domain,omitempty"`
 	UpstreamChecked  time.Time `json:"upstream_checked_at,omitzero"` // see upstreamtoken.go
-	GrantID          string    `json:"grant_id"`
-	ExpiresAt        time.Time `json:"expires_at"`
-	Used             bool      `json:"used,omitempty"`
+	// AuthTime is when the user signed in for this code (person's
+	// authenticated); a code whose user was signed out since does not
+	// redeem (signout.go).
+	AuthTime  time.Time `json:"auth_time,omitzero"`
+	GrantID   string    `json:"grant_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Used      bool      `json:"used,omitempty"`
 	// LegacyUpstreamToken is read only from codes issued before the
 	// user's record existed, which carried the session's sealed refresh
 	// token: redeeming one moves it there (upstreamlegacy.go).
@@ -54,8 +58,8 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzReq
 		Challenge: req.challenge, Resource: req.resource, Issuer: req.issuer, Scopes: req.scopes, Subject: sub,
 		Login: who.Login, Credential: s.credentialOf(sub, who.Login),
 		Username: who.Username, Groups: who.Groups, Domain: who.Domain,
-		UpstreamChecked: who.signedIn,
-		GrantID:         randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
+		UpstreamChecked: who.signedIn, AuthTime: who.authenticated,
+		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
 	}
 	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {
 		s.log.Error("storing authorization code", zapClient(req.client.ID), zapSubject(sub), zapErr(err))

@@ -76,8 +76,10 @@ type Config struct {
 	// over. Retired keys stay published for one more AccessTokenLifetime.
 	// Default: 30 days (720h).
 	KeyRotation time.Duration
-	// LoginLifetime is how long a login (password form) lasts in the
-	// browser's session cookie. Default: 12h.
+	// LoginLifetime is how long a sign-in (password form or provider)
+	// lasts in the browser's session cookie, counted from its start by the
+	// value in force when it is used: lowering it ends longer sessions
+	// already issued. Default: 12h.
 	LoginLifetime time.Duration
 	// ConsentLifetime is how long an approval is remembered per user and
 	// client, so the consent page is skipped for the same or fewer scopes.

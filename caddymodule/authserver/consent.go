@@ -2,6 +2,8 @@ package authserver
 
 import (
 	"context"
+	"errors"
+	"path"
 	"slices"
 	"time"
 )
@@ -10,6 +12,9 @@ import (
 // endpoint, origin included), the scopes and until when. An approval for
 // one resource never covers another.
 type consent struct {
+	// Subject is the user, so that RevokeUser finds their approvals (the
+	// key is a hash); empty in records from before it was kept.
+	Subject   string              `json:"sub,omitempty"`
 	Resources map[string]approval `json:"resources"`
 }
 
@@ -73,6 +78,7 @@ func (s *Server) rememberConsent(ctx context.Context, sub string, req *authzRequ
 		c = consent{} // an unreadable record is replaced
 	}
 	now := s.cfg.Now()
+	c.Subject = sub
 	c.Resources = c.live(now)
 	a := c.Resources[req.resource]
 	for _, sc := range req.scopes {
@@ -83,4 +89,62 @@ func (s *Server) rememberConsent(ctx context.Context, sub string, req *authzRequ
 	a.ExpiresAt = now.Add(s.cfg.ConsentLifetime)
 	c.Resources[req.resource] = a
 	return s.store.put(ctx, key, c)
+}
+
+// forgetConsents deletes every approval sub gave, so that after RevokeUser
+// their next authorization of any client asks them again: a revocation
+// (often because of a client they should not have trusted, or a stolen
+// session that approved one) must not be undone silently by a remembered
+// approval at their next sign-in.
+func (s *Server) forgetConsents(ctx context.Context, sub string) error {
+	names, err := s.store.list(ctx, nsConsent)
+	if err != nil {
+		return err
+	}
+	var (
+		errs   []error
+		legacy map[string]bool // sub's keys, for records without a subject
+	)
+	for _, name := range names {
+		var c consent
+		found, err := s.store.get(ctx, name, &c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if found && c.Subject == "" && legacy == nil {
+			if legacy, err = s.consentKeysOf(ctx, sub); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+		}
+		if found && (c.Subject == sub || c.Subject == "" && legacy[path.Base(name)]) {
+			errs = append(errs, s.store.remove(ctx, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// consentKeysOf returns the names (base names of keys) the records of
+// sub's approvals would have for every client this server knows, and
+// every client sub has a grant of: how records that do not name their
+// user are found.
+func (s *Server) consentKeysOf(ctx context.Context, sub string) (map[string]bool, error) {
+	clients, err := s.Clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := s.Grants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for _, c := range clients {
+		keys[path.Base(s.consentKey(sub, c.ID))] = true
+	}
+	for _, g := range grants {
+		if g.Subject == sub {
+			keys[path.Base(s.consentKey(sub, g.ClientID))] = true
+		}
+	}
+	return keys, nil
 }

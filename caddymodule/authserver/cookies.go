@@ -117,7 +117,13 @@ func (s *Server) readCookie(r *http.Request, name string) string {
 // or changing the password ends it. An upstream session (Login set) is
 // bound to its provider: removing the provider ends it.
 type sessionPayload struct {
-	Subject   string `json:"sub"`
+	Subject string `json:"sub"`
+	// Started is when the session started, in Unix milliseconds (a
+	// login in the second after a sign-out must not read as before it),
+	// checked against the user's sign-out (signout.go); 0 in cookies from
+	// before sessions carried it, which count as started before every
+	// sign-out.
+	Started   int64  `json:"iat_ms,omitempty"`
 	ExpiresAt int64  `json:"exp"`
 	Password  string `json:"pw,omitempty"` // passwordTag of the hash logged in with
 	// Login is the login kind of an upstream session ("upstream:<name>"),
@@ -136,9 +142,9 @@ func passwordTag(bcryptHash string) string {
 }
 
 // startSession logs the browser in as the configured user sub for
-// LoginLifetime.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string) {
-	s.setSession(w, r, sessionPayload{Subject: sub, ExpiresAt: s.cfg.Now().Add(s.cfg.LoginLifetime).Unix(), Password: passwordTag(s.cfg.Users[sub])})
+// LoginLifetime from now.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sub string, now time.Time) {
+	s.setSession(w, r, sessionPayload{Subject: sub, Started: now.UnixMilli(), ExpiresAt: now.Add(s.cfg.LoginLifetime).Unix(), Password: passwordTag(s.cfg.Users[sub])})
 }
 
 // startUpstreamSession logs the browser in as a user of the provider
@@ -160,7 +166,7 @@ func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, pr
 	if err := s.store.put(r.Context(), s.upstreamSessionKey(sid), rec); err != nil {
 		return err
 	}
-	s.setSession(w, r, sessionPayload{Subject: id.Subject, ExpiresAt: rec.ExpiresAt.Unix(), Login: rec.Login, Session: sid})
+	s.setSession(w, r, sessionPayload{Subject: id.Subject, Started: now.UnixMilli(), ExpiresAt: rec.ExpiresAt.Unix(), Login: rec.Login, Session: sid})
 	return nil
 }
 
@@ -172,7 +178,8 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request, p sessionPay
 
 // session returns the person of a valid login session cookie: a password
 // user still configured with the same password hash, or a user of an
-// upstream provider still configured.
+// upstream provider still configured; and not signed out by the operator
+// since the session started.
 func (s *Server) session(r *http.Request) (person, bool) {
 	payload, sig, ok := strings.Cut(s.readCookie(r, cookieSession), ".")
 	if !ok || !s.verify("session", payload, sig) {
@@ -180,17 +187,50 @@ func (s *Server) session(r *http.Request) (person, bool) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	var p sessionPayload
-	if err != nil || json.Unmarshal(b, &p) != nil || s.cfg.Now().Unix() >= p.ExpiresAt || p.Subject == "" {
+	now := s.cfg.Now()
+	if err != nil || json.Unmarshal(b, &p) != nil || now.Unix() >= p.ExpiresAt || p.Subject == "" {
 		return person{}, false
 	}
+	var authenticated time.Time
+	if p.Started != 0 {
+		authenticated = time.UnixMilli(p.Started)
+		// A session lasts the LoginLifetime in force now, not the one it
+		// was issued under: lowering it ends longer sessions at once, and
+		// a sign-out record needs to outlive only today's lifetime
+		// (sweepable).
+		if !now.Before(authenticated.Add(s.cfg.LoginLifetime)) {
+			return person{}, false
+		}
+	}
+	// The cookie of a user the operator signed out (a stolen laptop, a
+	// copied cookie) must not sign anyone in again: the signature still
+	// verifies, so storage says whether it started before the sign-out.
+	// Asked first, so that nothing acts on the session's behalf (an old
+	// upstream session moving its provider token) once it is over; an
+	// unreadable record refuses too.
+	out, err := s.signedOutSince(r.Context(), p.Subject, authenticated)
+	if err != nil {
+		s.log.Error("loading the user's sign-out", zapSubject(p.Subject), zapErr(err))
+		return person{}, false
+	}
+	if out {
+		s.log.Info("session of a signed-out user refused", zapSubject(p.Subject))
+		return person{}, false
+	}
+	var who person
 	if _, ok := upstreamOf(p.Login); ok {
-		return s.upstreamPerson(r.Context(), p)
+		if who, ok = s.upstreamPerson(r.Context(), p); !ok {
+			return person{}, false
+		}
+	} else {
+		hash, ok := s.cfg.Users[p.Subject]
+		if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {
+			return person{}, false
+		}
+		who = person{Subject: p.Subject, Login: loginPassword, Username: p.Subject, Groups: s.cfg.UserGroups[p.Subject]}
 	}
-	hash, ok := s.cfg.Users[p.Subject]
-	if !ok || !hmac.Equal([]byte(p.Password), []byte(passwordTag(hash))) {
-		return person{}, false
-	}
-	return person{Subject: p.Subject, Login: loginPassword, Username: p.Subject, Groups: s.cfg.UserGroups[p.Subject]}, true
+	who.authenticated = authenticated
+	return who, true
 }
 
 // browserNonce returns the browser's nonce, setting a new one if it has

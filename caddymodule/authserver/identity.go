@@ -35,6 +35,12 @@ type person struct {
 	// signedIn is when the provider last vouched for an upstream user
 	// (upstreamtoken.go).
 	signedIn time.Time
+	// authenticated is when they signed in here: their session's start,
+	// or now for a password just checked or an identity the request
+	// itself carries; zero for a session from before sessions carried
+	// their start. Codes record it, checked against the user's sign-out
+	// (signout.go).
+	authenticated time.Time
 }
 
 // identify finds who r comes from and how they were identified: the
@@ -43,7 +49,7 @@ type person struct {
 func (s *Server) identify(r *http.Request) (person, bool) {
 	if s.cfg.TrustedIdentity != nil {
 		if sub, ok := s.cfg.TrustedIdentity(r); ok && sub != "" {
-			return person{Subject: sub, Login: loginExternal, Username: sub}, true
+			return person{Subject: sub, Login: loginExternal, Username: sub, authenticated: s.cfg.Now()}, true
 		}
 	}
 	if p, ok := s.session(r); ok {
@@ -51,7 +57,7 @@ func (s *Server) identify(r *http.Request) (person, bool) {
 	}
 	for _, src := range s.cfg.IdentitySources {
 		if sub, ok := src.Identify(r); ok && sub != "" {
-			return person{Subject: sub, Login: loginExternal, Username: sub}, true
+			return person{Subject: sub, Login: loginExternal, Username: sub, authenticated: s.cfg.Now()}, true
 		}
 	}
 	return person{}, false

@@ -85,6 +85,9 @@ const (
 	// nsUpstreamTokens holds each user's refresh token at each provider
 	// (upstreamcredential.go).
 	nsUpstreamTokens = "upstream-tokens"
+	// nsSignedOut records when the operator signed each user out
+	// (signout.go).
+	nsSignedOut = "signed-out"
 )
 
 // key returns the storage key of id in namespace ns. ids are generated

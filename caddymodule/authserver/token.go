@@ -202,7 +202,30 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		s.log.Error("exchanging authorization code", zapClient(c.ID), zapErr(err))
 		return nil, "", errServer()
 	}
-	return resp, rec.Subject, oerr
+	if oerr != nil {
+		return nil, "", oerr
+	}
+	// A code issued for a sign-in the operator has ended since (RevokeUser)
+	// gives nothing: whoever holds the stolen session or the code would get
+	// a grant the revocation missed. Read after the commit, not in the
+	// transaction: RevokeUser records the sign-out before it lists the
+	// grants, so either this read sees the sign-out, or the grant was
+	// committed before it and is in that list. Refused, the grant is
+	// revoked, and its tokens never leave this server.
+	out, err := s.signedOutSince(ctx, rec.Subject, rec.AuthTime)
+	if out || err != nil {
+		if rerr := s.revokeGrant(ctx, rec.GrantID, "its user was signed out before the code was redeemed"); rerr != nil {
+			s.log.Error("revoking grant of a signed-out user's code", zapClient(c.ID), zapErr(rerr))
+		}
+	}
+	if err != nil {
+		s.log.Error("loading the user's sign-out", zapClient(c.ID), zapSubject(rec.Subject), zapErr(err))
+		return nil, "", errServer()
+	}
+	if out {
+		return nil, "", errInvalidGrant("the user was signed out after this code was issued; authorize again")
+	}
+	return resp, rec.Subject, nil
 }
 
 // pkceMatches verifies RFC 7636 S256.

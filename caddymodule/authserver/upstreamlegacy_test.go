@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -177,21 +178,32 @@ func TestATokenHeldBeforeTheUpgradeDoesNotReplaceANewerOne(t *testing.T) {
 }
 
 // TestAnOldSessionDoesNotBringBackARevokedUsersToken: the operator revokes
-// the user after their old session moved its token; the session, still
-// signed in, authorizes again, and nothing here acts for the user at the
-// provider any more.
+// the user after their old session moved its token, or before; the
+// session, refused from then on, authorizes nothing, and nothing here
+// acts for the user at the provider any more.
 func TestAnOldSessionDoesNotBringBackARevokedUsersToken(t *testing.T) {
-	e, u := reauthEnv(t)
-	b := e.browser()
-	browserCode(t, e, b, u, true)
-	writeAsBeforeRecords(t, e, u, sessionKeyOf(t, e), "provider-refresh-token-before-the-upgrade")
-	browserGrant(t, e, b, u, false)
-	if n, err := e.srv.RevokeUser(t.Context(), u.id.Subject); n != 1 || err != nil {
-		t.Fatalf("RevokeUser: %d, %v", n, err)
-	}
-	browserGrant(t, e, b, u, false)
-	if got := providerToken(t, e, u); got != "" {
-		t.Fatalf("the revoked user's provider token %q came back", got)
+	for _, moved := range []bool{true, false} {
+		t.Run(fmt.Sprintf("moved=%v", moved), func(t *testing.T) {
+			e, u := reauthEnv(t)
+			b := e.browser()
+			browserCode(t, e, b, u, true)
+			writeAsBeforeRecords(t, e, u, sessionKeyOf(t, e), "provider-refresh-token-before-the-upgrade")
+			want := 0
+			if moved {
+				browserGrant(t, e, b, u, false)
+				want = 1
+			}
+			if n, err := e.srv.RevokeUser(t.Context(), u.id.Subject); n != want || err != nil {
+				t.Fatalf("RevokeUser: %d, %v", n, err)
+			}
+			_, challenge := pkce()
+			if resp, page := b.get(authParams(e.publicClient(), challenge)); resp.StatusCode != http.StatusOK || !strings.Contains(page, "Sign in with") {
+				t.Fatalf("the revoked user's session still signs in: %d\n%s", resp.StatusCode, page)
+			}
+			if got := providerToken(t, e, u); got != "" {
+				t.Fatalf("the revoked user's provider token %q came back", got)
+			}
+		})
 	}
 }
 
