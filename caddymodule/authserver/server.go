@@ -41,6 +41,7 @@ type Server struct {
 	limiter        *rateLimiter // registrations
 	unused         *unusedQuota // never-used clients per address
 	logins         *rateLimiter // failed password logins
+	signIns        *signInQuota // sign-ins at upstream providers in progress
 	secretChecks   *secretChecks
 	revoked        *revocationCache
 	// documents fetches client metadata documents and their JWK sets;
@@ -130,6 +131,7 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		limiter:      newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
 		unused:       newUnusedQuota(cfg.Registration.UnusedClientsPerAddress),
 		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
+		signIns:      newSignInQuota(cfg),
 		secretChecks: newSecretChecks(cfg),
 		revoked:      newRevocationCache(),
 		jwksCache:    newJWKSCache(cfg.ClientMetadataDocuments.StaleGrace),
