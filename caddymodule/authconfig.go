@@ -91,7 +91,7 @@ type AuthConfig struct {
 	SignInStartWindow caddy.Duration `json:"sign_in_start_window,omitempty"`
 	// MaxPendingSignIns caps the sign-ins at sign-in providers in progress
 	// on this instance from all addresses together, per 10 minutes;
-	// negative disables the cap. Default 10000.
+	// negative disables the cap. Default 2000.
 	MaxPendingSignIns int `json:"max_pending_sign_ins,omitempty"`
 	// ClientAuthFailures is how many failed secret checks of pre-registered
 	// clients (bcrypt, deliberately slow) one address may cause per

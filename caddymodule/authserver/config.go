@@ -172,7 +172,7 @@ type Config struct {
 	// addresses together, completed ones not counted, so that strangers
 	// with many addresses cannot fill storage either: beyond it
 	// /login/<name> answers 503 with Retry-After. Negative disables the
-	// cap. Default: 10000.
+	// cap. Default: 2000.
 	MaxPendingSignIns int
 
 	// ClientAuthFailures is how many wrong secrets of pre-registered
@@ -282,7 +282,7 @@ const (
 	defaultClientAuthWindow     = 5 * time.Minute
 	defaultSignInStarts         = 30
 	defaultSignInStartWindow    = 10 * time.Minute
-	defaultMaxPendingSignIns    = 10_000
+	defaultMaxPendingSignIns    = 2000
 	defaultClientIdleLifetime   = 90 * 24 * time.Hour
 	defaultUnusedClientLifetime = 24 * time.Hour
 	defaultUnusedPerAddress     = 20
