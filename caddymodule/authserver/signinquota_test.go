@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -193,5 +194,26 @@ func TestPendingSignInsAreCappedInAll(t *testing.T) {
 	// The address refused by the cap kept its own quota.
 	if got := e.srv.signIns.perAddr.count("198.51.100.9", e.clock.Now()); got != 0 {
 		t.Errorf("the refused start counted %d against its address", got)
+	}
+}
+
+func TestSignInsThatStoreNothingDoNotCount(t *testing.T) {
+	u := corp()
+	e := newEnv(t, func(c *Config) {
+		c.Users = nil
+		c.Upstreams = []UpstreamLogin{u}
+		c.SignInStarts = 1
+	})
+	_, challenge := pkce()
+	q := authParams(e.publicClient(), challenge).Encode()
+	u.startErr = errors.New("provider down")
+	for range 2 {
+		if resp, _ := e.startSignIn(u, q); resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("provider down: %d, want 502", resp.StatusCode)
+		}
+	}
+	u.startErr = nil
+	if resp, page := e.startSignIn(u, q); resp.StatusCode != http.StatusFound {
+		t.Fatalf("first sign-in stored, after two that stored nothing: %d\n%s", resp.StatusCode, page)
 	}
 }
