@@ -83,6 +83,17 @@ type AuthConfig struct {
 	LoginAttempts int `json:"login_attempts,omitempty"`
 	// LoginAttemptWindow is the window of LoginAttempts. Default 5m.
 	LoginAttemptWindow caddy.Duration `json:"login_attempt_window,omitempty"`
+	// SignInStarts is how many sign-ins at sign-in providers (oidc,
+	// github) one client address may start per SignInStartWindow without
+	// completing them (each is kept in storage for up to 10 minutes);
+	// negative disables the limit. Default 30.
+	SignInStarts int `json:"sign_in_starts,omitempty"`
+	// SignInStartWindow is the window of SignInStarts. Default 10m.
+	SignInStartWindow caddy.Duration `json:"sign_in_start_window,omitempty"`
+	// MaxPendingSignIns caps the sign-ins at sign-in providers in progress
+	// on this instance from all addresses together, per 10 minutes;
+	// negative disables the cap. Default 2000.
+	MaxPendingSignIns int `json:"max_pending_sign_ins,omitempty"`
 	// ClientAuthFailures is how many failed secret checks of pre-registered
 	// clients (bcrypt, deliberately slow) one address may cause per
 	// ClientAuthFailureWindow, counted per address and per client and
@@ -201,6 +212,9 @@ func (g *Gateway) authserverConfig(repl *caddy.Replacer, users map[string]string
 		ConsentLifetime:         time.Duration(a.ConsentLifetime),
 		LoginAttempts:           a.LoginAttempts,
 		LoginAttemptWindow:      time.Duration(a.LoginAttemptWindow),
+		SignInStarts:            a.SignInStarts,
+		SignInStartWindow:       time.Duration(a.SignInStartWindow),
+		MaxPendingSignIns:       a.MaxPendingSignIns,
 		ClientAuthFailures:      a.ClientAuthFailures,
 		ClientAuthFailureWindow: time.Duration(a.ClientAuthFailureWindow),
 		Users:                   users,

@@ -120,6 +120,8 @@ func init() {
 //	    access_token_lifetime | refresh_token_lifetime | code_lifetime |
 //	    refresh_reuse_grace | key_rotation | login_lifetime | consent_lifetime <duration>
 //	    login_attempts <count>|off [<window>]
+//	    sign_in_starts <count>|off [<window>]
+//	    max_pending_sign_ins <count>|off
 //	    client_auth_failures <count>|off [<window>]
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -265,6 +267,10 @@ func (g *Gateway) parseGatewayOption(h httpcaddyfile.Helper) error {
 		return durationOrOffArg(d, &a.ConsentLifetime)
 	case "login_attempts":
 		return countAndWindowOrOff(d, &a.LoginAttempts, &a.LoginAttemptWindow)
+	case "sign_in_starts":
+		return countAndWindowOrOff(d, &a.SignInStarts, &a.SignInStartWindow)
+	case "max_pending_sign_ins":
+		return countOrOff(d, &a.MaxPendingSignIns)
 	case "client_auth_failures":
 		return countAndWindowOrOff(d, &a.ClientAuthFailures, &a.ClientAuthFailureWindow)
 	default:
@@ -600,6 +606,26 @@ func countAndWindowOrOff(d *caddyfile.Dispenser, count *int, window *caddy.Durat
 		return nil
 	}
 	return countAndWindow(d, name, args, count, window)
+}
+
+// countOrOff parses the argument "<count>|off" of the current option: a
+// positive count, or off (-1).
+func countOrOff(d *caddyfile.Dispenser, count *int) error {
+	name := d.Val()
+	var s string
+	if !d.AllArgs(&s) {
+		return d.Errf("%s takes a count or off, for example: %s 100", name, name)
+	}
+	n, err := strconv.Atoi(s)
+	switch {
+	case s == "off":
+		*count = -1
+	case err != nil || n <= 0:
+		return d.Errf("%s %q is not a positive number or off", name, s)
+	default:
+		*count = n
+	}
+	return nil
 }
 
 // countAndWindow parses the arguments "<count> [<window>]" of the option

@@ -68,6 +68,10 @@ func (s *Server) parseAuthorization(r *http.Request, q url.Values) (*authzReques
 	if len(q["client_id"]) != 1 || len(q["redirect_uri"]) > 1 {
 		return page(http.StatusBadRequest, "The request must name exactly one client_id and at most one redirect_uri.")
 	}
+	tooLong, lengthErr := oversizedParam(q)
+	if tooLong == "redirect_uri" {
+		return page(http.StatusBadRequest, "The request's "+lengthErr.Description+".")
+	}
 	c, err := s.loadClient(r.Context(), q.Get("client_id"))
 	var derr *documentError
 	if errors.As(err, &derr) {
@@ -82,7 +86,7 @@ func (s *Server) parseAuthorization(r *http.Request, q url.Values) (*authzReques
 	if c == nil {
 		return page(http.StatusBadRequest, "This application is not registered here (unknown client_id). It may need to register again.")
 	}
-	req := &authzRequest{client: c, state: q.Get("state"), issuer: s.cfg.Origin(r)}
+	req := &authzRequest{client: c, issuer: s.cfg.Origin(r)}
 	switch ru := q.Get("redirect_uri"); {
 	case ru != "":
 		if !redirectMatches(c.RedirectURIs, ru) {
@@ -98,9 +102,15 @@ func (s *Server) parseAuthorization(r *http.Request, q url.Values) (*authzReques
 	fail := func(e *oauthError) (*authzRequest, *authzError) {
 		return req, &authzError{oauthError: e}
 	}
+	if lengthErr != nil {
+		// Refused before state is taken: an oversized state is neither
+		// kept nor sent back.
+		return fail(lengthErr)
+	}
+	req.state = q.Get("state")
 	for k, v := range q {
 		if len(v) > 1 {
-			return fail(errInvalidRequest("parameter " + k + " is repeated"))
+			return fail(errInvalidRequest("parameter " + echoedParamName(k) + " is repeated"))
 		}
 	}
 	if q.Get("response_type") != "code" {

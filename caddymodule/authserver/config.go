@@ -157,6 +157,26 @@ type Config struct {
 	// LoginAttemptWindow is the window of LoginAttempts. Default: 5 minutes.
 	LoginAttemptWindow time.Duration
 
+	// SignInStarts is how many sign-ins at upstream providers one client
+	// address may start (/login/<name>) per SignInStartWindow. Each one
+	// keeps a record in storage until its callback or for 10 minutes, and
+	// starting one takes no account, only a valid authorization request;
+	// sign-ins that complete do not count. Beyond it that address gets 429
+	// with Retry-After until the window ends. Negative disables the limit.
+	// Default: 30.
+	SignInStarts int
+
+	// SignInStartWindow is the window of SignInStarts. Default: 10 minutes.
+	SignInStartWindow time.Duration
+
+	// MaxPendingSignIns caps the sign-ins at upstream providers this
+	// instance starts per 10 minutes (the time one may take) from all
+	// addresses together, completed ones not counted, so that strangers
+	// with many addresses cannot fill storage either: beyond it
+	// /login/<name> answers 503 with Retry-After. Negative disables the
+	// cap. Default: 2000.
+	MaxPendingSignIns int
+
 	// ClientAuthFailures is how many wrong secrets of pre-registered
 	// confidential clients (bcrypt hashes, slow to check on purpose) one
 	// client address may send per ClientAuthFailureWindow to /token and
@@ -262,6 +282,9 @@ const (
 	defaultLoginAttemptWindow   = 5 * time.Minute
 	defaultClientAuthFailures   = 10
 	defaultClientAuthWindow     = 5 * time.Minute
+	defaultSignInStarts         = 30
+	defaultSignInStartWindow    = 10 * time.Minute
+	defaultMaxPendingSignIns    = 2000
 	defaultClientIdleLifetime   = 90 * 24 * time.Hour
 	defaultUnusedClientLifetime = 24 * time.Hour
 	defaultUnusedPerAddress     = 20
@@ -301,6 +324,13 @@ func (c Config) withDefaults() Config {
 	setDuration(&c.ClientAuthFailureWindow, defaultClientAuthWindow)
 	if c.ClientAuthFailures == 0 {
 		c.ClientAuthFailures = defaultClientAuthFailures
+	}
+	if c.SignInStarts == 0 {
+		c.SignInStarts = defaultSignInStarts
+	}
+	setDuration(&c.SignInStartWindow, defaultSignInStartWindow)
+	if c.MaxPendingSignIns == 0 {
+		c.MaxPendingSignIns = defaultMaxPendingSignIns
 	}
 	setDuration(&c.Registration.ClientIdleLifetime, defaultClientIdleLifetime)
 	setDuration(&c.Registration.UnusedClientLifetime, defaultUnusedClientLifetime)
@@ -364,7 +394,7 @@ func (c Config) validate(needIdentity bool) error {
 		"code lifetime": c.CodeLifetime, "key rotation": c.KeyRotation, "login lifetime": c.LoginLifetime,
 		"registration rate window": c.Registration.RateWindow,
 		"client idle lifetime":     c.Registration.ClientIdleLifetime, "unused client lifetime": c.Registration.UnusedClientLifetime,
-		"client auth failure window": c.ClientAuthFailureWindow,
+		"client auth failure window": c.ClientAuthFailureWindow, "sign-in start window": c.SignInStartWindow,
 	} {
 		if d < 0 {
 			add("%s: must be positive, got %s", name, d)

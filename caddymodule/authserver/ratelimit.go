@@ -101,6 +101,18 @@ func (l *rateLimiter) count(key string, now time.Time) int {
 	return 0
 }
 
+// retryAfter returns how long until key's running window ends, in whole
+// seconds and at least one (for Retry-After).
+func (l *rateLimiter) retryAfter(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	wait := time.Second
+	if w := l.current(key, now); w != nil {
+		wait = max(wait, w.start.Add(l.window).Sub(now).Round(time.Second))
+	}
+	return wait
+}
+
 // current returns key's window if it is still running.
 func (l *rateLimiter) current(key string, now time.Time) *rateWindow {
 	if w := l.windows[key]; w != nil && now.Sub(w.start) < l.window {

@@ -26,6 +26,9 @@ var nativeAppSchemes = []string{"cursor", "vscode", "vscode-insiders"}
 // reads like a trusted host), a wildcard, a fragment (RFC 6749 §3.1.2), or
 // control and bidi characters that make a URI read differently than it is.
 func checkRedirectURI(raw string) error {
+	if len(raw) > maxRedirectURI {
+		return fmt.Errorf("redirect URI %.64q... is longer than %d bytes", raw, maxRedirectURI)
+	}
 	if i := strings.IndexFunc(raw, deceptiveRune); i >= 0 {
 		return fmt.Errorf("redirect URI %q contains the control or bidi character %U", raw, []rune(raw[i:])[0])
 	}

@@ -49,5 +49,8 @@ func (s *Server) buildRoutes() map[string]http.Handler {
 	for _, p := range discovery {
 		routes[p], routes[p+"/"] = metadata, metadata
 	}
+	for p, h := range routes {
+		routes[p] = s.withRequester(h)
+	}
 	return routes
 }

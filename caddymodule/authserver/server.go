@@ -38,9 +38,11 @@ type Server struct {
 	upstreamAEAD   atomic.Pointer[cipher.AEAD]
 	upstreamAEADMu sync.Mutex
 	static         map[string]*client
-	limiter        *rateLimiter // registrations
-	unused         *unusedQuota // never-used clients per address
-	logins         *rateLimiter // failed password logins
+	limiter        *rateLimiter   // registrations
+	unused         *unusedQuota   // never-used clients per address
+	logins         *rateLimiter   // failed password logins
+	signIns        *strangerQuota // sign-ins at upstream providers in progress
+	newDocuments   *strangerQuota // fetches of client metadata documents not stored
 	secretChecks   *secretChecks
 	revoked        *revocationCache
 	// documents fetches client metadata documents and their JWK sets;
@@ -130,6 +132,8 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		limiter:      newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow),
 		unused:       newUnusedQuota(cfg.Registration.UnusedClientsPerAddress),
 		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
+		signIns:      newSignInQuota(cfg),
+		newDocuments: newStrangerQuota(newDocumentsPerAddress, newDocumentWindow, maxNewDocuments, newDocumentWindow),
 		secretChecks: newSecretChecks(cfg),
 		revoked:      newRevocationCache(),
 		jwksCache:    newJWKSCache(cfg.ClientMetadataDocuments.StaleGrace),

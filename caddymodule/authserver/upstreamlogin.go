@@ -164,6 +164,9 @@ func (s *Server) serveUpstreamStart(w http.ResponseWriter, r *http.Request, u Up
 		s.refuseAuthorization(w, r, req, aerr)
 		return
 	}
+	if !s.reserveSignIn(w, r, u) {
+		return
+	}
 	origin := s.cfg.Origin(r)
 	attempt := UpstreamAttempt{
 		RedirectURI: origin + pathLogin + u.Name() + "/callback",
@@ -181,11 +184,13 @@ func (s *Server) serveUpstreamStart(w http.ResponseWriter, r *http.Request, u Up
 	}
 	target, err := u.AuthCodeURL(r.Context(), attempt)
 	if err != nil {
+		s.releaseSignIn(r)
 		s.log.Warn("upstream login unavailable", zap.String("provider", u.Name()), zapErr(err))
 		s.renderError(w, http.StatusBadGateway, "Signing in with "+u.Label()+" is not possible right now: the provider could not be reached. Try again in a few minutes; if it keeps failing, tell the operator of this server.")
 		return
 	}
 	if err := s.store.put(r.Context(), s.pendingLoginKey(attempt.State), rec); err != nil {
+		s.releaseSignIn(r)
 		s.log.Error("storing upstream login", zap.String("provider", u.Name()), zapErr(err))
 		s.renderError(w, http.StatusInternalServerError, "The server could not write to its storage; try again later.")
 		return
@@ -264,6 +269,7 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 		s.renderError(w, http.StatusInternalServerError, "The server could not read its storage; try again later.")
 		return
 	}
+	s.releaseSignIn(r)
 	log.Info("upstream sign-in", zapSubject(id.Subject), zap.String("username", id.Username))
 	w.Header().Set("Location", pathAuthorize+"?"+rec.Params)
 	w.WriteHeader(http.StatusSeeOther)

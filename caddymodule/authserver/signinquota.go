@@ -1,0 +1,43 @@
+package authserver
+
+import (
+	"net/http"
+	"strconv"
+
+	"go.uber.org/zap"
+)
+
+// Sign-ins at upstream providers are bounded by a strangerQuota: each
+// stores a pendingLogin until its callback or for upstreamAttemptLifetime,
+// and starting one takes no account, only a valid authorization request
+// (any self-registered client will do); unbounded, a stranger fills the
+// storage the server's certificates live on. A sign-in that completes is
+// given back, so people who sign in often are never refused.
+func newSignInQuota(cfg Config) *strangerQuota {
+	return newStrangerQuota(cfg.SignInStarts, cfg.SignInStartWindow, cfg.MaxPendingSignIns, upstreamAttemptLifetime)
+}
+
+// reserveSignIn counts a sign-in started by r, or refuses it with a page:
+// 429 for an address past Config.SignInStarts, 503 when the instance has
+// Config.MaxPendingSignIns in progress, both with Retry-After.
+func (s *Server) reserveSignIn(w http.ResponseWriter, r *http.Request, u UpstreamLogin) bool {
+	refused, wait := s.signIns.reserve(s.cfg.Now(), s.clientAddr(r))
+	if refused == quotaGranted {
+		return true
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+	if refused == quotaAddress {
+		s.log.Warn("upstream sign-ins throttled", zap.String("provider", u.Name()))
+		s.renderError(w, http.StatusTooManyRequests, "Too many sign-ins were started from your address and not completed. Wait a few minutes, then start signing in again from the application.")
+		return false
+	}
+	s.log.Error("upstream sign-ins refused: this instance has max_pending_sign_ins in progress", zap.String("provider", u.Name()))
+	s.renderError(w, http.StatusServiceUnavailable, "This server has too many sign-ins in progress. Try again in a few minutes.")
+	return false
+}
+
+// releaseSignIn gives back the sign-in r reserved: it completed, or was
+// never stored.
+func (s *Server) releaseSignIn(r *http.Request) {
+	s.signIns.refund(s.cfg.Now(), s.clientAddr(r))
+}
