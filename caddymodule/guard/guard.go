@@ -105,13 +105,18 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bo
 }
 
 // setBackendHeaders replaces client-supplied credentials and identity with
-// the verified identity and the backend's own credential. Every header a
-// backend could read as one of them goes first, under any spelling
-// (isGuardedHeader): a client must not name its own subject or groups.
+// the verified identity and the backend's own credential: a client must
+// not name its own subject or groups. Headers whose names hold '_' go too:
+// CGI, FastCGI (Caddy's php_fastcgi) and WSGI backends read "X_MCP_Subject"
+// as "X-MCP-Subject" (both HTTP_X_MCP_SUBJECT, RFC 3875 §4.1.18), and
+// "Mcp_Method" or "X_Forwarded_For" likewise, and Go's server takes such
+// names as they are: under that spelling a client could set beside the
+// real header one the gateway sets or decided on. nginx drops them by
+// default too; MCP clients send none.
 func (g *Guard) setBackendHeaders(h http.Header, id Identity) {
 	g.protectFromConnection(h)
 	for name := range h {
-		if g.isGuardedHeader(name) {
+		if strings.Contains(name, "_") || g.isGuardedHeader(name) {
 			delete(h, name)
 		}
 	}
@@ -186,17 +191,11 @@ func (g *Guard) fail(w http.ResponseWriter, r *http.Request, origin, reason stri
 	g.refuse(w, origin, f)
 }
 
-// isGuardedHeader reports whether a header named name is, to some backend,
-// the client's credential or one of the identity headers the guard sets:
-// their names in any case, and with '_' for '-'. CGI, FastCGI (Caddy's
-// php_fastcgi) and WSGI backends read "X_MCP_Subject" and "X-MCP-Subject"
-// as one variable, HTTP_X_MCP_SUBJECT (RFC 3875 §4.1.18), and Go's server
-// accepts the first spelling: a client sending "X_MCP_Subject: victim"
-// beside the verified header could otherwise pass for anyone there.
+// isGuardedHeader reports whether name, in any case, is the client's
+// credential or one of the identity headers the guard sets.
 func (g *Guard) isGuardedHeader(name string) bool {
-	name = strings.ReplaceAll(name, "_", "-")
 	for _, guarded := range []string{"Authorization", g.cfg.SubjectHeader, g.cfg.ClientIDHeader, g.cfg.SubjectTypeHeader, g.cfg.GroupsHeader} {
-		if strings.EqualFold(name, strings.ReplaceAll(guarded, "_", "-")) {
+		if strings.EqualFold(name, guarded) {
 			return true
 		}
 	}
