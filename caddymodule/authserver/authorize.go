@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-
-	"go.uber.org/zap"
 )
 
 // authzRequest is a validated authorization request. Its params travel
@@ -209,7 +207,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		// pass the check; a right password takes its attempt back, so
 		// signing in often never locks anyone out.
 		if !s.logins.reserve(now, addr) {
-			s.log.Warn("login attempts throttled", zapClient(req.client.ID), zap.String("username", user))
+			s.log.Warn("login attempts throttled", zapClient(req.client.ID), zapInput("username", user))
 			s.renderError(w, http.StatusTooManyRequests, "Too many failed sign-in attempts from your address. Wait a few minutes, then start signing in again from the application.")
 			return
 		}
@@ -225,7 +223,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			}
 		} else {
 			loginFailed = true
-			s.log.Info("login failed", zapClient(req.client.ID), zap.String("username", user))
+			s.log.Info("login failed", zapClient(req.client.ID), zapInput("username", user))
 		}
 	}
 	if !known {

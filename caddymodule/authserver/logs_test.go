@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -45,5 +46,29 @@ func TestLogsCarryIDsButNoSecrets(t *testing.T) {
 		if strings.Contains(all.String(), secret) {
 			t.Errorf("the log contains the %s", name)
 		}
+	}
+}
+
+// A stranger's 39 KB user name at the login form is logged cut short (at
+// a character boundary): the form's size bound must not become the log
+// line's.
+func TestLoggedUserNamesAreBounded(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	e := startLoggedEnv(t, &clock{t: e0}, &certmagic.FileStorage{Path: t.TempDir()}, zap.New(core), nil)
+	c := e.publicClient()
+	_, challenge := pkce()
+	b := e.browser()
+	_, page := b.get(authParams(c, challenge))
+	form := formOf(t, page)
+	form.Set("username", strings.Repeat("a", maxLoggedInput-1)+strings.Repeat("é", 10)+strings.Repeat("a", 39_000))
+	form.Set("password", "guess")
+	b.post(form)
+	failed := logs.FilterMessage("login failed").All()
+	if len(failed) != 1 {
+		t.Fatalf("%d 'login failed' entries", len(failed))
+	}
+	name, _ := failed[0].ContextMap()["username"].(string)
+	if len(name) > maxLoggedInput+32 || !strings.HasSuffix(name, "(39275 bytes)") || !utf8.ValidString(name) {
+		t.Errorf("logged user name of %d bytes: %.80q…", len(name), name)
 	}
 }

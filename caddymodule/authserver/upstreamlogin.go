@@ -243,7 +243,7 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		log.Info("upstream provider refused the sign-in", zap.String("error", e), zap.String("error_description", q.Get("error_description")))
+		log.Info("upstream provider refused the sign-in", zapInput("error", e), zapInput("error_description", q.Get("error_description")))
 		s.renderError(w, http.StatusForbidden, u.Label()+" did not sign you in ("+e+"). "+restart)
 		return
 	}
