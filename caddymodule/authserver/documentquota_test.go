@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewDocumentsAreLimitedPerAddressAndInAll(t *testing.T) {
@@ -76,5 +77,22 @@ func TestDocumentAddressBudgetCountsIPv6Per64(t *testing.T) {
 	}
 	if budget("192.0.2.1") == budget("192.0.2.2") || budget("::ffff:192.0.2.1") != budget("192.0.2.1") {
 		t.Errorf("IPv4 addresses must count one by one, mapped or not")
+	}
+}
+
+// A document no client has used is kept an hour, and storing it again
+// counts like a new one: naming it again must not keep junk stored past
+// the quota.
+func TestAnUnusedDocumentStoredAgainCountsAsNew(t *testing.T) {
+	d := newDocEnv(t, nil)
+	d.srv.newDocuments = newStrangerQuota(quotaLimits{perAddr: 1, window: 3 * time.Hour, allWindow: time.Hour})
+	c := d.publish("/junk.json", map[string]any{}, "Cache-Control", "max-age=86400")
+	if status, page, _ := d.authorizePage(c); status != http.StatusOK {
+		t.Fatalf("first: %d\n%s", status, page)
+	}
+	d.clock.Advance(unusedDocumentLifetime + time.Second)
+	status, page, _ := d.authorizePage(c)
+	if status != http.StatusBadRequest || !strings.Contains(page, "from your address") || d.host.Hits("/junk.json") != 1 {
+		t.Fatalf("the unused document stored again past the quota: %d, fetched %d times\n%s", status, d.host.Hits("/junk.json"), page)
 	}
 }
