@@ -84,15 +84,20 @@ type AuthConfig struct {
 	// LoginAttemptWindow is the window of LoginAttempts. Default 5m.
 	LoginAttemptWindow caddy.Duration `json:"login_attempt_window,omitempty"`
 	// SignInStarts is how many sign-ins at sign-in providers (oidc,
-	// github) one client address may start per SignInStartWindow without
-	// completing them (each is kept in storage for up to 10 minutes);
-	// negative disables the limit. Default 30.
+	// github) one client address (an IPv6 /64) may start per
+	// SignInStartWindow without completing them for a person the policy
+	// admits (each is kept in storage for up to 10 minutes), and one
+	// network (an IPv4 /24, an IPv6 /48) four times as many; negative
+	// disables the limit. Default 30.
 	SignInStarts int `json:"sign_in_starts,omitempty"`
 	// SignInStartWindow is the window of SignInStarts. Default 10m.
 	SignInStartWindow caddy.Duration `json:"sign_in_start_window,omitempty"`
 	// MaxPendingSignIns caps the sign-ins at sign-in providers in progress
-	// on this instance from all addresses together, per 10 minutes;
-	// negative disables the cap. Default 2000.
+	// on this instance from all addresses together, per 10 minutes: at
+	// most this many records of ~19 KiB in storage. Past half of it, a
+	// network that started a hundredth of it is refused and others are
+	// not, so one allocation cannot lock everyone out; negative disables
+	// the cap. Default 2000.
 	MaxPendingSignIns int `json:"max_pending_sign_ins,omitempty"`
 	// ClientAuthFailures is how many failed secret checks of pre-registered
 	// clients (bcrypt, deliberately slow) one address may cause per

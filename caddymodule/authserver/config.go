@@ -158,11 +158,15 @@ type Config struct {
 	LoginAttemptWindow time.Duration
 
 	// SignInStarts is how many sign-ins at upstream providers one client
-	// address may start (/login/<name>) per SignInStartWindow. Each one
-	// keeps a record in storage until its callback or for 10 minutes, and
-	// starting one takes no account, only a valid authorization request;
-	// sign-ins that complete do not count. Beyond it that address gets 429
-	// with Retry-After until the window ends. Negative disables the limit.
+	// address (an IPv4 address, an IPv6 /64) may start (/login/<name>) per
+	// SignInStartWindow, and one network (an IPv4 /24, an IPv6 /48) four
+	// times as many. Each one keeps a record in storage (at most ~19 KiB)
+	// until its callback or for 10 minutes, and starting one takes no
+	// account, only a valid authorization request; a sign-in that
+	// completes for a person the policy admits does not count (one the
+	// policy refuses does: completing it took only an account at the
+	// provider). Beyond it that address or network gets 429 with
+	// Retry-After until the window ends. Negative disables the limit.
 	// Default: 30.
 	SignInStarts int
 
@@ -171,9 +175,14 @@ type Config struct {
 
 	// MaxPendingSignIns caps the sign-ins at upstream providers this
 	// instance starts per 10 minutes (the time one may take) from all
-	// addresses together, completed ones not counted, so that strangers
-	// with many addresses cannot fill storage either: beyond it
-	// /login/<name> answers 503 with Retry-After. Negative disables the
+	// addresses together, those given back not counted (see SignInStarts),
+	// so that strangers with many networks cannot fill storage either: at
+	// most MaxPendingSignIns records, ~38 MiB by default. So that one
+	// network cannot reach it and lock everyone else out, past half of it
+	// a network that has started a hundredth of it in its window is
+	// refused, and other networks are not until the cap: filling it takes
+	// at least 50 networks beyond those that filled the first half. Beyond
+	// it /login/<name> answers 503 with Retry-After. Negative disables the
 	// cap. Default: 2000.
 	MaxPendingSignIns int
 

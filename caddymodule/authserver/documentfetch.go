@@ -30,16 +30,6 @@ const (
 	// three classes a site gets at most three times this many.
 	hostFetchLimit  = 20
 	hostFetchWindow = time.Minute
-	// newDocumentsPerAddress is how many documents of URLs without a
-	// stored copy (fetchNew) one client address may have this server
-	// fetch per newDocumentWindow, and maxNewDocuments how many all
-	// addresses together may: each one fetched is stored for up to
-	// MaxCache, whoever named it, and the host limits count per host and
-	// per address of the documents, which a stranger has as many of as
-	// they like. Clients in use are stored, so they are not new.
-	newDocumentsPerAddress = 30
-	maxNewDocuments        = 500
-	newDocumentWindow      = time.Hour
 	// failureCache is how long a failed fetch is answered from memory, so
 	// a flood of requests naming an unreachable document costs one fetch.
 	// A fetch this server held back itself is not remembered (see
@@ -156,13 +146,9 @@ func hostBudget(class fetchClass, host string) string {
 }
 
 func addressBudget(class fetchClass, ip netip.Addr) string {
-	ip = ip.Unmap()
-	if ip.Is6() {
-		// Whoever holds one IPv6 address of a /64 typically holds all of
-		// them: one budget, or a host of one's own gets 2^64.
-		return string(class) + " address " + netip.PrefixFrom(ip.WithZone(""), 64).Masked().String()
-	}
-	return string(class) + " address " + ip.String()
+	// Whoever holds one IPv6 address of a /64 typically holds all of
+	// them: one budget, or a host of one's own gets 2^64.
+	return string(class) + " address " + addressKey(ip)
 }
 
 // documentFetcher fetches client metadata documents and JWK sets behind

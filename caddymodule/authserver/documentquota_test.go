@@ -6,15 +6,16 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewDocumentsAreLimitedPerAddressAndInAll(t *testing.T) {
 	var addr testAddr
 	addr.Store("192.0.2.1")
 	d := newDocEnv(t, func(c *Config) { c.ClientIP = addr.clientIP })
-	d.srv.newDocuments = newStrangerQuota(2, newDocumentWindow, 3, newDocumentWindow)
+	d.srv.newDocuments = newStrangerQuota(quotaLimits{perAddr: 2, window: newDocumentWindow, all: 4, allWindow: newDocumentWindow})
 	clients := map[string]registered{}
-	for _, p := range []string{"/a1.json", "/a2.json", "/a3.json", "/b1.json", "/c1.json"} {
+	for _, p := range []string{"/a1.json", "/a2.json", "/a3.json", "/b1.json", "/c1.json", "/d1.json"} {
 		clients[p] = d.publish(p, nil)
 	}
 	open := func(path string) (int, string) {
@@ -51,13 +52,17 @@ func TestNewDocumentsAreLimitedPerAddressAndInAll(t *testing.T) {
 		t.Fatalf("another address: %d\n%s", status, page)
 	}
 	addr.Store("2001:db8:2::1")
-	status, page = open("/c1.json")
-	if status != http.StatusBadRequest || !strings.Contains(page, "this server stored too many") || d.host.Hits("/c1.json") != 0 || stored("/c1.json") {
-		t.Fatalf("new document beyond the cap in all: %d, fetched %d times:\n%s", status, d.host.Hits("/c1.json"), page)
+	if status, page := open("/c1.json"); status != http.StatusOK {
+		t.Fatalf("a third network: %d\n%s", status, page)
+	}
+	addr.Store("2001:db8:3::1")
+	status, page = open("/d1.json")
+	if status != http.StatusBadRequest || !strings.Contains(page, "this server stored too many") || d.host.Hits("/d1.json") != 0 || stored("/d1.json") {
+		t.Fatalf("new document beyond the cap in all: %d, fetched %d times:\n%s", status, d.host.Hits("/d1.json"), page)
 	}
 
 	d.clock.Advance(newDocumentWindow)
-	if status, page := open("/c1.json"); status != http.StatusOK {
+	if status, page := open("/d1.json"); status != http.StatusOK {
 		t.Fatalf("after the window: %d\n%s", status, page)
 	}
 }
@@ -72,5 +77,22 @@ func TestDocumentAddressBudgetCountsIPv6Per64(t *testing.T) {
 	}
 	if budget("192.0.2.1") == budget("192.0.2.2") || budget("::ffff:192.0.2.1") != budget("192.0.2.1") {
 		t.Errorf("IPv4 addresses must count one by one, mapped or not")
+	}
+}
+
+// A document no client has used is kept an hour, and storing it again
+// counts like a new one: naming it again must not keep junk stored past
+// the quota.
+func TestAnUnusedDocumentStoredAgainCountsAsNew(t *testing.T) {
+	d := newDocEnv(t, nil)
+	d.srv.newDocuments = newStrangerQuota(quotaLimits{perAddr: 1, window: 3 * time.Hour, allWindow: time.Hour})
+	c := d.publish("/junk.json", map[string]any{}, "Cache-Control", "max-age=86400")
+	if status, page, _ := d.authorizePage(c); status != http.StatusOK {
+		t.Fatalf("first: %d\n%s", status, page)
+	}
+	d.clock.Advance(unusedDocumentLifetime + time.Second)
+	status, page, _ := d.authorizePage(c)
+	if status != http.StatusBadRequest || !strings.Contains(page, "from your address") || d.host.Hits("/junk.json") != 1 {
+		t.Fatalf("the unused document stored again past the quota: %d, fetched %d times\n%s", status, d.host.Hits("/junk.json"), page)
 	}
 }

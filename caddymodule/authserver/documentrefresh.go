@@ -30,7 +30,10 @@ func (s *Server) refreshDocument(ctx context.Context, u *url.URL, id string) (do
 		return rec, nil
 	}
 	stored := false
-	if !found {
+	// A document no client has used is new each time it is stored:
+	// kept for at most unusedDocumentLifetime, it would otherwise be
+	// kept alive past the quota by naming it again.
+	if !found || rec.LastUsed.IsZero() {
 		release, derr := s.reserveNewDocument(ctx, u, id)
 		if derr != nil {
 			return documentRecord{}, derr
@@ -62,6 +65,11 @@ func (s *Server) refreshDocument(ctx context.Context, u *url.URL, id string) (do
 		return documentRecord{}, derr
 	}
 	s.documents.forgetStale(id)
+	if limit := now.Add(unusedDocumentLifetime); rec.LastUsed.IsZero() && until.After(limit) {
+		// Whoever named it may be a stranger storing junk: until a
+		// client obtains a token with it, it is kept an hour at most.
+		until = limit
+	}
 	rec = documentRecord{ClientID: id, Document: body, FetchedAt: now, ExpiresAt: until, LastUsed: rec.LastUsed}
 	if err := s.store.put(ctx, s.documentKey(id), rec); err != nil {
 		return documentRecord{}, err
@@ -69,29 +77,6 @@ func (s *Server) refreshDocument(ctx context.Context, u *url.URL, id string) (do
 	stored = true
 	s.documents.forgetWithdrawal(id)
 	return rec, nil
-}
-
-// reserveNewDocument counts a document without a stored copy against the
-// address that named it (see newDocumentsPerAddress), or refuses to fetch
-// it; release gives it back when nothing was stored. Loads outside a
-// request (the operator's) are not counted.
-func (s *Server) reserveNewDocument(ctx context.Context, u *url.URL, id string) (release func(), refused *documentError) {
-	addr, ok := requesterOf(ctx)
-	if !ok {
-		return func() {}, nil
-	}
-	now := s.cfg.Now()
-	reason := ""
-	switch by, _ := s.newDocuments.reserve(now, addr); by {
-	case quotaGranted:
-		return func() { s.newDocuments.refund(now, addr) }, nil
-	case quotaAddress:
-		reason = "too many client metadata documents this server had not seen before were named from your address in the last hour; try again later"
-	case quotaAll:
-		s.log.Error("client metadata documents of new URLs refused: this instance stored its hourly maximum", zap.String("url", id))
-		reason = "this server stored too many client metadata documents it had not seen before in the last hour; try again later"
-	}
-	return nil, &documentError{url: id, host: displayHost(u.Hostname()), reason: reason, transient: true, ours: true}
 }
 
 // withdrawDocument deletes the stored copy rec of a document its owner

@@ -131,25 +131,37 @@ func resourcePath(resource, issuer string) string {
 
 // applyPolicy narrows req to what who may hold, before anything is shown
 // to them or issued. It answers 403 with a page, and returns false, when
-// they may not use the resource at all or hold none of the scopes asked
-// for.
+// the policy refuses them (policyRefusal).
 func (s *Server) applyPolicy(w http.ResponseWriter, req *authzRequest, who person) bool {
-	if !s.mayUse(who, resourcePath(req.resource, req.issuer)) {
+	if refusal := s.policyRefusal(req, who); refusal != nil {
 		s.log.Info("authorization refused by policy", zapClient(req.client.ID), zapSubject(who.Subject), zapResource(req.resource))
-		s.audit(auditRefused, "not allowed on the resource", req.client.ID, who, req.resource, req.scopes)
-		s.renderError(w, http.StatusForbidden, "You are signed in as "+who.Username+", who may not use the MCP server "+req.resource+". Ask its operator for access.")
+		s.audit(auditRefused, refusal.reason, req.client.ID, who, req.resource, req.scopes)
+		s.renderError(w, http.StatusForbidden, refusal.page)
 		return false
+	}
+	req.scopes = s.scopesHeldBy(who, req.scopes)
+	return true
+}
+
+// authzRefusal is why the policy refuses a person an authorization
+// request: for the audit trail, and the page that tells them.
+type authzRefusal struct{ reason, page string }
+
+// policyRefusal says why who may not have req at all, or nil when they
+// may: they may not use the resource, or hold none of the scopes asked
+// for.
+func (s *Server) policyRefusal(req *authzRequest, who person) *authzRefusal {
+	if !s.mayUse(who, resourcePath(req.resource, req.issuer)) {
+		return &authzRefusal{"not allowed on the resource",
+			"You are signed in as " + who.Username + ", who may not use the MCP server " + req.resource + ". Ask its operator for access."}
 	}
 	held := s.scopesHeldBy(who, req.scopes)
 	if len(slices.DeleteFunc(slices.Clone(held), func(sc string) bool { return sc == offlineAccessScope })) == 0 &&
 		slices.ContainsFunc(req.scopes, func(sc string) bool { return sc != offlineAccessScope }) {
-		s.log.Info("authorization refused by policy", zapClient(req.client.ID), zapSubject(who.Subject), zapResource(req.resource))
-		s.audit(auditRefused, "holds none of the scopes asked for", req.client.ID, who, req.resource, req.scopes)
-		s.renderError(w, http.StatusForbidden, "You are signed in as "+who.Username+", who may not hold any of what "+req.client.displayName()+" asks for ("+scopeString(req.scopes)+"). Ask the operator of this server for access.")
-		return false
+		return &authzRefusal{"holds none of the scopes asked for",
+			"You are signed in as " + who.Username + ", who may not hold any of what " + req.client.displayName() + " asks for (" + scopeString(req.scopes) + "). Ask the operator of this server for access."}
 	}
-	req.scopes = held
-	return true
+	return nil
 }
 
 // policyRefuses says why the policy no longer lets g's user have g, or "".

@@ -148,19 +148,49 @@ func (l *rateLimiter) start(key string, now time.Time) *rateWindow {
 	return w
 }
 
+// The prefixes that limits count addresses under. One subscriber
+// typically holds a whole IPv6 /64, so an address counts with its /64
+// (addressPrefix6), or a host of one's own would get 2^64 limits. One
+// allocation, what a home line, a server or a small provider gets, is an
+// IPv6 /48 or /56 and often several IPv4 addresses of one /24: the limits
+// of a network (networkPrefix6, networkPrefix4) count all of it once, so
+// that its /64s or addresses do not each add a limit of their own.
+const (
+	addressPrefix6 = 64
+	networkPrefix6 = 48
+	networkPrefix4 = 24
+)
+
 // clientAddr is the key that per-address limits count r under:
-// Config.ClientIP, with an IPv6 address reduced to its /64, the block one
-// subscriber typically holds whole.
+// Config.ClientIP, with an IPv6 address reduced to its /64 (addressKey).
 func (s *Server) clientAddr(r *http.Request) string {
 	ip := s.cfg.ClientIP(r)
 	addr, err := netip.ParseAddr(ip)
-	switch {
-	case err != nil:
+	if err != nil {
 		return ip
-	case addr.Is4In6():
-		return addr.Unmap().String()
-	case addr.Is6():
-		return netip.PrefixFrom(addr.WithZone(""), 64).Masked().String()
 	}
-	return addr.String()
+	return addressKey(addr)
+}
+
+// addressKey is the key of ip in per-address limits: an IPv4 address
+// (mapped or not), an IPv6 address's /64.
+func addressKey(ip netip.Addr) string {
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		return netip.PrefixFrom(ip, addressPrefix6).Masked().String()
+	}
+	return ip.String()
+}
+
+// networkOf is the key per-network limits count an address key
+// (addressKey) under: its IPv6 /48 or IPv4 /24. A key that is no address
+// (a ClientIP that does not parse) is its own network.
+func networkOf(addr string) string {
+	if p, err := netip.ParsePrefix(addr); err == nil {
+		return netip.PrefixFrom(p.Addr(), networkPrefix6).Masked().String()
+	}
+	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is4() {
+		return netip.PrefixFrom(ip, networkPrefix4).Masked().String()
+	}
+	return addr
 }

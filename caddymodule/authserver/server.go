@@ -133,7 +133,7 @@ func newServer(cfg Config, store Storage, logger *zap.Logger) (*Server, error) {
 		unused:       newUnusedQuota(cfg.Registration.UnusedClientsPerAddress),
 		logins:       newRateLimiter(cfg.LoginAttempts, cfg.LoginAttemptWindow),
 		signIns:      newSignInQuota(cfg),
-		newDocuments: newStrangerQuota(newDocumentsPerAddress, newDocumentWindow, maxNewDocuments, newDocumentWindow),
+		newDocuments: newDocumentQuota(),
 		secretChecks: newSecretChecks(cfg),
 		revoked:      newRevocationCache(),
 		jwksCache:    newJWKSCache(cfg.ClientMetadataDocuments.StaleGrace),

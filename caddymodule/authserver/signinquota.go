@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -11,33 +12,59 @@ import (
 // stores a pendingLogin until its callback or for upstreamAttemptLifetime,
 // and starting one takes no account, only a valid authorization request
 // (any self-registered client will do); unbounded, a stranger fills the
-// storage the server's certificates live on. A sign-in that completes is
-// given back, so people who sign in often are never refused.
+// storage the server's certificates live on. A sign-in that completes for
+// someone the policy admits is given back, so people who sign in often are
+// never refused.
 func newSignInQuota(cfg Config) *strangerQuota {
-	return newStrangerQuota(cfg.SignInStarts, cfg.SignInStartWindow, cfg.MaxPendingSignIns, upstreamAttemptLifetime)
+	return newStrangerQuota(quotaLimits{
+		perAddr: cfg.SignInStarts, window: cfg.SignInStartWindow,
+		all: cfg.MaxPendingSignIns, allWindow: upstreamAttemptLifetime,
+	})
 }
 
 // reserveSignIn counts a sign-in started by r, or refuses it with a page:
-// 429 for an address past Config.SignInStarts, 503 when the instance has
-// Config.MaxPendingSignIns in progress, both with Retry-After.
+// 429 for an address or network past Config.SignInStarts, 503 when the
+// instance has its share of Config.MaxPendingSignIns in progress, all with
+// Retry-After.
 func (s *Server) reserveSignIn(w http.ResponseWriter, r *http.Request, u UpstreamLogin) bool {
-	refused, wait := s.signIns.reserve(s.cfg.Now(), s.clientAddr(r))
+	refused, wait := s.signIns.reserve(s.cfg.Now(), s.clientAddr(r), "")
 	if refused == quotaGranted {
 		return true
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
-	if refused == quotaAddress {
+	switch refused {
+	case quotaAddress:
 		s.log.Warn("upstream sign-ins throttled", zap.String("provider", u.Name()))
 		s.renderError(w, http.StatusTooManyRequests, "Too many sign-ins were started from your address and not completed. Wait a few minutes, then start signing in again from the application.")
-		return false
+	case quotaNetwork:
+		s.log.Warn("upstream sign-ins throttled for a network", zap.String("provider", u.Name()), zap.String("network", networkOf(s.clientAddr(r))))
+		s.renderError(w, http.StatusTooManyRequests, "Too many sign-ins were started from your network and not completed. Wait a few minutes, then start signing in again from the application.")
+	default:
+		s.log.Error("upstream sign-ins refused: this instance has max_pending_sign_ins in progress, or half of it and this network its share",
+			zap.String("provider", u.Name()), zap.String("network", networkOf(s.clientAddr(r))))
+		s.renderError(w, http.StatusServiceUnavailable, "This server has too many sign-ins in progress. Try again in a few minutes.")
 	}
-	s.log.Error("upstream sign-ins refused: this instance has max_pending_sign_ins in progress", zap.String("provider", u.Name()))
-	s.renderError(w, http.StatusServiceUnavailable, "This server has too many sign-ins in progress. Try again in a few minutes.")
 	return false
 }
 
-// releaseSignIn gives back the sign-in r reserved: it completed, or was
-// never stored.
+// releaseSignIn gives back the sign-in r reserved: it was never stored.
 func (s *Server) releaseSignIn(r *http.Request) {
-	s.signIns.refund(s.cfg.Now(), s.clientAddr(r))
+	s.signIns.refund(s.cfg.Now(), s.clientAddr(r), "")
+}
+
+// releaseCompletedSignIn gives back the sign-in r completed for who when
+// the policy admits who to the authorization request it was started for
+// (params), as /authorize will decide it. Completing a sign-in takes only
+// an account at the provider, which anyone has when the policy, not the
+// provider, says who may in (any GitHub or Google account), and each one
+// stores a provider session for LoginLifetime: given back for a person
+// the policy refuses, the quota would bound only strangers without one.
+func (s *Server) releaseCompletedSignIn(r *http.Request, params string, who person) {
+	q, err := url.ParseQuery(params)
+	if err != nil {
+		return
+	}
+	if req, aerr := s.parseAuthorization(r, q); aerr == nil && s.policyRefusal(req, who) == nil {
+		s.releaseSignIn(r)
+	}
 }

@@ -3,21 +3,80 @@ package authserver
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 )
 
-// strangerQuota bounds what anyone can make this server keep or do without
+// strangerQuota bounds what anyone can make this server keep without
 // signing in (sign-ins started at a provider, client metadata documents
-// fetched for new URLs): per client address, and in all, for strangers
-// with many addresses. A limit of 0 or less allows everything. It is kept
-// in memory like the rate limits it is made of, per instance.
+// fetched for new URLs), in tiers, each a rate limit in memory per
+// instance (a limit of 0 or less allows everything):
+//
+//   - per address (addressKey: an IPv4 address, an IPv6 /64);
+//   - per network (networkOf: an IPv4 /24, an IPv6 /48), addressesPerNetwork
+//     times the limit of an address, so that the 256 /64s of one /56 do
+//     not each bring a limit of their own;
+//   - per source, for what comes from someone's site (the registrable
+//     domain of a document's host), so that a domain with wildcard DNS
+//     counts once however many host names it has;
+//   - in all, the last-resort bound on storage against strangers with many
+//     networks (a botnet).
+//
+// The limit in all must not let one allocation lock everyone else out:
+// 67 /64s of one /56 once filled it, and every sign-in at a provider got
+// 503 for as long as they kept refilling it. So it is shared fairly: once
+// half of it is used in its window, a network or source that already has
+// its fair share (fairShareOf) counted in its own window is refused, and
+// the others still get through, up to the limit itself. Filling the
+// second half then takes at least 50 networks (and sources) that had not
+// started anything yet in their window, on top of those that filled the
+// first half: a botnet, against which the limit still bounds storage.
 type strangerQuota struct {
-	perAddr *rateLimiter
-	all     *rateLimiter
+	// mu makes reserve all or nothing across the tiers, and the fair
+	// share check one with the counting.
+	mu        sync.Mutex
+	perAddr   *rateLimiter
+	perNet    *rateLimiter
+	perSource *rateLimiter
+	all       *rateLimiter
+	fairShare int
 }
 
-func newStrangerQuota(perAddr int, addrWindow time.Duration, all int, allWindow time.Duration) *strangerQuota {
-	return &strangerQuota{perAddr: newRateLimiter(perAddr, addrWindow), all: newRateLimiter(all, allWindow)}
+// addressesPerNetwork is how many addresses' limits one network gets: a
+// NAT pool or an office of several addresses is not held to one address's
+// limit, and an allocation of thousands of /64s gets four.
+const addressesPerNetwork = 4
+
+// quotaLimits configures a strangerQuota.
+type quotaLimits struct {
+	perAddr   int           // per address per window
+	perSource int           // per source per window; 0: nothing is counted per source
+	window    time.Duration // of the limits per address, network and source
+	all       int           // in all per allWindow: the bound on storage
+	allWindow time.Duration
+}
+
+func newStrangerQuota(l quotaLimits) *strangerQuota {
+	perNet := addressesPerNetwork * l.perAddr
+	if l.perAddr <= 0 {
+		// Without a limit per address, networks are still counted for
+		// their fair share of the limit in all, which they never reach.
+		perNet = l.all
+	}
+	return &strangerQuota{
+		perAddr:   newRateLimiter(l.perAddr, l.window),
+		perNet:    newRateLimiter(perNet, l.window),
+		perSource: newRateLimiter(l.perSource, l.window),
+		all:       newRateLimiter(l.all, l.allWindow),
+		fairShare: fairShareOf(l.all),
+	}
+}
+
+// fairShareOf is what a network or source may have counted in its window
+// and still be let in past half of the limit in all: a hundredth of it,
+// so that 50 of them fill the other half.
+func fairShareOf(all int) int {
+	return max(1, all/100)
 }
 
 // quotaRefusal says which limit of a strangerQuota refused.
@@ -26,28 +85,58 @@ type quotaRefusal int
 const (
 	quotaGranted quotaRefusal = iota
 	quotaAddress              // addr is past its own limit
-	quotaAll                  // everyone together is past the limit in all
+	quotaNetwork              // addr's network is past its limit
+	quotaSource               // the source is past its limit
+	quotaAll                  // everyone together is past the limit in all, or past half and this network or source past its fair share
 )
 
 // allAddresses is the key of the limit in all.
 const allAddresses = ""
 
-// reserve counts one for addr, or refuses, counting nothing, and says how
+// reserve counts one for addr and source (a document's domain; "" when
+// what is stored has none), or refuses, counting nothing, and says how
 // long until the limit that refused frees up.
-func (q *strangerQuota) reserve(now time.Time, addr string) (quotaRefusal, time.Duration) {
-	if !q.perAddr.reserve(now, addr) {
+func (q *strangerQuota) reserve(now time.Time, addr, source string) (quotaRefusal, time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	net := networkOf(addr)
+	// Asked before this one is counted anywhere: "already has".
+	crowded := q.crowded(now, net, source)
+	switch {
+	case !q.perAddr.reserve(now, addr):
 		return quotaAddress, q.perAddr.retryAfter(addr, now)
-	}
-	if !q.all.reserve(now, allAddresses) {
+	case !q.perNet.reserve(now, net):
 		q.perAddr.refund(now, addr)
+		return quotaNetwork, q.perNet.retryAfter(net, now)
+	case !q.perSource.reserve(now, source):
+		q.perAddr.refund(now, addr)
+		q.perNet.refund(now, net)
+		return quotaSource, q.perSource.retryAfter(source, now)
+	case crowded || !q.all.reserve(now, allAddresses):
+		q.perAddr.refund(now, addr)
+		q.perNet.refund(now, net)
+		q.perSource.refund(now, source)
 		return quotaAll, q.all.retryAfter(allAddresses, now)
 	}
 	return quotaGranted, 0
 }
 
-// refund gives back one that reserve counted for addr.
-func (q *strangerQuota) refund(now time.Time, addr string) {
+// crowded reports whether the limit in all refuses net and source before
+// it is reached: past half of it, when either already has its fair share.
+func (q *strangerQuota) crowded(now time.Time, net, source string) bool {
+	if q.all.limit <= 0 || q.all.count(allAddresses, now) < q.all.limit/2 {
+		return false
+	}
+	return q.perNet.count(net, now) >= q.fairShare || q.perSource.count(source, now) >= q.fairShare
+}
+
+// refund gives back one that reserve counted for addr and source.
+func (q *strangerQuota) refund(now time.Time, addr, source string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.perAddr.refund(now, addr)
+	q.perNet.refund(now, networkOf(addr))
+	q.perSource.refund(now, source)
 	q.all.refund(now, allAddresses)
 }
 

@@ -269,7 +269,7 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 		s.renderError(w, http.StatusInternalServerError, "The server could not read its storage; try again later.")
 		return
 	}
-	s.releaseSignIn(r)
+	s.releaseCompletedSignIn(r, rec.Params, person{Subject: id.Subject, Login: loginUpstreamPrefix + u.Name(), Username: id.Username, Groups: id.Groups, Domain: id.Domain})
 	log.Info("upstream sign-in", zapSubject(id.Subject), zap.String("username", id.Username))
 	w.Header().Set("Location", pathAuthorize+"?"+rec.Params)
 	w.WriteHeader(http.StatusSeeOther)
