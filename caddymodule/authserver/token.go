@@ -313,6 +313,11 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			retired := g
 			retired.Revoked = true // stored once the narrower one is
 			retired.dropCredentials()
+			// The link makes a revocation of the wider grant that comes
+			// after this commit reach the narrower one (revokeFamily): a
+			// RevokeUser or RevokeClient that listed the wider grant live
+			// would otherwise revoke it and miss the grant it continues in.
+			retired.NarrowedTo = narrower.ID
 			wider, g, entry = &retired, narrower, &refreshEntry{}
 		}
 		// Scopes the server or the client no longer has are not refreshed
