@@ -343,3 +343,58 @@ func TestAnUnreadableSignOutRefuses(t *testing.T) {
 	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	wantError(t, status, m, http.StatusInternalServerError, "server_error")
 }
+
+// TestAnApprovalInASessionSignedOutMeanwhileIsNotRemembered: the consent
+// form is submitted in a session that passes its check just before
+// RevokeUser runs to its end (a thief approving their own client at that
+// moment): the approval is written after RevokeUser forgot the user's
+// approvals, and must not stay, or the user's next authorization of that
+// client would be silent. Nor when the sign-out cannot be read after the
+// write.
+func TestAnApprovalInASessionSignedOutMeanwhileIsNotRemembered(t *testing.T) {
+	for _, then := range []string{"signed out", "sign-out unreadable"} {
+		t.Run(then, func(t *testing.T) {
+			c := &clock{t: e0}
+			files, _ := fileCluster(t)
+			storage := &unreadableSignOuts{Storage: files}
+			watched, hooks := interleave(storage)
+			e := startInstance(t, c, watched, nil)
+			operator, err := New(e.cfg, files, nil) // `caddy mcp revoke user`
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, challenge := pkce()
+			q := authParams(e.publicClient(), challenge)
+			b := e.browser()
+			_, page := b.get(q)
+			if _, page = b.login(page); !strings.Contains(page, `name="decision"`) {
+				t.Fatalf("setup: no consent page\n%s", page)
+			}
+			// The session check of the submission reads the sign-out
+			// record, then the operator's RevokeUser runs to its end, or
+			// storage stops answering.
+			hooked := false
+			hooks.afterLoad[e.srv.signOutKey(testUser)] = func() {
+				hooked = true
+				if then == "sign-out unreadable" {
+					storage.fail.Store(true)
+				} else if _, err := operator.RevokeUser(t.Context(), testUser); err != nil {
+					t.Error(err)
+				}
+			}
+			b.decide(page, "approve")
+			if !hooked {
+				t.Fatal("setup: the submission read no sign-out")
+			}
+			storage.fail.Store(false)
+			if found, err := e.srv.store.get(t.Context(), e.srv.consentKey(testUser, q.Get("client_id")), &consent{}); found || err != nil {
+				t.Errorf("the approval is remembered (%v)", err)
+			}
+			next := e.browser()
+			_, page = next.get(q)
+			if _, page = next.login(page); !strings.Contains(page, `name="decision"`) {
+				t.Fatal("the user's next authorization of the client does not ask for consent")
+			}
+		})
+	}
+}
