@@ -251,11 +251,18 @@ func (s *Server) RevokeClient(ctx context.Context, id string) (int, error) {
 	if c == nil {
 		return 0, fmt.Errorf("no client %q", id)
 	}
-	n, err := s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.ClientID == id })
+	// Deleted before its grants are listed: a code redeemed meanwhile
+	// either made a grant the list has, or finds the client gone after
+	// its commit (exchangeCode). From here on the client authenticates
+	// nowhere, so its remaining grants could not be refreshed even if a
+	// revocation below failed.
+	err = s.store.atomically(ctx, clientLock(id), func(tx context.Context) error {
+		return s.store.remove(tx, s.store.key(nsClients, id+".json"))
+	})
 	if err != nil {
-		return n, err
+		return 0, err
 	}
-	return n, s.store.remove(ctx, s.store.key(nsClients, id+".json"))
+	return s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.ClientID == id })
 }
 
 // revokeGrantsWhere revokes the grants match selects and returns how many

@@ -41,6 +41,13 @@ func (i interleavedTransactor) Transact(ctx context.Context, name string, fn fun
 	return i.Storage.(Transactor).Transact(ctx, name, fn)
 }
 
+// onLoad arms f to run once after the next read of a key ending in suffix.
+func (i *interleaved) onLoad(suffix string, f func()) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.afterLoad[suffix] = f
+}
+
 func (i *interleaved) List(ctx context.Context, prefix string, recursive bool) ([]string, error) {
 	keys, err := i.Storage.List(ctx, prefix, recursive)
 	if path.Base(prefix) == nsGrants {
@@ -101,7 +108,8 @@ func testNarrowedDuringRevocation(t *testing.T, storages clusterStorage, revoke,
 		}
 	}
 	wide := startInstance(t, c, sa, policy("mcp", "mcp:admin"))
-	narrow := startInstance(t, c, sb, policy("mcp")) // reloaded without mcp:admin
+	refresher, held := interleave(sb)
+	narrow := startInstance(t, c, refresher, policy("mcp")) // reloaded without mcp:admin
 	watched, hooks := interleave(sa)
 	operator, err := New(narrow.cfg, watched, nil) // `caddy mcp revoke ...`
 	if err != nil {
@@ -117,19 +125,36 @@ func testNarrowedDuringRevocation(t *testing.T, storages clusterStorage, revoke,
 	stolen := tokensOf(t, status, m)
 	wider, _ := grantIDOf(stolen.refresh)
 
-	var narrowed tokens
-	refresh := func() {
+	// The refresh authenticates its client before the revocation starts
+	// (RevokeClient deletes the client first), and goes on where the
+	// revocation's hook lets it.
+	type answer struct {
+		status int
+		m      map[string]any
+	}
+	authenticated, proceed, done := make(chan struct{}), make(chan struct{}), make(chan answer, 1)
+	release := sync.OnceFunc(func() { close(proceed) })
+	t.Cleanup(release)
+	held.onLoad(narrow.srv.store.key(nsClients, cl.id+".json"), func() {
+		close(authenticated)
+		<-proceed
+	})
+	go func() {
 		status, m := narrow.refresh(cl, stolen.refresh)
-		narrowed = tokensOf(t, status, m)
-		if g, _ := grantIDOf(narrowed.refresh); g == wider {
-			t.Fatal("setup: the refresh did not narrow the grant")
-		}
+		done <- answer{status, m}
+	}()
+	<-authenticated
+	var refreshed *answer
+	refresh := func() {
+		release()
+		a := <-done
+		refreshed = &a
 	}
 	switch when {
 	case "after the listing":
 		hooks.afterList = refresh
 	default:
-		hooks.afterLoad["/"+nsGrants+"/"+wider+".json"] = refresh
+		hooks.onLoad("/"+nsGrants+"/"+wider+".json", refresh)
 	}
 	var n int
 	if revoke == "user" {
@@ -140,8 +165,12 @@ func testNarrowedDuringRevocation(t *testing.T, storages clusterStorage, revoke,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if narrowed.refresh == "" {
+	if refreshed == nil {
 		t.Fatal("setup: the refresh did not run during the revocation")
+	}
+	narrowed := tokensOf(t, refreshed.status, refreshed.m)
+	if g, _ := grantIDOf(narrowed.refresh); g == wider {
+		t.Fatal("setup: the refresh did not narrow the grant")
 	}
 	if n != 1 {
 		t.Errorf("revoked %d live grants, want 1 (the narrower)", n)

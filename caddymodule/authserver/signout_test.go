@@ -374,14 +374,14 @@ func TestAnApprovalInASessionSignedOutMeanwhileIsNotRemembered(t *testing.T) {
 			// record, then the operator's RevokeUser runs to its end, or
 			// storage stops answering.
 			hooked := false
-			hooks.afterLoad[e.srv.signOutKey(testUser)] = func() {
+			hooks.onLoad(e.srv.signOutKey(testUser), func() {
 				hooked = true
 				if then == "sign-out unreadable" {
 					storage.fail.Store(true)
 				} else if _, err := operator.RevokeUser(t.Context(), testUser); err != nil {
 					t.Error(err)
 				}
-			}
+			})
 			b.decide(page, "approve")
 			if !hooked {
 				t.Fatal("setup: the submission read no sign-out")
