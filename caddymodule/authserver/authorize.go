@@ -246,7 +246,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.audit(auditDenied, "", req.client.ID, who, req.resource, req.scopes)
 		s.redirectToClient(w, r, req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied access"}})
 	case r.Method == http.MethodPost && decision == "approve":
-		if err := s.rememberConsent(r.Context(), sub, req); err != nil {
+		if err := s.rememberConsent(r.Context(), who, req); err != nil {
 			s.log.Error("remembering consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
 		}
 		s.audit(auditApproved, "", req.client.ID, who, req.resource, req.scopes)

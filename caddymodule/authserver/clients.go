@@ -121,8 +121,21 @@ func (s *Server) touchClient(ctx context.Context, c *client) {
 		return
 	}
 	c.LastUsed = now
-	s.store.put(ctx, s.store.key(nsClients, c.ID+".json"), c)
+	// Only over a record still there, under the lock RevokeClient deletes
+	// it with: a token request that authenticated the client just before
+	// the operator deleted it must not write it back, secret and all.
+	key := s.store.key(nsClients, c.ID+".json")
+	s.store.atomically(ctx, clientLock(c.ID), func(tx context.Context) error {
+		found, err := s.store.get(tx, key, &client{})
+		if err != nil || !found {
+			return err
+		}
+		return s.store.put(tx, key, c)
+	})
 }
+
+// clientLock names the lock of a registered client's record.
+func clientLock(id string) string { return "client-" + id }
 
 // authenticateClient authenticates the client of a token or revocation
 // request (RFC 6749 §2.3): HTTP Basic, client_secret in the form, or for

@@ -54,21 +54,24 @@ func startCluster(t *testing.T, storages clusterStorage, mutate func(*Config)) (
 	t.Helper()
 	c := &clock{t: e0}
 	sa, sb := storages(t)
-	start := func(s certmagic.Storage) *env {
-		cfg := testConfig(c)
-		cfg.Origin = func(*http.Request) string { return clusterOrigin }
-		if mutate != nil {
-			mutate(&cfg)
-		}
-		srv, err := New(cfg, s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(srv)
-		t.Cleanup(ts.Close)
-		return &env{t: t, srv: srv, ts: ts, clock: c, cfg: cfg, client: noRedirect(nil)}
+	return startInstance(t, c, sa, mutate), startInstance(t, c, sb, mutate)
+}
+
+// startInstance starts one instance of a cluster on clock c and storage s.
+func startInstance(t *testing.T, c *clock, s certmagic.Storage, mutate func(*Config)) *env {
+	t.Helper()
+	cfg := testConfig(c)
+	cfg.Origin = func(*http.Request) string { return clusterOrigin }
+	if mutate != nil {
+		mutate(&cfg)
 	}
-	return start(sa), start(sb)
+	srv, err := New(cfg, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &env{t: t, srv: srv, ts: ts, clock: c, cfg: cfg, client: noRedirect(nil)}
 }
 
 // race sends n token requests at once, alternating between the instances,

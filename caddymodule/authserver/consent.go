@@ -66,12 +66,17 @@ func (s *Server) clientApproved(ctx context.Context, sub, clientID string) bool 
 	return len(s.loadConsent(ctx, sub, clientID)) > 0
 }
 
-// rememberConsent records that sub approved the client for the request's
+// errConsentSignedOut refuses to remember an approval given in a session
+// its user was signed out of meanwhile.
+var errConsentSignedOut = errors.New("the user was signed out while approving; the approval is not remembered")
+
+// rememberConsent records that who approved the client for the request's
 // resource and scopes, in addition to scopes approved before for it.
-func (s *Server) rememberConsent(ctx context.Context, sub string, req *authzRequest) error {
+func (s *Server) rememberConsent(ctx context.Context, who person, req *authzRequest) error {
 	if s.cfg.ConsentLifetime < 0 {
 		return nil
 	}
+	sub := who.Subject
 	key := s.consentKey(sub, req.client.ID)
 	var c consent
 	if _, err := s.store.get(ctx, key, &c); err != nil {
@@ -88,7 +93,27 @@ func (s *Server) rememberConsent(ctx context.Context, sub string, req *authzRequ
 	}
 	a.ExpiresAt = now.Add(s.cfg.ConsentLifetime)
 	c.Resources[req.resource] = a
-	return s.store.put(ctx, key, c)
+	if err := s.store.put(ctx, key, c); err != nil {
+		return err
+	}
+	// A session that passed its check just before RevokeUser signed its
+	// user out (a thief's, approving their own client) may write here
+	// after forgetConsents ran: its code is refused, but the approval
+	// would make the user's next authorization of that client silent.
+	// Read after the write, as exchangeCode does: RevokeUser records the
+	// sign-out before it lists the approvals, so either this read sees the
+	// sign-out and the record goes, or the record was written before the
+	// list and RevokeUser deletes it. The user's other approvals of the
+	// client in that record go too, as they do when the sign-out cannot
+	// be read: they are asked again.
+	out, err := s.signedOutSince(ctx, sub, who.authenticated)
+	if out {
+		err = errConsentSignedOut
+	}
+	if err != nil {
+		return errors.Join(err, s.store.remove(ctx, key))
+	}
+	return nil
 }
 
 // forgetConsents deletes every approval sub gave, so that after RevokeUser

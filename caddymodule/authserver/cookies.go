@@ -120,9 +120,8 @@ type sessionPayload struct {
 	Subject string `json:"sub"`
 	// Started is when the session started, in Unix milliseconds (a
 	// login in the second after a sign-out must not read as before it),
-	// checked against the user's sign-out (signout.go); 0 in cookies from
-	// before sessions carried it, which count as started before every
-	// sign-out.
+	// checked against the user's sign-out (signout.go) and today's
+	// LoginLifetime; cookies from before sessions carried it are refused.
 	Started   int64  `json:"iat_ms,omitempty"`
 	ExpiresAt int64  `json:"exp"`
 	Password  string `json:"pw,omitempty"` // passwordTag of the hash logged in with
@@ -188,19 +187,22 @@ func (s *Server) session(r *http.Request) (person, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	var p sessionPayload
 	now := s.cfg.Now()
-	if err != nil || json.Unmarshal(b, &p) != nil || now.Unix() >= p.ExpiresAt || p.Subject == "" {
+	// A cookie without its start (issued before cookies carried it) is
+	// refused, its user signs in again: its start is not known, so neither
+	// today's lifetime nor a sign-out bounds it once the sign-out record
+	// is swept. Its expiry does not tell either: issued under a
+	// login_lifetime longer than today's (the operator lowered it, maybe
+	// in the incident that made them sign the user out), a stolen one
+	// would sign in again after the sweep.
+	if err != nil || json.Unmarshal(b, &p) != nil || now.Unix() >= p.ExpiresAt || p.Subject == "" || p.Started == 0 {
 		return person{}, false
 	}
-	var authenticated time.Time
-	if p.Started != 0 {
-		authenticated = time.UnixMilli(p.Started)
-		// A session lasts the LoginLifetime in force now, not the one it
-		// was issued under: lowering it ends longer sessions at once, and
-		// a sign-out record needs to outlive only today's lifetime
-		// (sweepable).
-		if !now.Before(authenticated.Add(s.cfg.LoginLifetime)) {
-			return person{}, false
-		}
+	authenticated := time.UnixMilli(p.Started)
+	// A session lasts the LoginLifetime in force now, not the one it was
+	// issued under: lowering it ends longer sessions at once, and a
+	// sign-out record needs to outlive only today's lifetime (sweepable).
+	if !now.Before(authenticated.Add(s.cfg.LoginLifetime)) {
+		return person{}, false
 	}
 	// The cookie of a user the operator signed out (a stolen laptop, a
 	// copied cookie) must not sign anyone in again: the signature still

@@ -35,11 +35,15 @@ type grant struct {
 	// (upstreamcredential.go) copied it: their first check reads it when
 	// the user has no record, moves the provider's answer there and clears
 	// it; grants made since keep none.
-	UpstreamToken     string         `json:"upstream_token,omitempty"`
-	UpstreamCheckedAt time.Time      `json:"upstream_checked_at,omitzero"`
-	ExpiresAt         time.Time      `json:"expires_at"`
-	Revoked           bool           `json:"revoked,omitempty"`
-	Tokens            []refreshEntry `json:"tokens,omitempty"`
+	UpstreamToken     string    `json:"upstream_token,omitempty"`
+	UpstreamCheckedAt time.Time `json:"upstream_checked_at,omitzero"`
+	ExpiresAt         time.Time `json:"expires_at"`
+	Revoked           bool      `json:"revoked,omitempty"`
+	// NarrowedTo is, in a grant a refresh retired because the policy took
+	// a scope away, the id of the narrower grant the family continues in
+	// (see refresh); revoking this grant revokes that one too.
+	NarrowedTo string         `json:"narrowed_to,omitempty"`
+	Tokens     []refreshEntry `json:"tokens,omitempty"`
 }
 
 // refreshEntry is a refresh token of the family, by SHA-256.
@@ -105,28 +109,68 @@ func (g *grant) find(token string) *refreshEntry {
 }
 
 // revokeGrant revokes a grant (a refresh-token family and every access
-// token issued from it). A grant not stored yet is stored revoked, so a
-// code replayed before its first exchange finished still revokes it.
+// token issued from it) and the narrower grants the family continued in.
+// A grant not stored yet is stored revoked, so a code replayed before its
+// first exchange finished still revokes it.
 func (s *Server) revokeGrant(ctx context.Context, id, reason string) error {
+	_, err := s.revokeFamily(ctx, id, reason, true)
+	return err
+}
+
+// revokeFamily revokes grant id, storing it revoked if it is not stored
+// and create is set, then follows NarrowedTo: it returns how many of the
+// grants were live.
+//
+// A refresh the policy narrows stores the narrower grant and the wider one
+// revoked, with NarrowedTo naming the narrower, in one transaction under
+// the wider grant's lock, which this takes too. So a revocation of the
+// wider grant (by the operator's RevokeUser or RevokeClient, which list
+// the grants first, or by a replayed code) comes either before the
+// narrowing, which then finds the grant revoked and refuses, or after it,
+// and finds the link here: the family cannot slip out of a revocation into
+// a grant under a new id, whatever the timing and on every instance.
+// Each narrowing drops a scope, so a chain is no longer than a grant's
+// scopes.
+func (s *Server) revokeFamily(ctx context.Context, id, reason string, create bool) (int, error) {
 	now := s.cfg.Now()
-	var expires time.Time
+	var (
+		expires    time.Time
+		next       string
+		live, seen bool
+	)
 	err := s.store.atomically(ctx, "grant-"+id, func(tx context.Context) error {
 		g := grant{ID: id}
 		found, err := s.store.get(tx, s.grantKey(id), &g)
 		if err != nil {
 			return err
 		}
+		// A link to a grant swept meanwhile (both expired) stores nothing.
+		if seen = found || create; !seen {
+			return nil
+		}
 		if !found {
 			g.ExpiresAt = now.Add(s.cfg.RefreshTokenLifetime)
 		}
-		g.Revoked, expires = true, g.ExpiresAt
+		next, expires, live = g.NarrowedTo, g.ExpiresAt, !g.Revoked
+		if found && g.Revoked {
+			return nil // revoked for good: nothing to write
+		}
+		g.Revoked = true
 		g.dropCredentials()
 		return s.store.put(tx, s.grantKey(id), g)
 	})
-	if err != nil {
-		return err
+	if err != nil || !seen {
+		return 0, err
 	}
-	s.revoked.set("grant:"+id, expires, now)
-	s.log.Warn("grant revoked", zap.String("grant_id", id), zap.String("reason", reason))
-	return nil
+	n := 0
+	if live {
+		n = 1
+		s.revoked.set("grant:"+id, expires, now)
+		s.log.Warn("grant revoked", zap.String("grant_id", id), zap.String("reason", reason))
+	}
+	if next == "" {
+		return n, nil
+	}
+	m, err := s.revokeFamily(ctx, next, reason, false)
+	return n + m, err
 }

@@ -32,8 +32,8 @@ func (s *Server) signOutUser(ctx context.Context, sub string) error {
 
 // signedOutSince reports whether sub was signed out at or after
 // authenticated, the start of a session or the sign-in a code was issued
-// for. A zero authenticated (a cookie or code from before they carried it)
-// counts as before every sign-out.
+// for. A zero authenticated (a code from before codes carried it) counts
+// as before every sign-out.
 func (s *Server) signedOutSince(ctx context.Context, sub string, authenticated time.Time) (bool, error) {
 	var rec signOut
 	found, err := s.store.get(ctx, s.signOutKey(sub), &rec)

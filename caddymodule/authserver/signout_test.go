@@ -166,27 +166,44 @@ func (b *browser) setSessionCookie(p sessionPayload) {
 	b.client.Jar.SetCookies(mustURL(b.e.t, b.e.ts.URL+pathAuthorize), []*http.Cookie{{Name: cookieSession, Value: payload + "." + sig, Path: pathAuthorize}})
 }
 
-// TestASessionWithoutIssueTimeCountsAsBeforeTheSignOut: a cookie from
-// before sessions carried their start still signs in after the upgrade,
-// but not once its user was signed out: it might be from before.
-func TestASessionWithoutIssueTimeCountsAsBeforeTheSignOut(t *testing.T) {
-	e := newEnv(t, nil)
+// TestASessionWithoutItsStartIsRefused: a cookie from before sessions
+// carried their start (iat_ms) signs nobody in, even within today's
+// LoginLifetime and never signed out: its start is unknown, so nothing
+// bounds it by today's lifetime. One issued under a longer lifetime
+// (72h, lowered to 12h since) and stolen before its user's sign-out would
+// otherwise sign in again once the sign-out record was swept, 12h after
+// the sign-out, up to its own expiry; refusing only a cookie whose expiry
+// is more than today's lifetime away would let it in over its last 12h.
+func TestASessionWithoutItsStartIsRefused(t *testing.T) {
+	e := newEnv(t, nil) // LoginLifetime 12h
 	_, challenge := pkce()
 	q := authParams(e.publicClient(), challenge)
 	b := e.browser()
 	b.authorize(q)
-	e.clock.Advance(time.Hour)
-	b.setSessionCookie(sessionPayload{Subject: testUser, ExpiresAt: e.clock.Now().Add(e.srv.cfg.LoginLifetime).Unix(), Password: passwordTag(testUserHash)})
 	if !b.signedIn(q) {
-		t.Fatal("a session cookie of the format before is refused without a sign-out")
+		t.Fatal("setup: the session of this version does not sign in")
 	}
-	e.clock.Advance(time.Hour)
-	if !b.signedIn(q) {
-		t.Fatal("a session cookie of the format before ends before its expiry")
-	}
-	revokeUser(t, e, testUser)
+	b.setSessionCookie(sessionPayload{Subject: testUser, ExpiresAt: e.clock.Now().Add(time.Hour).Unix(), Password: passwordTag(testUserHash)})
 	if b.signedIn(q) {
-		t.Fatal("a session cookie without its start signs in after the user's sign-out")
+		t.Fatal("a session cookie without its start signs in")
+	}
+
+	b.setSessionCookie(sessionPayload{Subject: testUser, ExpiresAt: e.clock.Now().Add(72 * time.Hour).Unix(), Password: passwordTag(testUserHash)})
+	revokeUser(t, e, testUser)
+	signedOut := e.clock.Now()
+	for _, after := range []time.Duration{e.srv.cfg.LoginLifetime + time.Second, 60*time.Hour + time.Second} {
+		e.clock.Advance(signedOut.Add(after).Sub(e.clock.Now()))
+		if err := e.srv.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if found, err := e.srv.store.get(t.Context(), e.srv.signOutKey(testUser), &signOut{}); found || err != nil {
+			t.Fatalf("setup: the sign-out record is not swept: %v", err)
+		}
+		// A client of its own: the sweep removes one registered and unused
+		// for that long.
+		if b.signedIn(authParams(e.publicClient(), challenge)) {
+			t.Fatalf("a stolen session cookie without its start signs in %v after its user's sign-out, once the record was swept", after)
+		}
 	}
 }
 
@@ -325,4 +342,59 @@ func TestAnUnreadableSignOutRefuses(t *testing.T) {
 	}
 	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
 	wantError(t, status, m, http.StatusInternalServerError, "server_error")
+}
+
+// TestAnApprovalInASessionSignedOutMeanwhileIsNotRemembered: the consent
+// form is submitted in a session that passes its check just before
+// RevokeUser runs to its end (a thief approving their own client at that
+// moment): the approval is written after RevokeUser forgot the user's
+// approvals, and must not stay, or the user's next authorization of that
+// client would be silent. Nor when the sign-out cannot be read after the
+// write.
+func TestAnApprovalInASessionSignedOutMeanwhileIsNotRemembered(t *testing.T) {
+	for _, then := range []string{"signed out", "sign-out unreadable"} {
+		t.Run(then, func(t *testing.T) {
+			c := &clock{t: e0}
+			files, _ := fileCluster(t)
+			storage := &unreadableSignOuts{Storage: files}
+			watched, hooks := interleave(storage)
+			e := startInstance(t, c, watched, nil)
+			operator, err := New(e.cfg, files, nil) // `caddy mcp revoke user`
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, challenge := pkce()
+			q := authParams(e.publicClient(), challenge)
+			b := e.browser()
+			_, page := b.get(q)
+			if _, page = b.login(page); !strings.Contains(page, `name="decision"`) {
+				t.Fatalf("setup: no consent page\n%s", page)
+			}
+			// The session check of the submission reads the sign-out
+			// record, then the operator's RevokeUser runs to its end, or
+			// storage stops answering.
+			hooked := false
+			hooks.onLoad(e.srv.signOutKey(testUser), func() {
+				hooked = true
+				if then == "sign-out unreadable" {
+					storage.fail.Store(true)
+				} else if _, err := operator.RevokeUser(t.Context(), testUser); err != nil {
+					t.Error(err)
+				}
+			})
+			b.decide(page, "approve")
+			if !hooked {
+				t.Fatal("setup: the submission read no sign-out")
+			}
+			storage.fail.Store(false)
+			if found, err := e.srv.store.get(t.Context(), e.srv.consentKey(testUser, q.Get("client_id")), &consent{}); found || err != nil {
+				t.Errorf("the approval is remembered (%v)", err)
+			}
+			next := e.browser()
+			_, page = next.get(q)
+			if _, page = next.login(page); !strings.Contains(page, `name="decision"`) {
+				t.Fatal("the user's next authorization of the client does not ask for consent")
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -205,27 +206,50 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 	if oerr != nil {
 		return nil, "", oerr
 	}
-	// A code issued for a sign-in the operator has ended since (RevokeUser)
-	// gives nothing: whoever holds the stolen session or the code would get
-	// a grant the revocation missed. Read after the commit, not in the
-	// transaction: RevokeUser records the sign-out before it lists the
-	// grants, so either this read sees the sign-out, or the grant was
-	// committed before it and is in that list. Refused, the grant is
-	// revoked, and its tokens never leave this server.
-	out, err := s.signedOutSince(ctx, rec.Subject, rec.AuthTime)
-	if out || err != nil {
-		if rerr := s.revokeGrant(ctx, rec.GrantID, "its user was signed out before the code was redeemed"); rerr != nil {
-			s.log.Error("revoking grant of a signed-out user's code", zapClient(c.ID), zapErr(rerr))
+	// A code issued for a sign-in the operator has ended since (RevokeUser),
+	// or redeemed by a client the operator deleted meanwhile
+	// (RevokeClient), gives nothing: whoever holds the stolen session or
+	// the code would get a grant the revocation missed. Read after the
+	// commit, not in the transaction: RevokeUser records the sign-out,
+	// and RevokeClient deletes the client, before they list the grants, so
+	// either this read sees it, or the grant was committed before and is
+	// in that list. Refused, the grant is revoked, and its tokens never
+	// leave this server.
+	ended, err := s.endedSinceIssue(ctx, c, &rec)
+	if ended != "" || err != nil {
+		if rerr := s.revokeGrant(ctx, rec.GrantID, cmp.Or(ended, "the user's sign-out or the client could not be read")); rerr != nil {
+			s.log.Error("revoking grant of a code redeemed too late", zapClient(c.ID), zapErr(rerr))
 		}
 	}
 	if err != nil {
-		s.log.Error("loading the user's sign-out", zapClient(c.ID), zapSubject(rec.Subject), zapErr(err))
+		s.log.Error("loading the user's sign-out or the client", zapClient(c.ID), zapSubject(rec.Subject), zapErr(err))
 		return nil, "", errServer()
 	}
-	if out {
-		return nil, "", errInvalidGrant("the user was signed out after this code was issued; authorize again")
+	if ended != "" {
+		return nil, "", errInvalidGrant(ended)
 	}
 	return resp, rec.Subject, nil
+}
+
+// endedSinceIssue says why a code just redeemed gives nothing: its user
+// was signed out after the sign-in it was issued for, or its client, a
+// registered one, was deleted; "" when neither.
+func (s *Server) endedSinceIssue(ctx context.Context, c *client, rec *codeRecord) (string, error) {
+	out, err := s.signedOutSince(ctx, rec.Subject, rec.AuthTime)
+	if err != nil {
+		return "", err
+	}
+	if out {
+		return "the user was signed out after this code was issued; authorize again", nil
+	}
+	if c.static || c.document {
+		return "", nil // not deleted by RevokeClient
+	}
+	still, err := s.loadClient(ctx, c.ID)
+	if still == nil && err == nil {
+		return "the client was deleted", nil
+	}
+	return "", err
 }
 
 // pkceMatches verifies RFC 7636 S256.
@@ -313,6 +337,11 @@ func (s *Server) refresh(r *http.Request, c *client, req tokenRequest) (*tokenRe
 			retired := g
 			retired.Revoked = true // stored once the narrower one is
 			retired.dropCredentials()
+			// The link makes a revocation of the wider grant that comes
+			// after this commit reach the narrower one (revokeFamily): a
+			// RevokeUser or RevokeClient that listed the wider grant live
+			// would otherwise revoke it and miss the grant it continues in.
+			retired.NarrowedTo = narrower.ID
 			wider, g, entry = &retired, narrower, &refreshEntry{}
 		}
 		// Scopes the server or the client no longer has are not refreshed
