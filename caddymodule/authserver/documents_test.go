@@ -193,6 +193,11 @@ func TestDocumentURLRules(t *testing.T) {
 		{"encoded dot-dot segment", "/a/%2E%2e/c.json", ". or .. path segment", func(d *docEnv) string { return d.url("/a/%2E%2e/c.json") }},
 		{"dot segment", "/./c.json", ". or .. path segment", func(d *docEnv) string { return d.url("/./c.json") }},
 		{"control character", "/c.json", "control or bidi", func(d *docEnv) string { return d.url("/c.json\u202e") }},
+		// Go's client dials client.example for the fullwidth "ｃ": a
+		// deny_hosts entry or a quota keyed on the host would not see it.
+		{"host not in ASCII", "/c.json", "must be written in ASCII", func(d *docEnv) string {
+			return strings.Replace(d.url("/c.json"), "://client.example", "://\uff43lient.example", 1)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDocEnv(t, nil)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -141,6 +142,12 @@ func (s *Server) checkDocumentURL(id string) (*url.URL, *documentError) {
 		return bad("a client id URL must use https")
 	case u.Host == "" || u.Hostname() == "":
 		return bad("the URL has no host")
+	case strings.ContainsFunc(u.Hostname(), func(r rune) bool { return r >= utf8.RuneSelf }):
+		// Go's HTTP client maps a host to ASCII before it dials
+		// ("ｃlient.example", fullwidth, dials client.example): every
+		// decision on the host (deny_hosts, allow_hosts, quotas, the name
+		// shown at consent) must see the name that is dialled.
+		return bad("the URL's host must be written in ASCII (an internationalized name as xn--…)")
 	case u.User != nil:
 		return bad("the URL has user information before its host")
 	case u.Fragment != "" || strings.Contains(id, "#"):
