@@ -46,16 +46,16 @@ func TestNewDocumentsAreLimitedPerAddressAndInAll(t *testing.T) {
 		t.Fatalf("a stored document from the throttled address: %d\n%s", status, page)
 	}
 
-	// Many addresses: the cap in all.
-	addr.Store("2001:db8:1::1")
+	// Many addresses (of networks and regions of their own): the cap in all.
+	addr.Store("2001:db9:1::1")
 	if status, page := open("/b1.json"); status != http.StatusOK {
 		t.Fatalf("another address: %d\n%s", status, page)
 	}
-	addr.Store("2001:db8:2::1")
+	addr.Store("2001:dba:2::1")
 	if status, page := open("/c1.json"); status != http.StatusOK {
 		t.Fatalf("a third network: %d\n%s", status, page)
 	}
-	addr.Store("2001:db8:3::1")
+	addr.Store("2001:dbb:3::1")
 	status, page = open("/d1.json")
 	if status != http.StatusBadRequest || !strings.Contains(page, "this server stored too many") || d.host.Hits("/d1.json") != 0 || stored("/d1.json") {
 		t.Fatalf("new document beyond the cap in all: %d, fetched %d times:\n%s", status, d.host.Hits("/d1.json"), page)

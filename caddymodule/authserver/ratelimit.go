@@ -154,11 +154,17 @@ func (l *rateLimiter) start(key string, now time.Time) *rateWindow {
 // allocation, what a home line, a server or a small provider gets, is an
 // IPv6 /48 or /56 and often several IPv4 addresses of one /24: the limits
 // of a network (networkPrefix6, networkPrefix4) count all of it once, so
-// that its /64s or addresses do not each add a limit of their own.
+// that its /64s or addresses do not each add a limit of their own. /48s
+// are still cheap (tunnel brokers give them away, a hosting customer may
+// hold a /40): the fair share of a limit in all also counts an address's
+// region (regionPrefix6, regionPrefix4: an IPv6 /32, what a provider gets
+// from its registry, an IPv4 /16), see strangerQuota.
 const (
 	addressPrefix6 = 64
 	networkPrefix6 = 48
 	networkPrefix4 = 24
+	regionPrefix6  = 32
+	regionPrefix4  = 16
 )
 
 // clientAddr is the key that per-address limits count r under:
@@ -186,11 +192,24 @@ func addressKey(ip netip.Addr) string {
 // (addressKey) under: its IPv6 /48 or IPv4 /24. A key that is no address
 // (a ClientIP that does not parse) is its own network.
 func networkOf(addr string) string {
+	return prefixOf(addr, networkPrefix6, networkPrefix4)
+}
+
+// regionOf is the key an address key counts under for the fair share of a
+// limit in all: its IPv6 /32 or IPv4 /16, or the key itself when it is no
+// address.
+func regionOf(addr string) string {
+	return prefixOf(addr, regionPrefix6, regionPrefix4)
+}
+
+// prefixOf is the prefix of bits6 or bits4 bits that the address key addr
+// (addressKey) is in.
+func prefixOf(addr string, bits6, bits4 int) string {
 	if p, err := netip.ParsePrefix(addr); err == nil {
-		return netip.PrefixFrom(p.Addr(), networkPrefix6).Masked().String()
+		return netip.PrefixFrom(p.Addr(), bits6).Masked().String()
 	}
 	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is4() {
-		return netip.PrefixFrom(ip, networkPrefix4).Masked().String()
+		return netip.PrefixFrom(ip, bits4).Masked().String()
 	}
 	return addr
 }

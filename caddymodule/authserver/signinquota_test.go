@@ -178,13 +178,14 @@ func TestPendingSignInsAreCappedInAll(t *testing.T) {
 	_, challenge := pkce()
 	q := authParams(c, challenge).Encode()
 	for i := range 2 {
-		// A botnet: each address, of a network of its own, starts one.
-		addr.Store(fmt.Sprintf("198.51.%d.1", i+1))
+		// A botnet: each address, of a network and region of its own,
+		// starts one.
+		addr.Store(fmt.Sprintf("198.%d.1.1", 51+i))
 		if resp, _ := e.startSignIn(u, q); resp.StatusCode != http.StatusFound {
 			t.Fatalf("start %d: %d", i+1, resp.StatusCode)
 		}
 	}
-	addr.Store("198.51.9.1")
+	addr.Store("198.59.9.1")
 	resp, page := e.startSignIn(u, q)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "600" || !strings.Contains(page, "too many sign-ins in progress") {
 		t.Fatalf("start beyond the cap: %d Retry-After %q, want 503\n%s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
@@ -193,7 +194,7 @@ func TestPendingSignInsAreCappedInAll(t *testing.T) {
 		t.Fatalf("%d sign-ins stored, want 2", n)
 	}
 	// The address refused by the cap kept its own quota.
-	if got := e.srv.signIns.perAddr.count("198.51.9.1", e.clock.Now()); got != 0 {
+	if got := e.srv.signIns.perAddr.count("198.59.9.1", e.clock.Now()); got != 0 {
 		t.Errorf("the refused start counted %d against its address", got)
 	}
 }

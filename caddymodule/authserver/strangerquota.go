@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -24,19 +25,22 @@ import (
 //
 // The limit in all must not let one allocation lock everyone else out:
 // 67 /64s of one /56 once filled it, and every sign-in at a provider got
-// 503 for as long as they kept refilling it. So it is shared fairly: once
-// half of it is used in its window, a network or source that already has
-// its fair share (fairShareOf) counted in its own window is refused, and
-// the others still get through, up to the limit itself. Filling the
-// second half then takes at least 50 networks (and sources) that had not
-// started anything yet in their window, on top of those that filled the
-// first half: a botnet, against which the limit still bounds storage.
+// 503 for as long as they kept refilling it; later 59 /48s of one /40 did.
+// So it is shared fairly: once half of it is used in its window, a
+// network, region (regionOf: an IPv6 /32, an IPv4 /16) or source that
+// already has its fair share (fairShareOf) counted in its own window is
+// refused, and the others still get through, up to the limit itself.
+// Filling the second half then takes at least 50 regions (and sources)
+// that had not started anything yet in their window, on top of those that
+// filled the first half: a botnet, against which the limit still bounds
+// storage.
 type strangerQuota struct {
 	// mu makes reserve all or nothing across the tiers, and the fair
 	// share check one with the counting.
 	mu        sync.Mutex
 	perAddr   *rateLimiter
 	perNet    *rateLimiter
+	perRegion *rateLimiter // counts for the fair share only; never refuses
 	perSource *rateLimiter
 	all       *rateLimiter
 	fairShare int
@@ -66,6 +70,7 @@ func newStrangerQuota(l quotaLimits) *strangerQuota {
 	return &strangerQuota{
 		perAddr:   newRateLimiter(l.perAddr, l.window),
 		perNet:    newRateLimiter(perNet, l.window),
+		perRegion: newRateLimiter(math.MaxInt, l.window),
 		perSource: newRateLimiter(l.perSource, l.window),
 		all:       newRateLimiter(l.all, l.allWindow),
 		fairShare: fairShareOf(l.all),
@@ -99,9 +104,9 @@ const allAddresses = ""
 func (q *strangerQuota) reserve(now time.Time, addr, source string) (quotaRefusal, time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	net := networkOf(addr)
+	net, region := networkOf(addr), regionOf(addr)
 	// Asked before this one is counted anywhere: "already has".
-	crowded := q.crowded(now, net, source)
+	crowded := q.crowded(now, net, region, source)
 	switch {
 	case !q.perAddr.reserve(now, addr):
 		return quotaAddress, q.perAddr.retryAfter(addr, now)
@@ -118,16 +123,19 @@ func (q *strangerQuota) reserve(now time.Time, addr, source string) (quotaRefusa
 		q.perSource.refund(now, source)
 		return quotaAll, q.all.retryAfter(allAddresses, now)
 	}
+	q.perRegion.reserve(now, region)
 	return quotaGranted, 0
 }
 
-// crowded reports whether the limit in all refuses net and source before
-// it is reached: past half of it, when either already has its fair share.
-func (q *strangerQuota) crowded(now time.Time, net, source string) bool {
+// crowded reports whether the limit in all refuses net, region and source
+// before it is reached: past half of it, when any already has its fair
+// share.
+func (q *strangerQuota) crowded(now time.Time, net, region, source string) bool {
 	if q.all.limit <= 0 || q.all.count(allAddresses, now) < q.all.limit/2 {
 		return false
 	}
-	return q.perNet.count(net, now) >= q.fairShare || q.perSource.count(source, now) >= q.fairShare
+	return q.perNet.count(net, now) >= q.fairShare || q.perRegion.count(region, now) >= q.fairShare ||
+		q.perSource.count(source, now) >= q.fairShare
 }
 
 // refund gives back one that reserve counted for addr and source.
@@ -136,6 +144,7 @@ func (q *strangerQuota) refund(now time.Time, addr, source string) {
 	defer q.mu.Unlock()
 	q.perAddr.refund(now, addr)
 	q.perNet.refund(now, networkOf(addr))
+	q.perRegion.refund(now, regionOf(addr))
 	q.perSource.refund(now, source)
 	q.all.refund(now, allAddresses)
 }

@@ -132,7 +132,7 @@ func TestTheCapInAllIsSharedFairly(t *testing.T) {
 	// A botnet of fresh networks fills the rest, and then the cap refuses
 	// everyone: it is the bound on storage.
 	for i := 1; e.srv.signIns.all.count(allAddresses, e.clock.Now()) < 200; i++ {
-		if resp, page := start(fmt.Sprintf("2001:db8:%x::1", i)); resp.StatusCode != http.StatusFound {
+		if resp, page := start(fmt.Sprintf("2001:%x::1", 0x1000+i)); resp.StatusCode != http.StatusFound {
 			t.Fatalf("botnet network %d: %d\n%s", i, resp.StatusCode, page)
 		}
 	}
@@ -151,8 +151,8 @@ func TestTheCapInAllIsSharedFairlyBetweenSources(t *testing.T) {
 	now := e0
 	n := 0
 	reserve := func(source string) quotaRefusal {
-		n++ // a network of its own each time
-		by, _ := q.reserve(now, addressKey(netip.MustParseAddr(fmt.Sprintf("2001:db8:%x::1", n))), source)
+		n++ // a network and region of its own each time
+		by, _ := q.reserve(now, addressKey(netip.MustParseAddr(fmt.Sprintf("2001:%x::1", 0x1000+n))), source)
 		return by
 	}
 	for i := range 100 {
@@ -307,6 +307,49 @@ func TestDocumentSourceIsTheRegistrableDomain(t *testing.T) {
 	} {
 		if src(other[0]) == src(other[1]) {
 			t.Errorf("%s and %s count together (%s)", other[0], other[1], src(other[0]))
+		}
+	}
+}
+
+// /48s are cheap (tunnel brokers, a hosting customer's /40): one /40's 59
+// networks once filled max_pending_sign_ins. Its region, the /32, has its
+// fair share after the first half; a first sign-in elsewhere gets through.
+func TestOneIPv6RegionCannotFillTheCapInAll(t *testing.T) {
+	q := newSignInQuota(Config{SignInStarts: 30, SignInStartWindow: 10 * time.Minute, MaxPendingSignIns: 2000})
+	now := e0
+	base := netip.MustParseAddr("2001:db8::").As16()
+	granted := 0
+	for n := range 256 {
+		for host := range 64 {
+			b := base
+			b[5], b[7] = byte(n), byte(host) // a /64 of a /48 of 2001:db8::/40
+			for {
+				if r, _ := q.reserve(now, addressKey(netip.AddrFrom16(b)), ""); r != quotaGranted {
+					break
+				}
+				granted++
+			}
+		}
+	}
+	if granted >= 2000 {
+		t.Fatalf("one /40 got %d sign-ins, the whole cap", granted)
+	}
+	if r, _ := q.reserve(now, "198.51.100.7", ""); r != quotaGranted {
+		t.Errorf("after one /40 took %d, a first sign-in from elsewhere: %v, want granted", granted, r)
+	}
+	if r, _ := q.reserve(now, addressKey(netip.MustParseAddr("2001:db8:ff00::1")), ""); r != quotaAll {
+		t.Errorf("a fresh /48 of the same /32: %v, want the cap in all's refusal", r)
+	}
+}
+
+func TestRegionsAreIPv6Per32AndIPv4Per16(t *testing.T) {
+	for addr, want := range map[string]string{
+		addressKey(netip.MustParseAddr("2001:db8:1234:5678::1")): "2001:db8::/32",
+		"198.51.100.7":   "198.51.0.0/16",
+		"not-an-address": "not-an-address",
+	} {
+		if got := regionOf(addr); got != want {
+			t.Errorf("regionOf(%q) = %q, want %q", addr, got, want)
 		}
 	}
 }
