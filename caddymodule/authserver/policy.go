@@ -153,13 +153,13 @@ type authzRefusal struct{ reason, page string }
 func (s *Server) policyRefusal(req *authzRequest, who person) *authzRefusal {
 	if !s.mayUse(who, resourcePath(req.resource, req.issuer)) {
 		return &authzRefusal{"not allowed on the resource",
-			"You are signed in as " + who.Username + ", who may not use the MCP server " + req.resource + ". Ask its operator for access."}
+			"You signed in as " + who.Username + ", who may not use the MCP server " + req.resource + ". Ask its operator for access."}
 	}
 	held := s.scopesHeldBy(who, req.scopes)
 	if len(slices.DeleteFunc(slices.Clone(held), func(sc string) bool { return sc == offlineAccessScope })) == 0 &&
 		slices.ContainsFunc(req.scopes, func(sc string) bool { return sc != offlineAccessScope }) {
 		return &authzRefusal{"holds none of the scopes asked for",
-			"You are signed in as " + who.Username + ", who may not hold any of what " + req.client.displayName() + " asks for (" + scopeString(req.scopes) + "). Ask the operator of this server for access."}
+			"You signed in as " + who.Username + ", who may not hold any of what " + req.client.displayName() + " asks for (" + scopeString(req.scopes) + "). Ask the operator of this server for access."}
 	}
 	return nil
 }

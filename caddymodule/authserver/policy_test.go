@@ -14,11 +14,24 @@ import (
 )
 
 // upstreamConsent signs u's user in and returns the page /authorize shows
-// them for q.
+// them for q, or the callback's refusal.
 func (b *browser) upstreamConsent(u *fakeUpstream, q url.Values) (*http.Response, string) {
 	b.e.t.Helper()
-	if resp, _ := b.callback(u, b.startUpstream(u, q), "good-code"); resp.StatusCode != http.StatusSeeOther {
-		b.e.t.Fatalf("callback: %d", resp.StatusCode)
+	return b.finishSignIn(u, b.startUpstream(u, q), q)
+}
+
+// finishSignIn completes the sign-in of state at u, started for q, and
+// returns what the browser then shows: /authorize's page, after the
+// callback's redirect there, or the callback's own answer when it refused
+// (the policy decides there first).
+func (b *browser) finishSignIn(u *fakeUpstream, state string, q url.Values) (*http.Response, string) {
+	b.e.t.Helper()
+	resp, page := b.callback(u, state, "good-code")
+	if resp.StatusCode != http.StatusSeeOther {
+		return resp, page
+	}
+	if want := "/authorize?"; !strings.HasPrefix(resp.Header.Get("Location"), want) {
+		b.e.t.Fatalf("callback redirects to %q, want %s", resp.Header.Get("Location"), want)
 	}
 	return b.get(q)
 }

@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -14,7 +13,10 @@ import (
 // (any self-registered client will do); unbounded, a stranger fills the
 // storage the server's certificates live on. A sign-in that completes for
 // someone the policy admits is given back, so people who sign in often are
-// never refused.
+// never refused; one the policy refuses at the callback stores nothing
+// more but stays counted: completing it takes only an account at the
+// provider, which anyone has when the policy, not the provider, says who
+// may in.
 func newSignInQuota(cfg Config) *strangerQuota {
 	return newStrangerQuota(quotaLimits{
 		perAddr: cfg.SignInStarts, window: cfg.SignInStartWindow,
@@ -50,21 +52,4 @@ func (s *Server) reserveSignIn(w http.ResponseWriter, r *http.Request, u Upstrea
 // releaseSignIn gives back the sign-in r reserved: it was never stored.
 func (s *Server) releaseSignIn(r *http.Request) {
 	s.signIns.refund(s.cfg.Now(), s.clientAddr(r), "")
-}
-
-// releaseCompletedSignIn gives back the sign-in r completed for who when
-// the policy admits who to the authorization request it was started for
-// (params), as /authorize will decide it. Completing a sign-in takes only
-// an account at the provider, which anyone has when the policy, not the
-// provider, says who may in (any GitHub or Google account), and each one
-// stores a provider session for LoginLifetime: given back for a person
-// the policy refuses, the quota would bound only strangers without one.
-func (s *Server) releaseCompletedSignIn(r *http.Request, params string, who person) {
-	q, err := url.ParseQuery(params)
-	if err != nil {
-		return
-	}
-	if req, aerr := s.parseAuthorization(r, q); aerr == nil && s.policyRefusal(req, who) == nil {
-		s.releaseSignIn(r)
-	}
 }

@@ -203,7 +203,8 @@ func (s *Server) serveUpstreamStart(w http.ResponseWriter, r *http.Request, u Up
 // serveUpstreamCallback completes a sign-in at the provider: the state
 // must name a sign-in this browser started at this provider and origin,
 // within its lifetime, and is used once; then the provider's answer is
-// verified, a session is started, and the authorization request goes on.
+// verified, the policy admits the person to the authorization request, a
+// session is started, and the request goes on.
 func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u UpstreamLogin) {
 	pageHeaders(w)
 	if r.Method != http.MethodGet {
@@ -264,12 +265,33 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 		s.renderError(w, http.StatusBadGateway, "Signing in with "+u.Label()+" failed: it did not say who you are. "+restart)
 		return
 	}
+	// The policy decides before anything is stored, for the authorization
+	// request the sign-in was started for, as /authorize decides it (which
+	// decides again, for this request and every other). Completing a
+	// sign-in takes only an account at the provider, which anyone has when
+	// the policy, not the provider, says who may in (any GitHub or Google
+	// account): refused only at /authorize, each of a stranger's sign-ins
+	// would store a provider session for LoginLifetime and their provider
+	// refresh token. A request no longer valid (its client deleted, its
+	// metadata document gone) is answered as /authorize answers it, with
+	// nothing stored either. Refused, the sign-in stays counted
+	// (signinquota.go).
+	params, _ := url.ParseQuery(rec.Params) // written with Encode; validated again here
+	req, aerr := s.parseAuthorization(r, params)
+	if aerr != nil {
+		s.refuseAuthorization(w, r, req, aerr)
+		return
+	}
+	who := person{Subject: id.Subject, Login: loginUpstreamPrefix + u.Name(), Username: id.Username, Groups: id.Groups, Domain: id.Domain}
+	if !s.applyPolicy(w, req, who) {
+		return
+	}
 	if err := s.startUpstreamSession(w, r, u.Name(), id); err != nil {
 		log.Error("sealing the provider's refresh token", zapErr(err))
 		s.renderError(w, http.StatusInternalServerError, "The server could not read its storage; try again later.")
 		return
 	}
-	s.releaseCompletedSignIn(r, rec.Params, person{Subject: id.Subject, Login: loginUpstreamPrefix + u.Name(), Username: id.Username, Groups: id.Groups, Domain: id.Domain})
+	s.releaseSignIn(r) // completed for someone the policy admits
 	log.Info("upstream sign-in", zapSubject(id.Subject), zap.String("username", id.Username))
 	w.Header().Set("Location", pathAuthorize+"?"+rec.Params)
 	w.WriteHeader(http.StatusSeeOther)
