@@ -77,7 +77,7 @@ func (s *Server) reserveNewDocument(ctx context.Context, u *url.URL, id string) 
 	reason := ""
 	switch by, _ := s.newDocuments.reserve(now, addr, source); by {
 	case quotaGranted:
-		return func() { s.newDocuments.refund(now, addr, source) }, nil
+		return func() { s.newDocuments.refund(s.cfg.Now(), now, addr, source) }, nil
 	case quotaAddress:
 		reason = "too many client metadata documents this server had not seen before were named from your address in the last hour; try again later"
 	case quotaNetwork:

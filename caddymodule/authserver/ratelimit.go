@@ -73,16 +73,24 @@ func (l *rateLimiter) reserve(now time.Time, keys ...string) bool {
 	return true
 }
 
-// refund takes back an event reserve counted, for an attempt that turned
-// out not to count against the limit (a right password or secret).
+// refund takes back an event reserve counted now, for an attempt that
+// turned out not to count against the limit (a right password or secret).
 func (l *rateLimiter) refund(now time.Time, keys ...string) {
+	l.refundReserved(now, now, keys...)
+}
+
+// refundReserved takes back an event reserve counted at reservedAt, from
+// the window it was counted in: when that window has ended, there is
+// nothing to give back, and the window running now (which did not count
+// it) keeps its count.
+func (l *rateLimiter) refundReserved(now, reservedAt time.Time, keys ...string) {
 	if l.limit <= 0 {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, k := range keys {
-		if w := l.current(k, now); w != nil && w.count > 0 {
+		if w := l.current(k, now); w != nil && w.count > 0 && !w.start.After(reservedAt) {
 			w.count--
 		}
 	}

@@ -51,5 +51,17 @@ func (s *Server) reserveSignIn(w http.ResponseWriter, r *http.Request, u Upstrea
 
 // releaseSignIn gives back the sign-in r reserved: it was never stored.
 func (s *Server) releaseSignIn(r *http.Request) {
-	s.signIns.refund(s.cfg.Now(), s.clientAddr(r), "")
+	now := s.cfg.Now()
+	s.signIns.refund(now, now, s.clientAddr(r), "")
+}
+
+// releaseCompletedSignIn gives back the sign-in of rec, completed for
+// someone the policy admits, to the address that started it (a browser
+// may come back from another: IPv6 out, IPv4 back, a VPN switched on),
+// in the window that counted it. A record from before it named its
+// address (StartedFrom) stays counted until its window ends.
+func (s *Server) releaseCompletedSignIn(rec pendingLogin) {
+	if rec.StartedFrom != "" {
+		s.signIns.refund(s.cfg.Now(), rec.StartedAt, rec.StartedFrom, "")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +218,64 @@ func TestSignInsThatStoreNothingDoNotCount(t *testing.T) {
 	u.startErr = nil
 	if resp, page := e.startSignIn(u, q); resp.StatusCode != http.StatusFound {
 		t.Fatalf("first sign-in stored, after two that stored nothing: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+// A completed sign-in is given back to the address that started it, in
+// the window that counted it (review 6): a browser that started over IPv6
+// and came back over IPv4 left the charge on its start address and
+// lowered the other's count instead; a window that ended has nothing to
+// give back, and the one running keeps its count.
+func TestACompletedSignInIsGivenBackWhereAndWhenItWasCounted(t *testing.T) {
+	var addr testAddr
+	u := corp() // ann, group eng
+	e := policyEnv(t, u, func(c *Config) {
+		c.SignInStarts = 2
+		c.SignInStartWindow = 5 * time.Minute // shorter than a sign-in may take
+		c.ClientIP = addr.clientIP
+	})
+	start, back := "2001:db8:5::1", "203.0.113.9"
+	addr.Store(back)
+	_, challenge := pkce()
+	q := authParams(e.publicClient(), challenge)
+	count := func(ip string) int {
+		return e.srv.signIns.perAddr.count(addressKey(netip.MustParseAddr(ip)), e.clock.Now())
+	}
+
+	if resp, _ := e.startSignIn(u, q.Encode()); resp.StatusCode != http.StatusFound {
+		t.Fatalf("a start from %s: %d", back, resp.StatusCode)
+	}
+	b := e.browser()
+	addr.Store(start)
+	state := b.startUpstream(u, q)
+	addr.Store(back)
+	if resp, page := b.finishSignIn(u, state, q); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the sign-in: %d\n%s", resp.StatusCode, page)
+	}
+	if got := count(start); got != 0 {
+		t.Errorf("the start address still has %d counted after its sign-in completed", got)
+	}
+	if got := count(back); got != 1 {
+		t.Errorf("the callback's address has %d counted, want its own 1", got)
+	}
+
+	// Started in one window, completed in the next: the new window's
+	// count stays.
+	b = e.browser()
+	addr.Store(start)
+	state = b.startUpstream(u, q)
+	e.clock.Advance(4 * time.Minute)
+	if resp, _ := e.startSignIn(u, q.Encode()); resp.StatusCode != http.StatusFound {
+		t.Fatalf("a second start: %d", resp.StatusCode)
+	}
+	e.clock.Advance(2 * time.Minute) // the window that counted both ended
+	if resp, _ := e.startSignIn(u, q.Encode()); resp.StatusCode != http.StatusFound {
+		t.Fatalf("a start in the next window: %d", resp.StatusCode)
+	}
+	if resp, page := b.finishSignIn(u, state, q); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the sign-in completed in the next window: %d\n%s", resp.StatusCode, page)
+	}
+	if got := count(start); got != 1 {
+		t.Errorf("the next window has %d counted after a sign-in of the window before completed, want 1", got)
 	}
 }

@@ -138,15 +138,16 @@ func (q *strangerQuota) crowded(now time.Time, net, region, source string) bool 
 		q.perSource.count(source, now) >= q.fairShare
 }
 
-// refund gives back one that reserve counted for addr and source.
-func (q *strangerQuota) refund(now time.Time, addr, source string) {
+// refund gives back one that reserve counted for addr and source at
+// reservedAt, in the windows that counted it (refundReserved).
+func (q *strangerQuota) refund(now, reservedAt time.Time, addr, source string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.perAddr.refund(now, addr)
-	q.perNet.refund(now, networkOf(addr))
-	q.perRegion.refund(now, regionOf(addr))
-	q.perSource.refund(now, source)
-	q.all.refund(now, allAddresses)
+	q.perAddr.refundReserved(now, reservedAt, addr)
+	q.perNet.refundReserved(now, reservedAt, networkOf(addr))
+	q.perRegion.refundReserved(now, reservedAt, regionOf(addr))
+	q.perSource.refundReserved(now, reservedAt, source)
+	q.all.refundReserved(now, reservedAt, allAddresses)
 }
 
 // requesterKey carries the client address of the request a load runs for

@@ -108,6 +108,10 @@ type pendingLogin struct {
 	Params    string    `json:"params"`
 	Issuer    string    `json:"iss"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// StartedFrom and StartedAt are the address key (clientAddr) the
+	// sign-in was counted against and when (see releaseCompletedSignIn).
+	StartedFrom string    `json:"started_from,omitempty"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
 }
 
 func (s *Server) pendingLoginKey(state string) string {
@@ -181,6 +185,7 @@ func (s *Server) serveUpstreamStart(w http.ResponseWriter, r *http.Request, u Up
 	rec := pendingLogin{
 		Provider: u.Name(), Nonce: attempt.Nonce, Verifier: attempt.Verifier, Browser: hashToken(browser),
 		Params: req.params().Encode(), Issuer: origin, ExpiresAt: s.cfg.Now().Add(upstreamAttemptLifetime),
+		StartedFrom: s.clientAddr(r), StartedAt: s.cfg.Now(),
 	}
 	target, err := u.AuthCodeURL(r.Context(), attempt)
 	if err != nil {
@@ -291,7 +296,7 @@ func (s *Server) serveUpstreamCallback(w http.ResponseWriter, r *http.Request, u
 		s.renderError(w, http.StatusInternalServerError, "The server could not read its storage; try again later.")
 		return
 	}
-	s.releaseSignIn(r) // completed for someone the policy admits
+	s.releaseCompletedSignIn(rec)
 	log.Info("upstream sign-in", zapSubject(id.Subject), zap.String("username", id.Username))
 	w.Header().Set("Location", pathAuthorize+"?"+rec.Params)
 	w.WriteHeader(http.StatusSeeOther)
