@@ -110,13 +110,13 @@ func TestASilentCodeOnAnApprovalFromBeforeRevokeClientGivesNothing(t *testing.T)
 		de.held.onLoad(de.srv.clientRevocationKey(de.client.id), func() {
 			de.revoke()
 			revoked = true
+			de.clock.Advance(time.Second) // the code is issued after the revocation
 		})
 		verifier, challenge := pkce()
 		loc := b.authorize(authParams(de.client, challenge))
 		if !revoked {
 			t.Fatal("setup: RevokeClient did not run during the authorization")
 		}
-		de.clock.Advance(time.Second)
 		status, m, _ := de.postForm("/token", codeForm(de.client, loc.Query().Get("code"), verifier), "", "")
 		wantError(t, status, m, http.StatusBadRequest, "invalid_grant")
 		if live := liveGrants(t, de.env, de.client.id); len(live) != 0 {
