@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 )
 
 // A client whose id is a URL cannot be deleted; RevokeClient records its
@@ -263,5 +265,35 @@ func TestAClientRevocationIsSweptOnceNothingFromBeforeIsValid(t *testing.T) {
 				t.Fatal("the revocation was not swept after the approvals and codes from before expired")
 			}
 		})
+	}
+}
+
+// TestAnUnreadableClientRevocationRefuses: when storage cannot say
+// whether the client was revoked, its code gives no tokens (server_error)
+// and leaves no live grant, and a remembered approval does not make the
+// authorization silent: an outage must not reopen what a revocation
+// closed.
+func TestAnUnreadableClientRevocationRefuses(t *testing.T) {
+	var storage *unreadableRecords
+	de := startDocClientEnv(t, func(t testing.TB) (a, b certmagic.Storage) {
+		a, b = fileCluster(t)
+		storage = &unreadableRecords{Storage: a, ns: nsRevokedClients}
+		return storage, b
+	})
+	b := de.browser()
+	de.codeFlowIn(b)
+	verifier, challenge := pkce()
+	code := b.authorize(authParams(de.client, challenge)).Query().Get("code")
+	if code == "" {
+		t.Fatal("setup: the approval was not remembered")
+	}
+	storage.fail.Store(true)
+	if !de.asks(b, "mcp") {
+		t.Error("a remembered approval stands while the client's revocation cannot be read")
+	}
+	status, m, _ := de.postForm("/token", codeForm(de.client, code, verifier), "", "")
+	wantError(t, status, m, http.StatusInternalServerError, "server_error")
+	if live := liveGrants(t, de.env, de.client.id); len(live) != 1 {
+		t.Errorf("want only the grant from before the outage live, got %+v", live)
 	}
 }
