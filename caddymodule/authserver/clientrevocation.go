@@ -39,12 +39,19 @@ func (s *Server) recordClientRevocation(ctx context.Context, clientID string) er
 // approval). A zero approved (a record from before they carried it)
 // counts as before every revocation.
 func (s *Server) clientRevokedSince(ctx context.Context, clientID string, approved time.Time) (bool, error) {
+	at, err := s.clientRevokedAt(ctx, clientID)
+	return !at.IsZero() && !approved.After(at), err
+}
+
+// clientRevokedAt returns when the client was last revoked; zero if never
+// (or its record was swept).
+func (s *Server) clientRevokedAt(ctx context.Context, clientID string) (time.Time, error) {
 	var rec clientRevocation
 	found, err := s.store.get(ctx, s.clientRevocationKey(clientID), &rec)
 	if err != nil || !found {
-		return false, err
+		return time.Time{}, err
 	}
-	return !approved.After(rec.At), nil
+	return rec.At, nil
 }
 
 // sweepable reports whether the record may go at now: once nothing a user

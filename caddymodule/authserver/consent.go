@@ -72,12 +72,15 @@ func (s *Server) standing(ctx context.Context, clientID string, c *consent) (map
 	if !urlClientID(clientID) || len(live) == 0 {
 		return live, nil // only clients whose id is a URL are revoked so
 	}
+	revoked, err := s.clientRevokedAt(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if revoked.IsZero() {
+		return live, nil
+	}
 	for res, a := range live {
-		revoked, err := s.clientRevokedSince(ctx, clientID, a.ApprovedAt)
-		if err != nil {
-			return nil, err
-		}
-		if revoked {
+		if !a.ApprovedAt.After(revoked) {
 			delete(live, res)
 		}
 	}
