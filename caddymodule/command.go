@@ -113,7 +113,7 @@ func configureMCPCommand(cmd *cobra.Command) {
 
 	revoke := &cobra.Command{Use: "revoke", Short: "Revoke a client, a user's grants or one grant"}
 	revoke.AddCommand(
-		revokeCommand("client", "Delete a registered client and revoke its grants", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
+		revokeCommand("client", "Delete a registered client, or forget users' approvals of a client id URL, and revoke its grants", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
 			return srv.RevokeClient(ctx, id)
 		}),
 		revokeCommand("user", "Sign a user out everywhere: revoke their grants, end their sign-in sessions", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {

@@ -229,16 +229,34 @@ func (s *Server) RevokeUser(ctx context.Context, subject string) (int, error) {
 
 // RevokeClient deletes a registered client and revokes its live grants,
 // returning how many. Pre-registered clients are removed from the
-// configuration instead.
+// configuration instead. A client whose id is a URL cannot be deleted (it
+// comes back when it is used): its live grants are revoked, the codes
+// issued to it before are refused, every user's approvals of it are
+// forgotten, so their next authorization of it asks them again, and its
+// cached document is dropped.
 func (s *Server) RevokeClient(ctx context.Context, id string) (int, error) {
 	if s.static[id] != nil {
 		return 0, fmt.Errorf("client %q is declared in the configuration: remove it there and reload", id)
 	}
 	if urlClientID(id) {
-		// A document client cannot be deleted, only its grants revoked
-		// and its cached document dropped: it comes back when it is used.
-		n, err := s.revokeGrantsWhere(ctx, func(g GrantInfo) bool { return g.ClientID == id })
+		// Recorded before the grants are listed: a code redeemed meanwhile
+		// either made a grant the list has, or sees the revocation after
+		// its commit (exchangeCode).
+		if err := s.recordClientRevocation(ctx, id); err != nil {
+			return 0, err
+		}
+		var subjects []string
+		n, err := s.revokeGrantsWhere(ctx, func(g GrantInfo) bool {
+			if g.ClientID != id {
+				return false
+			}
+			subjects = append(subjects, g.Subject)
+			return true
+		})
 		if err != nil {
+			return n, err
+		}
+		if err := s.forgetClientConsents(ctx, id, subjects); err != nil {
 			return n, err
 		}
 		_, err = s.DropDocument(ctx, id)

@@ -246,15 +246,18 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.audit(auditDenied, "", req.client.ID, who, req.resource, req.scopes)
 		s.redirectToClient(w, r, req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied access"}})
 	case r.Method == http.MethodPost && decision == "approve":
-		if err := s.rememberConsent(r.Context(), who, req); err != nil {
+		now := s.cfg.Now()
+		if err := s.rememberConsent(r.Context(), who, req, now); err != nil {
 			s.log.Error("remembering consent", zapClient(req.client.ID), zapSubject(sub), zapErr(err))
 		}
 		s.audit(auditApproved, "", req.client.ID, who, req.resource, req.scopes)
-		s.issueCode(w, r, req, who)
-	case s.consentRemembered(r.Context(), sub, req):
-		s.audit(auditApproved, "approved before", req.client.ID, who, req.resource, req.scopes)
-		s.issueCode(w, r, req, who)
+		s.issueCode(w, r, req, who, now)
 	default:
+		if approved, ok := s.rememberedApproval(r.Context(), sub, req); ok {
+			s.audit(auditApproved, "approved before", req.client.ID, who, req.resource, req.scopes)
+			s.issueCode(w, r, req, who, approved)
+			return
+		}
 		s.renderConsent(w, req, who, s.csrfToken(nonce, sub, req))
 	}
 }

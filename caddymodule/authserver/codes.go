@@ -27,10 +27,15 @@ type codeRecord struct {
 	// AuthTime is when the user signed in for this code (person's
 	// authenticated); a code whose user was signed out since does not
 	// redeem (signout.go).
-	AuthTime  time.Time `json:"auth_time,omitzero"`
-	GrantID   string    `json:"grant_id"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Used      bool      `json:"used,omitempty"`
+	AuthTime time.Time `json:"auth_time,omitzero"`
+	// ApprovedAt is when the user approved what the code grants: at the
+	// consent page, or earlier for a remembered approval; a code of a
+	// client the operator revoked since does not redeem
+	// (clientrevocation.go).
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
+	GrantID    string    `json:"grant_id"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Used       bool      `json:"used,omitempty"`
 	// LegacyUpstreamToken is read only from codes issued before the
 	// user's record existed, which carried the session's sealed refresh
 	// token: redeeming one moves it there (upstreamlegacy.go).
@@ -48,9 +53,9 @@ func (s *Server) codeKey(code string) string {
 	return s.store.key(nsCodes, hashToken(code)+".json")
 }
 
-// issueCode stores a new code for the approved request and redirects to
-// the client with it, for who.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, who person) {
+// issueCode stores a new code for the request who approved at approved
+// and redirects to the client with it.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, who person, approved time.Time) {
 	code := randomToken()
 	sub := who.Subject
 	rec := codeRecord{
@@ -59,7 +64,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzReq
 		Login: who.Login, Credential: s.credentialOf(sub, who.Login),
 		Username: who.Username, Groups: who.Groups, Domain: who.Domain,
 		UpstreamChecked: who.signedIn, AuthTime: who.authenticated,
-		GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
+		ApprovedAt: approved, GrantID: randomID(), ExpiresAt: s.cfg.Now().Add(s.cfg.CodeLifetime),
 	}
 	if err := s.store.put(r.Context(), s.codeKey(code), rec); err != nil {
 		s.log.Error("storing authorization code", zapClient(req.client.ID), zapSubject(sub), zapErr(err))

@@ -22,6 +22,10 @@ type consent struct {
 type approval struct {
 	Scopes    []string  `json:"scopes"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// ApprovedAt is when the user last approved it; an approval from
+	// before the operator revoked its client no longer counts
+	// (clientrevocation.go). Zero in records from before it was kept.
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
 }
 
 // live returns the approvals that have not expired at now.
@@ -39,25 +43,55 @@ func (s *Server) consentKey(sub, clientID string) string {
 	return s.store.key(nsConsent, hashToken(sub+"\x00"+clientID)+".json")
 }
 
-// loadConsent returns sub's live approvals of the client; errors are
+// loadConsent returns sub's standing approvals of the client; errors are
 // logged and count as none.
 func (s *Server) loadConsent(ctx context.Context, sub, clientID string) map[string]approval {
 	if s.cfg.ConsentLifetime < 0 {
 		return nil
 	}
 	var c consent
-	if _, err := s.store.get(ctx, s.consentKey(sub, clientID), &c); err != nil {
+	_, err := s.store.get(ctx, s.consentKey(sub, clientID), &c)
+	var standing map[string]approval
+	if err == nil {
+		standing, err = s.standing(ctx, clientID, &c)
+	}
+	if err != nil {
 		s.log.Error("loading consent", zapClient(clientID), zapSubject(sub), zapErr(err))
 		return nil
 	}
-	return c.live(s.cfg.Now())
+	return standing
 }
 
-// consentRemembered reports whether sub approved this client for the
-// request's resource and at least its scopes, and the approval is live.
-func (s *Server) consentRemembered(ctx context.Context, sub string, req *authzRequest) bool {
+// standing returns the approvals of c, of the client, that count now:
+// those live, and given after the operator last revoked the client. A
+// remembered approval from before must not let the client back in
+// silently, however the RevokeClient that forgets it interleaves with the
+// authorization reading it.
+func (s *Server) standing(ctx context.Context, clientID string, c *consent) (map[string]approval, error) {
+	live := c.live(s.cfg.Now())
+	if !urlClientID(clientID) || len(live) == 0 {
+		return live, nil // only clients whose id is a URL are revoked so
+	}
+	revoked, err := s.clientRevokedAt(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if revoked.IsZero() {
+		return live, nil
+	}
+	for res, a := range live {
+		if !a.ApprovedAt.After(revoked) {
+			delete(live, res)
+		}
+	}
+	return live, nil
+}
+
+// rememberedApproval returns when sub approved this client for the
+// request's resource and at least its scopes, if that approval stands.
+func (s *Server) rememberedApproval(ctx context.Context, sub string, req *authzRequest) (time.Time, bool) {
 	a, ok := s.loadConsent(ctx, sub, req.client.ID)[req.resource]
-	return ok && subset(req.scopes, a.Scopes)
+	return a.ApprovedAt, ok && subset(req.scopes, a.Scopes)
 }
 
 // clientApproved reports whether sub has a live approval of the client for
@@ -70,9 +104,10 @@ func (s *Server) clientApproved(ctx context.Context, sub, clientID string) bool 
 // its user was signed out of meanwhile.
 var errConsentSignedOut = errors.New("the user was signed out while approving; the approval is not remembered")
 
-// rememberConsent records that who approved the client for the request's
-// resource and scopes, in addition to scopes approved before for it.
-func (s *Server) rememberConsent(ctx context.Context, who person, req *authzRequest) error {
+// rememberConsent records that who approved the client at now for the
+// request's resource and scopes, in addition to scopes approved before
+// for it that still stand.
+func (s *Server) rememberConsent(ctx context.Context, who person, req *authzRequest, now time.Time) error {
 	if s.cfg.ConsentLifetime < 0 {
 		return nil
 	}
@@ -82,16 +117,22 @@ func (s *Server) rememberConsent(ctx context.Context, who person, req *authzRequ
 	if _, err := s.store.get(ctx, key, &c); err != nil {
 		c = consent{} // an unreadable record is replaced
 	}
-	now := s.cfg.Now()
+	// Approvals that no longer stand are dropped, not renewed with this
+	// one: scopes approved before the client was revoked would otherwise
+	// come back with it.
+	standing, err := s.standing(ctx, req.client.ID, &c)
+	if err != nil {
+		standing = map[string]approval{} // approved again when asked again
+	}
 	c.Subject = sub
-	c.Resources = c.live(now)
+	c.Resources = standing
 	a := c.Resources[req.resource]
 	for _, sc := range req.scopes {
 		if !slices.Contains(a.Scopes, sc) {
 			a.Scopes = append(a.Scopes, sc)
 		}
 	}
-	a.ExpiresAt = now.Add(s.cfg.ConsentLifetime)
+	a.ExpiresAt, a.ApprovedAt = now.Add(s.cfg.ConsentLifetime), now
 	c.Resources[req.resource] = a
 	if err := s.store.put(ctx, key, c); err != nil {
 		return err

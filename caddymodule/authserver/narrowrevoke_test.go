@@ -81,7 +81,8 @@ func (i *interleaved) Load(ctx context.Context, key string) ([]byte, error) {
 
 // TestRevocationReachesAGrantNarrowedDuringIt: a user's grant is narrowed
 // by a refresh (the operator took mcp:admin away) on one instance while
-// the operator's RevokeUser or RevokeClient runs in a process of its own:
+// the operator's RevokeUser or RevokeClient (of a registered client, or
+// of one whose id is a URL) runs in a process of its own:
 // after the revocation listed the grants, so that the narrower grant is
 // not in the list and the wider one reads revoked; or after it read the
 // wider grant live, so that it revokes a grant already retired. Either
@@ -89,7 +90,7 @@ func (i *interleaved) Load(ctx context.Context, key string) ([]byte, error) {
 // access tokens fail the guards' check. On file storage and PostgreSQL.
 func TestRevocationReachesAGrantNarrowedDuringIt(t *testing.T) {
 	runOnClusters(t, func(t *testing.T, storages clusterStorage) {
-		for _, revoke := range []string{"user", "client"} {
+		for _, revoke := range []string{"user", "client", "document client"} {
 			for _, when := range []string{"after the listing", "after reading the grant"} {
 				t.Run(revoke+" "+when, func(t *testing.T) {
 					testNarrowedDuringRevocation(t, storages, revoke, when)
@@ -105,6 +106,8 @@ func testNarrowedDuringRevocation(t *testing.T, storages clusterStorage, revoke,
 	policy := func(scopes ...string) func(*Config) {
 		return func(cfg *Config) {
 			cfg.ScopeGrants = []ScopeGrant{{Scopes: scopes, Users: []string{testUser}}}
+			cfg.ClientMetadataDocuments.AllowPrivateAddresses = true
+			cfg.ClientMetadataDocuments.Resolve = resolveTo("127.0.0.1")
 		}
 	}
 	wide := startInstance(t, c, sa, policy("mcp", "mcp:admin"))
@@ -117,6 +120,12 @@ func testNarrowedDuringRevocation(t *testing.T, storages clusterStorage, revoke,
 	}
 
 	cl := wide.publicClient()
+	clientKey := narrow.srv.store.key(nsClients, cl.id+".json")
+	if revoke == "document client" {
+		d := &docEnv{env: wide, host: testCA.NewDocumentHost(t, "client.example")}
+		cl = d.publish("/c.json", nil)
+		clientKey = narrow.srv.documentKey(cl.id)
+	}
 	verifier, challenge := pkce()
 	q := authParams(cl, challenge)
 	q.Set("scope", "mcp mcp:admin")
@@ -126,8 +135,8 @@ func testNarrowedDuringRevocation(t *testing.T, storages clusterStorage, revoke,
 	wider, _ := grantIDOf(stolen.refresh)
 
 	// The refresh authenticates its client before the revocation starts
-	// (RevokeClient deletes the client first), and goes on where the
-	// revocation's hook lets it.
+	// (RevokeClient deletes a registered client first), and goes on where
+	// the revocation's hook lets it.
 	type answer struct {
 		status int
 		m      map[string]any
@@ -135,7 +144,7 @@ func testNarrowedDuringRevocation(t *testing.T, storages clusterStorage, revoke,
 	authenticated, proceed, done := make(chan struct{}), make(chan struct{}), make(chan answer, 1)
 	release := sync.OnceFunc(func() { close(proceed) })
 	t.Cleanup(release)
-	held.onLoad(narrow.srv.store.key(nsClients, cl.id+".json"), func() {
+	held.onLoad(clientKey, func() {
 		close(authenticated)
 		<-proceed
 	})

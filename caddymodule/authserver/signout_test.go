@@ -305,14 +305,16 @@ func TestRevokeUserForgetsOnlyTheUsersApprovals(t *testing.T) {
 	}
 }
 
-// unreadableSignOuts fails reading sign-out records while fail is set.
-type unreadableSignOuts struct {
+// unreadableRecords fails reading the records of namespace ns while fail
+// is set.
+type unreadableRecords struct {
 	certmagic.Storage
+	ns   string
 	fail atomic.Bool
 }
 
-func (s *unreadableSignOuts) Load(ctx context.Context, key string) ([]byte, error) {
-	if s.fail.Load() && strings.Contains(key, "/"+nsSignedOut+"/") {
+func (s *unreadableRecords) Load(ctx context.Context, key string) ([]byte, error) {
+	if s.fail.Load() && strings.Contains(key, "/"+s.ns+"/") {
 		return nil, errors.New("storage unreachable")
 	}
 	return s.Storage.Load(ctx, key)
@@ -323,10 +325,10 @@ func (s *unreadableSignOuts) Load(ctx context.Context, key string) ([]byte, erro
 // no tokens (server_error): an outage must not reopen what a sign-out
 // closed.
 func TestAnUnreadableSignOutRefuses(t *testing.T) {
-	var storage *unreadableSignOuts
+	var storage *unreadableRecords
 	e, _ := startCluster(t, func(t testing.TB) (a, b certmagic.Storage) {
 		a, b = fileCluster(t)
-		storage = &unreadableSignOuts{Storage: a}
+		storage = &unreadableRecords{Storage: a, ns: nsSignedOut}
 		return storage, b
 	}, nil)
 	c := e.publicClient()
@@ -356,7 +358,7 @@ func TestAnApprovalInASessionSignedOutMeanwhileIsNotRemembered(t *testing.T) {
 		t.Run(then, func(t *testing.T) {
 			c := &clock{t: e0}
 			files, _ := fileCluster(t)
-			storage := &unreadableSignOuts{Storage: files}
+			storage := &unreadableRecords{Storage: files, ns: nsSignedOut}
 			watched, hooks := interleave(storage)
 			e := startInstance(t, c, watched, nil)
 			operator, err := New(e.cfg, files, nil) // `caddy mcp revoke user`

@@ -88,6 +88,9 @@ const (
 	// nsSignedOut records when the operator signed each user out
 	// (signout.go).
 	nsSignedOut = "signed-out"
+	// nsRevokedClients records when the operator revoked each client whose
+	// id is a URL (clientrevocation.go).
+	nsRevokedClients = "revoked-clients"
 )
 
 // key returns the storage key of id in namespace ns. ids are generated

@@ -10,8 +10,9 @@ import (
 // sign-ins and expired upstream sessions, idle or never used dynamically
 // registered clients, cached client metadata documents no longer in use,
 // used client assertions, providers' refresh tokens of users whose last
-// grant expired, sign-outs older than every session they ended, and
-// signing keys whose tokens have all expired.
+// grant expired, sign-outs older than every session they ended, client
+// revocations older than every code they refused, and signing keys whose
+// tokens have all expired.
 // The glue calls it every few minutes; several instances may sweep at once.
 func (s *Server) Sweep(ctx context.Context) error {
 	now := s.cfg.Now()
@@ -27,6 +28,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 		sweepNamespace(ctx, s.store, nsUpstream, func(p *pendingLogin) bool { return now.After(p.ExpiresAt) }),
 		s.sweepUpstreamCredentials(ctx, now),
 		sweepNamespace(ctx, s.store, nsSignedOut, func(o *signOut) bool { return o.sweepable(now, &s.cfg) }),
+		sweepNamespace(ctx, s.store, nsRevokedClients, func(r *clientRevocation) bool { return r.sweepable(now, &s.cfg) }),
 		s.keys.sweep(ctx, now),
 	)
 }

@@ -207,22 +207,22 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 		return nil, "", oerr
 	}
 	// A code issued for a sign-in the operator has ended since (RevokeUser),
-	// or redeemed by a client the operator deleted meanwhile
+	// or redeemed by a client the operator deleted or revoked meanwhile
 	// (RevokeClient), gives nothing: whoever holds the stolen session or
 	// the code would get a grant the revocation missed. Read after the
 	// commit, not in the transaction: RevokeUser records the sign-out,
-	// and RevokeClient deletes the client, before they list the grants, so
-	// either this read sees it, or the grant was committed before and is
-	// in that list. Refused, the grant is revoked, and its tokens never
-	// leave this server.
+	// and RevokeClient deletes the client or records its revocation,
+	// before they list the grants, so either this read sees it, or the
+	// grant was committed before and is in that list. Refused, the grant
+	// is revoked, and its tokens never leave this server.
 	ended, err := s.endedSinceIssue(ctx, c, &rec)
 	if ended != "" || err != nil {
-		if rerr := s.revokeGrant(ctx, rec.GrantID, cmp.Or(ended, "the user's sign-out or the client could not be read")); rerr != nil {
+		if rerr := s.revokeGrant(ctx, rec.GrantID, cmp.Or(ended, "the user's sign-out or the client's record could not be read")); rerr != nil {
 			s.log.Error("revoking grant of a code redeemed too late", zapClient(c.ID), zapErr(rerr))
 		}
 	}
 	if err != nil {
-		s.log.Error("loading the user's sign-out or the client", zapClient(c.ID), zapSubject(rec.Subject), zapErr(err))
+		s.log.Error("loading the user's sign-out or the client's record", zapClient(c.ID), zapSubject(rec.Subject), zapErr(err))
 		return nil, "", errServer()
 	}
 	if ended != "" {
@@ -232,8 +232,9 @@ func (s *Server) exchangeCode(r *http.Request, c *client, req tokenRequest) (*to
 }
 
 // endedSinceIssue says why a code just redeemed gives nothing: its user
-// was signed out after the sign-in it was issued for, or its client, a
-// registered one, was deleted; "" when neither.
+// was signed out after the sign-in it was issued for, or its client was
+// deleted (a registered one) or revoked after the user approved what the
+// code grants (one whose id is a URL); "" when none of these.
 func (s *Server) endedSinceIssue(ctx context.Context, c *client, rec *codeRecord) (string, error) {
 	out, err := s.signedOutSince(ctx, rec.Subject, rec.AuthTime)
 	if err != nil {
@@ -242,8 +243,15 @@ func (s *Server) endedSinceIssue(ctx context.Context, c *client, rec *codeRecord
 	if out {
 		return "the user was signed out after this code was issued; authorize again", nil
 	}
-	if c.static || c.document {
-		return "", nil // not deleted by RevokeClient
+	if c.static {
+		return "", nil // not revoked by RevokeClient
+	}
+	if c.document {
+		revoked, err := s.clientRevokedSince(ctx, c.ID, rec.ApprovedAt)
+		if revoked {
+			return "the client was revoked after this authorization was approved; authorize again", nil
+		}
+		return "", err
 	}
 	still, err := s.loadClient(ctx, c.ID)
 	if still == nil && err == nil {
