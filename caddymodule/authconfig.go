@@ -95,9 +95,10 @@ type AuthConfig struct {
 	// MaxPendingSignIns caps the sign-ins at sign-in providers in progress
 	// on this instance from all addresses together, per 10 minutes: at
 	// most this many records of ~19 KiB in storage. Past half of it, a
-	// network or region (an IPv4 /16, an IPv6 /32) that started a
-	// hundredth of it is refused and others are not, so one allocation
-	// cannot lock everyone out; negative disables the cap. Default 2000.
+	// network that started a hundredth of it, or any in a region (an IPv4
+	// /16, an IPv6 /32) that did, is refused and others are not, so one
+	// allocation cannot lock everyone out; negative disables the cap.
+	// Default 2000.
 	MaxPendingSignIns int `json:"max_pending_sign_ins,omitempty"`
 	// ClientAuthFailures is how many failed secret checks of pre-registered
 	// clients (bcrypt, deliberately slow) one address may cause per

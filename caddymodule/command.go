@@ -114,7 +114,14 @@ func configureMCPCommand(cmd *cobra.Command) {
 	revoke := &cobra.Command{Use: "revoke", Short: "Revoke a client, a user's grants or one grant"}
 	revoke.AddCommand(
 		revokeCommand("client", "Delete a registered client, or forget users' approvals of a client id URL, and revoke its grants", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
-			return srv.RevokeClient(ctx, id)
+			n, err := srv.RevokeClient(ctx, id)
+			if err == nil && n == 0 && strings.HasPrefix(id, "https://") {
+				// A client id URL is never "not found" (it comes back when
+				// used), so a typo (a capital, a port) would read as
+				// success while the real client keeps its approvals.
+				return 0, fmt.Errorf("client %q has no live grants, so none was revoked (%s mcp grants lists client ids as they must be written, exactly); if the id is right, its approvals are forgotten and its earlier codes refused all the same", terminalSafe(id), commandName())
+			}
+			return n, err
 		}),
 		revokeCommand("user", "Sign a user out everywhere: revoke their grants, end their sign-in sessions", func(ctx context.Context, srv *authserver.Server, id string) (int, error) {
 			n, err := srv.RevokeUser(ctx, id)

@@ -98,6 +98,10 @@ localhost:8443 {
 	if out, err := runMCP(t, caddyfile, "revoke", "user", "admni"); err == nil || !strings.Contains(err.Error(), `user "admni" has no live grants, so none was revoked`) {
 		t.Errorf("revoke user with a typo: %v\n%s", err, out)
 	}
+	if out, err := runMCP(t, caddyfile, "revoke", "client", "https://CLAUDE.ai/oauth/claude-code-client-metadata"); err == nil ||
+		!strings.Contains(err.Error(), `client "https://CLAUDE.ai/oauth/claude-code-client-metadata" has no live grants, so none was revoked`) {
+		t.Errorf("revoke client with a misspelled client id URL: %v\n%s", err, out)
+	}
 
 	out, err = runMCP(t, caddyfile, "token", "ci", "--resource", "https://localhost:8443/mcp")
 	if err != nil || strings.Count(strings.TrimSpace(out), ".") != 2 {

@@ -179,10 +179,9 @@ type Config struct {
 	// so that strangers with many networks cannot fill storage either: at
 	// most MaxPendingSignIns records, ~38 MiB by default. So that one
 	// network cannot reach it and lock everyone else out, past half of it
-	// a network or region (an IPv4 /16, an IPv6 /32: /48s are cheap) that
-	// has started a hundredth of it in its window is refused, and others
-	// are not until the cap: filling it takes at least 50 regions beyond
-	// those that filled the first half. Beyond
+	// a network that has started a hundredth of it in its window is
+	// refused, and so is one that started any in a region (an IPv4 /16, an
+	// IPv6 /32: /48s are cheap) that has; others are not until the cap. Beyond
 	// it /login/<name> answers 503 with Retry-After. Negative disables the
 	// cap. Default: 2000.
 	MaxPendingSignIns int

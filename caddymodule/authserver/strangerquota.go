@@ -27,12 +27,13 @@ import (
 // 67 /64s of one /56 once filled it, and every sign-in at a provider got
 // 503 for as long as they kept refilling it; later 59 /48s of one /40 did.
 // So it is shared fairly: once half of it is used in its window, a
-// network, region (regionOf: an IPv6 /32, an IPv4 /16) or source that
-// already has its fair share (fairShareOf) counted in its own window is
-// refused, and the others still get through, up to the limit itself.
-// Filling the second half then takes at least 50 regions (and sources)
-// that had not started anything yet in their window, on top of those that
-// filled the first half: a botnet, against which the limit still bounds
+// network or source that already has its fair share (fairShareOf) counted
+// in its own window is refused, and so is a network that started
+// something in a region (regionOf: an IPv6 /32, an IPv4 /16) that has its
+// fair share; the others still get through, up to the limit itself.
+// Filling the second half then takes many regions, or a network each for
+// most of what is left (a /32 of one's own, a botnet), on top of those
+// that filled the first half: against those the limit still bounds
 // storage.
 type strangerQuota struct {
 	// mu makes reserve all or nothing across the tiers, and the fair
@@ -128,13 +129,19 @@ func (q *strangerQuota) reserve(now time.Time, addr, source string) (quotaRefusa
 }
 
 // crowded reports whether the limit in all refuses net, region and source
-// before it is reached: past half of it, when any already has its fair
-// share.
+// before it is reached: past half of it, when the network or source
+// already has its fair share, or the region has and the network started
+// something in its window. A network that has started nothing is let in
+// however crowded its region: one foothold in a carrier's /32 or an ISP's
+// /16 (a prepaid SIM, a free tunnel) must not lock out its millions of
+// subscribers; the attacker's own networks each get one more past half,
+// which a /40's 256 do not turn into a lockout.
 func (q *strangerQuota) crowded(now time.Time, net, region, source string) bool {
 	if q.all.limit <= 0 || q.all.count(allAddresses, now) < q.all.limit/2 {
 		return false
 	}
-	return q.perNet.count(net, now) >= q.fairShare || q.perRegion.count(region, now) >= q.fairShare ||
+	started := q.perNet.count(net, now)
+	return started >= q.fairShare || started > 0 && q.perRegion.count(region, now) >= q.fairShare ||
 		q.perSource.count(source, now) >= q.fairShare
 }
 

@@ -332,8 +332,47 @@ func TestOneIPv6RegionCannotFillTheCapInAll(t *testing.T) {
 	if r, _ := q.reserve(now, "198.51.100.7", ""); r != quotaGranted {
 		t.Errorf("after one /40 took %d, a first sign-in from elsewhere: %v, want granted", granted, r)
 	}
-	if r, _ := q.reserve(now, addressKey(netip.MustParseAddr("2001:db8:ff00::1")), ""); r != quotaAll {
-		t.Errorf("a fresh /48 of the same /32: %v, want the cap in all's refusal", r)
+	// A /48 of the same /32 that started nothing gets its first, and no
+	// more: one each does not let a /40 fill the cap.
+	fresh := addressKey(netip.MustParseAddr("2001:db8:ff00::1"))
+	if r, _ := q.reserve(now, fresh, ""); r != quotaGranted {
+		t.Errorf("a fresh /48 of the same /32, its first: %v, want granted", r)
+	}
+	if r, _ := q.reserve(now, fresh, ""); r != quotaAll {
+		t.Errorf("a fresh /48 of the same /32, its second: %v, want the cap in all's refusal", r)
+	}
+}
+
+// One foothold in a carrier's region (a prepaid SIM, a free tunnel: review
+// 7) after half of the cap filled from elsewhere must not lock out the
+// region's subscribers: a network that started nothing gets through.
+func TestAFootholdInARegionDoesNotLockItsSubscribersOut(t *testing.T) {
+	for _, tc := range []struct{ foothold, subscriber string }{
+		{"2607:fb90:1111:2222::1", "2607:fb90:9999:1::1"},
+		{"172.58.1.1", "172.58.200.9"},
+	} {
+		q := newSignInQuota(Config{SignInStarts: 30, SignInStartWindow: 10 * time.Minute, MaxPendingSignIns: 2000})
+		now := e0
+		// Half of the cap from a hosting allocation's /48s.
+		for n := 0; q.all.count(allAddresses, now) < 1000; n++ {
+			b := netip.MustParseAddr("2001:db8::").As16()
+			b[5], b[7] = byte(n/4), byte(n%4)
+			if r, _ := q.reserve(now, addressKey(netip.AddrFrom16(b)), ""); r != quotaGranted {
+				t.Fatalf("filling the first half: %v at %d", r, q.all.count(allAddresses, now))
+			}
+		}
+		foothold := addressKey(netip.MustParseAddr(tc.foothold))
+		for q.perRegion.count(regionOf(foothold), now) < fairShareOf(2000) {
+			if r, _ := q.reserve(now, foothold, ""); r != quotaGranted {
+				t.Fatalf("the foothold: %v", r)
+			}
+		}
+		if r, _ := q.reserve(now, addressKey(netip.MustParseAddr(tc.subscriber)), ""); r != quotaGranted {
+			t.Errorf("a subscriber at %s of the foothold's region: %v, want granted", tc.subscriber, r)
+		}
+		if r, _ := q.reserve(now, foothold, ""); r != quotaAll {
+			t.Errorf("the foothold's network past the region's share: %v, want the cap in all's refusal", r)
+		}
 	}
 }
 
