@@ -18,20 +18,13 @@ import (
 // grant after the list was read, gets tokens and a live grant the
 // revocation missed.
 
-// clientRevocation is the record of a client's revocation in storage,
-// under the SHA-256 of the client id.
-type clientRevocation struct {
-	// At is when the operator revoked the client.
-	At time.Time `json:"revoked_at"`
-}
-
 func (s *Server) clientRevocationKey(clientID string) string {
-	return s.store.key(nsRevokedClients, hashToken(clientID)+".json")
+	return s.endMarkKey(nsRevokedClients, clientID)
 }
 
 // recordClientRevocation records that the client is revoked now.
 func (s *Server) recordClientRevocation(ctx context.Context, clientID string) error {
-	return s.store.put(ctx, s.clientRevocationKey(clientID), clientRevocation{At: s.cfg.Now()})
+	return s.markEnd(ctx, nsRevokedClients, clientID)
 }
 
 // clientRevokedSince reports whether the client was revoked at or after
@@ -39,28 +32,22 @@ func (s *Server) recordClientRevocation(ctx context.Context, clientID string) er
 // approval). A zero approved (a record from before they carried it)
 // counts as before every revocation.
 func (s *Server) clientRevokedSince(ctx context.Context, clientID string, approved time.Time) (bool, error) {
-	at, err := s.clientRevokedAt(ctx, clientID)
-	return !at.IsZero() && !approved.After(at), err
+	return s.endedSince(ctx, nsRevokedClients, clientID, approved)
 }
 
 // clientRevokedAt returns when the client was last revoked; zero if never
 // (or its record was swept).
 func (s *Server) clientRevokedAt(ctx context.Context, clientID string) (time.Time, error) {
-	var rec clientRevocation
-	found, err := s.store.get(ctx, s.clientRevocationKey(clientID), &rec)
-	if err != nil || !found {
-		return time.Time{}, err
-	}
-	return rec.At, nil
+	return s.endMarkOf(ctx, nsRevokedClients, clientID)
 }
 
-// sweepable reports whether the record may go at now: once nothing a user
-// approved before it can be used any more. An approval is remembered for
-// ConsentLifetime (RevokeClient deletes those it finds, but one given
-// just before may be written after), and a code issued on it until then
-// redeems for CodeLifetime.
-func (r *clientRevocation) sweepable(now time.Time, cfg *Config) bool {
-	return now.After(r.At.Add(max(cfg.ConsentLifetime, 0) + cfg.CodeLifetime))
+// clientRevocationLifetime is how long a revocation must be kept: until
+// nothing a user approved before it can be used any more. An approval is
+// remembered for ConsentLifetime (RevokeClient deletes those it finds,
+// but one given just before may be written after), and a code issued on
+// it until then redeems for CodeLifetime.
+func clientRevocationLifetime(cfg *Config) time.Duration {
+	return max(cfg.ConsentLifetime, 0) + cfg.CodeLifetime
 }
 
 // forgetClientConsents deletes every user's approvals of the client, so

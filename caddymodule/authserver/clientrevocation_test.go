@@ -250,7 +250,7 @@ func TestAClientRevocationIsSweptOnceNothingFromBeforeIsValid(t *testing.T) {
 				if err := e.srv.Sweep(t.Context()); err != nil {
 					t.Fatal(err)
 				}
-				found, err := e.srv.store.get(t.Context(), e.srv.clientRevocationKey(id), &clientRevocation{})
+				found, err := e.srv.store.get(t.Context(), e.srv.clientRevocationKey(id), &endMark{})
 				if err != nil {
 					t.Fatal(err)
 				}

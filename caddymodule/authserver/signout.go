@@ -14,20 +14,11 @@ import (
 // holds the cookie goes through /authorize again and gets a new grant
 // without a password (silently, with a remembered consent).
 
-// signOut is the record of a user's sign-out in storage, under the
-// SHA-256 of the subject.
-type signOut struct {
-	// At is when the operator signed the user out.
-	At time.Time `json:"signed_out_at"`
-}
-
-func (s *Server) signOutKey(sub string) string {
-	return s.store.key(nsSignedOut, hashToken(sub)+".json")
-}
+func (s *Server) signOutKey(sub string) string { return s.endMarkKey(nsSignedOut, sub) }
 
 // signOutUser records that sub is signed out now.
 func (s *Server) signOutUser(ctx context.Context, sub string) error {
-	return s.store.put(ctx, s.signOutKey(sub), signOut{At: s.cfg.Now()})
+	return s.markEnd(ctx, nsSignedOut, sub)
 }
 
 // signedOutSince reports whether sub was signed out at or after
@@ -35,20 +26,15 @@ func (s *Server) signOutUser(ctx context.Context, sub string) error {
 // for. A zero authenticated (a code from before codes carried it) counts
 // as before every sign-out.
 func (s *Server) signedOutSince(ctx context.Context, sub string, authenticated time.Time) (bool, error) {
-	var rec signOut
-	found, err := s.store.get(ctx, s.signOutKey(sub), &rec)
-	if err != nil || !found {
-		return false, err
-	}
-	return !authenticated.After(rec.At), nil
+	return s.endedSince(ctx, nsSignedOut, sub, authenticated)
 }
 
-// sweepable reports whether the record may go at now: once nothing that
+// signOutLifetime is how long a sign-out must be kept: until nothing that
 // started before it can be used any more. A session ends LoginLifetime
 // after it started, by the configuration in force when it is used (see
 // session), so this holds even when the lifetime changed between the
 // session's start and the sign-out; a code ends CodeLifetime after it was
 // issued.
-func (o *signOut) sweepable(now time.Time, cfg *Config) bool {
-	return now.After(o.At.Add(max(cfg.LoginLifetime, cfg.CodeLifetime)))
+func signOutLifetime(cfg *Config) time.Duration {
+	return max(cfg.LoginLifetime, cfg.CodeLifetime)
 }

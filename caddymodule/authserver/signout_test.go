@@ -146,7 +146,7 @@ func TestACodeIsCheckedByItsSignInNotItsIssue(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	verifier, challenge := pkce()
 	loc := b.authorize(authParams(c, challenge)) // issued an hour after the sign-in
-	if err := e.srv.store.put(t.Context(), e.srv.signOutKey(testUser), signOut{At: signedIn.Add(time.Minute)}); err != nil {
+	if err := e.srv.store.put(t.Context(), e.srv.signOutKey(testUser), endMark{At: signedIn.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	status, m, _ := e.postForm("/token", codeForm(c, loc.Query().Get("code"), verifier), "", "")
@@ -196,7 +196,7 @@ func TestASessionWithoutItsStartIsRefused(t *testing.T) {
 		if err := e.srv.Sweep(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if found, err := e.srv.store.get(t.Context(), e.srv.signOutKey(testUser), &signOut{}); found || err != nil {
+		if found, err := e.srv.store.get(t.Context(), e.srv.signOutKey(testUser), &endMark{}); found || err != nil {
 			t.Fatalf("setup: the sign-out record is not swept: %v", err)
 		}
 		// A client of its own: the sweep removes one registered and unused
@@ -247,7 +247,7 @@ func TestASignOutIsSweptOnceNothingFromBeforeIsValid(t *testing.T) {
 				if err := e.srv.Sweep(t.Context()); err != nil {
 					t.Fatal(err)
 				}
-				found, err := e.srv.store.get(t.Context(), e.srv.signOutKey(testUser), &signOut{})
+				found, err := e.srv.store.get(t.Context(), e.srv.signOutKey(testUser), &endMark{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -27,8 +27,8 @@ func (s *Server) Sweep(ctx context.Context) error {
 		// Pending logins and upstream sessions alike have expires_at.
 		sweepNamespace(ctx, s.store, nsUpstream, func(p *pendingLogin) bool { return now.After(p.ExpiresAt) }),
 		s.sweepUpstreamCredentials(ctx, now),
-		sweepNamespace(ctx, s.store, nsSignedOut, func(o *signOut) bool { return o.sweepable(now, &s.cfg) }),
-		sweepNamespace(ctx, s.store, nsRevokedClients, func(r *clientRevocation) bool { return r.sweepable(now, &s.cfg) }),
+		sweepNamespace(ctx, s.store, nsSignedOut, func(m *endMark) bool { return m.sweepableAfter(now, signOutLifetime(&s.cfg)) }),
+		sweepNamespace(ctx, s.store, nsRevokedClients, func(m *endMark) bool { return m.sweepableAfter(now, clientRevocationLifetime(&s.cfg)) }),
 		s.keys.sweep(ctx, now),
 	)
 }
