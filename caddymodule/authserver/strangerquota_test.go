@@ -218,6 +218,34 @@ func (d *docEnv) publishAt(host, path string) registered {
 	return registered{id: id, redirect: "http://localhost:41234/callback"}
 }
 
+// nameNewDocuments names new documents in /authorize, the i-th published
+// by publish(i) and named from the address from(i), until one is refused
+// or the cap in all is reached, then checks that the domain's limit
+// refused it (a 400 saying refusal) and that a new client at another
+// domain, from another network, goes on.
+func nameNewDocuments(t *testing.T, d *docEnv, addr *testAddr, refusal string, from func(i int) string, publish func(i int) registered) {
+	t.Helper()
+	stored, status, page := 0, 0, ""
+	for stored < maxNewDocuments {
+		addr.Store(from(stored))
+		if stored%hostFetchLimit == 0 {
+			d.clock.Advance(hostFetchWindow) // the document host's own limit
+		}
+		if status, page, _ = d.authorizePage(publish(stored)); status != http.StatusOK {
+			break
+		}
+		stored++
+	}
+	if stored != newDocumentsPerDomain || status != http.StatusBadRequest || !strings.Contains(page, refusal) {
+		t.Fatalf("stored %d new documents of one domain, want %d, then a 400 naming the domain; got %d\n%s", stored, newDocumentsPerDomain, status, page)
+	}
+	d.clock.Advance(hostFetchWindow)
+	addr.Store("203.0.113.7")
+	if status, page, _ := d.authorizePage(d.publishAt("other.example", "/oauth/claude-code-client-metadata")); status != http.StatusOK {
+		t.Fatalf("a new client at another domain: %d\n%s", status, page)
+	}
+}
+
 // One allocation naming new documents at one host (review 5: 17 /64s and
 // one host filled the hourly cap in all, and the first Claude Code user
 // of the server got a 400 page) is held to the host's domain, and a new
@@ -226,26 +254,9 @@ func TestOneAllocationCannotBlockAnotherDomainsNewDocument(t *testing.T) {
 	var addr testAddr
 	addr.Store("192.0.2.1")
 	d := newDocEnv(t, func(c *Config) { c.ClientIP = addr.clientIP })
-	stored := 0
-	status, page := 0, ""
-	for stored < maxNewDocuments {
-		addr.Store(fmt.Sprintf("2001:db8:0:%x::1", stored/newDocumentsPerAddress))
-		if stored%hostFetchLimit == 0 {
-			d.clock.Advance(hostFetchWindow) // the document host's own limit
-		}
-		if status, page, _ = d.authorizePage(d.publish(fmt.Sprintf("/junk/%d.json", stored), nil)); status != http.StatusOK {
-			break
-		}
-		stored++
-	}
-	if stored != newDocumentsPerDomain || status != http.StatusBadRequest || !strings.Contains(page, "client.example&#39;s domain") {
-		t.Fatalf("one allocation stored %d new documents of one host, want %d, then a 400 naming the domain; got %d\n%s", stored, newDocumentsPerDomain, status, page)
-	}
-	d.clock.Advance(hostFetchWindow)
-	addr.Store("203.0.113.7")
-	if status, page, _ := d.authorizePage(d.publishAt("other.example", "/oauth/claude-code-client-metadata")); status != http.StatusOK {
-		t.Fatalf("a new client at another domain: %d\n%s", status, page)
-	}
+	nameNewDocuments(t, d, &addr, "client.example&#39;s domain",
+		func(i int) string { return fmt.Sprintf("2001:db8:0:%x::1", i/newDocumentsPerAddress) },
+		func(i int) registered { return d.publish(fmt.Sprintf("/junk/%d.json", i), nil) })
 }
 
 // A domain with wildcard DNS, named from a botnet (a network per
@@ -255,27 +266,11 @@ func TestWildcardHostsOfOneDomainCountOnce(t *testing.T) {
 	var addr testAddr
 	addr.Store("192.0.2.1")
 	d := newDocEnv(t, func(c *Config) { c.ClientIP = addr.clientIP })
-	stored := 0
-	status, page := 0, ""
-	for stored < maxNewDocuments {
-		addr.Store(fmt.Sprintf("2001:db8:%x::1", stored))
-		if stored%hostFetchLimit == 0 {
-			d.clock.Advance(hostFetchWindow)
-		}
-		c := d.publishAt(fmt.Sprintf("h%d.wild.example", stored), fmt.Sprintf("/junk/%d.json", stored))
-		if status, page, _ = d.authorizePage(c); status != http.StatusOK {
-			break
-		}
-		stored++
-	}
-	if stored != newDocumentsPerDomain || status != http.StatusBadRequest || !strings.Contains(page, "s domain in the last hour") {
-		t.Fatalf("stored %d new documents at hosts of one domain, want %d, then a 400 naming the domain; got %d\n%s", stored, newDocumentsPerDomain, status, page)
-	}
-	d.clock.Advance(hostFetchWindow)
-	addr.Store("203.0.113.7")
-	if status, page, _ := d.authorizePage(d.publishAt("other.example", "/client.json")); status != http.StatusOK {
-		t.Fatalf("a new client at another domain: %d\n%s", status, page)
-	}
+	nameNewDocuments(t, d, &addr, "s domain in the last hour",
+		func(i int) string { return fmt.Sprintf("2001:db8:%x::1", i) },
+		func(i int) registered {
+			return d.publishAt(fmt.Sprintf("h%d.wild.example", i), fmt.Sprintf("/junk/%d.json", i))
+		})
 }
 
 func TestDocumentSourceIsTheRegistrableDomain(t *testing.T) {
